@@ -1,0 +1,1 @@
+//! skiff-io (in progress)
