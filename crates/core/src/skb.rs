@@ -745,6 +745,7 @@ impl SkbPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// A packet of `headroom` + linear `bytes` + `tailroom`.
     fn skb(headroom: usize, bytes: &[u8], tailroom: usize) -> SkBuff {
@@ -1255,5 +1256,105 @@ mod tests {
         );
         let e: &dyn std::error::Error = &SkbError::NotEmpty;
         assert!(e.source().is_none());
+    }
+
+    /// Any argument, including huge ones, on any state: an error or a consistent result.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(usize),
+        Pull(usize),
+        Put(usize),
+        Reserve(usize),
+        Trim(usize),
+        SetNetwork(usize),
+        ResetTransport,
+        AddFrag(usize),
+        Linearize,
+    }
+
+    fn arg() -> impl Strategy<Value = usize> {
+        prop_oneof![0usize..80, Just(usize::MAX), any::<usize>()]
+    }
+
+    proptest! {
+        #[test]
+        fn ops_never_panic(
+            headroom in 0usize..64,
+            size in 0usize..128,
+            ops in proptest::collection::vec(
+                prop_oneof![
+                    arg().prop_map(Op::Push),
+                    arg().prop_map(Op::Pull),
+                    arg().prop_map(Op::Put),
+                    arg().prop_map(Op::Reserve),
+                    arg().prop_map(Op::Trim),
+                    arg().prop_map(Op::SetNetwork),
+                    Just(Op::ResetTransport),
+                    (0usize..40).prop_map(Op::AddFrag),
+                    Just(Op::Linearize),
+                ],
+                0..40,
+            ),
+        ) {
+            let mut pool = SkbPool::new(128, 4);
+            let mut s = SkBuff::new(headroom, size).unwrap();
+            for op in ops {
+                let (before_len, before_room) = (s.len(), s.headroom());
+                let capacity_before = s.headroom() + s.headlen() + s.tailroom();
+                let grows = matches!(op, Op::Linearize);
+                match op {
+                    Op::Push(n) => match s.push(n) {
+                        Ok(b) => prop_assert_eq!(b.len(), n),
+                        Err(_) => prop_assert_eq!(s.headroom(), before_room),
+                    },
+                    Op::Pull(n) => match s.pull(n) {
+                        Ok(b) => prop_assert_eq!(b.len(), n),
+                        Err(_) => prop_assert_eq!(s.len(), before_len),
+                    },
+                    Op::Put(n) => {
+                        let ok = s.put(n).is_ok();
+                        prop_assert_eq!(s.len(), if ok { before_len + n } else { before_len });
+                    }
+                    Op::Reserve(n) => {
+                        let _ = s.reserve(n);
+                    }
+                    Op::Trim(n) => {
+                        s.trim(n);
+                        prop_assert_eq!(s.len(), before_len.min(n));
+                    }
+                    Op::SetNetwork(n) => {
+                        if s.set_network_header(n).is_ok() {
+                            prop_assert_eq!(s.network_offset(), Some(n as isize));
+                            prop_assert_eq!(s.network_header_bytes().unwrap().len(), s.headlen() - n);
+                        }
+                    }
+                    Op::ResetTransport => {
+                        s.reset_transport_header().unwrap();
+                        prop_assert_eq!(s.transport_header_bytes().unwrap(), s.data());
+                    }
+                    Op::AddFrag(n) => {
+                        let mut f = pool.alloc(3, n).unwrap();
+                        f.put(n).unwrap();
+                        s.frag_list.push(f);
+                        prop_assert_eq!(s.len(), before_len + n);
+                    }
+                    Op::Linearize => {
+                        let before = bytes(&s);
+                        s.linearize(&mut pool).unwrap();
+                        prop_assert!(!s.is_nonlinear());
+                        prop_assert_eq!(s.data(), &before[..]);
+                    }
+                }
+                // Only linearize may swap in a bigger buffer; nothing ever shrinks it.
+                let capacity_now = s.headroom() + s.headlen() + s.tailroom();
+                prop_assert!(capacity_now >= capacity_before);
+                if !grows {
+                    prop_assert_eq!(capacity_now, capacity_before);
+                }
+                if let Some(h) = s.network_header_bytes() {
+                    prop_assert!(h.len() <= s.headroom() + s.headlen());
+                }
+            }
+        }
     }
 }
