@@ -266,8 +266,10 @@ impl fmt::Display for Ipv4Option<'_> {
             Ipv4Option::Timestamp { .. } => f.write_str("timestamp"),
             Ipv4Option::Lsrr { .. } => f.write_str("LSRR"),
             Ipv4Option::Ssrr { .. } => f.write_str("SSRR"),
+            Ipv4Option::RouterAlert { value: 0 } | Ipv4Option::Unknown { kind: kind::RA, .. } => {
+                f.write_str("RA")
+            }
             Ipv4Option::RouterAlert { value } => write!(f, "RA value {value}"),
-            Ipv4Option::Unknown { kind: kind::RA, .. } => f.write_str("RA"),
             Ipv4Option::Unknown { kind, .. } => write!(f, "unknown {kind}"),
         }
     }
@@ -407,7 +409,7 @@ impl Ipv4Options {
                     }
                     // setsockopt wants the first hop at pointer 4 and whole addresses.
                     if origin != OptionsOrigin::Received
-                        && (pointer != 4 || route.len() < 4 || route.len() % 4 != 0)
+                        && (pointer != 4 || route.len() < 4 || !route.len().is_multiple_of(4))
                     {
                         return Err(Error::BadOption { pointer: at + 1 });
                     }
@@ -765,10 +767,10 @@ mod tests {
 
     #[test]
     fn display_names() {
-        let names: Vec<String> = items(&[7, 3, 4, 1, 148, 4, 0, 0, 68, 4, 5, 0])
+        let names: Vec<String> = items(&[7, 3, 4, 1, 148, 4, 0, 0, 68, 4, 5, 0, 148, 4, 0, 2])
             .into_iter()
             .map(|r| r.unwrap().1.to_string())
             .collect();
-        assert_eq!(names, ["RR", "NOP", "RA value 0", "timestamp"]);
+        assert_eq!(names, ["RR", "NOP", "RA", "timestamp", "RA value 2"]);
     }
 }
