@@ -105,13 +105,15 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     ///
     /// | failure | error | Linux counter |
     /// |---|---|---|
-    /// | buffer < 20 | [`Error::Truncated`] | `InHdrErrors` (`pskb_may_pull` fails) |
+    /// | buffer < 20 | [`Error::BadHeaderLen`] | `InHdrErrors` (`pskb_may_pull` fails) |
     /// | version != 4 | [`Error::BadVersion`] | `InHdrErrors` |
     /// | ihl < 5 | [`Error::BadHeaderLen`] | `InHdrErrors` |
     /// | buffer < ihl*4 | [`Error::BadHeaderLen`] | `InHdrErrors` (`pskb_may_pull` fails) |
     pub fn check_header_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
-        need(b, HEADER_LEN)?;
+        if b.len() < HEADER_LEN {
+            return Err(Error::BadHeaderLen);
+        }
         if self.version() != 4 {
             return Err(Error::BadVersion);
         }
@@ -584,7 +586,7 @@ mod tests {
     fn check_len_order() {
         let full = packet(&ECHO, 64);
         let check = |b: &[u8]| Ipv4Packet::new_checked(b).map(|_| ());
-        assert_eq!(check(&full[..19]), Err(Error::Truncated));
+        assert_eq!(check(&full[..19]), Err(Error::BadHeaderLen));
         let mut b = full.clone();
         b[0] = 0x65;
         assert_eq!(check(&b), Err(Error::BadVersion));

@@ -8,7 +8,7 @@
 //! - etherparse drops the reserved flag bit; so does `Ipv4Repr`.
 //! - `Ipv4Slice` parses an AH header behind protocol 51; skiff leaves it to the payload, so
 //!   protocol 51 is kept out of the slice comparison.
-//! - A buffer under 20 bytes is `Truncated` in skiff, a `LenError` in etherparse: both reject.
+//! - A buffer under 20 bytes is `BadHeaderLen` in skiff (Linux counts it in InHdrErrors), a `LenError` in etherparse: both reject.
 
 use etherparse::{IpDscp, IpEcn, IpFragOffset, IpNumber, Ipv4Header, Ipv4HeaderSlice, Ipv4Slice};
 use proptest::prelude::*;
