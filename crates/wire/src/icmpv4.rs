@@ -988,11 +988,11 @@ mod tests {
 
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            if let Ok(p) = Icmpv4Packet::new_checked(&bytes[..]) {
-                if let Ok(repr) = Icmpv4Repr::parse(&p, RxChecksum::Skip) {
-                    let _ = repr.to_string();
-                    prop_assert_eq!(repr.buffer_len(), bytes.len());
-                }
+            if let Ok(p) = Icmpv4Packet::new_checked(&bytes[..])
+                && let Ok(repr) = Icmpv4Repr::parse(&p, RxChecksum::Skip)
+            {
+                let _ = repr.to_string();
+                prop_assert_eq!(repr.buffer_len(), bytes.len());
             }
         }
     }

@@ -131,7 +131,7 @@ pub struct SourceList<'a>(&'a [u8]);
 impl<'a> SourceList<'a> {
     /// Wraps `bytes`: a whole number of addresses, at most 65535 of them.
     pub fn new(bytes: &'a [u8]) -> Result<SourceList<'a>> {
-        if bytes.len() % 4 != 0 || bytes.len() / 4 > usize::from(u16::MAX) {
+        if !bytes.len().is_multiple_of(4) || bytes.len() / 4 > usize::from(u16::MAX) {
             return Err(Error::BadLength);
         }
         Ok(SourceList(bytes))
@@ -410,10 +410,8 @@ impl<T: AsRef<[u8]>> IgmpPacket<T> {
         let b = self.buffer.as_ref();
         need(b, HEADER_LEN)?;
         match self.msg_type() {
-            IgmpMessage::MembershipQuery => {
-                if self.query_version()? == IgmpVersion::V3 {
-                    v3_query(b)?;
-                }
+            IgmpMessage::MembershipQuery if self.query_version()? == IgmpVersion::V3 => {
+                v3_query(b)?;
             }
             IgmpMessage::MembershipReportV3 => {
                 group_records(b)?;
@@ -1177,11 +1175,11 @@ mod tests {
 
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            if let Ok(p) = IgmpPacket::new_checked(&bytes[..]) {
-                if let Ok(repr) = IgmpRepr::parse(&p, RxChecksum::Skip) {
-                    let _ = repr.to_string();
-                    prop_assert!(repr.buffer_len() <= bytes.len());
-                }
+            if let Ok(p) = IgmpPacket::new_checked(&bytes[..])
+                && let Ok(repr) = IgmpRepr::parse(&p, RxChecksum::Skip)
+            {
+                let _ = repr.to_string();
+                prop_assert!(repr.buffer_len() <= bytes.len());
             }
         }
     }
