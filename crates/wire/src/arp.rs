@@ -124,9 +124,13 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
     /// Byte range of address `i` (0 sha, 1 spa, 2 tha, 3 tpa) from the length fields.
     fn addr_range(&self, i: usize) -> core::ops::Range<usize> {
         let (h, p) = (usize::from(self.hlen()), usize::from(self.plen()));
-        let start = field::ADDRS + (i / 2) * (h + p) + (i % 2) * h;
-        let len = if i % 2 == 0 { h } else { p };
-        start..start + len
+        let (start, len) = match i {
+            0 => (0, h),
+            1 => (h, p),
+            2 => (h + p, h),
+            _ => (2 * h + p, p),
+        };
+        field::ADDRS + start..field::ADDRS + start + len
     }
 
     /// An empty slice when the buffer is shorter than the lengths claim (unchecked view).
@@ -177,10 +181,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> ArpPacket<T> {
 
     fn addr_mut(&mut self, i: usize) -> &mut [u8] {
         let range = self.addr_range(i);
-        self.buffer
-            .as_mut()
-            .get_mut(range)
-            .unwrap_or_default()
+        self.buffer.as_mut().get_mut(range).unwrap_or_default()
     }
 }
 
@@ -241,9 +242,13 @@ impl ArpRepr {
         packet.set_plen(4);
         packet.set_oper(operation);
         packet.sha_mut().copy_from_slice(&source_hardware_addr.0);
-        packet.spa_mut().copy_from_slice(&source_protocol_addr.octets());
+        packet
+            .spa_mut()
+            .copy_from_slice(&source_protocol_addr.octets());
         packet.tha_mut().copy_from_slice(&target_hardware_addr.0);
-        packet.tpa_mut().copy_from_slice(&target_protocol_addr.octets());
+        packet
+            .tpa_mut()
+            .copy_from_slice(&target_protocol_addr.octets());
         Ok(())
     }
 }
@@ -338,7 +343,10 @@ mod tests {
         padded[..28].copy_from_slice(&expected);
         let packet = ArpPacket::new_checked(&padded[..]).unwrap();
         assert_eq!(ArpRepr::parse(&packet), Ok(repr));
-        assert_eq!(repr.to_string(), "ARP, Reply 10.0.0.2 is-at 02:00:00:00:00:02");
+        assert_eq!(
+            repr.to_string(),
+            "ARP, Reply 10.0.0.2 is-at 02:00:00:00:00:02"
+        );
     }
 
     #[test]

@@ -446,8 +446,14 @@ impl<'a> TcpRepr<'a> {
     /// Writes the header of the segment that fills `buf` (payload already in place after
     /// the header); reserved bits are written as zero. Options must be whole words, at
     /// most 40 bytes (`BadHeaderLen`). Linux tcp_transmit_skb(), __tcp_v4_send_check().
-    pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, csum: TxChecksum) -> Result<()> {
-        if self.options.len() % 4 != 0 || self.options.len() > MAX_OPTIONS_LEN {
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        csum: TxChecksum,
+    ) -> Result<()> {
+        if !self.options.len().is_multiple_of(4) || self.options.len() > MAX_OPTIONS_LEN {
             return Err(Error::BadHeaderLen);
         }
         let header_len = self.header_len();
@@ -465,9 +471,10 @@ impl<'a> TcpRepr<'a> {
         put16(buf, field::URGENT, self.urgent);
         buf[HEADER_LEN..header_len].copy_from_slice(self.options);
         let check = match csum {
-            TxChecksum::Full => {
-                csum_fold(csum_partial(buf, csum_tcpudp_nofold(src, dst, len, IPPROTO_TCP, 0)))
-            }
+            TxChecksum::Full => csum_fold(csum_partial(
+                buf,
+                csum_tcpudp_nofold(src, dst, len, IPPROTO_TCP, 0),
+            )),
             TxChecksum::Partial => !tcp_v4_check(len, src, dst, 0),
             TxChecksum::None => 0,
         };
@@ -583,7 +590,9 @@ mod tests {
     fn golden_data_segment() {
         let mut buf = [0xa5; 22];
         buf[20..].copy_from_slice(b"hi");
-        DATA_REPR.emit(&mut buf, SRC, DST, TxChecksum::Full).unwrap();
+        DATA_REPR
+            .emit(&mut buf, SRC, DST, TxChecksum::Full)
+            .unwrap();
         assert_eq!(buf, DATA);
         let packet = TcpPacket::new_checked(&buf[..]).unwrap();
         assert_eq!(packet.payload(), b"hi");
@@ -608,7 +617,9 @@ mod tests {
         assert_eq!(!tcp_v4_check(22, SRC, DST, 0), 0x141f);
         csum_complete_partial(&mut buf, 0, 16).unwrap();
         assert_eq!(buf, DATA);
-        DATA_REPR.emit(&mut buf, SRC, DST, TxChecksum::None).unwrap();
+        DATA_REPR
+            .emit(&mut buf, SRC, DST, TxChecksum::None)
+            .unwrap();
         assert_eq!(&buf[16..18], &[0, 0]);
     }
 
@@ -650,7 +661,12 @@ mod tests {
                 Error::BadHeaderLen
             );
             assert_eq!(
-                TcpRepr::parse(&TcpPacket::new_unchecked(&buf[..]), SRC, DST, RxChecksum::Skip),
+                TcpRepr::parse(
+                    &TcpPacket::new_unchecked(&buf[..]),
+                    SRC,
+                    DST,
+                    RxChecksum::Skip
+                ),
                 Err(Error::BadHeaderLen)
             );
         }
@@ -677,7 +693,10 @@ mod tests {
         };
         repr.emit(&mut buf, SRC, DST, TxChecksum::Full).unwrap();
         let packet = TcpPacket::new_checked(&buf[..]).unwrap();
-        assert_eq!(TcpRepr::parse(&packet, SRC, DST, RxChecksum::Verify), Ok(repr));
+        assert_eq!(
+            TcpRepr::parse(&packet, SRC, DST, RxChecksum::Verify),
+            Ok(repr)
+        );
     }
 
     #[test]
@@ -722,7 +741,10 @@ mod tests {
             (TcpFlags::ECE, "[E]"),
             (TcpFlags::CWR, "[W]"),
             (TcpFlags::URG | TcpFlags::ACK, "[.U]"),
-            (TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR | TcpFlags::AE, "[SEWe]"),
+            (
+                TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR | TcpFlags::AE,
+                "[SEWe]",
+            ),
             (TcpFlags::empty(), "[none]"),
         ];
         for (flags, text) in cases {
@@ -824,6 +846,9 @@ mod tests {
                 "{opt:?}"
             );
         }
-        assert_eq!(walk(&[0x05, 0x02, 0x01]), [Err(Error::BadLength), Ok(TcpOption::Nop)]);
+        assert_eq!(
+            walk(&[0x05, 0x02, 0x01]),
+            [Err(Error::BadLength), Ok(TcpOption::Nop)]
+        );
     }
 }

@@ -98,6 +98,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
     }
 
     /// The length field: datagram length (UDP) or checksum coverage (UDP-Lite).
+    #[allow(clippy::len_without_is_empty)] // Linux's `uh->len`, not a collection length
     pub fn len(&self) -> u16 {
         be16(self.buffer.as_ref(), field::LEN)
     }
@@ -258,7 +259,13 @@ impl UdpRepr {
 
     /// Writes the header of the datagram that fills `buf` (payload already in place after
     /// the header): length = `buf.len()`. Linux udp_send_skb(), udp4_hwcsum().
-    pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, csum: TxChecksum) -> Result<()> {
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        csum: TxChecksum,
+    ) -> Result<()> {
         let len = check_datagram_len(buf)?;
         let covered = buf.len();
         let ports = (self.src_port, self.dst_port);
@@ -328,7 +335,13 @@ impl UdpLiteRepr {
     /// A checksum is mandatory: [`TxChecksum::None`] is `Unsupported`, and so is
     /// [`TxChecksum::Partial`] unless the coverage is the whole datagram (a device sums to
     /// the end; Linux never offloads UDP-Lite).
-    pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, csum: TxChecksum) -> Result<()> {
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        csum: TxChecksum,
+    ) -> Result<()> {
         check_datagram_len(buf)?;
         let covered = self.covered(buf.len())?;
         match csum {
@@ -337,7 +350,16 @@ impl UdpLiteRepr {
             _ => {}
         }
         let ports = (self.src_port, self.dst_port);
-        emit_header(buf, ports, self.coverage, covered, src, dst, IPPROTO_UDPLITE, csum);
+        emit_header(
+            buf,
+            ports,
+            self.coverage,
+            covered,
+            src,
+            dst,
+            IPPROTO_UDPLITE,
+            csum,
+        );
         Ok(())
     }
 }
@@ -374,7 +396,8 @@ mod tests {
     #[test]
     fn golden_udp() {
         let mut buf = filled(b"abcd", 3);
-        REPR.emit(&mut buf[..12], SRC, DST, TxChecksum::Full).unwrap();
+        REPR.emit(&mut buf[..12], SRC, DST, TxChecksum::Full)
+            .unwrap();
         assert_eq!(&buf[..12], &GOLDEN);
         assert_eq!(&buf[12..], &[0xa5; 3], "emit wrote past the datagram");
         // Trailing bytes (Ethernet padding) are not part of the datagram.
@@ -436,7 +459,10 @@ mod tests {
             UdpRepr::parse(&packet, SRC, DST, RxChecksum::Verify),
             Err(Error::BadChecksum)
         );
-        assert_eq!(UdpRepr::parse(&packet, SRC, DST, RxChecksum::Skip), Ok(REPR));
+        assert_eq!(
+            UdpRepr::parse(&packet, SRC, DST, RxChecksum::Skip),
+            Ok(REPR)
+        );
         // The addresses are covered too.
         let packet = UdpPacket::new_checked(&GOLDEN[..]).unwrap();
         assert_eq!(
@@ -465,7 +491,12 @@ mod tests {
             );
             // parse re-checks an unchecked view.
             assert_eq!(
-                UdpRepr::parse(&UdpPacket::new_unchecked(&buf[..]), SRC, DST, RxChecksum::Skip),
+                UdpRepr::parse(
+                    &UdpPacket::new_unchecked(&buf[..]),
+                    SRC,
+                    DST,
+                    RxChecksum::Skip
+                ),
                 Err(Error::BadLength)
             );
         }
@@ -481,7 +512,10 @@ mod tests {
         let mut big = vec![0; 65535];
         REPR.emit(&mut big, SRC, DST, TxChecksum::Full).unwrap();
         let packet = UdpPacket::new_checked(&big[..]).unwrap();
-        assert_eq!(UdpRepr::parse(&packet, SRC, DST, RxChecksum::Verify), Ok(REPR));
+        assert_eq!(
+            UdpRepr::parse(&packet, SRC, DST, RxChecksum::Verify),
+            Ok(REPR)
+        );
         assert_eq!(packet.payload().len(), 65527);
     }
 
@@ -541,7 +575,10 @@ mod tests {
             Ok(LITE_REPR)
         );
         assert_eq!(packet.payload(), b"abcd");
-        assert_eq!(packet.to_string(), "UDP-Lite, 1024 > 53, length 4, coverage 8");
+        assert_eq!(
+            packet.to_string(),
+            "UDP-Lite, 1024 > 53, length 4, coverage 8"
+        );
         // Uncovered bytes may change freely.
         let mut changed = LITE;
         changed[11] ^= 0xff;
@@ -576,7 +613,8 @@ mod tests {
             let full = buf.clone();
             // The checksum equals a UDP checksum with protocol 136 over everything.
             let mut partial = filled(b"abcd", 0);
-            repr.emit(&mut partial, SRC, DST, TxChecksum::Partial).unwrap();
+            repr.emit(&mut partial, SRC, DST, TxChecksum::Partial)
+                .unwrap();
             csum_complete_partial(&mut partial, 0, 6).unwrap();
             assert_eq!(partial, full);
         }

@@ -39,6 +39,8 @@ pub enum HdrSize {
 }
 
 impl HdrSize {
+    /// Bytes in the header.
+    #[allow(clippy::len_without_is_empty)]
     pub const fn len(self) -> usize {
         match self {
             HdrSize::V10 => 10,
@@ -435,11 +437,19 @@ mod tests {
             buf[1] = raw;
             let hdr = VirtioNetHdr::new_checked(&buf[..], HdrSize::V10).unwrap();
             let ok = matches!(raw, 0 | 1 | 3 | 4 | 5 | 0x81 | 0x84);
-            assert_eq!(VirtioNetHdrRepr::parse(&hdr).is_ok(), ok, "gso_type {raw:#x}");
+            assert_eq!(
+                VirtioNetHdrRepr::parse(&hdr).is_ok(),
+                ok,
+                "gso_type {raw:#x}"
+            );
             let mut buf = TSO;
             buf[0] = raw;
             let hdr = VirtioNetHdr::new_checked(&buf[..], HdrSize::V10).unwrap();
-            assert_eq!(VirtioNetHdrRepr::parse(&hdr).is_ok(), raw < 4, "flags {raw:#x}");
+            assert_eq!(
+                VirtioNetHdrRepr::parse(&hdr).is_ok(),
+                raw < 4,
+                "flags {raw:#x}"
+            );
         }
     }
 
@@ -465,7 +475,10 @@ mod tests {
             data_valid: true,
             ..repr
         };
-        assert!(both.to_string().starts_with("vnet flags NEEDS_CSUM|DATA_VALID,"));
+        assert!(
+            both.to_string()
+                .starts_with("vnet flags NEEDS_CSUM|DATA_VALID,")
+        );
         let mut buf = [0; 10];
         both.emit(&mut buf).unwrap();
         assert_eq!(buf[0], 3);
