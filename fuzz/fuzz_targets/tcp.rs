@@ -10,7 +10,9 @@ const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const DST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(packet) = TcpPacket::new_checked(data) else { return };
+    let Ok(packet) = TcpPacket::new_checked(data) else {
+        return;
+    };
     let _ = packet.to_string();
     // Every item consumes at least one byte.
     let items = packet.options_iter().count();
@@ -22,9 +24,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(repr.options_iter().count(), items);
 
     let mut out = data.to_vec();
-    repr.emit(&mut out, SRC, DST, TxChecksum::Full).expect("parsed options emit");
+    repr.emit(&mut out, SRC, DST, TxChecksum::Full)
+        .expect("parsed options emit");
     let again = TcpPacket::new_checked(&out[..]).expect("emitted segment checks");
-    assert_eq!(TcpRepr::parse(&again, SRC, DST, RxChecksum::Verify), Ok(repr));
+    assert_eq!(
+        TcpRepr::parse(&again, SRC, DST, RxChecksum::Verify),
+        Ok(repr)
+    );
 
     // Only the reserved bits (cleared) and, when it verified, the checksum may differ.
     let mut expect = data.to_vec();

@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn udp(data: &[u8]) {
-    let Ok(packet) = UdpPacket::new_checked(data) else { return };
+    let Ok(packet) = UdpPacket::new_checked(data) else {
+        return;
+    };
     let _ = packet.to_string();
     let repr = UdpRepr::parse(&packet, SRC, DST, RxChecksum::Skip).expect("checked view parses");
     let verified = UdpRepr::parse(&packet, SRC, DST, RxChecksum::Verify).is_ok();
@@ -23,9 +25,13 @@ fn udp(data: &[u8]) {
     assert_eq!(packet.payload(), &datagram[8..]);
 
     let mut out = datagram.to_vec();
-    repr.emit(&mut out, SRC, DST, TxChecksum::Full).expect("emit over the datagram");
+    repr.emit(&mut out, SRC, DST, TxChecksum::Full)
+        .expect("emit over the datagram");
     let again = UdpPacket::new_checked(&out[..]).expect("emitted datagram checks");
-    assert_eq!(UdpRepr::parse(&again, SRC, DST, RxChecksum::Verify), Ok(repr));
+    assert_eq!(
+        UdpRepr::parse(&again, SRC, DST, RxChecksum::Verify),
+        Ok(repr)
+    );
     assert_eq!(again.payload(), packet.payload());
     if packet.checksum() == 0 {
         repr.emit(&mut out, SRC, DST, TxChecksum::None).unwrap();
@@ -36,16 +42,24 @@ fn udp(data: &[u8]) {
 }
 
 fn udplite(data: &[u8]) {
-    let Ok(packet) = UdpPacket::new_checked_lite(data) else { return };
+    let Ok(packet) = UdpPacket::new_checked_lite(data) else {
+        return;
+    };
     let _ = packet.to_string();
-    let Ok(repr) = UdpLiteRepr::parse(&packet, SRC, DST, RxChecksum::Skip) else { return };
+    let Ok(repr) = UdpLiteRepr::parse(&packet, SRC, DST, RxChecksum::Skip) else {
+        return;
+    };
     let verified = UdpLiteRepr::parse(&packet, SRC, DST, RxChecksum::Verify).is_ok();
     assert_eq!(packet.datagram(), data);
 
     let mut out = data.to_vec();
-    repr.emit(&mut out, SRC, DST, TxChecksum::Full).expect("a parsed coverage emits");
+    repr.emit(&mut out, SRC, DST, TxChecksum::Full)
+        .expect("a parsed coverage emits");
     let again = UdpPacket::new_checked_lite(&out[..]).unwrap();
-    assert_eq!(UdpLiteRepr::parse(&again, SRC, DST, RxChecksum::Verify), Ok(repr));
+    assert_eq!(
+        UdpLiteRepr::parse(&again, SRC, DST, RxChecksum::Verify),
+        Ok(repr)
+    );
     if verified {
         assert_eq!(out, data);
     }

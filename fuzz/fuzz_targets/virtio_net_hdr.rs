@@ -7,9 +7,13 @@ use skiff_wire::virtio::{HdrSize, VirtioNetHdr, VirtioNetHdrRepr};
 
 fuzz_target!(|data: &[u8]| {
     for size in [HdrSize::V10, HdrSize::V12] {
-        let Ok(hdr) = VirtioNetHdr::new_checked(data, size) else { continue };
+        let Ok(hdr) = VirtioNetHdr::new_checked(data, size) else {
+            continue;
+        };
         assert_eq!(hdr.payload(), &data[size.len()..]);
-        let Ok(repr) = VirtioNetHdrRepr::parse(&hdr) else { continue };
+        let Ok(repr) = VirtioNetHdrRepr::parse(&hdr) else {
+            continue;
+        };
         let _ = repr.to_string();
         assert_eq!(repr.size(), size);
         let mut out = vec![0u8; repr.header_len()];
