@@ -10,6 +10,24 @@
 //!   (or `buffer_len`) tells how many bytes `emit` writes, and `emit` writes into a buffer,
 //!   returning [`Error::Truncated`] when it is too short. Nothing here allocates.
 //! - `Display` on a repr prints one tcpdump-like line for traces.
+//!
+//! ```
+//! use skiff_wire::{RxChecksum, ethernet::*, ipv4::*, udp::*};
+//! # fn main() -> skiff_wire::Result<()> {
+//! # let bytes = hex(concat!("02000000000202000000000108004500001e123440004011",
+//! #     "11980a0001020a00020263a50035000a1c936869"));
+//! let frame = EthernetFrame::new_checked(&bytes[..])?; // never panics on any input
+//! let ip = Ipv4Packet::new_checked(frame.payload())?; // ip_rcv_core()'s checks
+//! let ip_repr = Ipv4Repr::parse(&ip, RxChecksum::Verify)?;
+//! let udp = UdpPacket::new_checked(ip.payload())?;
+//! let udp_repr = UdpRepr::parse(&udp, ip_repr.src, ip_repr.dst, RxChecksum::Verify)?;
+//! assert_eq!((udp_repr.dst_port, udp.payload()), (53, &b"hi"[..]));
+//! println!("{ip_repr}\n{udp}"); // tcpdump-like one-liners
+//! # Ok(()) }
+//! # fn hex(s: &str) -> Vec<u8> {
+//! #     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 
 use core::fmt;
