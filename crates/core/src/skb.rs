@@ -27,6 +27,7 @@ use crate::time::Instant;
 use core::fmt;
 use core::ops::{BitAnd, BitOr, BitOrAssign};
 use skiff_wire::Ipv4Addr;
+use skiff_wire::ip_options::Ipv4Options;
 
 /// The largest buffer an `SkBuff` may own: a 64 KiB GSO packet linearised with room to spare,
 /// and small enough that a hostile length can never ask for an absurd allocation.
@@ -232,44 +233,35 @@ pub enum PacketType {
     Loopback = 5,
 }
 
-/// Parsed IPv4 options of a packet. Linux `struct ip_options` (include/net/inet_sock.h);
-/// `srr`, `rr`, `ts`, `router_alert` and `cipso` are offsets of the option from the start
-/// of the IP header, 0 when absent.
+/// IPv4 options of a packet. Linux `struct ip_options` (include/net/inet_sock.h): where each
+/// option sits (`layout`, from the wire parser) plus the routing state later stages keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpOptions {
+    /// Offsets of RR, TS, source route and router alert, and the options length.
+    pub layout: Ipv4Options,
     /// First hop of a source route (the real destination while routing).
     pub faddr: Ipv4Addr,
     pub nexthop: Ipv4Addr,
-    pub optlen: u8,
-    pub srr: u8,
-    pub rr: u8,
-    pub ts: u8,
-    pub is_strictroute: bool,
     pub srr_is_hit: bool,
     pub is_changed: bool,
     pub rr_needaddr: bool,
     pub ts_needtime: bool,
     pub ts_needaddr: bool,
-    pub router_alert: u8,
+    /// Offset of a CIPSO option, 0 when absent.
     pub cipso: u8,
 }
 
 impl Default for IpOptions {
     fn default() -> Self {
         IpOptions {
+            layout: Ipv4Options::default(),
             faddr: Ipv4Addr::UNSPECIFIED,
             nexthop: Ipv4Addr::UNSPECIFIED,
-            optlen: 0,
-            srr: 0,
-            rr: 0,
-            ts: 0,
-            is_strictroute: false,
             srr_is_hit: false,
             is_changed: false,
             rr_needaddr: false,
             ts_needtime: false,
             ts_needaddr: false,
-            router_alert: 0,
             cipso: 0,
         }
     }
@@ -1110,7 +1102,7 @@ mod tests {
         });
         s.cb.flags = IpSkbFlags::FORWARDED;
         s.cb.frag_max_size = 576;
-        s.cb.opt.optlen = 4;
+        s.cb.opt.layout.optlen = 4;
         s.frag_list.push(pool.alloc(0, 10).unwrap());
         assert_eq!(
             pool.stats(),
