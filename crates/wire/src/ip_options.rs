@@ -379,6 +379,10 @@ impl Ipv4Options {
     /// Errors carry the Parameter Problem pointer Linux would send.
     /// RFC 791 §3.1, RFC 1812 §5.2.4.1; Linux net/ipv4/ip_options.c __ip_options_compile().
     pub fn parse(area: &[u8], origin: OptionsOrigin) -> Result<Ipv4Options> {
+        if area.is_empty() {
+            // Almost every packet: nothing to walk.
+            return Ok(Ipv4Options::default());
+        }
         if area.len() > MAX_OPTIONS_LEN {
             return Err(Error::BadHeaderLen);
         }
