@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use skiff_wire::ethernet::{EthernetFrame, EthernetRepr};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(frame) = EthernetFrame::new_checked(data) else { return };
+    let Ok(frame) = EthernetFrame::new_checked(data) else {
+        return;
+    };
     let repr = EthernetRepr::parse(&frame).expect("a checked frame parses");
     let _ = repr.to_string();
     let mut out = vec![0u8; repr.header_len()];

@@ -75,6 +75,9 @@ fuzz_target!(|data: &[u8]| {
         let after = Ipv4Options::parse(&frag, OptionsOrigin::Received).expect("still valid");
         let before = summary.unwrap();
         assert_eq!((after.rr, after.ts), (0, 0));
-        assert_eq!((after.srr, after.router_alert), (before.srr, before.router_alert));
+        assert_eq!(
+            (after.srr, after.router_alert),
+            (before.srr, before.router_alert)
+        );
     }
 });

@@ -10,10 +10,20 @@ fuzz_target!(|data: &[u8]| {
     if unchecked.check_header_len().is_ok() {
         let _ = (unchecked.verify_checksum(), unchecked.options());
     }
-    let Ok(packet) = Ipv4Packet::new_checked(data) else { return };
-    let _ = (packet.dscp(), packet.ecn(), packet.frag_offset(), packet.options());
+    let Ok(packet) = Ipv4Packet::new_checked(data) else {
+        return;
+    };
+    let _ = (
+        packet.dscp(),
+        packet.ecn(),
+        packet.frag_offset(),
+        packet.options(),
+    );
     let hlen = packet.header_len();
-    assert_eq!(packet.payload().len(), usize::from(packet.total_len()) - hlen);
+    assert_eq!(
+        packet.payload().len(),
+        usize::from(packet.total_len()) - hlen
+    );
     let verified = Ipv4Repr::parse(&packet, RxChecksum::Verify);
     let Ok(repr) = Ipv4Repr::parse(&packet, RxChecksum::Skip) else {
         assert!(verified.is_err());
@@ -46,5 +56,11 @@ fuzz_target!(|data: &[u8]| {
     )
     .expect("what skiff emits parses");
     assert_eq!(again.options, repr.options);
-    assert_eq!(Ipv4Repr { options: repr.options, ..again }, repr);
+    assert_eq!(
+        Ipv4Repr {
+            options: repr.options,
+            ..again
+        },
+        repr
+    );
 });

@@ -1,7 +1,8 @@
 //! Group `checksum`: the RFC 1071 sum of one buffer, side by side with smoltcp, the
 //! internet-checksum crate, and `read-bw` (a plain u64 sum: the memory-read limit).
 
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
 
 const SIZES: [usize; 4] = [64, 1500, 65536, 16 * 1024 * 1024];
 

@@ -1,8 +1,9 @@
 //! Group `parse`: read Ethernet + IPv4 + UDP from a 1500-byte frame and validate both the
 //! IPv4 header checksum and the UDP checksum, side by side with smoltcp and etherparse.
 
-use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use skiff_wire::{Ipv4Addr, RxChecksum, TxChecksum};
+use std::hint::black_box;
 
 const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
 const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
@@ -47,7 +48,11 @@ fn frame() -> Vec<u8> {
     buf
 }
 
-fn skiff(frame: &[u8]) -> (Ipv4Addr, u16, usize) {
+/// What each parser reports: source address, destination port, payload length.
+type Parsed = (Ipv4Addr, u16, usize);
+type Parser = fn(&[u8]) -> Parsed;
+
+fn skiff(frame: &[u8]) -> Parsed {
     use skiff_wire::{ethernet::*, ipv4::*, udp::*};
     let eth = EthernetFrame::new_checked(frame).unwrap();
     assert_eq!(eth.ethertype(), EtherType::Ipv4);
@@ -59,7 +64,7 @@ fn skiff(frame: &[u8]) -> (Ipv4Addr, u16, usize) {
     (ip_repr.src, udp_repr.dst_port, udp.payload().len())
 }
 
-fn smoltcp(frame: &[u8]) -> (Ipv4Addr, u16, usize) {
+fn smoltcp(frame: &[u8]) -> Parsed {
     use smoltcp::phy::ChecksumCapabilities;
     use smoltcp::wire::*;
     let caps = ChecksumCapabilities::default();
@@ -79,7 +84,7 @@ fn smoltcp(frame: &[u8]) -> (Ipv4Addr, u16, usize) {
     (ip_repr.src_addr, udp_repr.dst_port, udp.payload().len())
 }
 
-fn etherparse(frame: &[u8]) -> (Ipv4Addr, u16, usize) {
+fn etherparse(frame: &[u8]) -> Parsed {
     use etherparse::{NetSlice, SlicedPacket, TransportSlice};
     let p = SlicedPacket::from_ethernet(frame).unwrap();
     let Some(NetSlice::Ipv4(ip)) = p.net else {
@@ -108,7 +113,7 @@ fn parse(c: &mut Criterion) {
     assert_eq!(etherparse(&data), expect);
     let mut group = c.benchmark_group("parse");
     group.throughput(Throughput::Bytes(data.len() as u64));
-    let impls: [(&str, fn(&[u8]) -> (Ipv4Addr, u16, usize)); 3] = [
+    let impls: [(&str, Parser); 3] = [
         ("skiff", skiff),
         ("smoltcp", smoltcp),
         ("etherparse", etherparse),
