@@ -2,6 +2,14 @@
 //! spawns a thread or prints: time and frames are arguments.
 #![forbid(unsafe_code)]
 
+pub mod drop;
+pub mod ipv4;
+pub mod neigh;
+pub mod netdev;
+pub mod netfilter;
 pub mod rand;
+pub mod route;
 pub mod skb;
+pub mod stats;
+pub mod sysctl;
 pub mod time;
