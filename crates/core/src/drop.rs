@@ -1,1 +1,122 @@
-//! Placeholder.
+//! Why a packet was dropped. Linux include/net/dropreason-core.h `enum skb_drop_reason`.
+//!
+//! Every drop goes through `Stack::kfree_skb`, which bumps the Linux counter named on each
+//! variant (and the per-reason count every reason has) and records a trace event.
+
+use core::fmt;
+
+macro_rules! drop_reasons {
+    ($($(#[$meta:meta])* $name:ident => $linux:literal,)*) => {
+        /// Linux `SKB_DROP_REASON_*`; variants without a Linux twin say so.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum DropReason {
+            $($(#[$meta])* $name,)*
+        }
+
+        impl DropReason {
+            /// Every reason, in declaration order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$name,)*];
+
+            /// The Linux name without the `SKB_DROP_REASON_` prefix.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(DropReason::$name => $linux,)*
+                }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// The frame is for another host (`PACKET_OTHERHOST`); device `rx_otherhost_dropped`.
+    OtherHost => "OTHERHOST",
+    /// Shorter than the header it claims (`InHdrErrors`), or shorter than `tot_len`
+    /// (`InTruncatedPkts`).
+    PktTooSmall => "PKT_TOO_SMALL",
+    /// Bad version, IHL, total length or options: `InHdrErrors`.
+    IpInhdr => "IP_INHDR",
+    /// Bad IPv4 header checksum: `InCsumErrors` and `InHdrErrors`.
+    IpCsum => "IP_CSUM",
+    /// Martian source (route.c ip_route_input_slow): rt_cache `in_martian_src`.
+    IpInvalidSource => "IP_INVALID_SOURCE",
+    /// Martian destination: rt_cache `in_martian_dst`.
+    IpInvalidDest => "IP_INVALID_DEST",
+    /// ip_error() for ENETUNREACH: `InNoRoutes`.
+    IpNoroute => "IP_NOROUTE",
+    /// ip_error() for EHOSTUNREACH: `InAddrErrors`.
+    IpInaddrerrors => "IP_INADDRERRORS",
+    /// ip_error() for EACCES (prohibit route) and EINVAL (blackhole): no counter.
+    IpRouteError => "IP_ROUTE_ERROR",
+    /// Local output with no route: `OutNoRoutes`.
+    IpOutnoroutes => "IP_OUTNOROUTES",
+    /// A source-routed packet with `accept_source_route=0`: silent, no counter.
+    IpSourceRoute => "IP_SOURCE_ROUTE (skiff)",
+    /// Unicast IP in an L2 multicast/broadcast frame with `drop_unicast_in_l2_multicast=1`.
+    UnicastInL2Multicast => "UNICAST_IN_L2_MULTICAST",
+    /// A fragment before reassembly is implemented: `InDiscards`.
+    IpFragUnsupported => "IP_FRAG_UNSUPPORTED (skiff)",
+    /// No handler for the IP protocol: `InUnknownProtos`.
+    IpNoproto => "IP_NOPROTO",
+    /// Forwarding with TTL <= 1: `InHdrErrors` (ICMP 11/0 sent).
+    IpTtlExpired => "IP_TTL_EXPIRED (skiff; Linux counts IP_INHDR)",
+    /// Over the MTU with DF: `FragFails` (ICMP 3/4 sent), or EMSGSIZE on local output.
+    PktTooBig => "PKT_TOO_BIG",
+    /// A netfilter hook or rule dropped it.
+    NetfilterDrop => "NETFILTER_DROP",
+    /// A netfilter queue dropped it (no listener, queue full, or a drop verdict).
+    NetfilterQueue => "NETFILTER_DROP (queue)",
+    /// Neighbour resolution failed: ICMP host unreachable sent.
+    NeighFailed => "NEIGH_FAILED",
+    /// Pushed out of a full neighbour `arp_queue`: `unres_discards`.
+    NeighQueuefull => "NEIGH_QUEUEFULL",
+    /// No neighbour entry could be created (table full): `table_fulls`.
+    NeighCreatefail => "NEIGH_CREATEFAIL",
+    /// A malformed or uninteresting ARP frame.
+    ArpInvalid => "ARP_INVALID (skiff)",
+    /// The device is down or unknown.
+    DevReady => "DEV_READY",
+    /// The device transmit queue is full: device `tx_dropped`.
+    QdiscDrop => "QDISC_DROP",
+    /// No handler for the ethertype, or a bad Ethernet header: device `rx_dropped`.
+    UnhandledProto => "UNHANDLED_PROTO",
+    /// ICMP checksum: Icmp `InCsumErrors` and `InErrors`.
+    IcmpCsum => "ICMP_CSUM",
+    /// An ICMP message icmp_rcv() rejects (too short, unknown type, broadcast echo ignored,
+    /// bad quoted header): Icmp `InErrors`.
+    IcmpInErrors => "ICMP_IN_ERRORS (skiff; Linux INVALID_PROTO)",
+    /// An ICMP message nobody wants (a reply without a socket, a redirect): no counter.
+    IcmpNoSocket => "NO_SOCKET (icmp)",
+    /// UDP header too short or its length field wrong: Udp `InErrors`.
+    UdpTooSmall => "PKT_TOO_SMALL (udp)",
+    /// UDP checksum: Udp `InCsumErrors` and `InErrors`.
+    UdpCsum => "UDP_CSUM",
+    /// UDP to a port with no socket: Udp `NoPorts` (ICMP 3/3 sent unless broadcast).
+    NoSocket => "NO_SOCKET",
+    /// IGMP with a bad checksum or length.
+    IgmpInvalid => "IGMP_INVALID (skiff)",
+    /// A raw socket's receive queue is full: sk_drops.
+    SocketRcvbuff => "SOCKET_RCVBUFF",
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_all_is_complete() {
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        assert_eq!(DropReason::ALL.last(), Some(&DropReason::SocketRcvbuff));
+        assert_eq!(DropReason::ALL[DropReason::IpCsum as usize], DropReason::IpCsum);
+    }
+}

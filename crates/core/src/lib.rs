@@ -13,3 +13,8 @@ pub mod skb;
 pub mod stats;
 pub mod sysctl;
 pub mod time;
+pub mod sim;
+pub mod stack;
+pub mod udp;
+
+pub use stack::{Stack, StackConfig};

@@ -1,1 +1,141 @@
-//! Placeholder.
+//! The stack's tunables, by their Linux sysctl names (`net.ipv4.*`, and the per-device
+//! `net.ipv4.conf.all.*` ones that skiff applies to every device). Linux defaults.
+
+use core::fmt;
+
+macro_rules! sysctls {
+    ($($(#[$meta:meta])* $name:ident: $ty:ty = $default:expr, [$min:expr, $max:expr];)*) => {
+        /// Linux `net.ipv4` sysctls.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct Sysctl {
+            $($(#[$meta])* pub $name: $ty,)*
+        }
+
+        impl Default for Sysctl {
+            fn default() -> Self {
+                Sysctl { $($name: $default,)* }
+            }
+        }
+
+        impl Sysctl {
+            /// Every name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)*];
+
+            /// The value of `name` (the short name, `ip_forward`, or the full one,
+            /// `net.ipv4.ip_forward`).
+            pub fn get(&self, name: &str) -> Result<i64, SysctlError> {
+                match short(name) {
+                    $(stringify!($name) => Ok(i64::from(self.$name)),)*
+                    _ => Err(SysctlError::NoEntry(name.to_string())),
+                }
+            }
+
+            /// Sets `name` from its decimal text. Values outside the kernel's range are
+            /// refused with EINVAL, as proc_dointvec_minmax does.
+            pub fn set(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
+                let v: i64 = value.trim().parse().map_err(|_| SysctlError::Invalid(name.to_string(), value.to_string()))?;
+                match short(name) {
+                    $(stringify!($name) => {
+                        if !($min..=$max).contains(&v) {
+                            return Err(SysctlError::Invalid(name.to_string(), value.to_string()));
+                        }
+                        self.$name = <$ty>::try_from(v).map_err(|_| SysctlError::Invalid(name.to_string(), value.to_string()))?;
+                        Ok(())
+                    })*
+                    _ => Err(SysctlError::NoEntry(name.to_string())),
+                }
+            }
+        }
+    };
+}
+
+fn short(name: &str) -> &str {
+    let name = name.strip_prefix("net.ipv4.").unwrap_or(name);
+    name.strip_prefix("conf.all.").unwrap_or(name)
+}
+
+sysctls! {
+    /// Forward packets between devices (also sets every device's `forwarding`).
+    ip_forward: u8 = 0, [0, 1];
+    /// TTL of locally generated packets.
+    ip_default_ttl: u8 = 64, [1, 255];
+    /// Accept source-routed packets (conf.all.accept_source_route; Linux default 0).
+    accept_source_route: u8 = 0, [0, 1];
+    /// Ignore ICMP echo and timestamp requests sent to broadcast/multicast.
+    icmp_echo_ignore_broadcasts: u8 = 1, [0, 1];
+    /// Ignore every ICMP echo request.
+    icmp_echo_ignore_all: u8 = 0, [0, 1];
+    /// Do not log (here: do not warn about) bogus ICMP errors sent to broadcast.
+    icmp_ignore_bogus_error_responses: u8 = 1, [0, 1];
+    /// Minimum ms between ICMP messages to one destination (per-peer bucket).
+    icmp_ratelimit: u32 = 1000, [0, i32::MAX as i64];
+    /// Which ICMP types the per-peer limit applies to (bit n = type n).
+    icmp_ratemask: u32 = 0x1818, [0, i32::MAX as i64];
+    /// Global ICMP token bucket rate.
+    icmp_msgs_per_sec: u32 = 1000, [0, i32::MAX as i64];
+    /// Global ICMP token bucket depth.
+    icmp_msgs_burst: u32 = 50, [0, i32::MAX as i64];
+    /// Use the inbound interface's address as the source of ICMP errors.
+    icmp_errors_use_inbound_ifaddr: u8 = 0, [0, 1];
+    /// Send ICMP redirects when forwarding out of the receiving device.
+    send_redirects: u8 = 1, [0, 1];
+    /// Reverse path filter: 0 off, 1 strict, 2 loose.
+    rp_filter: u8 = 0, [0, 2];
+    /// Accept packets whose source is one of our addresses.
+    accept_local: u8 = 0, [0, 1];
+    /// Route 127/8 on non-loopback devices.
+    route_localnet: u8 = 0, [0, 1];
+    /// Drop unicast IP carried in L2 multicast/broadcast frames.
+    drop_unicast_in_l2_multicast: u8 = 0, [0, 1];
+}
+
+/// A sysctl write or read that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SysctlError {
+    /// No such sysctl: ENOENT.
+    NoEntry(String),
+    /// Not a number, or out of range: EINVAL.
+    Invalid(String, String),
+}
+
+impl SysctlError {
+    pub const fn errno(&self) -> i32 {
+        match self {
+            SysctlError::NoEntry(_) => 2,
+            SysctlError::Invalid(..) => 22,
+        }
+    }
+}
+
+impl fmt::Display for SysctlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SysctlError::NoEntry(n) => write!(f, "sysctl {n}: no such key (ENOENT)"),
+            SysctlError::Invalid(n, v) => write!(f, "sysctl {n}: invalid value {v:?} (EINVAL)"),
+        }
+    }
+}
+
+impl std::error::Error for SysctlError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_get_set_and_ranges() {
+        let mut s = Sysctl::default();
+        assert_eq!(s.get("ip_default_ttl"), Ok(64));
+        assert_eq!(s.get("net.ipv4.icmp_ratemask"), Ok(0x1818));
+        s.set("net.ipv4.ip_forward", "1").unwrap();
+        assert_eq!(s.ip_forward, 1);
+        s.set("net.ipv4.conf.all.accept_source_route", "1").unwrap();
+        assert_eq!(s.accept_source_route, 1);
+        assert_eq!(s.set("ip_forward", "2").unwrap_err().errno(), 22);
+        assert_eq!(s.set("ip_default_ttl", "0").unwrap_err().errno(), 22);
+        assert_eq!(s.set("ip_default_ttl", "x").unwrap_err().errno(), 22);
+        assert_eq!(s.set("nope", "1").unwrap_err().errno(), 2);
+        assert_eq!(s.get("nope").unwrap_err().errno(), 2);
+        assert!(Sysctl::NAMES.contains(&"icmp_msgs_burst"));
+    }
+}

@@ -1,1 +1,104 @@
-//! Placeholder.
+//! IPv4: receive, local delivery, forwarding, output, ICMP, IGMP and raw sockets.
+
+pub mod forward;
+pub mod icmp;
+pub mod igmp;
+pub mod input;
+pub mod output;
+pub mod raw;
+
+use crate::drop::DropReason;
+use crate::netfilter::{NfHookState, NfInetHook, NfOutcome};
+use crate::route::RtFlags;
+use crate::skb::SkBuff;
+use crate::stack::{Stack, stage};
+
+impl Stack {
+    /// Linux NF_HOOK(): runs the hook's ops. Returns the packet when the okfn should run;
+    /// otherwise it was dropped (a REJECT answers with its ICMP), stolen, or queued.
+    pub(crate) fn nf_hook(&mut self, hook: NfInetHook, skb: SkBuff, in_dev: u32, out_dev: u32) -> Option<SkBuff> {
+        if !self.nf.has_ops(hook) {
+            return Some(skb);
+        }
+        stage!(self, "nf_hook_slow");
+        let dev = |i: u32| (i != 0).then(|| (i, self.dev_name(i).to_string()));
+        let state = NfHookState {
+            hook,
+            in_dev: dev(in_dev),
+            out_dev: dev(out_dev),
+        };
+        match self.nf.nf_hook(skb, state) {
+            NfOutcome::Continue(skb) => Some(skb),
+            NfOutcome::Drop { skb, reject } => {
+                if let Some(r) = reject {
+                    self.icmp_send(&skb, RtFlags::default(), 3, r.code, 0);
+                }
+                self.kfree_skb(skb, DropReason::NetfilterDrop);
+                None
+            }
+            NfOutcome::Stolen => None,
+            NfOutcome::Queued => {
+                self.trace_stage("nf_queue");
+                None
+            }
+        }
+    }
+}
+
+impl Stack {
+    /// Gives the verdict on a packet waiting in an NFQUEUE and continues its path from
+    /// the hook that queued it (Linux nf_reinject() + the hook's okfn). The packet's
+    /// route is looked up again. Returns false for an unknown id.
+    pub fn nf_reinject(&mut self, now: crate::time::Instant, id: u32, verdict: crate::netfilter::NfVerdict) -> bool {
+        self.now = now;
+        let Some((state, outcome)) = self.nf.nf_reinject(id, verdict) else { return false };
+        self.trace_begin(0, "nf_reinject");
+        match outcome {
+            NfOutcome::Continue(skb) => self.nf_okfn(state.hook, skb),
+            NfOutcome::Drop { skb, reject } => {
+                if let Some(r) = reject {
+                    self.icmp_send(&skb, RtFlags::default(), 3, r.code, 0);
+                }
+                self.kfree_skb(skb, DropReason::NetfilterDrop);
+            }
+            NfOutcome::Stolen | NfOutcome::Queued => {}
+        }
+        self.trace_end();
+        self.process_backlog();
+        true
+    }
+
+    /// The okfn of each hook, for reinjected packets.
+    fn nf_okfn(&mut self, hook: NfInetHook, skb: SkBuff) {
+        if hook == NfInetHook::PreRouting {
+            self.ip_rcv_finish(skb, None, None);
+            return;
+        }
+        let Some(h) = input::IpHdr::of(&skb) else {
+            return self.kfree_skb(skb, DropReason::IpInhdr);
+        };
+        let dst = if skb.iif != 0 {
+            self.fib
+                .ip_route_input(h.daddr, h.saddr, h.tos, skb.iif, false)
+                .map_err(|_| DropReason::IpInvalidDest)
+        } else {
+            self.route_output_simple(h.daddr, h.saddr, h.tos)
+                .map_err(|_| DropReason::IpOutnoroutes)
+        };
+        let dst = match dst {
+            Ok(dst) => dst,
+            Err(reason) => return self.kfree_skb(skb, reason),
+        };
+        match hook {
+            NfInetHook::PreRouting => {}
+            NfInetHook::LocalIn => self.ip_local_deliver_finish(skb, dst),
+            NfInetHook::Forward => self.ip_forward_finish(skb, dst),
+            NfInetHook::LocalOut => {
+                let _ = self.ip_output(skb, &dst);
+            }
+            NfInetHook::PostRouting => {
+                let _ = self.ip_finish_output(skb, &dst);
+            }
+        }
+    }
+}

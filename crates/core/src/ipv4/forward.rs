@@ -1,0 +1,114 @@
+//! Forwarding. Linux net/ipv4/ip_forward.c, reference R23.
+
+use crate::drop::DropReason;
+use crate::ipv4::input::IpHdr;
+use crate::netfilter::NfInetHook;
+use crate::route::DstEntry;
+use crate::skb::{PacketType, SkBuff};
+use crate::stack::{Stack, stage};
+use skiff_wire::checksum::csum_replace2;
+use skiff_wire::ipv4::Ipv4Packet;
+
+impl Stack {
+    /// Linux ip_forward(): TTL, strict source route, MTU, TTL decrement, FORWARD hook.
+    pub(crate) fn ip_forward(&mut self, mut skb: SkBuff, dst: DstEntry) {
+        stage!(self, "ip_forward");
+        if skb.pkt_type != PacketType::Host {
+            return self.kfree_skb(skb, DropReason::OtherHost);
+        }
+        let Some(h) = IpHdr::of(&skb) else {
+            return self.kfree_skb(skb, DropReason::IpInhdr);
+        };
+        if h.ttl <= 1 {
+            self.icmp_send(&skb, dst.flags, 11, 0, 0);
+            return self.kfree_skb(skb, DropReason::IpTtlExpired);
+        }
+        if skb.cb.opt.layout.is_strictroute && dst.gateway.is_some() {
+            self.icmp_send(&skb, dst.flags, 3, 5, 0);
+            return self.kfree_skb(skb, DropReason::IpInhdr);
+        }
+        // ip_exceeds_mtu(): DF (or a reassembled packet's largest fragment) over the MTU.
+        let mtu = dst.mtu as usize;
+        let frag_max = usize::from(skb.cb.frag_max_size);
+        let exceeds = (h.dont_frag() && skb.len() > mtu && skb.gso.is_none()) || frag_max > mtu;
+        if exceeds {
+            self.icmp_send(&skb, dst.flags, 3, 4, dst.mtu);
+            return self.kfree_skb(skb, DropReason::PktTooBig);
+        }
+        ip_decrease_ttl(&mut skb);
+        skb.priority = rt_tos2priority(h.tos);
+        let iif = skb.iif;
+        if let Some(skb) = self.nf_hook(NfInetHook::Forward, skb, iif, dst.dev) {
+            self.ip_forward_finish(skb, dst);
+        }
+    }
+
+    /// Linux ip_forward_finish(): count, then dst_output().
+    pub(crate) fn ip_forward_finish(&mut self, skb: SkBuff, dst: DstEntry) {
+        stage!(self, "ip_forward_finish");
+        self.mib.ip.forw_datagrams += 1;
+        // Errors were counted and the packet freed where they happened.
+        let _ = self.ip_output(skb, &dst);
+    }
+}
+
+/// Linux include/net/ip.h ip_decrease_ttl(): TTL - 1 with an incremental checksum update
+/// (RFC 1624). The caller checked TTL > 1.
+fn ip_decrease_ttl(skb: &mut SkBuff) {
+    let Some(hdr) = skb.network_header_bytes_mut() else { return };
+    let mut p = Ipv4Packet::new_unchecked(hdr);
+    let old = u16::from_be_bytes([p.ttl(), u8::from(p.protocol())]);
+    let ttl = p.ttl() - 1;
+    p.set_ttl(ttl);
+    let new = u16::from_be_bytes([ttl, u8::from(p.protocol())]);
+    let check = csum_replace2(p.checksum(), old, new);
+    p.set_checksum(check);
+}
+
+/// Linux rt_tos2priority(): the TOS bits to a queueing priority.
+fn rt_tos2priority(tos: u8) -> u32 {
+    const MAP: [u32; 16] = [0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4];
+    MAP[usize::from((tos & 0x1e) >> 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skiff_wire::Ipv4Addr;
+    use skiff_wire::ipv4::{IpProtocol, Ipv4Repr};
+
+    #[test]
+    fn decrease_ttl_keeps_the_checksum_valid() {
+        for ttl in [2u8, 64, 128, 255] {
+            let mut skb = SkBuff::new(0, 20).unwrap();
+            let buf = skb.put(20).unwrap();
+            Ipv4Repr {
+                src: Ipv4Addr::new(10, 0, 1, 2),
+                dst: Ipv4Addr::new(10, 0, 2, 2),
+                protocol: IpProtocol::from(17),
+                ttl,
+                tos: 0,
+                ident: 0x1234,
+                dont_frag: true,
+                more_frags: false,
+                frag_offset: 0,
+                options: &[],
+                payload_len: 0,
+            }
+            .emit(buf)
+            .unwrap();
+            skb.reset_network_header().unwrap();
+            ip_decrease_ttl(&mut skb);
+            let p = Ipv4Packet::new_checked(skb.data()).unwrap();
+            assert_eq!(p.ttl(), ttl - 1);
+            assert!(p.verify_checksum(), "ttl {ttl}");
+        }
+    }
+
+    #[test]
+    fn tos_priority() {
+        assert_eq!(rt_tos2priority(0x10), 6); // IPTOS_LOWDELAY → TC_PRIO_INTERACTIVE
+        assert_eq!(rt_tos2priority(0x08), 2); // IPTOS_THROUGHPUT → TC_PRIO_BULK
+        assert_eq!(rt_tos2priority(0), 0);
+    }
+}

@@ -1,0 +1,251 @@
+//! ICMP. Linux net/ipv4/icmp.c: icmp_rcv() and its handlers, icmp_reply() and
+//! __icmp_send() with the reference R22 filter and rate limits.
+
+use crate::drop::DropReason;
+use crate::inetpeer::icmpv4_mask_allow;
+use crate::ipv4::input::{InetProtocol, IpHdr};
+use crate::ipv4::output::IpSend;
+use crate::route::{DstEntry, RouteScope, RtFlags};
+use crate::skb::{ChecksumState, PacketType, SkBuff};
+use crate::stack::{LOOPBACK_IFINDEX, Stack, stage};
+use core::time::Duration;
+use skiff_wire::Ipv4Addr;
+use skiff_wire::checksum::{csum_fold, csum_partial};
+use skiff_wire::ipv4::Ipv4Packet;
+
+/// Linux `NR_ICMP_TYPES`: the highest type icmp_rcv() knows.
+const NR_ICMP_TYPES: u8 = 18;
+/// RFC 1812 §4.3.2.3: an ICMP error is at most 576 bytes.
+const ICMP_ERROR_MAX: usize = 576;
+/// `IPTOS_PREC_INTERNETCONTROL`.
+const IPTOS_PREC_INTERNETCONTROL: u8 = 0xc0;
+
+/// Linux `icmp_pointers[type].error`: the error types.
+pub(crate) fn icmp_is_error(icmp_type: u8) -> bool {
+    matches!(icmp_type, 3 | 4 | 5 | 11 | 12)
+}
+
+impl Stack {
+    /// Linux icmp_rcv(): `data` is at the ICMP header.
+    pub(crate) fn icmp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: DstEntry) {
+        stage!(self, "icmp_rcv");
+        self.mib.icmp.in_msgs += 1;
+        let verified = skb.ip_summed == ChecksumState::Unnecessary || csum_fold(csum_partial(skb.data(), 0)) == 0;
+        if !verified {
+            return self.kfree_skb(skb, DropReason::IcmpCsum);
+        }
+        if skb.len() < 8 {
+            return self.kfree_skb(skb, DropReason::IcmpInErrors);
+        }
+        let icmp_type = skb.data()[0];
+        self.mib.icmp_in(icmp_type);
+        if icmp_type > NR_ICMP_TYPES {
+            return self.kfree_skb(skb, DropReason::IcmpInErrors);
+        }
+        if dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST) {
+            // RFC 1122 3.2.2.6 (MAY ignore), Smurf: ignored by default.
+            let echo = matches!(icmp_type, 8 | 13);
+            if (echo && self.sysctl.icmp_echo_ignore_broadcasts == 1) || !matches!(icmp_type, 8 | 13 | 17 | 18) {
+                return self.kfree_skb(skb, DropReason::IcmpInErrors);
+            }
+        }
+        match icmp_type {
+            8 => self.icmp_echo(skb, h),
+            3 | 4 | 11 | 12 => self.icmp_unreach(skb, icmp_type),
+            // ping_rcv(): no ping sockets; raw sockets already had their copy.
+            0 => self.kfree_skb(skb, DropReason::IcmpNoSocket),
+            // icmp_redirect(): route exceptions come with the path MTU work; icmp_timestamp()
+            // needs a wall clock the core does not have: both are counted and dropped.
+            5 | 13 => self.kfree_skb(skb, DropReason::IcmpNoSocket),
+            // icmp_discard().
+            _ => self.consume_skb(skb),
+        }
+    }
+
+    /// Linux icmp_echo(): reply with the same identifier, sequence and data (RFC 792).
+    fn icmp_echo(&mut self, skb: SkBuff, h: &IpHdr) {
+        stage!(self, "icmp_echo");
+        if self.sysctl.icmp_echo_ignore_all == 1 {
+            return self.consume_skb(skb);
+        }
+        self.icmp_reply(&skb, h, 0);
+        self.consume_skb(skb);
+    }
+
+    /// Linux icmp_reply(): the reply's source is the request's specific destination and
+    /// its TOS the request's; only the global bucket applies (echo replies are outside
+    /// the default ratemask).
+    fn icmp_reply(&mut self, req: &SkBuff, h: &IpHdr, reply_type: u8) {
+        stage!(self, "icmp_reply");
+        let mut apply = false;
+        if !self.icmpv4_global_allow(reply_type, 0, &mut apply) {
+            return;
+        }
+        let Ok(dst) = self.route_output_simple(h.saddr, h.daddr, h.tos) else { return };
+        if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, 0, apply) {
+            return;
+        }
+        let body = req.data();
+        let p = IpSend {
+            saddr: h.daddr,
+            daddr: h.saddr,
+            protocol: 1,
+            ttl: self.sysctl.ip_default_ttl,
+            tos: h.tos,
+            df: false,
+        };
+        let sent = self.ip_build_and_send_pkt(&dst, p, body.len(), |buf| {
+            buf.copy_from_slice(body);
+            buf[0] = reply_type;
+            buf[1] = 0;
+            fill_icmp_checksum(buf);
+        });
+        if sent.is_ok() {
+            self.mib.icmp_out(reply_type);
+        }
+    }
+
+    /// Linux icmp_unreach(): checks the quoted header, then icmp_socket_deliver() hands
+    /// the error to raw sockets and to the protocol's err_handler.
+    fn icmp_unreach(&mut self, skb: SkBuff, icmp_type: u8) {
+        stage!(self, "icmp_unreach");
+        let data = skb.data();
+        let code = data[1];
+        let inner = &data[8..];
+        if inner.len() < 20 {
+            return self.kfree_skb(skb, DropReason::IcmpInErrors);
+        }
+        let iph = Ipv4Packet::new_unchecked(inner);
+        let ihl = usize::from(inner[0] & 0x0f) * 4;
+        if ihl < 20 {
+            return self.kfree_skb(skb, DropReason::IcmpInErrors);
+        }
+        let info = match icmp_type {
+            3 if code == 4 => u32::from(u16::from_be_bytes([data[6], data[7]])),
+            3 if code > 15 => return self.consume_skb(skb),
+            12 => u32::from(data[4]),
+            // RFC 1122 3.2.2.4 says pass it on; Linux drops reassembly timeouts here.
+            11 if code == 1 => return self.consume_skb(skb),
+            _ => 0,
+        };
+        if inner.len() < ihl + 8 {
+            return self.consume_skb(skb);
+        }
+        let protocol = u8::from(iph.protocol());
+        let dst = iph.dst();
+        stage!(self, "icmp_socket_deliver");
+        self.raw_icmp_error(protocol, dst, icmp_type, code, info);
+        match InetProtocol::of(protocol) {
+            // udp_err(): no UDP sockets yet, so no socket matches; Linux counts InErrors.
+            Some(InetProtocol::Udp) => self.mib.icmp.in_errors += 1,
+            // icmp_err() only feeds ping sockets and PMTU; igmp has no err_handler.
+            Some(InetProtocol::Icmp) | Some(InetProtocol::Igmp) | None => {}
+        }
+        self.consume_skb(skb);
+    }
+
+    /// Linux icmpv4_global_allow(): the global token bucket, for types the ratemask limits.
+    fn icmpv4_global_allow(&mut self, icmp_type: u8, code: u8, apply: &mut bool) -> bool {
+        if icmpv4_mask_allow(self.sysctl.icmp_ratemask, icmp_type, code) {
+            return true;
+        }
+        if self.icmp_global.icmp_global_allow(self.now, self.sysctl.icmp_msgs_per_sec, self.sysctl.icmp_msgs_burst) {
+            *apply = true;
+            return true;
+        }
+        self.mib.icmp.out_rate_limit_global += 1;
+        false
+    }
+
+    /// Linux icmpv4_xrlim_allow(): the per-destination bucket (not on loopback); a send
+    /// that passes consumes 0–2 global credits (icmp_global_consume, CVE-2020-25705).
+    fn icmpv4_xrlim_allow(&mut self, dst: &DstEntry, daddr: Ipv4Addr, _icmp_type: u8, _code: u8, apply: bool) -> bool {
+        if !apply {
+            return true;
+        }
+        let ok = dst.dev == LOOPBACK_IFINDEX
+            || self.peers.xrlim_allow(self.now, daddr, Duration::from_millis(u64::from(self.sysctl.icmp_ratelimit)));
+        if ok {
+            self.icmp_global.icmp_global_consume(&mut self.rng);
+        } else {
+            self.mib.icmp.out_rate_limit_host += 1;
+        }
+        ok
+    }
+
+    /// Linux __icmp_send(): an ICMP error about `skb_in` (its network header is the
+    /// offending IP header), unless reference R22 forbids it or a bucket is empty.
+    /// `rt_flags` are the flags of the route `skb_in` took.
+    pub(crate) fn icmp_send(&mut self, skb_in: &SkBuff, rt_flags: RtFlags, icmp_type: u8, code: u8, info: u32) {
+        stage!(self, "icmp_send");
+        let Some(orig) = skb_in.network_header_bytes() else { return };
+        let Ok(iph) = Ipv4Packet::new_checked(orig) else { return };
+        if skb_in.pkt_type != PacketType::Host {
+            return;
+        }
+        if rt_flags.contains(RtFlags::BROADCAST) || rt_flags.contains(RtFlags::MULTICAST) {
+            return;
+        }
+        if iph.frag_offset() != 0 {
+            return;
+        }
+        let ihl = iph.header_len();
+        if icmp_is_error(icmp_type) && u8::from(iph.protocol()) == 1 {
+            // Never an error about an error, nor about an unknown ICMP type.
+            match orig.get(ihl) {
+                Some(&t) if t <= NR_ICMP_TYPES && !icmp_is_error(t) => {}
+                _ => return,
+            }
+        }
+        let mut apply = false;
+        if skb_in.iif != LOOPBACK_IFINDEX && !self.icmpv4_global_allow(icmp_type, code, &mut apply) {
+            return;
+        }
+        let saddr = if rt_flags.contains(RtFlags::LOCAL) {
+            iph.dst()
+        } else if skb_in.iif != 0 && self.sysctl.icmp_errors_use_inbound_ifaddr == 1 {
+            self.fib
+                .inet_select_addr(skb_in.iif, iph.src(), RouteScope::LINK)
+                .unwrap_or(Ipv4Addr::UNSPECIFIED)
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        };
+        let tos = if icmp_is_error(icmp_type) {
+            (iph.tos() & 0x1e) | IPTOS_PREC_INTERNETCONTROL
+        } else {
+            iph.tos()
+        };
+        let Ok(dst) = self.route_output_simple(iph.src(), saddr, tos) else { return };
+        if !self.icmpv4_xrlim_allow(&dst, iph.src(), icmp_type, code, apply) {
+            return;
+        }
+        let room = (dst.mtu as usize).min(ICMP_ERROR_MAX).saturating_sub(20 + 8);
+        let quote = &orig[..orig.len().min(room)];
+        let p = IpSend {
+            saddr: dst.saddr,
+            daddr: iph.src(),
+            protocol: 1,
+            ttl: self.sysctl.ip_default_ttl,
+            tos,
+            df: false,
+        };
+        let sent = self.ip_build_and_send_pkt(&dst, p, 8 + quote.len(), |buf| {
+            buf[0] = icmp_type;
+            buf[1] = code;
+            buf[4..8].copy_from_slice(&info.to_be_bytes());
+            buf[8..].copy_from_slice(quote);
+            fill_icmp_checksum(buf);
+        });
+        if sent.is_ok() {
+            self.mib.icmp_out(icmp_type);
+        }
+    }
+}
+
+/// Zeroes the checksum field and fills it over the whole message.
+fn fill_icmp_checksum(msg: &mut [u8]) {
+    msg[2] = 0;
+    msg[3] = 0;
+    let check = csum_fold(csum_partial(msg, 0));
+    msg[2..4].copy_from_slice(&check.to_be_bytes());
+}

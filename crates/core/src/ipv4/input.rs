@@ -1,0 +1,329 @@
+//! The IPv4 receive path. Linux net/ipv4/ip_input.c.
+
+use crate::drop::DropReason;
+use crate::netfilter::NfInetHook;
+use crate::route::{DstEntry, DstInput, RouteError, RouteInputError, RtFlags};
+use crate::skb::{ChecksumState, IpCb, PacketType, SkBuff};
+use crate::stack::{Stack, stage};
+use skiff_wire::Ipv4Addr;
+use skiff_wire::ip_options::{Ipv4Options, OptionsOrigin};
+use skiff_wire::ipv4::Ipv4Packet;
+
+/// The IPv4 header fields later stages need, read once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IpHdr {
+    pub saddr: Ipv4Addr,
+    pub daddr: Ipv4Addr,
+    pub tos: u8,
+    pub ttl: u8,
+    pub protocol: u8,
+    pub ihl: usize,
+    pub tot_len: usize,
+    /// Flags and fragment offset (host order, as `frag_off`).
+    pub frag_off: u16,
+}
+
+const IP_MF: u16 = 0x2000;
+const IP_DF: u16 = 0x4000;
+const IP_OFFSET: u16 = 0x1fff;
+
+impl IpHdr {
+    /// Reads the header at the network header of `skb`, which ip_rcv_core() checked.
+    pub(crate) fn of(skb: &SkBuff) -> Option<IpHdr> {
+        let p = Ipv4Packet::new_checked(skb.network_header_bytes()?).ok()?;
+        Some(IpHdr {
+            saddr: p.src(),
+            daddr: p.dst(),
+            tos: p.tos(),
+            ttl: p.ttl(),
+            protocol: p.protocol().into(),
+            ihl: p.header_len(),
+            tot_len: usize::from(p.total_len()),
+            frag_off: p.frag_off(),
+        })
+    }
+
+    /// Linux ip_is_fragment().
+    pub(crate) fn is_fragment(&self) -> bool {
+        self.frag_off & (IP_MF | IP_OFFSET) != 0
+    }
+
+    pub(crate) fn frag_offset(&self) -> u16 {
+        self.frag_off & IP_OFFSET
+    }
+
+    pub(crate) fn dont_frag(&self) -> bool {
+        self.frag_off & IP_DF != 0
+    }
+}
+
+impl Stack {
+    /// Linux ip_rcv(): validate, then the PRE_ROUTING hook, then ip_rcv_finish().
+    /// `dst` is set for looped-back packets, which keep their output route.
+    pub(crate) fn ip_rcv(&mut self, skb: SkBuff, dst: Option<DstEntry>) {
+        stage!(self, "ip_rcv");
+        let Some(skb) = self.ip_rcv_core(skb) else { return };
+        let iif = skb.iif;
+        if let Some(skb) = self.nf_hook(NfInetHook::PreRouting, skb, iif, 0) {
+            self.ip_rcv_finish(skb, dst, None);
+        }
+    }
+
+    /// Linux ip_list_rcv(): a batch from one poll. Each packet is validated and hooked as
+    /// in ip_rcv(); routing reuses the previous packet's route when daddr and tos match
+    /// (ip_can_use_hint) and that route is a forwarding one (Linux re-validates the source
+    /// of a local hint; skiff simply routes such packets again).
+    pub(crate) fn ip_list_rcv(&mut self, skbs: Vec<SkBuff>) {
+        stage!(self, "ip_list_rcv");
+        let mut hint: Option<(Ipv4Addr, u8, DstEntry)> = None;
+        for skb in skbs {
+            let Some(skb) = self.ip_rcv_core(skb) else { continue };
+            let iif = skb.iif;
+            let Some(skb) = self.nf_hook(NfInetHook::PreRouting, skb, iif, 0) else { continue };
+            let Some(h) = IpHdr::of(&skb) else {
+                self.kfree_skb(skb, DropReason::IpInhdr);
+                continue;
+            };
+            let use_hint = hint
+                .filter(|(d, t, dst)| *d == h.daddr && *t == h.tos && dst.iif == iif && self.fib.dst_check(dst))
+                .map(|(_, _, dst)| dst);
+            if let Some(dst) = self.ip_rcv_finish(skb, None, use_hint) {
+                let reusable = matches!(dst.input, DstInput::Forward);
+                hint = reusable.then_some((h.daddr, h.tos, dst));
+            }
+        }
+    }
+
+    /// Linux ip_rcv_core(), reference R20. Returns the packet with `data` and the network
+    /// header at the IP header, trimmed to `tot_len`, or drops it with its counter.
+    fn ip_rcv_core(&mut self, mut skb: SkBuff) -> Option<SkBuff> {
+        if skb.pkt_type == PacketType::OtherHost {
+            if let Some(dev) = self.dev_mut(skb.iif) {
+                dev.stats.rx_otherhost_dropped += 1;
+            }
+            self.kfree_skb(skb, DropReason::OtherHost);
+            return None;
+        }
+        self.mib.ip.in_receives += 1;
+        self.mib.ip_ext.in_octets += skb.len() as u64;
+        let checked = {
+            let p = Ipv4Packet::new_unchecked(skb.data());
+            match p.check_header_len() {
+                Err(_) => Err(DropReason::IpInhdr),
+                Ok(()) => {
+                    match p.ecn() {
+                        0 => self.mib.ip_ext.in_no_ect_pkts += 1,
+                        1 => self.mib.ip_ext.in_ect1_pkts += 1,
+                        2 => self.mib.ip_ext.in_ect0_pkts += 1,
+                        _ => self.mib.ip_ext.in_ce_pkts += 1,
+                    }
+                    if !p.verify_checksum() {
+                        Err(DropReason::IpCsum)
+                    } else if p.check_len().is_err() {
+                        let tot = usize::from(p.total_len());
+                        Err(if skb.len() < tot { DropReason::PktTooSmall } else { DropReason::IpInhdr })
+                    } else {
+                        Ok((usize::from(p.total_len()), p.header_len()))
+                    }
+                }
+            }
+        };
+        let (tot_len, ihl) = match checked {
+            Ok(v) => v,
+            Err(reason) => {
+                self.kfree_skb(skb, reason);
+                return None;
+            }
+        };
+        if skb.len() > tot_len {
+            // pskb_trim_rcsum(): a device sum over the padding no longer holds.
+            skb.trim(tot_len);
+            if matches!(skb.ip_summed, ChecksumState::Complete(_)) {
+                skb.ip_summed = ChecksumState::None;
+            }
+        }
+        // Both offsets are within the linear data checked above.
+        if skb.reset_network_header().is_err() || skb.set_transport_header(ihl).is_err() {
+            self.kfree_skb(skb, DropReason::IpInhdr);
+            return None;
+        }
+        skb.cb = IpCb::default();
+        Some(skb)
+    }
+
+    /// Linux ip_rcv_finish(): route (or take the looped-back or hinted route), options,
+    /// then dst_input(). Returns the route used, for ip_list_rcv's hint.
+    pub(crate) fn ip_rcv_finish(&mut self, mut skb: SkBuff, dst: Option<DstEntry>, hint: Option<DstEntry>) -> Option<DstEntry> {
+        stage!(self, "ip_rcv_finish");
+        match self.ip_rcv_finish_core(&mut skb, dst.or(hint)) {
+            Ok(dst) => {
+                self.dst_input(skb, dst);
+                Some(dst)
+            }
+            Err(reason) => {
+                self.kfree_skb(skb, reason);
+                None
+            }
+        }
+    }
+
+    /// Linux ip_rcv_finish_core(), reference R21.
+    fn ip_rcv_finish_core(&mut self, skb: &mut SkBuff, dst: Option<DstEntry>) -> Result<DstEntry, DropReason> {
+        let h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
+        let dst = match dst {
+            Some(dst) => dst,
+            None => self.ip_route_input_noref(&h, skb.iif)?,
+        };
+        if h.ihl > 20 {
+            self.ip_rcv_options(skb, &h, &dst)?;
+        }
+        if dst.rt_type == crate::route::RouteType::Multicast {
+            self.mib.ip_ext.in_mcast_pkts += 1;
+            self.mib.ip_ext.in_mcast_octets += skb.len() as u64;
+        } else if dst.rt_type == crate::route::RouteType::Broadcast {
+            self.mib.ip_ext.in_bcast_pkts += 1;
+            self.mib.ip_ext.in_bcast_octets += skb.len() as u64;
+        } else if matches!(skb.pkt_type, PacketType::Broadcast | PacketType::Multicast)
+            && self.sysctl.drop_unicast_in_l2_multicast == 1
+        {
+            return Err(DropReason::UnicastInL2Multicast);
+        }
+        Ok(dst)
+    }
+
+    /// Linux ip_route_input_noref(): the FIB decides (martians included).
+    fn ip_route_input_noref(&mut self, h: &IpHdr, iif: u32) -> Result<DstEntry, DropReason> {
+        stage!(self, "ip_route_input_noref");
+        // 224.0.0.1 is joined on every device; IGMP group membership comes later.
+        let mc_member = h.daddr == Ipv4Addr::new(224, 0, 0, 1);
+        self.fib
+            .ip_route_input(h.daddr, h.saddr, h.tos, iif, mc_member)
+            .map_err(|e| match e {
+                RouteInputError::MartianSource => DropReason::IpInvalidSource,
+                _ => DropReason::IpInvalidDest,
+            })
+    }
+
+    /// Linux ip_rcv_options(): ip_options_compile() for a received packet; a bad option
+    /// answers Parameter Problem with its pointer; source routes need accept_source_route.
+    fn ip_rcv_options(&mut self, skb: &mut SkBuff, h: &IpHdr, dst: &DstEntry) -> Result<(), DropReason> {
+        stage!(self, "ip_rcv_options");
+        let parsed = {
+            let hdr = skb.network_header_bytes().ok_or(DropReason::IpInhdr)?;
+            Ipv4Options::parse(&hdr[20..h.ihl], OptionsOrigin::Received)
+        };
+        let layout = match parsed {
+            Ok(layout) => layout,
+            Err(skiff_wire::Error::BadOption { pointer }) => {
+                self.icmp_send(skb, dst.flags, 12, 0, u32::from(pointer) << 24);
+                return Err(DropReason::IpInhdr);
+            }
+            Err(_) => return Err(DropReason::IpInhdr),
+        };
+        skb.cb.opt.layout = layout;
+        if layout.srr != 0 {
+            // Linux accepts the route only with accept_source_route; skiff does not follow
+            // source routes yet (ip_options_rcv_srr), so both cases drop, with this reason.
+            return Err(DropReason::IpSourceRoute);
+        }
+        Ok(())
+    }
+
+    /// Linux dst_input(): the route's input action.
+    fn dst_input(&mut self, skb: SkBuff, dst: DstEntry) {
+        if dst.flags.contains(RtFlags::LOCAL) {
+            return self.ip_local_deliver(skb, dst);
+        }
+        match dst.input {
+            DstInput::LocalDeliver => self.ip_local_deliver(skb, dst),
+            DstInput::Forward => self.ip_forward(skb, dst),
+            DstInput::Error(e) => self.ip_error(skb, dst, e),
+        }
+    }
+
+    /// Linux route.c ip_error(): counts, and answers with Destination Unreachable when the
+    /// receiving device forwards, within the per-source token bucket.
+    fn ip_error(&mut self, skb: SkBuff, dst: DstEntry, err: RouteError) {
+        stage!(self, "ip_error");
+        let forwarding = self.sysctl.ip_forward == 1;
+        let (reason, code) = match err {
+            RouteError::NetUnreach => (DropReason::IpNoroute, Some(0)),
+            RouteError::HostUnreach if !forwarding => (DropReason::IpInaddrerrors, None),
+            RouteError::HostUnreach => (DropReason::IpRouteError, Some(1)),
+            RouteError::Acces => (DropReason::IpRouteError, Some(13)),
+            _ => (DropReason::IpRouteError, None),
+        };
+        if let (true, Some(code), Some(h)) = (forwarding, code, IpHdr::of(&skb)) {
+            if self.peers.ip_error_allow(self.now, h.saddr) {
+                self.icmp_send(&skb, dst.flags, 3, code, 0);
+            }
+        }
+        self.kfree_skb(skb, reason);
+    }
+
+    /// Linux ip_local_deliver(): the defrag call site, then LOCAL_IN.
+    pub(crate) fn ip_local_deliver(&mut self, skb: SkBuff, dst: DstEntry) {
+        stage!(self, "ip_local_deliver");
+        let Some(h) = IpHdr::of(&skb) else {
+            return self.kfree_skb(skb, DropReason::IpInhdr);
+        };
+        if h.is_fragment() {
+            // ip_defrag() arrives with the fragmentation work.
+            return self.kfree_skb(skb, DropReason::IpFragUnsupported);
+        }
+        let iif = skb.iif;
+        if let Some(skb) = self.nf_hook(NfInetHook::LocalIn, skb, iif, 0) {
+            self.ip_local_deliver_finish(skb, dst);
+        }
+    }
+
+    /// Linux ip_local_deliver_finish() + ip_protocol_deliver_rcu(): raw sockets get a copy,
+    /// then the `inet_protos` handler; an unknown protocol gets ICMP 3/2.
+    pub(crate) fn ip_local_deliver_finish(&mut self, mut skb: SkBuff, dst: DstEntry) {
+        stage!(self, "ip_local_deliver_finish");
+        let Some(h) = IpHdr::of(&skb) else {
+            return self.kfree_skb(skb, DropReason::IpInhdr);
+        };
+        if skb.pull(h.ihl).is_err() {
+            return self.kfree_skb(skb, DropReason::IpInhdr);
+        }
+        let raw = self.raw_local_deliver(&skb, &h);
+        match InetProtocol::of(h.protocol) {
+            Some(proto) => {
+                self.mib.ip.in_delivers += 1;
+                match proto {
+                    InetProtocol::Icmp => self.icmp_rcv(skb, &h, dst),
+                    InetProtocol::Udp => self.udp_rcv(skb, &h, dst),
+                    InetProtocol::Igmp => self.igmp_rcv(skb),
+                }
+            }
+            None if raw => {
+                self.mib.ip.in_delivers += 1;
+                self.consume_skb(skb);
+            }
+            None => {
+                self.icmp_send(&skb, dst.flags, 3, 2, 0);
+                self.kfree_skb(skb, DropReason::IpNoproto);
+            }
+        }
+    }
+}
+
+/// The `inet_protos` table: protocols with a handler and an err_handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InetProtocol {
+    Icmp,
+    Igmp,
+    Udp,
+}
+
+impl InetProtocol {
+    pub(crate) fn of(protocol: u8) -> Option<InetProtocol> {
+        match protocol {
+            1 => Some(InetProtocol::Icmp),
+            2 => Some(InetProtocol::Igmp),
+            17 => Some(InetProtocol::Udp),
+            _ => None,
+        }
+    }
+}

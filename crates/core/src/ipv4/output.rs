@@ -1,0 +1,304 @@
+//! The IPv4 output path. Linux net/ipv4/ip_output.c, and IP ID selection (route.c,
+//! include/net/ip.h).
+
+use crate::drop::DropReason;
+use crate::ipv4::input::IpHdr;
+use crate::netfilter::NfInetHook;
+use crate::rand::Prng;
+use crate::route::{DstEntry, RouteType};
+use crate::skb::SkBuff;
+use crate::stack::{LL_RESERVED, Stack, stage};
+use crate::time::Instant;
+use core::fmt;
+use core::hash::BuildHasher;
+use skiff_wire::Ipv4Addr;
+use skiff_wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+
+/// Why local output failed. Each names its errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputError {
+    /// EMSGSIZE: larger than the path MTU (fragmentation comes with its own issue) or DF.
+    MsgSize,
+    /// ENOBUFS: no buffer, or the packet was dropped on the way (a hook, a full queue).
+    NoBufs,
+    /// EPERM: a netfilter hook dropped it (Linux NF_DROP on local output).
+    Perm,
+    /// A routing error (ENETUNREACH, EHOSTUNREACH, EACCES, EINVAL...).
+    Route(crate::route::RouteError),
+}
+
+impl OutputError {
+    pub fn errno(&self) -> i32 {
+        match self {
+            OutputError::MsgSize => 90,
+            OutputError::NoBufs => 105,
+            OutputError::Perm => 1,
+            OutputError::Route(e) => e.errno(),
+        }
+    }
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputError::MsgSize => f.write_str("message too long (EMSGSIZE)"),
+            OutputError::NoBufs => f.write_str("no buffer space (ENOBUFS)"),
+            OutputError::Perm => f.write_str("dropped by netfilter (EPERM)"),
+            OutputError::Route(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+/// Number of IP ID counters: Linux sizes ip_idents from memory, 2048 to 262144.
+const IP_IDENTS_SZ: usize = 2048;
+
+/// Linux `ip_idents` / `ip_tstamps` (route.c): per-bucket ID counters picked by a keyed
+/// hash of (daddr, saddr, protocol), each advanced by a random amount up to the time it
+/// sat idle (CVE-2019-10638, CVE-2021-45486).
+#[derive(Debug)]
+pub(crate) struct IpIdents {
+    key: ahash::RandomState,
+    idents: Vec<u32>,
+    stamps: Vec<u32>,
+    rng: Prng,
+}
+
+impl IpIdents {
+    pub(crate) fn new(rng: &mut Prng) -> Self {
+        let mut fork = rng.fork();
+        let key = ahash::RandomState::with_seeds(fork.next_u64(), fork.next_u64(), fork.next_u64(), fork.next_u64());
+        IpIdents {
+            key,
+            idents: vec![0; IP_IDENTS_SZ],
+            stamps: vec![0; IP_IDENTS_SZ],
+            rng: fork,
+        }
+    }
+
+    /// Linux __ip_select_ident() + ip_idents_reserve(): the first of `segs` IDs.
+    pub(crate) fn select(&mut self, now: Instant, daddr: Ipv4Addr, saddr: Ipv4Addr, protocol: u8, segs: u16) -> u16 {
+        let hash = self.key.hash_one((u32::from(daddr), u32::from(saddr), protocol));
+        let bucket = (hash as usize) % IP_IDENTS_SZ;
+        let jiffies = (now.as_nanos() / 1_000_000) as u32;
+        let old = core::mem::replace(&mut self.stamps[bucket], jiffies);
+        let idle = jiffies.wrapping_sub(old);
+        let delta = if old != jiffies && idle != 0 { self.rng.below(u64::from(idle)) as u32 } else { 0 };
+        let id = self.idents[bucket].wrapping_add(delta);
+        self.idents[bucket] = id.wrapping_add(u32::from(segs));
+        id as u16
+    }
+}
+
+/// What a locally built packet looks like.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IpSend {
+    pub saddr: Ipv4Addr,
+    pub daddr: Ipv4Addr,
+    pub protocol: u8,
+    pub ttl: u8,
+    pub tos: u8,
+    pub df: bool,
+}
+
+impl Stack {
+    /// Linux ip_select_ident(), reference R25: ID 0 for DF datagrams (RFC 6864 atomic),
+    /// otherwise the hashed counters. (Connected sockets' per-socket counters come with
+    /// the sockets issue.)
+    pub(crate) fn ip_select_ident(&mut self, p: &IpSend) -> u16 {
+        if p.df {
+            0
+        } else {
+            self.idents.select(self.now, p.daddr, p.saddr, p.protocol, 1)
+        }
+    }
+
+    /// Builds an IPv4 packet around `body_len` bytes that `fill` writes, and sends it
+    /// through ip_local_out(). The equivalent of Linux ip_build_and_send_pkt() and of
+    /// ip_push_pending_frames() for single-skb replies (ICMP).
+    pub(crate) fn ip_build_and_send_pkt(
+        &mut self,
+        dst: &DstEntry,
+        p: IpSend,
+        body_len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), OutputError> {
+        stage!(self, "ip_build_and_send_pkt");
+        let Ok(mut skb) = self.pool.alloc(LL_RESERVED, 20 + body_len) else {
+            return Err(OutputError::NoBufs);
+        };
+        let ident = self.ip_select_ident(&p);
+        let repr = Ipv4Repr {
+            src: p.saddr,
+            dst: p.daddr,
+            protocol: IpProtocol::from(p.protocol),
+            ttl: p.ttl,
+            tos: p.tos,
+            ident,
+            dont_frag: p.df,
+            more_frags: false,
+            frag_offset: 0,
+            options: &[],
+            payload_len: body_len,
+        };
+        let emitted = skb.put(20 + body_len).map(|buf| {
+            let _ = repr.emit(buf);
+            fill(&mut buf[20..]);
+        });
+        if emitted.is_err() || skb.reset_network_header().is_err() || skb.set_transport_header(20).is_err() {
+            self.pool.recycle(skb);
+            return Err(OutputError::MsgSize);
+        }
+        self.ip_local_out(skb, dst)
+    }
+
+    /// Linux ip_local_out() / __ip_local_out(): total length and header checksum, the
+    /// LOCAL_OUT hook, then dst_output(). A hook that rewrote the destination reroutes
+    /// (ip_route_me_harder).
+    pub(crate) fn ip_local_out(&mut self, mut skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+        stage!(self, "ip_local_out");
+        self.mib.ip.out_requests += 1;
+        let len = skb.len();
+        let Some(hdr) = skb.network_header_bytes_mut() else {
+            self.kfree_skb(skb, DropReason::IpInhdr);
+            return Err(OutputError::NoBufs);
+        };
+        let mut p = Ipv4Packet::new_unchecked(hdr);
+        p.set_total_len(u16::try_from(len).unwrap_or(u16::MAX));
+        p.fill_checksum();
+        let before = IpHdr::of(&skb).map(|h| h.daddr);
+        let Some(skb) = self.nf_hook(NfInetHook::LocalOut, skb, 0, dst.dev) else {
+            return Err(OutputError::Perm);
+        };
+        let after = IpHdr::of(&skb);
+        match after {
+            Some(h) if Some(h.daddr) != before => {
+                // ip_route_me_harder(): the hook moved the packet elsewhere.
+                match self.route_output_simple(h.daddr, h.saddr, h.tos) {
+                    Ok(new_dst) => self.dst_output(skb, &new_dst),
+                    Err(e) => {
+                        self.kfree_skb(skb, DropReason::IpOutnoroutes);
+                        Err(OutputError::Route(e))
+                    }
+                }
+            }
+            _ => self.dst_output(skb, dst),
+        }
+    }
+
+    /// Linux dst_output(): every route's output is ip_output() here (multicast
+    /// forwarding comes with its own issue).
+    fn dst_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+        self.ip_output(skb, dst)
+    }
+
+    /// Linux ip_output(): POST_ROUTING, then ip_finish_output().
+    pub(crate) fn ip_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+        stage!(self, "ip_output");
+        let iif = skb.iif;
+        let Some(skb) = self.nf_hook(NfInetHook::PostRouting, skb, iif, dst.dev) else {
+            return Err(OutputError::Perm);
+        };
+        self.ip_finish_output(skb, dst)
+    }
+
+    /// Linux ip_finish_output() / __ip_finish_output(): the MTU check. Packets over the
+    /// MTU need ip_fragment(), which arrives with the fragmentation issue: until then they
+    /// fail with EMSGSIZE and count FragFails.
+    pub(crate) fn ip_finish_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+        stage!(self, "ip_finish_output");
+        if skb.len() > dst.mtu as usize && skb.gso.is_none() {
+            self.kfree_skb(skb, DropReason::PktTooBig);
+            return Err(OutputError::MsgSize);
+        }
+        self.ip_finish_output2(skb, dst);
+        Ok(())
+    }
+
+    /// Linux ip_finish_output2(): counters, headroom for the link header, neighbour output.
+    fn ip_finish_output2(&mut self, mut skb: SkBuff, dst: &DstEntry) {
+        stage!(self, "ip_finish_output2");
+        let len = skb.len() as u64;
+        match dst.rt_type {
+            RouteType::Multicast => {
+                self.mib.ip_ext.out_mcast_pkts += 1;
+                self.mib.ip_ext.out_mcast_octets += len;
+            }
+            RouteType::Broadcast => {
+                self.mib.ip_ext.out_bcast_pkts += 1;
+                self.mib.ip_ext.out_bcast_octets += len;
+            }
+            _ => {}
+        }
+        self.mib.ip.out_transmits += 1;
+        self.mib.ip_ext.out_octets += len;
+        if skb.headroom() < crate::netdev::ETH_HLEN {
+            match self.skb_realloc_headroom(&skb) {
+                Some(bigger) => {
+                    self.pool.recycle(skb);
+                    skb = bigger;
+                }
+                None => return self.kfree_skb(skb, DropReason::QdiscDrop),
+            }
+        }
+        let Some(h) = IpHdr::of(&skb) else {
+            return self.kfree_skb(skb, DropReason::IpInhdr);
+        };
+        self.neigh_output(dst, h.daddr, skb);
+    }
+
+    /// Linux skb_realloc_headroom(): a linear copy with link-layer headroom.
+    fn skb_realloc_headroom(&mut self, skb: &SkBuff) -> Option<SkBuff> {
+        let mut new = self.pool.alloc(LL_RESERVED, skb.len()).ok()?;
+        new.put_slice(skb.data()).ok()?;
+        for frag in &skb.frag_list {
+            new.put_slice(frag.data()).ok()?;
+        }
+        new.reset_network_header().ok()?;
+        new.iif = skb.iif;
+        new.mark = skb.mark;
+        new.priority = skb.priority;
+        new.cb = skb.cb;
+        Some(new)
+    }
+
+    /// A plain output route lookup, as ICMP and route_me_harder use it.
+    pub(crate) fn route_output_simple(&mut self, daddr: Ipv4Addr, saddr: Ipv4Addr, tos: u8) -> Result<DstEntry, crate::route::RouteError> {
+        stage!(self, "ip_route_output_key");
+        let fl = crate::route::Flowi4 {
+            daddr,
+            saddr,
+            tos,
+            ..crate::route::Flowi4::default()
+        };
+        self.fib.ip_route_output(&fl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_idents_advance_and_differ_per_destination() {
+        let mut rng = Prng::new(1);
+        let mut ids = IpIdents::new(&mut rng);
+        let now = Instant::from_secs(1);
+        let a = Ipv4Addr::new(10, 0, 0, 1);
+        let b = Ipv4Addr::new(10, 0, 0, 2);
+        let s = Ipv4Addr::new(10, 0, 0, 9);
+        let first = ids.select(now, a, s, 17, 1);
+        let second = ids.select(now, a, s, 17, 1);
+        assert_eq!(second, first.wrapping_add(1), "back-to-back IDs in one jiffy are consecutive");
+        let many: Vec<u16> = (0..100).map(|_| ids.select(now, a, s, 17, 1)).collect();
+        let mut sorted = many.clone();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 100, "no repeats within 100 datagrams");
+        // Another flow starts elsewhere (its own bucket, random idle advance).
+        let later = Instant::from_secs(30);
+        let other = ids.select(later, b, s, 17, 1);
+        let again = ids.select(later, a, s, 17, 1);
+        assert_ne!(other, again);
+    }
+}

@@ -1,0 +1,680 @@
+//! One network namespace: devices, routing, neighbours, netfilter, sockets and counters,
+//! driven through the sans-I/O contract of ARCHITECTURE.md §2.
+
+use crate::drop::DropReason;
+use crate::inetpeer::{IcmpGlobal, InetPeerTable};
+use crate::ipv4::output::IpIdents;
+use crate::ipv4::raw::RawSockets;
+use crate::neigh::{NeighAction, NeighDev, NeighParms, NeighTable};
+use crate::netdev::{DevKind, LOOPBACK_MTU, NetDevice, PacketTypes};
+use crate::netfilter::Netfilter;
+use crate::rand::Prng;
+use crate::route::{DstEntry, Fib, FibDevice, FibRoute, RouteError};
+use crate::skb::{SkBuff, SkbPool};
+use crate::stats::Mib;
+use crate::sysctl::{Sysctl, SysctlError};
+use crate::time::Instant;
+use core::fmt;
+use std::borrow::Cow;
+use skiff_wire::Ipv4Addr;
+use skiff_wire::ethernet::EthernetAddress;
+use std::collections::VecDeque;
+
+/// Opens a `tracing` span named after a kernel function and records the stage in the
+/// packet-path trace when it is on.
+macro_rules! stage {
+    ($stack:expr, $name:literal) => {
+        let _span = tracing::trace_span!($name).entered();
+        $stack.trace_stage($name);
+    };
+}
+pub(crate) use stage;
+
+/// How a stack is set up.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// A name for traces ("A", "router"...).
+    pub name: String,
+    /// Seeds every random choice (hash keys, IP IDs, timers), so a run replays exactly.
+    pub seed: u64,
+    pub sysctl: Sysctl,
+    /// Record every packet's path as kernel function names (see [`Stack::drain_trace`]).
+    pub trace: bool,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            name: "skiff".to_string(),
+            seed: 0x5eed,
+            sysctl: Sysctl::default(),
+            trace: false,
+        }
+    }
+}
+
+/// An error from configuring a stack. Each names its errno.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// ENODEV: no device with that index or name.
+    NoDevice,
+    /// EEXIST: a device with that name exists.
+    Exists,
+    Route(RouteError),
+    Sysctl(SysctlError),
+}
+
+impl ConfigError {
+    pub fn errno(&self) -> i32 {
+        match self {
+            ConfigError::NoDevice => 19,
+            ConfigError::Exists => 17,
+            ConfigError::Route(e) => e.errno(),
+            ConfigError::Sysctl(e) => e.errno(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::NoDevice => f.write_str("no such device (ENODEV)"),
+            ConfigError::Exists => f.write_str("device exists (EEXIST)"),
+            ConfigError::Route(e) => write!(f, "{e}"),
+            ConfigError::Sysctl(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<RouteError> for ConfigError {
+    fn from(e: RouteError) -> Self {
+        ConfigError::Route(e)
+    }
+}
+
+/// The loopback device's index, as in Linux.
+pub const LOOPBACK_IFINDEX: u32 = 1;
+/// Headroom reserved in locally built packets: Ethernet plus slack (LL_RESERVED_SPACE).
+pub(crate) const LL_RESERVED: usize = 32;
+/// Trace lines kept before the oldest are dropped.
+const TRACE_MAX_LINES: usize = 4096;
+
+#[derive(Debug, Default)]
+pub(crate) struct Tracer {
+    path: Vec<Cow<'static, str>>,
+    head: String,
+    lines: VecDeque<String>,
+    pub(crate) lost: u64,
+}
+
+/// One network stack (a Linux network namespace).
+pub struct Stack {
+    pub name: String,
+    pub sysctl: Sysctl,
+    pub(crate) devs: Vec<NetDevice>,
+    pub(crate) ptypes: PacketTypes,
+    pub fib: Fib,
+    pub neigh: NeighTable,
+    pub nf: Netfilter,
+    pub(crate) mib: Mib,
+    pub(crate) drops: Vec<u64>,
+    pub(crate) rng: Prng,
+    pub(crate) pool: SkbPool,
+    pub(crate) icmp_global: IcmpGlobal,
+    pub(crate) peers: InetPeerTable,
+    pub(crate) idents: IpIdents,
+    pub(crate) raw: RawSockets,
+    /// Frames looped back (Linux netif_rx backlog), with the dst they kept.
+    backlog: VecDeque<(SkBuff, DstEntry)>,
+    neigh_actions: Vec<NeighAction>,
+    pub(crate) now: Instant,
+    pub(crate) trace: Option<Tracer>,
+    tx_next: usize,
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("name", &self.name)
+            .field("devs", &self.devs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stack {
+    /// A stack with only `lo` (127.0.0.1/8, up).
+    pub fn new(config: StackConfig) -> Stack {
+        let mut rng = Prng::new(config.seed);
+        let neigh = NeighTable::new(NeighParms::default(), &mut rng);
+        let peers = InetPeerTable::new(crate::inetpeer::INET_PEER_MAX, &mut rng);
+        let idents = IpIdents::new(&mut rng);
+        let mut stack = Stack {
+            name: config.name,
+            sysctl: config.sysctl,
+            devs: Vec::new(),
+            ptypes: PacketTypes::default(),
+            fib: Fib::new(),
+            neigh,
+            nf: Netfilter::new(),
+            mib: Mib::default(),
+            drops: vec![0; DropReason::ALL.len()],
+            rng,
+            pool: SkbPool::new(2048, 1024),
+            icmp_global: IcmpGlobal::new(Instant::ZERO),
+            peers,
+            idents,
+            raw: RawSockets::default(),
+            backlog: VecDeque::new(),
+            neigh_actions: Vec::new(),
+            now: Instant::ZERO,
+            trace: config.trace.then(Tracer::default),
+            tx_next: 0,
+        };
+        let lo = stack
+            .add_device_kind("lo", DevKind::Loopback, EthernetAddress([0; 6]), LOOPBACK_MTU)
+            .expect("the first device cannot clash");
+        debug_assert_eq!(lo, LOOPBACK_IFINDEX);
+        stack.set_up(lo, true).expect("lo exists");
+        stack
+            .add_addr(lo, Ipv4Addr::new(127, 0, 0, 1), 8)
+            .expect("127.0.0.1/8 on lo is always valid");
+        stack
+    }
+
+    /// Adds an Ethernet device (down, no addresses) and returns its ifindex.
+    pub fn add_device(&mut self, name: &str, mac: EthernetAddress, mtu: u32) -> Result<u32, ConfigError> {
+        self.add_device_kind(name, DevKind::Ethernet, mac, mtu)
+    }
+
+    fn add_device_kind(&mut self, name: &str, kind: DevKind, mac: EthernetAddress, mtu: u32) -> Result<u32, ConfigError> {
+        if self.devs.iter().any(|d| d.name == name) {
+            return Err(ConfigError::Exists);
+        }
+        let ifindex = u32::try_from(self.devs.len() + 1).map_err(|_| ConfigError::NoDevice)?;
+        self.devs.push(NetDevice::new(ifindex, name, kind, mac, mtu));
+        self.sync_fib_device(ifindex);
+        Ok(ifindex)
+    }
+
+    pub fn dev(&self, ifindex: u32) -> Option<&NetDevice> {
+        let i = usize::try_from(ifindex).ok()?.checked_sub(1)?;
+        self.devs.get(i)
+    }
+
+    pub(crate) fn dev_mut(&mut self, ifindex: u32) -> Option<&mut NetDevice> {
+        let i = usize::try_from(ifindex).ok()?.checked_sub(1)?;
+        self.devs.get_mut(i)
+    }
+
+    pub fn dev_by_name(&self, name: &str) -> Option<&NetDevice> {
+        self.devs.iter().find(|d| d.name == name)
+    }
+
+    pub fn devices(&self) -> impl Iterator<Item = &NetDevice> {
+        self.devs.iter()
+    }
+
+    /// The name of `ifindex`, or "?" for none.
+    pub(crate) fn dev_name(&self, ifindex: u32) -> &str {
+        self.dev(ifindex).map_or("?", |d| d.name.as_str())
+    }
+
+    /// `ip link set DEV up|down`. Down flushes the device's neighbours and queue.
+    pub fn set_up(&mut self, ifindex: u32, up: bool) -> Result<(), ConfigError> {
+        let dev = self.dev_mut(ifindex).ok_or(ConfigError::NoDevice)?;
+        dev.up = up;
+        let dropped: Vec<SkBuff> = if up { Vec::new() } else { dev.tx_queue.drain(..).collect() };
+        for skb in dropped {
+            self.kfree_skb(skb, DropReason::DevReady);
+        }
+        if !up {
+            self.neigh.flush_dev(ifindex);
+        }
+        self.sync_fib_device(ifindex);
+        Ok(())
+    }
+
+    /// `ip link set DEV mtu N`.
+    pub fn set_mtu(&mut self, ifindex: u32, mtu: u32) -> Result<(), ConfigError> {
+        self.dev_mut(ifindex).ok_or(ConfigError::NoDevice)?.mtu = mtu;
+        self.sync_fib_device(ifindex);
+        Ok(())
+    }
+
+    /// `ip addr add A/P dev DEV`: installs the local, broadcast and prefix routes and, on
+    /// Ethernet, announces the address with a gratuitous ARP (Linux arp_ifup).
+    pub fn add_addr(&mut self, ifindex: u32, addr: Ipv4Addr, prefix_len: u8) -> Result<(), ConfigError> {
+        let dev = self.dev(ifindex).ok_or(ConfigError::NoDevice)?;
+        let announce = dev.up && dev.kind == DevKind::Ethernet;
+        let ndev = NeighDev { ifindex, mac: dev.mac };
+        self.fib.add_addr(ifindex, addr, prefix_len)?;
+        if announce {
+            if let Ok(skb) = self.neigh.arp_announce(&ndev, addr) {
+                self.dev_queue_xmit(ifindex, skb);
+            }
+        }
+        Ok(())
+    }
+
+    /// `ip route add ...`.
+    pub fn add_route(&mut self, route: FibRoute) -> Result<(), ConfigError> {
+        Ok(self.fib.add_route(route)?)
+    }
+
+    /// Sets a sysctl by its Linux name; `ip_forward` also sets every device's forwarding.
+    pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.sysctl.set(name, value).map_err(ConfigError::Sysctl)?;
+        for ifindex in 1..=self.devs.len() as u32 {
+            self.sync_fib_device(ifindex);
+        }
+        Ok(())
+    }
+
+    /// Tells routing what it needs to know of a device.
+    fn sync_fib_device(&mut self, ifindex: u32) {
+        let Some(d) = self.dev(ifindex) else { return };
+        let s = &self.sysctl;
+        let fdev = FibDevice {
+            ifindex,
+            name: d.name.clone(),
+            up: d.up,
+            loopback: d.is_loopback(),
+            mtu: d.mtu,
+            forwarding: s.ip_forward == 1,
+            send_redirects: s.send_redirects == 1,
+            accept_local: s.accept_local == 1,
+            route_localnet: s.route_localnet == 1,
+            rp_filter: s.rp_filter,
+        };
+        self.fib.set_device(fdev);
+    }
+
+    /// The MIB counters.
+    pub fn stats(&self) -> &Mib {
+        &self.mib
+    }
+
+    /// How many packets were dropped for `reason`.
+    pub fn drop_count(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+
+    /// `/proc/net/snmp`.
+    pub fn render_snmp(&self) -> String {
+        self.mib.render_snmp(self.sysctl.ip_forward == 1, self.sysctl.ip_default_ttl)
+    }
+
+    /// `/proc/net/netstat`.
+    pub fn render_netstat(&self) -> String {
+        self.mib.render_netstat()
+    }
+
+    /// The free-list state of the packet pool (steady-state traffic should not allocate).
+    pub fn pool(&self) -> &SkbPool {
+        &self.pool
+    }
+
+    /// An empty packet from the pool with link-layer headroom and room for `len` bytes.
+    pub fn alloc_skb(&mut self, len: usize) -> Option<SkBuff> {
+        self.pool.alloc(LL_RESERVED, len).ok()
+    }
+
+    /// Gives a transmitted or unwanted packet back to the pool.
+    pub fn recycle(&mut self, skb: SkBuff) {
+        self.pool.recycle(skb);
+    }
+
+    // ---- the sans-I/O contract -------------------------------------------------------
+
+    /// A frame arrived on `ifindex`. Linux netif_receive_skb().
+    pub fn netif_receive(&mut self, now: Instant, ifindex: u32, skb: SkBuff) {
+        self.now = now;
+        self.trace_begin(ifindex, "rx");
+        self.netif_receive_skb(ifindex, skb);
+        self.trace_end();
+        self.process_backlog();
+    }
+
+    /// A batch of frames from one device poll. IPv4 frames go through ip_list_rcv(),
+    /// which reuses the route of the previous packet of the same flow.
+    pub fn netif_receive_list(&mut self, now: Instant, ifindex: u32, skbs: Vec<SkBuff>) {
+        self.now = now;
+        self.trace_begin(ifindex, "rx list");
+        self.netif_receive_skb_list(ifindex, skbs);
+        self.trace_end();
+        self.process_backlog();
+    }
+
+    /// The next frame to put on a device, round-robin over the devices.
+    pub fn poll_transmit(&mut self) -> Option<(u32, SkBuff)> {
+        let n = self.devs.len();
+        for k in 0..n {
+            let i = (self.tx_next + k) % n;
+            if let Some(skb) = self.devs[i].tx_queue.pop_front() {
+                self.tx_next = (i + 1) % n;
+                return Some((self.devs[i].ifindex, skb));
+            }
+        }
+        None
+    }
+
+    /// When [`Stack::handle_timeout`] must next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.neigh.poll_timeout()
+    }
+
+    /// Runs every timer due at `now`: neighbour probes and failures.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.trace_begin(0, "timer");
+        let mut actions = core::mem::take(&mut self.neigh_actions);
+        self.neigh.handle_timeout(now, &mut actions);
+        self.run_neigh_actions(&mut actions);
+        self.neigh_actions = actions;
+        self.trace_end();
+        self.process_backlog();
+    }
+
+    // ---- device layer ----------------------------------------------------------------
+
+    /// Linux dev_queue_xmit(): onto the device's bounded queue, or back into the stack for
+    /// loopback (loopback_xmit → netif_rx, run after the current packet).
+    pub(crate) fn dev_queue_xmit(&mut self, ifindex: u32, skb: SkBuff) {
+        self.dev_queue_xmit_dst(ifindex, skb, None);
+    }
+
+    pub(crate) fn dev_queue_xmit_dst(&mut self, ifindex: u32, mut skb: SkBuff, dst: Option<DstEntry>) {
+        stage!(self, "dev_queue_xmit");
+        let Some(dev) = self.dev_mut(ifindex) else {
+            return self.kfree_skb(skb, DropReason::DevReady);
+        };
+        if !dev.up {
+            return self.kfree_skb(skb, DropReason::DevReady);
+        }
+        if dev.tx_queue.len() >= dev.tx_queue_len {
+            dev.stats.tx_dropped += 1;
+            return self.kfree_skb(skb, DropReason::QdiscDrop);
+        }
+        dev.stats.tx_packets += 1;
+        dev.stats.tx_bytes += skb.len() as u64;
+        if dev.is_loopback() {
+            let Some(dst) = dst else {
+                return self.kfree_skb(skb, DropReason::DevReady);
+            };
+            // eth_type_trans on lo sees its own address: PACKET_HOST.
+            skb.pkt_type = crate::skb::PacketType::Host;
+            skb.iif = ifindex;
+            self.trace_stage("loopback_xmit");
+            self.backlog.push_back((skb, dst));
+            return;
+        }
+        self.trace_note_dev("→", ifindex);
+        dev_push(self, ifindex, skb);
+    }
+
+    /// Linux process_backlog(): runs looped-back packets through ip_rcv.
+    pub(crate) fn process_backlog(&mut self) {
+        // Bounded: each looped packet is handled once; replies to it queue behind.
+        let mut budget = 4096;
+        while let Some((skb, dst)) = self.backlog.pop_front() {
+            budget -= 1;
+            if budget == 0 {
+                self.kfree_skb(skb, DropReason::QdiscDrop);
+                continue;
+            }
+            self.trace_begin(LOOPBACK_IFINDEX, "rx");
+            if let Some(dev) = self.dev_mut(LOOPBACK_IFINDEX) {
+                dev.stats.rx_packets += 1;
+                dev.stats.rx_bytes += skb.len() as u64;
+            }
+            self.ip_rcv(skb, Some(dst));
+            self.trace_end();
+        }
+    }
+
+    fn netif_receive_skb(&mut self, ifindex: u32, mut skb: SkBuff) {
+        stage!(self, "netif_receive_skb");
+        let Some(dev) = self.dev_mut(ifindex) else {
+            return self.kfree_skb(skb, DropReason::DevReady);
+        };
+        if !dev.up {
+            return self.kfree_skb(skb, DropReason::DevReady);
+        }
+        dev.stats.rx_packets += 1;
+        dev.stats.rx_bytes += skb.len() as u64;
+        skb.iif = ifindex;
+        let ethertype = match dev.eth_type_trans(&mut skb) {
+            Ok(t) => u16::from(t),
+            Err(_) => {
+                dev.stats.rx_dropped += 1;
+                return self.kfree_skb(skb, DropReason::UnhandledProto);
+            }
+        };
+        self.deliver_skb(ifindex, ethertype, skb);
+    }
+
+    /// Hands a frame to the packet type registered for its ethertype.
+    fn deliver_skb(&mut self, ifindex: u32, ethertype: u16, skb: SkBuff) {
+        use crate::netdev::PacketHandler;
+        match self.ptypes.find(ethertype) {
+            Some(PacketHandler::Ipv4) => self.ip_rcv(skb, None),
+            Some(PacketHandler::Arp) => self.arp_rcv(ifindex, skb),
+            Some(PacketHandler::User(f)) => f(ifindex, skb),
+            None => {
+                if let Some(dev) = self.dev_mut(ifindex) {
+                    dev.stats.rx_nohandler += 1;
+                }
+                self.kfree_skb(skb, DropReason::UnhandledProto)
+            }
+        }
+    }
+
+    fn netif_receive_skb_list(&mut self, ifindex: u32, skbs: Vec<SkBuff>) {
+        let mut ip = Vec::with_capacity(skbs.len());
+        for mut skb in skbs {
+            let Some(dev) = self.dev_mut(ifindex) else {
+                self.kfree_skb(skb, DropReason::DevReady);
+                continue;
+            };
+            if !dev.up {
+                self.kfree_skb(skb, DropReason::DevReady);
+                continue;
+            }
+            dev.stats.rx_packets += 1;
+            dev.stats.rx_bytes += skb.len() as u64;
+            skb.iif = ifindex;
+            match dev.eth_type_trans(&mut skb) {
+                Ok(t) if u16::from(t) == 0x0800 => ip.push(skb),
+                Ok(t) => self.deliver_skb(ifindex, u16::from(t), skb),
+                Err(_) => {
+                    dev.stats.rx_dropped += 1;
+                    self.kfree_skb(skb, DropReason::UnhandledProto);
+                }
+            }
+        }
+        self.ip_list_rcv(ip);
+    }
+
+    /// Registers a handler for an ethertype (Linux dev_add_pack()).
+    pub fn dev_add_pack(&mut self, ethertype: u16, handler: Box<dyn FnMut(u32, SkBuff)>) {
+        self.ptypes
+            .dev_add_pack(ethertype, crate::netdev::PacketHandler::User(handler));
+    }
+
+    // ---- neighbours ------------------------------------------------------------------
+
+    fn arp_rcv(&mut self, ifindex: u32, skb: SkBuff) {
+        stage!(self, "arp_rcv");
+        let Some(dev) = self.dev(ifindex) else {
+            return self.kfree_skb(skb, DropReason::DevReady);
+        };
+        let ndev = NeighDev { ifindex, mac: dev.mac };
+        let mut actions = core::mem::take(&mut self.neigh_actions);
+        let fib = &self.fib;
+        let res = self.neigh.arp_rcv(
+            self.now,
+            &ndev,
+            skb,
+            |a| fib.inet_addr_type(a) == crate::route::RouteType::Local,
+            &mut actions,
+        );
+        if let Err(why) = res {
+            self.trace_note_str(&format_args!("arp drop {why:?}"));
+            self.count_drop(DropReason::ArpInvalid);
+        }
+        self.run_neigh_actions(&mut actions);
+        self.neigh_actions = actions;
+    }
+
+    /// Neighbour output (Linux neigh_output / neigh_resolve_output) of an IP packet whose
+    /// `data` is at the IP header.
+    pub(crate) fn neigh_output(&mut self, dst: &DstEntry, daddr: Ipv4Addr, skb: SkBuff) {
+        stage!(self, "neigh_output");
+        let Some(dev) = self.dev(dst.dev) else {
+            return self.kfree_skb(skb, DropReason::DevReady);
+        };
+        if dev.is_loopback() {
+            return self.dev_queue_xmit_dst(dst.dev, skb, Some(*dst));
+        }
+        let ndev = NeighDev { ifindex: dev.ifindex, mac: dev.mac };
+        let nexthop = dst.gateway.unwrap_or(daddr);
+        let kind = crate::neigh::NextHopKind::of(dst.rt_type, nexthop);
+        let mut actions = core::mem::take(&mut self.neigh_actions);
+        self.neigh.output(self.now, &ndev, nexthop, kind, skb, &mut actions);
+        self.run_neigh_actions(&mut actions);
+        self.neigh_actions = actions;
+    }
+
+    fn run_neigh_actions(&mut self, actions: &mut Vec<NeighAction>) {
+        for action in actions.drain(..) {
+            match action {
+                NeighAction::Xmit { ifindex, skb } => self.dev_queue_xmit(ifindex, skb),
+                NeighAction::Unreachable { ifindex: _, skb } => {
+                    // Linux arp_error_report → icmp_send(ICMP_HOST_UNREACH) → drop.
+                    self.icmp_send(&skb, crate::route::RtFlags::default(), 3, 1, 0);
+                    self.kfree_skb(skb, DropReason::NeighFailed);
+                }
+                NeighAction::QueueOverflow { skb } => self.kfree_skb(skb, DropReason::NeighQueuefull),
+                NeighAction::TableFull { skb } => self.kfree_skb(skb, DropReason::NeighCreatefail),
+            }
+        }
+    }
+
+    // ---- drops and traces ------------------------------------------------------------
+
+    /// Linux kfree_skb_reason(): the one place packets are dropped. Bumps the reason's
+    /// counters and returns the buffer to the pool.
+    pub(crate) fn kfree_skb(&mut self, skb: SkBuff, reason: DropReason) {
+        self.count_drop(reason);
+        self.pool.recycle(skb);
+    }
+
+    /// The counting half of kfree_skb, for drops whose buffer was already consumed.
+    pub(crate) fn count_drop(&mut self, reason: DropReason) {
+        use DropReason as R;
+        self.drops[reason as usize] += 1;
+        let ip = &mut self.mib.ip;
+        match reason {
+            R::PktTooSmall | R::IpInhdr | R::IpTtlExpired => ip.in_hdr_errors += 1,
+            R::IpCsum => {
+                ip.in_hdr_errors += 1;
+                self.mib.ip_ext.in_csum_errors += 1;
+            }
+            R::IpNoroute => self.mib.ip_ext.in_no_routes += 1,
+            R::IpInaddrerrors => ip.in_addr_errors += 1,
+            R::IpOutnoroutes => ip.out_no_routes += 1,
+            R::IpNoproto => ip.in_unknown_protos += 1,
+            R::IpFragUnsupported => ip.in_discards += 1,
+            R::PktTooBig => ip.frag_fails += 1,
+            R::IcmpCsum => {
+                self.mib.icmp.in_csum_errors += 1;
+                self.mib.icmp.in_errors += 1;
+            }
+            R::IcmpInErrors => self.mib.icmp.in_errors += 1,
+            // UDP and UDP-Lite drops are counted in their own MIB by udp_rcv().
+            _ => {}
+        }
+        self.trace_note_str(&format_args!("kfree_skb({reason})"));
+    }
+
+    /// Consumes a packet that was handled (Linux consume_skb()).
+    pub(crate) fn consume_skb(&mut self, skb: SkBuff) {
+        self.pool.recycle(skb);
+    }
+
+    pub(crate) fn trace_stage(&mut self, name: &'static str) {
+        if let Some(t) = &mut self.trace {
+            t.path.push(Cow::Borrowed(name));
+        }
+    }
+
+    fn trace_note_dev(&mut self, arrow: &str, ifindex: u32) {
+        if self.trace.is_some() {
+            let name = self.dev_name(ifindex).to_string();
+            self.trace_note_str(&format_args!("{arrow}{name}"));
+        }
+    }
+
+    pub(crate) fn trace_note_str(&mut self, note: &fmt::Arguments<'_>) {
+        if let Some(t) = &mut self.trace {
+            t.path.push(Cow::Owned(note.to_string()));
+        }
+    }
+
+    pub(crate) fn trace_begin(&mut self, ifindex: u32, what: &str) {
+        if self.trace.is_none() {
+            return;
+        }
+        let head = match ifindex {
+            0 => format!("[{}] {what}:", self.name),
+            i => format!("[{}] {what} {}:", self.name, self.dev_name(i)),
+        };
+        if let Some(t) = &mut self.trace {
+            t.path.clear();
+            t.head = head;
+        }
+    }
+
+    pub(crate) fn trace_end(&mut self) {
+        let Some(t) = &mut self.trace else { return };
+        if t.path.is_empty() {
+            return;
+        }
+        let mut line = core::mem::take(&mut t.head);
+        for (i, stage) in t.path.drain(..).enumerate() {
+            line.push_str(if i == 0 { " " } else { " → " });
+            line.push_str(&stage);
+        }
+        if t.lines.len() == TRACE_MAX_LINES {
+            t.lines.pop_front();
+            t.lost += 1;
+        }
+        t.lines.push_back(line);
+    }
+
+    /// The packet paths recorded since the last call, one packet per line (needs
+    /// `StackConfig::trace`).
+    pub fn drain_trace(&mut self) -> Vec<String> {
+        self.trace.as_mut().map(|t| t.lines.drain(..).collect()).unwrap_or_default()
+    }
+
+    /// Starts or stops path tracing.
+    pub fn set_trace(&mut self, on: bool) {
+        if on != self.trace.is_some() {
+            self.trace = on.then(Tracer::default);
+        }
+    }
+
+    pub(crate) fn random(&mut self) -> &mut Prng {
+        &mut self.rng
+    }
+}
+
+/// Puts a frame on a real (non-loopback) device's queue; the caller checked the bound.
+fn dev_push(stack: &mut Stack, ifindex: u32, skb: SkBuff) {
+    if let Some(dev) = stack.dev_mut(ifindex) {
+        dev.tx_queue.push_back(skb);
+    }
+}
