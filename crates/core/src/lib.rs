@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod drop;
+pub mod inetpeer;
 pub mod ipv4;
 pub mod neigh;
 pub mod netdev;
