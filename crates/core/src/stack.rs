@@ -148,7 +148,7 @@ impl Stack {
     pub fn new(config: StackConfig) -> Stack {
         let mut rng = Prng::new(config.seed);
         let neigh = NeighTable::new(NeighParms::default(), &mut rng);
-        let peers = InetPeerTable::new(crate::inetpeer::INET_PEER_MAX, &mut rng);
+        let peers = InetPeerTable::new(crate::inetpeer::INET_PEER_THRESHOLD, &mut rng);
         let idents = IpIdents::new(&mut rng);
         let mut stack = Stack {
             name: config.name,
@@ -162,7 +162,7 @@ impl Stack {
             drops: vec![0; DropReason::ALL.len()],
             rng,
             pool: SkbPool::new(2048, 1024),
-            icmp_global: IcmpGlobal::new(Instant::ZERO),
+            icmp_global: IcmpGlobal::new(),
             peers,
             idents,
             raw: RawSockets::default(),

@@ -29,13 +29,11 @@ impl Stack {
     /// Linux icmp_rcv(): `data` is at the ICMP header.
     pub(crate) fn icmp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: DstEntry) {
         stage!(self, "icmp_rcv");
-        self.mib.icmp.in_msgs += 1;
         let verified = skb.ip_summed == ChecksumState::Unnecessary || csum_fold(csum_partial(skb.data(), 0)) == 0;
-        if !verified {
-            return self.kfree_skb(skb, DropReason::IcmpCsum);
-        }
-        if skb.len() < 8 {
-            return self.kfree_skb(skb, DropReason::IcmpInErrors);
+        if !verified || skb.len() < 8 {
+            self.mib.icmp.in_msgs += 1;
+            let reason = if verified { DropReason::IcmpInErrors } else { DropReason::IcmpCsum };
+            return self.kfree_skb(skb, reason);
         }
         let icmp_type = skb.data()[0];
         self.mib.icmp_in(icmp_type);

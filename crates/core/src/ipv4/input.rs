@@ -1,6 +1,7 @@
 //! The IPv4 receive path. Linux net/ipv4/ip_input.c.
 
 use crate::drop::DropReason;
+use crate::inetpeer::{IP_RT_ERROR_BURST, IP_RT_ERROR_COST};
 use crate::netfilter::NfInetHook;
 use crate::route::{DstEntry, DstInput, RouteError, RouteInputError, RtFlags};
 use crate::skb::{ChecksumState, IpCb, PacketType, SkBuff};
@@ -254,7 +255,7 @@ impl Stack {
             _ => (DropReason::IpRouteError, None),
         };
         if let (true, Some(code), Some(h)) = (forwarding, code, IpHdr::of(&skb)) {
-            if self.peers.ip_error_allow(self.now, h.saddr) {
+            if self.peers.ip_error_allow(self.now, h.saddr, IP_RT_ERROR_COST, IP_RT_ERROR_BURST) {
                 self.icmp_send(&skb, dst.flags, 3, code, 0);
             }
         }
