@@ -1,0 +1,235 @@
+//! ip_forward (R23), ip_error, and the ICMP error filter and rate limits (R22).
+
+mod common;
+
+use common::*;
+use core::time::Duration;
+use skiff_core::drop::DropReason;
+use skiff_core::route::{FibRoute, FibTableId, RouteProtocol, RouteScope, RouteType};
+use skiff_wire::Ipv4Addr;
+use skiff_wire::ethernet::EthernetAddress;
+
+fn route(dst: Ipv4Addr, len: u8, rtype: RouteType) -> FibRoute {
+    FibRoute {
+        table: FibTableId::Main,
+        dst,
+        prefix_len: len,
+        rtype,
+        scope: RouteScope::UNIVERSE,
+        metric: 0,
+        prefsrc: None,
+        gateway: None,
+        oif: 0,
+        mtu: 0,
+        onlink: false,
+        protocol: RouteProtocol::Static,
+    }
+}
+
+#[test]
+fn forwards_with_ttl_decrement_and_valid_checksum() {
+    let mut r = Host::new(true);
+    let mut p = Ip::udp(PEER, PEER1, 7, b"through");
+    p.ttl = 9;
+    p.tos = 0x10;
+    r.rx(r.eth0, &p.frame());
+    let out = outs(r.tx());
+    assert_eq!(out.len(), 1);
+    let o = &out[0];
+    assert_eq!((o.dev, o.eth_dst, o.src, o.dst, o.ttl), (r.eth1, PEER1_MAC, PEER, PEER1, 8));
+    assert_eq!(o.payload, p.payload, "the payload is untouched");
+    assert_eq!(r.mib("IpForwDatagrams"), 1);
+    assert_eq!(r.mib("IpOutTransmits"), 1);
+    assert_eq!(r.mib("IpInDelivers"), 0);
+}
+
+#[test]
+fn ttl_one_answers_time_exceeded_from_the_router() {
+    let mut r = Host::new(true);
+    let mut p = Ip::echo(PEER, PEER1);
+    p.ttl = 1;
+    r.rx(r.eth0, &p.frame());
+    let got = icmps(r.tx());
+    assert_eq!(got.len(), 1);
+    let (t, c, o) = &got[0];
+    assert_eq!((*t, *c), (11, 0));
+    assert_eq!((o.src, o.dst, o.dev), (ME, PEER, r.eth0), "from the address facing the source");
+    assert_eq!(r.drops(DropReason::IpTtlExpired), 1);
+    assert_eq!(r.mib("IpInHdrErrors"), 1);
+    assert_eq!(r.mib("IcmpOutTimeExcds"), 1);
+    // TTL 1 addressed to the router itself is delivered (RFC 1812 5.3.1).
+    let mut own = Ip::echo(PEER, ME1);
+    own.ttl = 1;
+    r.rx(r.eth0, &own.frame());
+    assert_eq!(icmps(r.tx())[0].0, 0);
+}
+
+#[test]
+fn df_over_mtu_answers_frag_needed_with_the_mtu() {
+    let mut r = Host::new(true); // eth1 MTU 1400
+    let mut p = Ip::udp(PEER, PEER1, 7, &[0; 1450]);
+    p.df = true;
+    r.rx(r.eth0, &p.frame());
+    let got = icmps(r.tx());
+    assert_eq!(got.len(), 1);
+    let (t, c, o) = &got[0];
+    assert_eq!((*t, *c), (3, 4));
+    assert_eq!(&o.payload[4..8], &[0, 0, 0x05, 0x78], "next-hop MTU 1400, high bits 0 (RFC 1191)");
+    assert_eq!(r.mib("IpFragFails"), 1);
+    assert_eq!(r.drops(DropReason::PktTooBig), 1);
+}
+
+#[test]
+fn non_df_over_mtu_fails_honestly_until_fragmentation_lands() {
+    let mut r = Host::new(true);
+    r.rx(r.eth0, &Ip::udp(PEER, PEER1, 7, &[0; 1450]).frame());
+    assert!(r.tx().is_empty());
+    assert_eq!(r.drops(DropReason::PktTooBig), 1);
+    assert_eq!(r.mib("IpFragFails"), 1);
+}
+
+#[test]
+fn ip_error_per_route_type() {
+    let cases = [
+        ("no route", None, Some((3, 0)), "IpExtInNoRoutes"),
+        ("unreachable", Some(RouteType::Unreachable), Some((3, 1)), ""),
+        ("prohibit", Some(RouteType::Prohibit), Some((3, 13)), ""),
+        ("blackhole", Some(RouteType::Blackhole), None, ""),
+    ];
+    for (what, rtype, icmp, counter) in cases {
+        let mut r = Host::new(true);
+        let dst = Ipv4Addr::new(192, 0, 2, 9);
+        if let Some(t) = rtype {
+            r.s.add_route(route(Ipv4Addr::new(192, 0, 2, 0), 24, t)).unwrap();
+        }
+        r.rx(r.eth0, &Ip::echo(PEER, dst).frame());
+        let got: Vec<(u8, u8)> = icmps(r.tx()).into_iter().map(|(t, c, _)| (t, c)).collect();
+        assert_eq!(got, icmp.into_iter().collect::<Vec<_>>(), "{what}");
+        if !counter.is_empty() {
+            assert_eq!(r.mib(counter), 1, "{what}");
+        }
+    }
+}
+
+#[test]
+fn a_host_does_not_forward_and_sends_no_error() {
+    let mut h = Host::new(false);
+    h.rx(h.eth0, &Ip::echo(PEER, Ipv4Addr::new(10, 0, 0, 77)).frame());
+    assert!(h.tx().is_empty());
+    assert_eq!(h.drops(DropReason::IpInaddrerrors), 1);
+    assert_eq!(h.mib("IpInAddrErrors"), 1);
+    h.rx(h.eth0, &Ip::echo(PEER, Ipv4Addr::new(192, 0, 2, 1)).frame());
+    assert!(h.tx().is_empty());
+    assert_eq!(h.mib("IpExtInNoRoutes"), 1);
+}
+
+/// Reference R22: the cases in which no ICMP error may be sent.
+#[test]
+fn icmp_error_filter() {
+    let ttl1 = |mut p: Ip| {
+        p.ttl = 1;
+        p
+    };
+    let mut l2_bcast = ttl1(Ip::udp(PEER, PEER1, 7, b"x"));
+    l2_bcast.eth_dst = EthernetAddress::BROADCAST;
+    let mut later_frag = ttl1(Ip::udp(PEER, PEER1, 7, b"x"));
+    later_frag.frag_offset = 8;
+    let about_error = ttl1(Ip::new(PEER, PEER1, 1, icmp(3, 1, [0; 4], &[0x45; 28])));
+    let about_unknown = ttl1(Ip::new(PEER, PEER1, 1, icmp(42, 0, [0; 4], &[])));
+    let about_redirect = ttl1(Ip::new(PEER, PEER1, 1, icmp(5, 1, [0; 4], &[0x45; 28])));
+    let cases = [
+        ("link-layer broadcast", l2_bcast),
+        ("non-initial fragment", later_frag),
+        ("an ICMP error", about_error),
+        ("an unknown ICMP type", about_unknown),
+        ("a redirect (an error type)", about_redirect),
+    ];
+    for (what, p) in cases {
+        let mut r = Host::new(true);
+        r.rx(r.eth0, &p.frame());
+        assert!(icmps(r.tx()).is_empty(), "no ICMP about {what}");
+        assert_eq!(r.drops(DropReason::IpTtlExpired), 1, "{what} still dropped");
+    }
+    // A subnet-broadcast UDP datagram to a closed port: no port unreachable.
+    let mut h = Host::new(false);
+    let mut b = Ip::udp(PEER, Ipv4Addr::new(10, 0, 0, 255), 9, b"x");
+    b.eth_dst = EthernetAddress::BROADCAST;
+    h.rx(h.eth0, &b.frame());
+    assert!(h.tx().is_empty());
+    assert_eq!(h.mib("UdpIgnoredMulti"), 1);
+    // An echo request is not an error: TTL 1 draws time exceeded.
+    let mut r = Host::new(true);
+    r.rx(r.eth0, &ttl1(Ip::echo(PEER, PEER1)).frame());
+    assert_eq!(icmps(r.tx()).len(), 1);
+}
+
+#[test]
+fn per_destination_bucket_allows_a_burst_of_six_then_one_per_second() {
+    let mut h = Host::new(false);
+    let p = Ip::udp(PEER, ME, 9, b"x").frame();
+    for _ in 0..20 {
+        h.rx(h.eth0, &p);
+    }
+    assert_eq!(icmps(h.tx()).len(), 6, "XRLIM_BURST_FACTOR 6");
+    assert_eq!(h.mib("IcmpOutRateLimitHost"), 14);
+    assert_eq!(h.mib("UdpNoPorts"), 20);
+    h.advance(Duration::from_millis(1000));
+    for _ in 0..5 {
+        h.rx(h.eth0, &p);
+    }
+    assert_eq!(icmps(h.tx()).len(), 1, "one token per icmp_ratelimit (1 s)");
+}
+
+#[test]
+fn echo_replies_and_frag_needed_are_not_rate_limited() {
+    let mut h = Host::new(false);
+    for _ in 0..30 {
+        h.rx(h.eth0, &Ip::echo(PEER, ME).frame());
+    }
+    assert_eq!(icmps(h.tx()).len(), 30);
+    let mut r = Host::new(true);
+    let mut p = Ip::udp(PEER, PEER1, 7, &[0; 1450]);
+    p.df = true;
+    for _ in 0..30 {
+        r.rx(r.eth0, &p.frame());
+    }
+    assert_eq!(icmps(r.tx()).len(), 30, "PMTU discovery is never limited");
+}
+
+#[test]
+fn global_bucket_limits_errors_to_many_destinations() {
+    let mut r = Host::new(true);
+    r.s.set_sysctl("icmp_msgs_burst", "10").unwrap();
+    r.s.set_sysctl("icmp_msgs_per_sec", "10").unwrap();
+    // 200 sources behind PEER (on-link /24), each one probe: only the global bucket limits.
+    for i in 0..200u8 {
+        let src = Ipv4Addr::new(10, 0, 0, 100u8.wrapping_add(i) % 250 + 3);
+        let mut p = Ip::echo(src, PEER1);
+        p.ttl = 1;
+        r.s.add_neigh_static(r.eth0, src, PEER_MAC);
+        r.rx(r.eth0, &p.frame());
+    }
+    let sent = icmps(r.tx()).len();
+    assert!((5..=11).contains(&sent), "burst 10 with random 0-2 credits per send: {sent}");
+    assert!(r.mib("IcmpOutRateLimitGlobal") >= 180);
+}
+
+#[test]
+fn ip_list_rcv_reuses_the_route_of_the_same_flow() {
+    let mut r = Host::new(true);
+    let frames: Vec<_> = (0..4).map(|i| Ip::udp(PEER, PEER1, 7 + i, b"batch").frame()).collect();
+    r.s.drain_trace();
+    let skbs = frames
+        .iter()
+        .map(|f| {
+            let mut skb = r.s.alloc_skb(f.len()).unwrap();
+            skb.put_slice(f).unwrap();
+            skb
+        })
+        .collect();
+    r.s.netif_receive_list(r.now, r.eth0, skbs);
+    assert_eq!(outs(r.tx()).len(), 4);
+    let trace = r.s.drain_trace().join("\n");
+    assert_eq!(trace.matches("ip_route_input_noref").count(), 1, "{trace}");
+    assert_eq!(trace.matches("ip_forward_finish").count(), 4);
+}
