@@ -42,6 +42,8 @@ drop_reasons! {
     IpInvalidSource => "IP_INVALID_SOURCE",
     /// Martian destination: rt_cache `in_martian_dst`.
     IpInvalidDest => "IP_INVALID_DEST",
+    /// Reverse path filter (rp_filter): TcpExt `IPReversePathFilter`.
+    IpRpFilter => "IP_RPFILTER",
     /// ip_error() for ENETUNREACH: `InNoRoutes`.
     IpNoroute => "IP_NOROUTE",
     /// ip_error() for EHOSTUNREACH: `InAddrErrors`.

@@ -201,7 +201,8 @@ impl Stack {
             .ip_route_input(h.daddr, h.saddr, h.tos, iif, mc_member)
             .map_err(|e| match e {
                 RouteInputError::MartianSource => DropReason::IpInvalidSource,
-                _ => DropReason::IpInvalidDest,
+                RouteInputError::RpFilter => DropReason::IpRpFilter,
+                RouteInputError::MartianDestination | RouteInputError::Inval => DropReason::IpInvalidDest,
             })
     }
 
@@ -239,6 +240,7 @@ impl Stack {
             DstInput::LocalDeliver => self.ip_local_deliver(skb, dst),
             DstInput::Forward => self.ip_forward(skb, dst),
             DstInput::Error(e) => self.ip_error(skb, dst, e),
+            DstInput::Discard => self.kfree_skb(skb, DropReason::IpInvalidDest),
         }
     }
 

@@ -266,12 +266,9 @@ impl Stack {
     /// A plain output route lookup, as ICMP and route_me_harder use it.
     pub(crate) fn route_output_simple(&mut self, daddr: Ipv4Addr, saddr: Ipv4Addr, tos: u8) -> Result<DstEntry, crate::route::RouteError> {
         stage!(self, "ip_route_output_key");
-        let fl = crate::route::Flowi4 {
-            daddr,
-            saddr,
-            tos,
-            ..crate::route::Flowi4::default()
-        };
+        let mut fl = crate::route::Flowi4::new(daddr);
+        fl.saddr = saddr;
+        fl.tos = tos;
         self.fib.ip_route_output(&fl)
     }
 }

@@ -171,12 +171,9 @@ impl Stack {
         self.now = now;
         let s = self.raw.get(h)?;
         let tos = s.tos;
-        let fl = Flowi4 {
-            daddr,
-            tos,
-            proto: s.protocol,
-            ..Flowi4::default()
-        };
+        let mut fl = Flowi4::new(daddr);
+        fl.tos = tos;
+        fl.proto = s.protocol;
         self.trace_begin(0, "sendto");
         let res = match self.fib.ip_route_output(&fl) {
             Ok(dst) => self.raw_send_routed(h, dst, daddr, payload),
@@ -201,12 +198,9 @@ impl Stack {
         let dst = match cached {
             Some(dst) => Ok(dst),
             None => {
-                let fl = Flowi4 {
-                    daddr: peer,
-                    tos: s.tos,
-                    proto: s.protocol,
-                    ..Flowi4::default()
-                };
+                let mut fl = Flowi4::new(peer);
+                fl.tos = s.tos;
+                fl.proto = s.protocol;
                 self.fib.ip_route_output(&fl)
             }
         };
