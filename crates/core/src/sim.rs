@@ -164,7 +164,7 @@ impl Sim {
             link.stats.too_big += 1;
             return;
         }
-        if link.loss_ppm > 0 && self.rng.below(1_000_000) < u64::from(link.loss_ppm) {
+        if link.loss_ppm > 0 && self.rng.below(1_000_000) < link.loss_ppm {
             link.stats.lost += 1;
             return;
         }

@@ -49,17 +49,17 @@ fn echo_answered(h: &mut Host) -> bool {
 #[test]
 fn accept_drop_stolen() {
     let mut h = Host::new(false);
-    let (calls, _) = script(&mut h, NfInetHook::LocalIn, priority::FILTER, vec![NfVerdict::Accept]);
+    let (calls, _) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Accept]);
     assert!(echo_answered(&mut h));
     assert_eq!(calls.borrow().as_slice(), &[NfInetHook::LocalIn]);
 
     let mut h = Host::new(false);
-    script(&mut h, NfInetHook::PreRouting, priority::FILTER, vec![NfVerdict::Drop]);
+    script(&mut h, NfInetHook::PreRouting, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Drop]);
     assert!(!echo_answered(&mut h));
     assert_eq!(h.drops(DropReason::NetfilterDrop), 1);
 
     let mut h = Host::new(false);
-    let (_, stolen) = script(&mut h, NfInetHook::LocalIn, priority::FILTER, vec![NfVerdict::Stolen]);
+    let (_, stolen) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Stolen]);
     assert!(!echo_answered(&mut h));
     assert_eq!(*stolen.borrow(), 1);
     assert_eq!(h.drops(DropReason::NetfilterDrop), 0, "stolen is not a drop");
@@ -68,14 +68,14 @@ fn accept_drop_stolen() {
 #[test]
 fn stop_skips_the_later_ops_and_repeat_calls_again() {
     let mut h = Host::new(false);
-    let (first, _) = script(&mut h, NfInetHook::LocalIn, priority::MANGLE, vec![NfVerdict::Stop]);
-    let (second, _) = script(&mut h, NfInetHook::LocalIn, priority::FILTER, vec![NfVerdict::Drop]);
+    let (first, _) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_MANGLE, vec![NfVerdict::Stop]);
+    let (second, _) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Drop]);
     assert!(echo_answered(&mut h), "Stop accepts at once");
     assert_eq!(first.borrow().len(), 1);
     assert!(second.borrow().is_empty());
 
     let mut h = Host::new(false);
-    let (calls, _) = script(&mut h, NfInetHook::LocalIn, priority::FILTER, vec![NfVerdict::Repeat, NfVerdict::Repeat, NfVerdict::Accept]);
+    let (calls, _) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Repeat, NfVerdict::Repeat, NfVerdict::Accept]);
     assert!(echo_answered(&mut h));
     assert_eq!(calls.borrow().len(), 3, "the same op, three times");
 }
@@ -84,7 +84,7 @@ fn stop_skips_the_later_ops_and_repeat_calls_again() {
 fn queue_then_reinject_continues_the_path() {
     let mut h = Host::new(false);
     h.s.nf.nfq_set_config(3, 16, false);
-    script(&mut h, NfInetHook::LocalIn, priority::FILTER, vec![NfVerdict::Queue { num: 3, bypass: false }]);
+    script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Queue { num: 3, bypass: false }]);
     assert!(!echo_answered(&mut h), "waiting in the queue");
     let (id, skb) = h.s.nf.nfq_recv(3).expect("queued");
     assert!(skb.len() > 20);
@@ -94,20 +94,20 @@ fn queue_then_reinject_continues_the_path() {
 
     // No queue bound: dropped without bypass, accepted with it.
     let mut h = Host::new(false);
-    script(&mut h, NfInetHook::LocalIn, priority::FILTER, vec![NfVerdict::Queue { num: 9, bypass: false }]);
+    script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Queue { num: 9, bypass: false }]);
     assert!(!echo_answered(&mut h));
     assert_eq!(h.drops(DropReason::NetfilterDrop), 1);
     let mut h = Host::new(false);
-    script(&mut h, NfInetHook::LocalIn, priority::FILTER, vec![NfVerdict::Queue { num: 9, bypass: true }]);
+    script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Queue { num: 9, bypass: true }]);
     assert!(echo_answered(&mut h));
 }
 
 #[test]
 fn forward_and_output_hooks_see_their_packets() {
     let mut r = Host::new(true);
-    let (fwd, _) = script(&mut r, NfInetHook::Forward, priority::FILTER, vec![NfVerdict::Accept]);
-    let (post, _) = script(&mut r, NfInetHook::PostRouting, priority::FILTER, vec![NfVerdict::Accept]);
-    let (out, _) = script(&mut r, NfInetHook::LocalOut, priority::FILTER, vec![NfVerdict::Accept]);
+    let (fwd, _) = script(&mut r, NfInetHook::Forward, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Accept]);
+    let (post, _) = script(&mut r, NfInetHook::PostRouting, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Accept]);
+    let (out, _) = script(&mut r, NfInetHook::LocalOut, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Accept]);
     r.rx(r.eth0, &Ip::udp(PEER, PEER1, 7, b"f").frame());
     assert_eq!(outs(r.tx()).len(), 1);
     assert_eq!((fwd.borrow().len(), post.borrow().len(), out.borrow().len()), (1, 1, 0));

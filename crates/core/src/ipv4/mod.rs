@@ -8,7 +8,7 @@ pub mod output;
 pub mod raw;
 
 use crate::drop::DropReason;
-use crate::netfilter::{NfHookState, NfInetHook, NfOutcome};
+use crate::netfilter::{NfDev, NfHookState, NfInetHook, NfOutcome};
 use crate::route::RtFlags;
 use crate::skb::SkBuff;
 use crate::stack::{Stack, stage};
@@ -21,7 +21,10 @@ impl Stack {
             return Some(skb);
         }
         stage!(self, "nf_hook_slow");
-        let dev = |i: u32| (i != 0).then(|| (i, self.dev_name(i).to_string()));
+        let dev = |i: u32| {
+            let d = self.dev(i)?;
+            NfDev::new(i, &d.name)
+        };
         let state = NfHookState {
             hook,
             in_dev: dev(in_dev),
@@ -29,11 +32,8 @@ impl Stack {
         };
         match self.nf.nf_hook(skb, state) {
             NfOutcome::Continue(skb) => Some(skb),
-            NfOutcome::Drop { skb, reject } => {
-                if let Some(r) = reject {
-                    self.icmp_send(&skb, RtFlags::default(), 3, r.code, 0);
-                }
-                self.kfree_skb(skb, DropReason::NetfilterDrop);
+            NfOutcome::Drop { skb, reject, why } => {
+                self.nf_drop(skb, reject, why);
                 None
             }
             NfOutcome::Stolen => None,
@@ -55,17 +55,26 @@ impl Stack {
         self.trace_begin(0, "nf_reinject");
         match outcome {
             NfOutcome::Continue(skb) => self.nf_okfn(state.hook, skb),
-            NfOutcome::Drop { skb, reject } => {
-                if let Some(r) = reject {
-                    self.icmp_send(&skb, RtFlags::default(), 3, r.code, 0);
-                }
-                self.kfree_skb(skb, DropReason::NetfilterDrop);
-            }
+            NfOutcome::Drop { skb, reject, why } => self.nf_drop(skb, reject, why),
             NfOutcome::Stolen | NfOutcome::Queued => {}
         }
         self.trace_end();
         self.process_backlog();
         true
+    }
+
+    /// Frees a packet netfilter dropped; a REJECT first answers with its ICMP error
+    /// (ipt_REJECT nf_send_unreach()).
+    fn nf_drop(&mut self, skb: SkBuff, reject: Option<crate::netfilter::Reject>, why: crate::netfilter::NfDrop) {
+        use crate::netfilter::NfDrop;
+        if let Some(r) = reject {
+            self.icmp_send(&skb, RtFlags::default(), r.icmp_type, r.code, 0);
+        }
+        let reason = match why {
+            NfDrop::NoQueue | NfDrop::QueueFull => DropReason::NetfilterQueue,
+            _ => DropReason::NetfilterDrop,
+        };
+        self.kfree_skb(skb, reason);
     }
 
     /// The okfn of each hook, for reinjected packets.

@@ -10,7 +10,6 @@ use crate::skb::SkBuff;
 use crate::stack::{LL_RESERVED, Stack, stage};
 use crate::time::Instant;
 use core::fmt;
-use core::hash::BuildHasher;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 
@@ -84,7 +83,7 @@ impl IpIdents {
         let jiffies = (now.as_nanos() / 1_000_000) as u32;
         let old = core::mem::replace(&mut self.stamps[bucket], jiffies);
         let idle = jiffies.wrapping_sub(old);
-        let delta = if old != jiffies && idle != 0 { self.rng.below(u64::from(idle)) as u32 } else { 0 };
+        let delta = if old != jiffies && idle != 0 { self.rng.below(idle) } else { 0 };
         let id = self.idents[bucket].wrapping_add(delta);
         self.idents[bucket] = id.wrapping_add(u32::from(segs));
         id as u16

@@ -192,15 +192,15 @@ impl Stack {
     pub fn raw_send(&mut self, now: crate::time::Instant, h: RawHandle, payload: &[u8]) -> Result<usize, SockError> {
         self.now = now;
         let s = self.raw.get(h)?;
-        let peer = s.peer.ok_or(SockError::DestAddrReq)?;
-        let cached = s.dst_cache.filter(|d| self.fib.dst_check(d));
+        let (peer, tos, protocol, cache) = (s.peer.ok_or(SockError::DestAddrReq)?, s.tos, s.protocol, s.dst_cache);
+        let cached = cache.filter(|d| self.fib.dst_check(d));
         self.trace_begin(0, "send");
         let dst = match cached {
             Some(dst) => Ok(dst),
             None => {
                 let mut fl = Flowi4::new(peer);
-                fl.tos = s.tos;
-                fl.proto = s.protocol;
+                fl.tos = tos;
+                fl.proto = protocol;
                 self.fib.ip_route_output(&fl)
             }
         };

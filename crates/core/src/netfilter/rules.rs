@@ -387,6 +387,12 @@ pub(super) struct RuleTable {
 }
 
 impl RuleTable {
+    /// The chain of `hook` has no rules and an ACCEPT policy: walking it changes nothing.
+    pub fn is_inert(&self, hook: NfInetHook) -> bool {
+        let chain = &self.chains[hook.index()];
+        chain.rules.is_empty() && chain.policy == Policy::Accept
+    }
+
     /// Runs the chain of `state.hook`. Linux ip_tables.c ipt_do_table().
     pub fn ipt_do_table(
         &mut self,
