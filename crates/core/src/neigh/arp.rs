@@ -3,7 +3,7 @@
 //! arp_announce = 0, arp_accept = 0, arp_filter = 0, no proxy ARP, route_localnet = 0.
 
 use super::{
-    Core, Key, NeighAction, NeighDev, NeighError, NeighParms, NeighTable, Neighbour, NextHopKind,
+    Key, NeighAction, NeighDev, NeighError, NeighParms, NeighTable, Neighbour, NextHopKind,
     NudState, UpdateFlags, neigh_lookup_or_insert,
 };
 use crate::skb::{PacketType, SkBuff, SkbError};
@@ -263,16 +263,8 @@ impl NeighTable {
             override_: true,
             admin: false,
         };
-        Core::neigh_update(
-            &mut self.core,
-            now,
-            key,
-            n,
-            Some(sha),
-            NudState::Stale,
-            flags,
-            out,
-        );
+        self.core
+            .neigh_update(now, key, n, Some(sha), NudState::Stale, flags, out);
         true
     }
 
