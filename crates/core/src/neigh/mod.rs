@@ -1,1 +1,1064 @@
-//! Placeholder: filled by the neigh work.
+//! The neighbour layer: next hop → Ethernet address resolution with the NUD state machine,
+//! the queue of packets waiting for resolution, and garbage collection. Linux
+//! net/core/neighbour.c driving the ARP table `arp_tbl` of net/ipv4/arp.c; ARP itself
+//! (receive processing, requests, replies, announcements) is in [`arp`].
+//!
+//! One [`NeighTable`] holds the entries of every device, keyed by (ifindex, address), with
+//! one set of [`NeighParms`] (Linux clones the table parms per device; skiff shares them).
+//! Everything the table wants sent or dropped comes out as [`NeighAction`]s in `out`.
+
+mod arp;
+#[cfg(test)]
+mod tests;
+
+pub use arp::ArpDrop;
+
+use crate::rand::Prng;
+use crate::skb::{SkBuff, SkbError};
+use crate::time::{Instant, TimerId, TimerQueue};
+use core::fmt;
+use core::time::Duration;
+use skiff_wire::Ipv4Addr;
+use skiff_wire::ethernet::{EtherType, EthernetAddress, EthernetRepr, HEADER_LEN as ETH_HLEN};
+use skiff_wire::ipv4::{HEADER_LEN as IPV4_HLEN, Ipv4Packet};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+
+/// Neighbour Unreachability Detection state, with Linux's `NUD_*` bit values
+/// (include/uapi/linux/neighbour.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum NudState {
+    None = 0x00,
+    Incomplete = 0x01,
+    Reachable = 0x02,
+    Stale = 0x04,
+    Delay = 0x08,
+    Probe = 0x10,
+    Failed = 0x20,
+    Noarp = 0x40,
+    Permanent = 0x80,
+}
+
+impl NudState {
+    /// A link-layer address is known. Linux `NUD_VALID`.
+    pub const fn is_valid(self) -> bool {
+        matches!(
+            self,
+            NudState::Permanent
+                | NudState::Noarp
+                | NudState::Reachable
+                | NudState::Probe
+                | NudState::Stale
+                | NudState::Delay
+        )
+    }
+
+    /// The address may be used without checking it. Linux `NUD_CONNECTED`.
+    pub const fn is_connected(self) -> bool {
+        matches!(
+            self,
+            NudState::Permanent | NudState::Noarp | NudState::Reachable
+        )
+    }
+
+    /// The entry has a running timer. Linux `NUD_IN_TIMER`.
+    const fn in_timer(self) -> bool {
+        matches!(
+            self,
+            NudState::Incomplete | NudState::Reachable | NudState::Delay | NudState::Probe
+        )
+    }
+}
+
+impl fmt::Display for NudState {
+    /// The name `ip neigh` prints.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NudState::None => "NONE",
+            NudState::Incomplete => "INCOMPLETE",
+            NudState::Reachable => "REACHABLE",
+            NudState::Stale => "STALE",
+            NudState::Delay => "DELAY",
+            NudState::Probe => "PROBE",
+            NudState::Failed => "FAILED",
+            NudState::Noarp => "NOARP",
+            NudState::Permanent => "PERMANENT",
+        })
+    }
+}
+
+/// Neighbour table parameters, named after `/proc/sys/net/ipv4/neigh/<dev>/*`.
+/// Linux `struct neigh_parms` + the `gc_thresh*` of `struct neigh_table`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighParms {
+    /// Base of the reachable time, which is drawn uniformly from 0.5–1.5× this value and
+    /// redrawn every 300 s.
+    pub base_reachable_time: Duration,
+    /// Interval between solicitations.
+    pub retrans_time: Duration,
+    /// DELAY lasts this long before unicast probing starts (`delay_first_probe_time`).
+    pub delay_first_probe_time: Duration,
+    /// Unused entries older than this are collected by the periodic gc.
+    pub gc_stale_time: Duration,
+    /// Unicast probes in PROBE state.
+    pub ucast_probes: u32,
+    /// Broadcast solicitations in INCOMPLETE state.
+    pub mcast_probes: u32,
+    /// Probes handed to a user-space daemon (arpd). skiff has none: these are silent.
+    pub app_probes: u32,
+    /// Broadcast probes in PROBE state after the unicast ones.
+    pub mcast_reprobes: u32,
+    /// Bytes (truesize) one entry may queue while INCOMPLETE.
+    pub unres_qlen_bytes: usize,
+    /// Below this many entries the periodic gc does nothing.
+    pub gc_thresh1: usize,
+    /// Above this many entries allocation runs a forced gc at most every 5 s.
+    pub gc_thresh2: usize,
+    /// Hard cap on dynamic entries (PERMANENT entries are not counted).
+    pub gc_thresh3: usize,
+    /// An ARP reply arriving within this time of the last change does not override it.
+    pub locktime: Duration,
+}
+
+impl Default for NeighParms {
+    /// Linux `arp_tbl` defaults (net/ipv4/arp.c). `unres_qlen_bytes` is `SK_WMEM_MAX` on
+    /// x86-64: 256 × SKB_TRUESIZE(256) = 256 × 832 = 212 992.
+    fn default() -> Self {
+        NeighParms {
+            base_reachable_time: Duration::from_secs(30),
+            retrans_time: Duration::from_secs(1),
+            delay_first_probe_time: Duration::from_secs(5),
+            gc_stale_time: Duration::from_secs(60),
+            ucast_probes: 3,
+            mcast_probes: 3,
+            app_probes: 0,
+            mcast_reprobes: 0,
+            unres_qlen_bytes: 212_992,
+            gc_thresh1: 128,
+            gc_thresh2: 512,
+            gc_thresh3: 1024,
+            locktime: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the neighbour layer needs of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeighDev {
+    pub ifindex: u32,
+    pub mac: EthernetAddress,
+    /// The device address ARP requests carry as sender when the queued packet's source is
+    /// not local, or when there is no queued packet: Linux `inet_select_addr(dev, target,
+    /// RT_SCOPE_LINK)`, computed by the caller. 0.0.0.0 if the device has none.
+    pub addr: Ipv4Addr,
+}
+
+/// How the route reached the next hop. Linux `inet_addr_type()` of the key, as
+/// arp_constructor() uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NextHopKind {
+    /// Resolved with ARP.
+    Unicast,
+    /// NOARP, ff:ff:ff:ff:ff:ff.
+    Broadcast,
+    /// NOARP, 01:00:5e + the low 23 bits of the group (ip_eth_mc_map()).
+    Multicast,
+}
+
+/// Why the neighbour layer dropped a packet without an ICMP error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NeighDropReason {
+    /// The entry went FAILED at once because no probes are configured
+    /// (`mcast_probes + app_probes == 0`). Linux SKB_DROP_REASON_NEIGH_FAILED.
+    Failed,
+    /// The entry was removed (device flushed or entry deleted) with the packet queued.
+    /// Linux SKB_DROP_REASON_NEIGH_DEAD.
+    Dead,
+    /// No headroom for the Ethernet header: the caller must reserve `ETH_HLEN`
+    /// (LL_RESERVED_SPACE). Linux dev_hard_header() failing in neigh_resolve_output().
+    NoHeadroom,
+}
+
+/// Something the caller must do with a packet the table hands back.
+#[derive(Debug)]
+pub enum NeighAction {
+    /// A complete Ethernet frame (ARP, or an IP packet with its Ethernet header pushed) for
+    /// dev_queue_xmit.
+    Xmit { ifindex: u32, skb: SkBuff },
+    /// A queued packet whose neighbour went FAILED: the lead drops it (reason NEIGH_FAILED)
+    /// and sends ICMP host unreachable. Linux arp_error_report().
+    Unreachable { ifindex: u32, skb: SkBuff },
+    /// A packet pushed out of a full arp_queue (the oldest, as Linux does): the lead drops
+    /// it (NEIGH_QUEUEFULL).
+    QueueOverflow { skb: SkBuff },
+    /// The table is full (gc_thresh3 reached and gc freed nothing): the packet is dropped
+    /// (NEIGH_CREATEFAIL).
+    TableFull { skb: SkBuff },
+    /// Any other drop; see the reason.
+    Drop {
+        skb: SkBuff,
+        reason: NeighDropReason,
+    },
+}
+
+/// Errors of the administrative calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeighError {
+    /// An address ARP cannot announce: unspecified, multicast or limited broadcast.
+    InvalidAddress,
+    /// The frame could not be built.
+    Skb(SkbError),
+}
+
+impl fmt::Display for NeighError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NeighError::InvalidAddress => f.write_str("invalid address for ARP"),
+            NeighError::Skb(e) => write!(f, "cannot build ARP frame: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NeighError {}
+
+/// One entry, as `ip neigh` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeighEntryInfo {
+    pub ifindex: u32,
+    pub addr: Ipv4Addr,
+    /// Present when the state is valid (Linux prints `lladdr` only then).
+    pub mac: Option<EthernetAddress>,
+    pub state: NudState,
+}
+
+/// Linux `struct neigh_statistics`, `/proc/net/stat/arp_cache` (without `hash_grows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NeighStats {
+    /// Entries now in the table.
+    pub entries: usize,
+    pub allocs: u64,
+    pub destroys: u64,
+    /// neigh_lookup() calls (from ARP processing; the output path's lookup is not counted,
+    /// as in Linux).
+    pub lookups: u64,
+    pub hits: u64,
+    /// Resolutions that ended FAILED.
+    pub res_failed: u64,
+    /// Counted by IPv6 ndisc only; always 0 for ARP, as in Linux.
+    pub rcv_probes_mcast: u64,
+    /// Counted by IPv6 ndisc only; always 0 for ARP, as in Linux.
+    pub rcv_probes_ucast: u64,
+    pub periodic_gc_runs: u64,
+    pub forced_gc_runs: u64,
+    /// Packets dropped from a full arp_queue (`unresolved_discards`).
+    pub unres_discards: u64,
+    /// Allocations refused at gc_thresh3.
+    pub table_fulls: u64,
+}
+
+type Key = (u32, Ipv4Addr);
+
+/// Timers never run closer than this (Linux HZ/100).
+const TIMER_MIN: Duration = Duration::from_millis(10);
+/// Forced gc spares entries updated more recently than this, and runs at most this often
+/// between gc_thresh2 and gc_thresh3.
+const FORCED_GC_AGE: Duration = Duration::from_secs(5);
+/// The reachable time is redrawn this often.
+const REACHABLE_REDRAW: Duration = Duration::from_secs(300);
+
+/// Linux `struct neighbour`.
+#[derive(Debug)]
+struct Neighbour {
+    state: NudState,
+    /// The neighbour's address; meaningful when the state is valid.
+    ha: EthernetAddress,
+    /// The device's own address and ARP source, from the last output() (or the ARP packet
+    /// that created the entry): probes and flushed packets need them.
+    dev_mac: EthernetAddress,
+    dev_addr: Ipv4Addr,
+    /// Sender address for solicitations while packets are queued: the last queued
+    /// packet's source if local, else `dev_addr` (arp_solicit(), arp_announce = 0).
+    solicit_src: Ipv4Addr,
+    updated: Instant,
+    used: Instant,
+    /// Last reachability confirmation; `None` for "long ago".
+    confirmed: Option<Instant>,
+    probes: u32,
+    /// Set exactly when the state is in timer.
+    timer: Option<TimerId>,
+    arp_queue: VecDeque<SkBuff>,
+    arp_queue_len_bytes: usize,
+    /// On the gc list (every entry but PERMANENT ones); `gc_seq` orders the list.
+    on_gc_list: bool,
+    gc_seq: u64,
+}
+
+/// Flags of neigh_update(): `NEIGH_UPDATE_F_OVERRIDE` and `NEIGH_UPDATE_F_ADMIN`.
+#[derive(Debug, Clone, Copy)]
+struct UpdateFlags {
+    override_: bool,
+    admin: bool,
+}
+
+/// The ARP neighbour table. Linux `struct neigh_table` (`arp_tbl`).
+#[derive(Debug)]
+pub struct NeighTable {
+    map: HashMap<Key, Neighbour, ahash::RandomState>,
+    core: Core,
+}
+
+/// Table state apart from the entries, so that an entry and the table can be borrowed
+/// together.
+#[derive(Debug)]
+struct Core {
+    parms: NeighParms,
+    /// Linux `parms->reachable_time`: the randomised one.
+    reachable_time: Duration,
+    rng: Prng,
+    timers: TimerQueue<Key>,
+    stats: NeighStats,
+    /// Entries on the gc list. Linux `tbl->gc_entries`.
+    gc_entries: usize,
+    next_gc_seq: u64,
+    gc_next: Instant,
+    last_rand: Instant,
+    last_flush: Instant,
+}
+
+/// Linux `skb->truesize`: every byte of buffer the packet holds.
+fn skb_truesize(skb: &SkBuff) -> usize {
+    skb.frag_list.iter().fold(
+        skb.headroom() + skb.headlen() + skb.tailroom(),
+        |sum, frag| sum.saturating_add(skb_truesize(frag)),
+    )
+}
+
+/// `t + d >= now`, with `None` meaning long ago.
+fn within(t: Option<Instant>, d: Duration, now: Instant) -> bool {
+    t.is_some_and(|t| now <= t + d)
+}
+
+/// A uniform time in 0.5–1.5× `base`. Linux neigh_rand_reach_time().
+fn neigh_rand_reach_time(rng: &mut Prng, base: Duration) -> Duration {
+    let ms = u32::try_from(base.as_millis()).unwrap_or(u32::MAX);
+    Duration::from_millis(u64::from(rng.below(ms)) + u64::from(ms / 2))
+}
+
+impl NeighTable {
+    /// An empty table. The hasher keys and the reachable-time draws come from a fork of
+    /// `rng`. The periodic gc first runs one reachable time after `Instant::ZERO` (the
+    /// shell's clock start). Linux neigh_table_init().
+    pub fn new(parms: NeighParms, rng: &mut Prng) -> Self {
+        let mut rng = rng.fork();
+        let [k0, k1, k2, k3] = rng.hash_keys();
+        let reachable_time = neigh_rand_reach_time(&mut rng, parms.base_reachable_time);
+        NeighTable {
+            map: HashMap::with_hasher(ahash::RandomState::with_seeds(k0, k1, k2, k3)),
+            core: Core {
+                gc_next: Instant::ZERO + reachable_time,
+                last_rand: Instant::ZERO + reachable_time.saturating_mul(20),
+                last_flush: Instant::ZERO,
+                parms,
+                reachable_time,
+                rng,
+                timers: TimerQueue::new(),
+                stats: NeighStats::default(),
+                gc_entries: 0,
+                next_gc_seq: 0,
+            },
+        }
+    }
+
+    pub fn parms(&self) -> &NeighParms {
+        &self.core.parms
+    }
+
+    /// The current randomised reachable time. Linux `parms->reachable_time`.
+    pub fn reachable_time(&self) -> Duration {
+        self.core.reachable_time
+    }
+
+    /// Sends `skb` to `nexthop` on `dev`: looks the neighbour up, creating it if needed,
+    /// then transmits with its address, starts resolution (queueing the packet and
+    /// broadcasting an ARP request) or refreshes a stale entry. `skb.data()` starts at the
+    /// IPv4 header, with `ETH_HLEN` bytes of headroom. `local(addr)` answers "is addr one of
+    /// our addresses?"; it picks the ARP sender address (arp_solicit(), arp_announce = 0).
+    ///
+    /// Linux ip_finish_output2() from the neighbour lookup on: __neigh_create(),
+    /// neigh_output(), neigh_resolve_output(), __neigh_event_send().
+    #[allow(clippy::too_many_arguments)]
+    pub fn output(
+        &mut self,
+        now: Instant,
+        dev: &NeighDev,
+        nexthop: Ipv4Addr,
+        kind: NextHopKind,
+        skb: SkBuff,
+        local: impl Fn(Ipv4Addr) -> bool,
+        out: &mut Vec<NeighAction>,
+    ) {
+        let key = (dev.ifindex, nexthop);
+        if !self.map.contains_key(&key) && !self.neigh_alloc(now, false) {
+            out.push(NeighAction::TableFull { skb });
+            return;
+        }
+        let n = neigh_lookup_or_insert(&mut self.map, &mut self.core, now, key, kind, dev);
+        n.dev_mac = dev.mac;
+        n.dev_addr = dev.addr;
+        if n.state.is_connected() {
+            neigh_hh_output(key, n, skb, out);
+            return;
+        }
+        let src = if skb.headlen() >= IPV4_HLEN {
+            Some(Ipv4Packet::new_unchecked(skb.data()).src())
+        } else {
+            None
+        };
+        let solicit_src = src.filter(|&a| local(a)).unwrap_or(dev.addr);
+        self.core
+            .neigh_resolve_output(now, key, n, skb, solicit_src, out);
+    }
+
+    /// Upper-layer proof that the neighbour is reachable (a TCP ACK, MSG_CONFIRM).
+    /// Linux dst_confirm_neigh() → __ipv4_confirm_neigh().
+    pub fn neigh_confirm(&mut self, now: Instant, ifindex: u32, addr: Ipv4Addr) {
+        if let Some(n) = self.map.get_mut(&(ifindex, addr)) {
+            n.confirmed = Some(now);
+        }
+    }
+
+    /// The next instant [`NeighTable::handle_timeout`] has work: an entry timer or the
+    /// periodic gc.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        Some(match self.core.timers.next_deadline() {
+            Some(t) => t.min(self.core.gc_next),
+            None => self.core.gc_next,
+        })
+    }
+
+    /// Runs the expired entry timers (probes, state changes, FAILED handling) and the
+    /// periodic gc. Linux neigh_timer_handler() and neigh_periodic_work().
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<NeighAction>) {
+        while let Some((_, _, key)) = self.core.timers.pop_expired(now) {
+            if let Some(n) = self.map.get_mut(&key) {
+                n.timer = None;
+                self.core.neigh_timer_handler(now, key, n, out);
+            }
+        }
+        if now >= self.core.gc_next {
+            self.neigh_periodic_work(now);
+        }
+    }
+
+    /// Adds or replaces a PERMANENT entry (`ip neigh replace ADDR lladdr MAC nud permanent`).
+    /// Packets queued on an INCOMPLETE entry are sent. Linux neigh_add() → __neigh_update()
+    /// with NEIGH_UPDATE_F_OVERRIDE | NEIGH_UPDATE_F_ADMIN.
+    pub fn add_static(
+        &mut self,
+        now: Instant,
+        ifindex: u32,
+        addr: Ipv4Addr,
+        mac: EthernetAddress,
+        out: &mut Vec<NeighAction>,
+    ) {
+        let key = (ifindex, addr);
+        let dev = NeighDev {
+            ifindex,
+            mac: EthernetAddress::default(),
+            addr: Ipv4Addr::UNSPECIFIED,
+        };
+        let n = neigh_lookup_or_insert(
+            &mut self.map,
+            &mut self.core,
+            now,
+            key,
+            NextHopKind::Unicast,
+            &dev,
+        );
+        let flags = UpdateFlags {
+            override_: true,
+            admin: true,
+        };
+        self.core
+            .neigh_update(now, key, n, Some(mac), NudState::Permanent, flags, out);
+    }
+
+    /// Deletes an entry (`ip neigh del`); queued packets are reported unreachable. Returns
+    /// whether it existed. Linux neigh_delete(): __neigh_update(NUD_FAILED, ADMIN) then
+    /// neigh_remove_one().
+    pub fn delete(
+        &mut self,
+        now: Instant,
+        ifindex: u32,
+        addr: Ipv4Addr,
+        out: &mut Vec<NeighAction>,
+    ) -> bool {
+        let key = (ifindex, addr);
+        let Some(n) = self.map.get_mut(&key) else {
+            return false;
+        };
+        let flags = UpdateFlags {
+            override_: true,
+            admin: true,
+        };
+        self.core
+            .neigh_update(now, key, n, None, NudState::Failed, flags, out);
+        self.neigh_remove(key, out);
+        true
+    }
+
+    /// Removes every entry of a device going down, PERMANENT ones included; queued packets
+    /// are dropped (NEIGH_DEAD). Linux neigh_ifdown() → neigh_flush_dev().
+    pub fn flush_dev(&mut self, ifindex: u32, out: &mut Vec<NeighAction>) {
+        let mut keys: Vec<(u64, Key)> = self
+            .map
+            .iter()
+            .filter(|(key, _)| key.0 == ifindex)
+            .map(|(&key, n)| (n.gc_seq, key))
+            .collect();
+        keys.sort_unstable();
+        for (_, key) in keys {
+            self.neigh_remove(key, out);
+        }
+    }
+
+    /// Every entry, for an `ip neigh` listing (hash order).
+    pub fn entries(&self) -> impl Iterator<Item = NeighEntryInfo> + '_ {
+        self.map.iter().map(|(&(ifindex, addr), n)| NeighEntryInfo {
+            ifindex,
+            addr,
+            mac: n.state.is_valid().then_some(n.ha),
+            state: n.state,
+        })
+    }
+
+    /// One entry, as [`NeighTable::entries`] lists it.
+    pub fn entry(&self, ifindex: u32, addr: Ipv4Addr) -> Option<NeighEntryInfo> {
+        self.map.get(&(ifindex, addr)).map(|n| NeighEntryInfo {
+            ifindex,
+            addr,
+            mac: n.state.is_valid().then_some(n.ha),
+            state: n.state,
+        })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Bytes (truesize) queued on all entries waiting for resolution.
+    pub fn queued_bytes(&self) -> usize {
+        self.map
+            .values()
+            .fold(0, |sum, n| sum.saturating_add(n.arp_queue_len_bytes))
+    }
+
+    pub fn stats(&self) -> NeighStats {
+        NeighStats {
+            entries: self.map.len(),
+            ..self.core.stats
+        }
+    }
+
+    /// Room for one more entry: runs a forced gc at gc_thresh3, or between gc_thresh2 and
+    /// gc_thresh3 when the last one is 5 s old; refuses at gc_thresh3 if it freed nothing.
+    /// PERMANENT entries (`exempt`) bypass the limit. Linux neigh_alloc().
+    fn neigh_alloc(&mut self, now: Instant, exempt: bool) -> bool {
+        if exempt {
+            return true;
+        }
+        let entries = self.core.gc_entries;
+        let p = &self.core.parms;
+        let (thresh2, thresh3) = (p.gc_thresh2, p.gc_thresh3);
+        let gc_due = entries >= thresh3
+            || (entries >= thresh2 && now > self.core.last_flush + FORCED_GC_AGE);
+        if gc_due && self.neigh_forced_gc(now) == 0 && entries >= thresh3 {
+            tracing::debug!("arp_cache: neighbor table overflow!");
+            self.core.stats.table_fulls += 1;
+            return false;
+        }
+        true
+    }
+
+    /// Unlinks and destroys an entry; packets still queued are dropped (NEIGH_DEAD).
+    /// Linux neigh_remove_one() / neigh_mark_dead() + neigh_destroy().
+    fn neigh_remove(&mut self, key: Key, out: &mut Vec<NeighAction>) {
+        let Some(n) = self.map.remove(&key) else {
+            return;
+        };
+        self.core.unlinked(&n);
+        out.extend(n.arp_queue.into_iter().map(|skb| NeighAction::Drop {
+            skb,
+            reason: NeighDropReason::Dead,
+        }));
+    }
+
+    /// Frees entries not in timer that are FAILED, NOARP, keyed by a multicast address or
+    /// not updated for 5 s, oldest first, until the gc list is back to gc_thresh2. Returns
+    /// how many it freed. Linux neigh_forced_gc().
+    fn neigh_forced_gc(&mut self, now: Instant) -> usize {
+        let core = &mut self.core;
+        core.stats.forced_gc_runs += 1;
+        core.last_flush = now;
+        // Every dynamic entry in timer holds one timer; with no other dynamic entry there is
+        // nothing to free and no need to walk the table.
+        if core.gc_entries <= core.timers.len() {
+            return 0;
+        }
+        let max_clean = core.gc_entries.saturating_sub(core.parms.gc_thresh2).max(1);
+        let tref = Instant::from_nanos(
+            now.as_nanos()
+                .saturating_sub(u64::try_from(FORCED_GC_AGE.as_nanos()).unwrap_or(u64::MAX)),
+        );
+        let mut victims: Vec<(u64, Key)> = self
+            .map
+            .iter()
+            .filter(|&(key, n)| {
+                n.on_gc_list
+                    && !n.state.in_timer()
+                    && (matches!(n.state, NudState::Failed | NudState::Noarp)
+                        || key.1.is_multicast()
+                        || !(tref..=now).contains(&n.updated))
+            })
+            .map(|(&key, n)| (n.gc_seq, key))
+            .collect();
+        victims.sort_unstable();
+        victims.truncate(max_clean);
+        for &(_, key) in &victims {
+            if let Some(n) = self.map.remove(&key) {
+                self.core.unlinked(&n);
+            }
+        }
+        victims.len()
+    }
+
+    /// Every base_reachable_time / 2: redraws the reachable time every 300 s and, above
+    /// gc_thresh1 entries, frees entries not in timer that are FAILED or unused for
+    /// gc_stale_time. Linux neigh_periodic_work().
+    fn neigh_periodic_work(&mut self, now: Instant) {
+        let core = &mut self.core;
+        core.stats.periodic_gc_runs += 1;
+        if now > core.last_rand + REACHABLE_REDRAW {
+            core.last_rand = now;
+            core.reachable_time =
+                neigh_rand_reach_time(&mut core.rng, core.parms.base_reachable_time);
+        }
+        core.gc_next = now + core.parms.base_reachable_time / 2;
+        if self.map.len() < core.parms.gc_thresh1 {
+            return;
+        }
+        let stale = core.parms.gc_stale_time;
+        let (mut destroyed, mut off_gc_list) = (0, 0);
+        self.map.retain(|_, n| {
+            if n.state == NudState::Permanent || n.state.in_timer() {
+                return true;
+            }
+            if let Some(confirmed) = n.confirmed
+                && n.used < confirmed
+                && confirmed <= now
+            {
+                n.used = confirmed;
+            }
+            let keep = n.state != NudState::Failed && now < n.used + stale;
+            if !keep {
+                destroyed += 1;
+                off_gc_list += usize::from(n.on_gc_list);
+            }
+            keep
+        });
+        core.stats.destroys += destroyed;
+        core.gc_entries = core.gc_entries.saturating_sub(off_gc_list);
+    }
+}
+
+impl Core {
+    /// Bookkeeping for an entry just taken out of the table.
+    fn unlinked(&mut self, n: &Neighbour) {
+        if let Some(id) = n.timer {
+            self.timers.cancel(id);
+        }
+        if n.on_gc_list {
+            self.gc_entries = self.gc_entries.saturating_sub(1);
+        }
+        self.stats.destroys += 1;
+    }
+
+    /// (Re)arms the entry timer. Linux neigh_add_timer() / mod_timer().
+    fn neigh_add_timer(&mut self, key: Key, n: &mut Neighbour, when: Instant) {
+        self.neigh_del_timer(n);
+        n.timer = Some(self.timers.schedule(when, key));
+    }
+
+    /// Linux neigh_del_timer().
+    fn neigh_del_timer(&mut self, n: &mut Neighbour) {
+        if let Some(id) = n.timer.take() {
+            self.timers.cancel(id);
+        }
+    }
+
+    fn retrans(&self) -> Duration {
+        self.parms.retrans_time.max(TIMER_MIN)
+    }
+
+    /// Linux neigh_max_probes().
+    fn neigh_max_probes(&self, n: &Neighbour) -> u32 {
+        let p = &self.parms;
+        let mcast = if n.state == NudState::Probe {
+            p.mcast_reprobes
+        } else {
+            p.mcast_probes
+        };
+        p.ucast_probes
+            .saturating_add(p.app_probes)
+            .saturating_add(mcast)
+    }
+
+    /// neigh_event_send() then the Ethernet header. Linux neigh_resolve_output().
+    fn neigh_resolve_output(
+        &mut self,
+        now: Instant,
+        key: Key,
+        n: &mut Neighbour,
+        skb: SkBuff,
+        solicit_src: Ipv4Addr,
+        out: &mut Vec<NeighAction>,
+    ) {
+        if let Some(skb) = self.neigh_event_send(now, key, n, skb, solicit_src, out) {
+            neigh_hh_output(key, n, skb, out);
+        }
+    }
+
+    /// Marks the entry used and returns the packet if it can go now (connected, DELAY,
+    /// PROBE; STALE moves to DELAY). Otherwise starts resolution from NONE/FAILED (state
+    /// INCOMPLETE, immediate broadcast probe) and queues the packet, dropping the oldest
+    /// queued ones beyond unres_qlen_bytes. Linux neigh_event_send() + __neigh_event_send().
+    fn neigh_event_send(
+        &mut self,
+        now: Instant,
+        key: Key,
+        n: &mut Neighbour,
+        skb: SkBuff,
+        solicit_src: Ipv4Addr,
+        out: &mut Vec<NeighAction>,
+    ) -> Option<SkBuff> {
+        n.used = now;
+        let mut immediate_probe = false;
+        match n.state {
+            NudState::Reachable
+            | NudState::Permanent
+            | NudState::Noarp
+            | NudState::Delay
+            | NudState::Probe => return Some(skb),
+            NudState::Stale => {
+                n.state = NudState::Delay;
+                n.updated = now;
+                self.neigh_add_timer(key, n, now + self.parms.delay_first_probe_time);
+                return Some(skb);
+            }
+            NudState::Incomplete => {}
+            NudState::None | NudState::Failed => {
+                if self
+                    .parms
+                    .mcast_probes
+                    .saturating_add(self.parms.app_probes)
+                    == 0
+                {
+                    n.state = NudState::Failed;
+                    n.updated = now;
+                    out.push(NeighAction::Drop {
+                        skb,
+                        reason: NeighDropReason::Failed,
+                    });
+                    return None;
+                }
+                n.probes = self.parms.ucast_probes;
+                n.state = NudState::Incomplete;
+                n.updated = now;
+                immediate_probe = true;
+                self.neigh_add_timer(key, n, now + self.retrans());
+            }
+        }
+        let size = skb_truesize(&skb);
+        while n.arp_queue_len_bytes.saturating_add(size) > self.parms.unres_qlen_bytes {
+            let Some(old) = n.arp_queue.pop_front() else {
+                break;
+            };
+            n.arp_queue_len_bytes = n.arp_queue_len_bytes.saturating_sub(skb_truesize(&old));
+            self.stats.unres_discards += 1;
+            out.push(NeighAction::QueueOverflow { skb: old });
+        }
+        n.arp_queue.push_back(skb);
+        n.arp_queue_len_bytes = n.arp_queue_len_bytes.saturating_add(size);
+        n.solicit_src = solicit_src;
+        if immediate_probe {
+            self.neigh_probe(key, n, out);
+        }
+        None
+    }
+
+    /// Sends one solicitation and counts it. Linux neigh_probe().
+    fn neigh_probe(&mut self, key: Key, n: &mut Neighbour, out: &mut Vec<NeighAction>) {
+        let src = if n.arp_queue.is_empty() {
+            n.dev_addr
+        } else {
+            n.solicit_src
+        };
+        arp::arp_solicit(&self.parms, key, n, src, out);
+        n.probes = n.probes.saturating_add(1);
+    }
+
+    /// Reports every queued packet unreachable. Linux neigh_invalidate().
+    fn neigh_invalidate(
+        &mut self,
+        now: Instant,
+        key: Key,
+        n: &mut Neighbour,
+        out: &mut Vec<NeighAction>,
+    ) {
+        self.stats.res_failed += 1;
+        n.updated = now;
+        n.arp_queue_len_bytes = 0;
+        out.extend(n.arp_queue.drain(..).map(|skb| NeighAction::Unreachable {
+            ifindex: key.0,
+            skb,
+        }));
+    }
+
+    /// The entry timer: REACHABLE → DELAY or STALE when the reachable time ran out, DELAY →
+    /// REACHABLE if confirmed meanwhile or PROBE, INCOMPLETE/PROBE → next probe or FAILED.
+    /// Linux neigh_timer_handler().
+    fn neigh_timer_handler(
+        &mut self,
+        now: Instant,
+        key: Key,
+        n: &mut Neighbour,
+        out: &mut Vec<NeighAction>,
+    ) {
+        let delay = self.parms.delay_first_probe_time;
+        let mut next = now + Duration::from_secs(1);
+        match n.state {
+            NudState::Reachable => {
+                if within(n.confirmed, self.reachable_time, now) {
+                    next = n.confirmed.unwrap_or(now) + self.reachable_time;
+                } else if now <= n.used + delay {
+                    n.state = NudState::Delay;
+                    n.updated = now;
+                    next = now + delay;
+                } else {
+                    n.state = NudState::Stale;
+                    n.updated = now;
+                }
+            }
+            NudState::Delay => {
+                if within(n.confirmed, delay, now) {
+                    n.state = NudState::Reachable;
+                    n.updated = now;
+                    next = n.confirmed.unwrap_or(now) + self.reachable_time;
+                } else {
+                    n.state = NudState::Probe;
+                    n.updated = now;
+                    n.probes = 0;
+                    next = now + self.retrans();
+                }
+            }
+            NudState::Incomplete | NudState::Probe => next = now + self.retrans(),
+            _ => return,
+        }
+        let probing = matches!(n.state, NudState::Incomplete | NudState::Probe);
+        if probing && n.probes >= self.neigh_max_probes(n) {
+            n.state = NudState::Failed;
+            self.neigh_invalidate(now, key, n, out);
+            return;
+        }
+        if n.state.in_timer() {
+            self.neigh_add_timer(key, n, next.max(now + TIMER_MIN));
+        }
+        if probing {
+            self.neigh_probe(key, n, out);
+        }
+    }
+
+    /// Moves an entry to state `new` with link-layer address `lladdr` (`None`: keep the
+    /// known one), honouring override and admin rules: NOARP and PERMANENT entries change
+    /// only by admin; a different address replaces a valid one only with `override_`; a
+    /// valid entry told STALE with the same address keeps its state. When the entry becomes
+    /// valid its queued packets are sent; when resolution fails they are reported
+    /// unreachable. Linux __neigh_update() + neigh_update_gc_list().
+    #[allow(clippy::too_many_arguments)]
+    fn neigh_update(
+        &mut self,
+        now: Instant,
+        key: Key,
+        n: &mut Neighbour,
+        lladdr: Option<EthernetAddress>,
+        new: NudState,
+        flags: UpdateFlags,
+        out: &mut Vec<NeighAction>,
+    ) {
+        self.neigh_update_state(now, key, n, lladdr, new, flags, out);
+        let exempt = n.state == NudState::Permanent;
+        if exempt == n.on_gc_list {
+            n.on_gc_list = !exempt;
+            if exempt {
+                self.gc_entries = self.gc_entries.saturating_sub(1);
+            } else {
+                self.gc_entries += 1;
+                n.gc_seq = self.next_gc_seq;
+                self.next_gc_seq += 1;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn neigh_update_state(
+        &mut self,
+        now: Instant,
+        key: Key,
+        n: &mut Neighbour,
+        lladdr: Option<EthernetAddress>,
+        mut new: NudState,
+        flags: UpdateFlags,
+        out: &mut Vec<NeighAction>,
+    ) {
+        let old = n.state;
+        if !flags.admin && matches!(old, NudState::Noarp | NudState::Permanent) {
+            return;
+        }
+        if !new.is_valid() {
+            self.neigh_del_timer(n);
+            n.state = new;
+            if matches!(old, NudState::Incomplete | NudState::Probe) && new == NudState::Failed {
+                self.neigh_invalidate(now, key, n, out);
+            }
+            return;
+        }
+        let lladdr = match lladdr {
+            Some(l) => l,
+            None if old.is_valid() => n.ha,
+            None => return,
+        };
+        if new.is_connected() {
+            n.confirmed = Some(now);
+        }
+        let changed = !old.is_valid() || lladdr != n.ha;
+        if old.is_valid() {
+            if changed && !flags.override_ {
+                return;
+            }
+            if !changed && new == NudState::Stale && !flags.admin {
+                new = old;
+            }
+        }
+        if new != old || changed {
+            n.updated = now;
+        }
+        if new != old {
+            self.neigh_del_timer(n);
+            if new == NudState::Probe {
+                n.probes = 0;
+            }
+            if new.in_timer() {
+                let after = if new == NudState::Reachable {
+                    self.reachable_time
+                } else {
+                    Duration::ZERO
+                };
+                self.neigh_add_timer(key, n, now + after);
+            }
+            n.state = new;
+        }
+        if changed {
+            n.ha = lladdr;
+            if !new.is_connected() {
+                n.confirmed = None;
+            }
+        }
+        if new == old || old.is_valid() {
+            return;
+        }
+        // Newly valid: send what waited for the address.
+        n.arp_queue_len_bytes = 0;
+        let queued = core::mem::take(&mut n.arp_queue);
+        for skb in queued {
+            let src = n.solicit_src;
+            self.neigh_resolve_output(now, key, n, skb, src, out);
+        }
+    }
+}
+
+/// Finds the entry for `key`, or inserts a new one (the caller has already checked
+/// neigh_alloc()). A new entry is NONE, or NOARP with the mapped address for broadcast and
+/// multicast next hops. Linux ___neigh_create() + arp_constructor().
+fn neigh_lookup_or_insert<'a>(
+    map: &'a mut HashMap<Key, Neighbour, ahash::RandomState>,
+    core: &mut Core,
+    now: Instant,
+    key: Key,
+    kind: NextHopKind,
+    dev: &NeighDev,
+) -> &'a mut Neighbour {
+    match map.entry(key) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(v) => {
+            let (state, ha) = match kind {
+                NextHopKind::Unicast => (NudState::None, EthernetAddress::default()),
+                NextHopKind::Broadcast => (NudState::Noarp, EthernetAddress::BROADCAST),
+                NextHopKind::Multicast => {
+                    (NudState::Noarp, EthernetAddress::from_ipv4_multicast(key.1))
+                }
+            };
+            core.stats.allocs += 1;
+            core.gc_entries += 1;
+            let gc_seq = core.next_gc_seq;
+            core.next_gc_seq += 1;
+            v.insert(Neighbour {
+                state,
+                ha,
+                dev_mac: dev.mac,
+                dev_addr: dev.addr,
+                solicit_src: dev.addr,
+                updated: now,
+                used: now,
+                confirmed: None,
+                probes: 0,
+                timer: None,
+                arp_queue: VecDeque::new(),
+                arp_queue_len_bytes: 0,
+                on_gc_list: true,
+                gc_seq,
+            })
+        }
+    }
+}
+
+/// Pushes the Ethernet header (destination the neighbour's address, source the device's)
+/// and hands the frame to the device. Linux neigh_hh_output() / dev_hard_header().
+fn neigh_hh_output(key: Key, n: &Neighbour, mut skb: SkBuff, out: &mut Vec<NeighAction>) {
+    let eth = EthernetRepr {
+        src: n.dev_mac,
+        dst: n.ha,
+        vlan: None,
+        ethertype: EtherType::Ipv4,
+    };
+    let pushed = match skb.push(ETH_HLEN) {
+        Ok(buf) => eth.emit(buf).is_ok(),
+        Err(_) => false,
+    };
+    out.push(if pushed {
+        NeighAction::Xmit {
+            ifindex: key.0,
+            skb,
+        }
+    } else {
+        NeighAction::Drop {
+            skb,
+            reason: NeighDropReason::NoHeadroom,
+        }
+    });
+}
