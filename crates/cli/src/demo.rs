@@ -2,7 +2,7 @@
 //! and netfilter, narrated, then every host's MIB tables.
 
 use skiff_core::ipv4::raw::{RawDatagram, RawHandle};
-use skiff_core::route::{FibRoute, FibTableId, RouteProtocol, RouteScope, RouteType};
+use skiff_core::route::{FibRoute, RouteType};
 use skiff_core::sim::{HostId, LinkId, Sim};
 use skiff_core::sysctl::Sysctl;
 use skiff_core::{Stack, StackConfig};
@@ -41,20 +41,7 @@ fn mac(last: u8) -> EthernetAddress {
 }
 
 fn default_via(gateway: Ipv4Addr) -> FibRoute {
-    FibRoute {
-        table: FibTableId::Main,
-        dst: Ipv4Addr::UNSPECIFIED,
-        prefix_len: 0,
-        rtype: RouteType::Unicast,
-        scope: RouteScope::UNIVERSE,
-        metric: 0,
-        prefsrc: None,
-        gateway: Some(gateway),
-        oif: 0,
-        mtu: 0,
-        onlink: false,
-        protocol: RouteProtocol::Static,
-    }
+    FibRoute::new(Ipv4Addr::UNSPECIFIED, 0, RouteType::Unicast).via(gateway)
 }
 
 fn stack(name: &str, trace: bool, seed: u64) -> Stack {

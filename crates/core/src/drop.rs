@@ -31,10 +31,10 @@ macro_rules! drop_reasons {
 drop_reasons! {
     /// The frame is for another host (`PACKET_OTHERHOST`); device `rx_otherhost_dropped`.
     OtherHost => "OTHERHOST",
-    /// Shorter than the header it claims (`InHdrErrors`), or shorter than `tot_len`
-    /// (`InTruncatedPkts`).
+    /// Shorter than `tot_len`: `InTruncatedPkts`.
     PktTooSmall => "PKT_TOO_SMALL",
-    /// Bad version, IHL, total length or options: `InHdrErrors`.
+    /// Shorter than 20 bytes or its IHL (Linux says PKT_TOO_SMALL there too), bad
+    /// version, IHL, total length or options: `InHdrErrors`.
     IpInhdr => "IP_INHDR",
     /// Bad IPv4 header checksum: `InCsumErrors` and `InHdrErrors`.
     IpCsum => "IP_CSUM",
@@ -70,6 +70,8 @@ drop_reasons! {
     NetfilterQueue => "NETFILTER_DROP (queue)",
     /// Neighbour resolution failed: ICMP host unreachable sent.
     NeighFailed => "NEIGH_FAILED",
+    /// The neighbour entry was removed with the packet queued (device down).
+    NeighDead => "NEIGH_DEAD",
     /// Pushed out of a full neighbour `arp_queue`: `unres_discards`.
     NeighQueuefull => "NEIGH_QUEUEFULL",
     /// No neighbour entry could be created (table full): `table_fulls`.

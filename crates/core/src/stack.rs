@@ -5,11 +5,11 @@ use crate::drop::DropReason;
 use crate::inetpeer::{IcmpGlobal, InetPeerTable};
 use crate::ipv4::output::IpIdents;
 use crate::ipv4::raw::RawSockets;
-use crate::neigh::{NeighAction, NeighDev, NeighParms, NeighTable};
+use crate::neigh::{NeighAction, NeighDev, NeighDropReason, NeighParms, NeighTable, NextHopKind};
 use crate::netdev::{DevKind, LOOPBACK_MTU, NetDevice, PacketTypes};
 use crate::netfilter::Netfilter;
 use crate::rand::Prng;
-use crate::route::{DstEntry, Fib, FibDevice, FibRoute, RouteError};
+use crate::route::{DstEntry, Fib, FibDevice, FibRoute, RouteError, RouteType};
 use crate::skb::{SkBuff, SkbPool};
 use crate::stats::Mib;
 use crate::sysctl::{Sysctl, SysctlError};
@@ -230,7 +230,10 @@ impl Stack {
             self.kfree_skb(skb, DropReason::DevReady);
         }
         if !up {
-            self.neigh.flush_dev(ifindex);
+            let mut actions = core::mem::take(&mut self.neigh_actions);
+            self.neigh.flush_dev(ifindex, &mut actions);
+            self.run_neigh_actions(&mut actions);
+            self.neigh_actions = actions;
         }
         self.sync_fib_device(ifindex);
         Ok(())
@@ -248,7 +251,7 @@ impl Stack {
     pub fn add_addr(&mut self, ifindex: u32, addr: Ipv4Addr, prefix_len: u8) -> Result<(), ConfigError> {
         let dev = self.dev(ifindex).ok_or(ConfigError::NoDevice)?;
         let announce = dev.up && dev.kind == DevKind::Ethernet;
-        let ndev = NeighDev { ifindex, mac: dev.mac };
+        let ndev = NeighDev { ifindex, mac: dev.mac, addr };
         self.fib.add_addr(ifindex, addr, prefix_len)?;
         if announce {
             if let Ok(skb) = self.neigh.arp_announce(&ndev, addr) {
@@ -256,6 +259,25 @@ impl Stack {
             }
         }
         Ok(())
+    }
+
+    /// `ip neigh replace ADDR lladdr MAC dev DEV nud permanent`.
+    pub fn add_neigh_static(&mut self, ifindex: u32, addr: Ipv4Addr, mac: EthernetAddress) {
+        let mut actions = core::mem::take(&mut self.neigh_actions);
+        self.neigh.add_static(self.now, ifindex, addr, mac, &mut actions);
+        self.run_neigh_actions(&mut actions);
+        self.neigh_actions = actions;
+    }
+
+    /// What the neighbour layer needs of a device; `towards` picks the source address
+    /// of its ARP requests (inet_select_addr with link scope).
+    fn neigh_dev(&self, ifindex: u32, towards: Ipv4Addr) -> Option<NeighDev> {
+        let dev = self.dev(ifindex)?;
+        let addr = self
+            .fib
+            .inet_select_addr(ifindex, towards, crate::route::RouteScope::LINK)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        Some(NeighDev { ifindex, mac: dev.mac, addr })
     }
 
     /// `ip route add ...`.
@@ -507,19 +529,12 @@ impl Stack {
 
     fn arp_rcv(&mut self, ifindex: u32, skb: SkBuff) {
         stage!(self, "arp_rcv");
-        let Some(dev) = self.dev(ifindex) else {
+        let Some(ndev) = self.neigh_dev(ifindex, Ipv4Addr::UNSPECIFIED) else {
             return self.kfree_skb(skb, DropReason::DevReady);
         };
-        let ndev = NeighDev { ifindex, mac: dev.mac };
         let mut actions = core::mem::take(&mut self.neigh_actions);
         let fib = &self.fib;
-        let res = self.neigh.arp_rcv(
-            self.now,
-            &ndev,
-            skb,
-            |a| fib.inet_addr_type(a) == crate::route::RouteType::Local,
-            &mut actions,
-        );
+        let res = self.neigh.arp_rcv(self.now, &ndev, skb, |a| fib.inet_addr_type(a) == RouteType::Local, &mut actions);
         if let Err(why) = res {
             self.trace_note_str(&format_args!("arp drop {why:?}"));
             self.count_drop(DropReason::ArpInvalid);
@@ -532,17 +547,23 @@ impl Stack {
     /// `data` is at the IP header.
     pub(crate) fn neigh_output(&mut self, dst: &DstEntry, daddr: Ipv4Addr, skb: SkBuff) {
         stage!(self, "neigh_output");
-        let Some(dev) = self.dev(dst.dev) else {
+        let nexthop = dst.gateway.unwrap_or(daddr);
+        let Some(ndev) = self.neigh_dev(dst.dev, nexthop) else {
             return self.kfree_skb(skb, DropReason::DevReady);
         };
-        if dev.is_loopback() {
+        if dst.dev == LOOPBACK_IFINDEX {
             return self.dev_queue_xmit_dst(dst.dev, skb, Some(*dst));
         }
-        let ndev = NeighDev { ifindex: dev.ifindex, mac: dev.mac };
-        let nexthop = dst.gateway.unwrap_or(daddr);
-        let kind = crate::neigh::NextHopKind::of(dst.rt_type, nexthop);
+        let kind = if dst.rt_type == RouteType::Broadcast || nexthop == Ipv4Addr::BROADCAST {
+            NextHopKind::Broadcast
+        } else if nexthop.is_multicast() {
+            NextHopKind::Multicast
+        } else {
+            NextHopKind::Unicast
+        };
         let mut actions = core::mem::take(&mut self.neigh_actions);
-        self.neigh.output(self.now, &ndev, nexthop, kind, skb, &mut actions);
+        let fib = &self.fib;
+        self.neigh.output(self.now, &ndev, nexthop, kind, skb, |a| fib.inet_addr_type(a) == RouteType::Local, &mut actions);
         self.run_neigh_actions(&mut actions);
         self.neigh_actions = actions;
     }
@@ -558,6 +579,14 @@ impl Stack {
                 }
                 NeighAction::QueueOverflow { skb } => self.kfree_skb(skb, DropReason::NeighQueuefull),
                 NeighAction::TableFull { skb } => self.kfree_skb(skb, DropReason::NeighCreatefail),
+                NeighAction::Drop { skb, reason } => {
+                    let reason = match reason {
+                        NeighDropReason::Failed => DropReason::NeighFailed,
+                        NeighDropReason::Dead => DropReason::NeighDead,
+                        NeighDropReason::NoHeadroom => DropReason::NeighCreatefail,
+                    };
+                    self.kfree_skb(skb, reason)
+                }
             }
         }
     }
@@ -577,7 +606,8 @@ impl Stack {
         self.drops[reason as usize] += 1;
         let ip = &mut self.mib.ip;
         match reason {
-            R::PktTooSmall | R::IpInhdr | R::IpTtlExpired => ip.in_hdr_errors += 1,
+            R::IpInhdr | R::IpTtlExpired => ip.in_hdr_errors += 1,
+            R::PktTooSmall => self.mib.ip_ext.in_truncated_pkts += 1,
             R::IpCsum => {
                 ip.in_hdr_errors += 1;
                 self.mib.ip_ext.in_csum_errors += 1;
@@ -665,10 +695,6 @@ impl Stack {
         if on != self.trace.is_some() {
             self.trace = on.then(Tracer::default);
         }
-    }
-
-    pub(crate) fn random(&mut self) -> &mut Prng {
-        &mut self.rng
     }
 }
 

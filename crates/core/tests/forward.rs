@@ -118,9 +118,11 @@ fn a_host_does_not_forward_and_sends_no_error() {
     assert!(h.tx().is_empty());
     assert_eq!(h.drops(DropReason::IpInaddrerrors), 1);
     assert_eq!(h.mib("IpInAddrErrors"), 1);
+    // No route at all: a host still says EHOSTUNREACH (ip_route_input_slow), not ENETUNREACH.
     h.rx(h.eth0, &Ip::echo(PEER, Ipv4Addr::new(192, 0, 2, 1)).frame());
     assert!(h.tx().is_empty());
-    assert_eq!(h.mib("IpExtInNoRoutes"), 1);
+    assert_eq!(h.mib("IpInAddrErrors"), 2);
+    assert_eq!(h.mib("IpExtInNoRoutes"), 0);
 }
 
 /// Reference R22: the cases in which no ICMP error may be sent.
@@ -137,8 +139,12 @@ fn icmp_error_filter() {
     let about_error = ttl1(Ip::new(PEER, PEER1, 1, icmp(3, 1, [0; 4], &[0x45; 28])));
     let about_unknown = ttl1(Ip::new(PEER, PEER1, 1, icmp(42, 0, [0; 4], &[])));
     let about_redirect = ttl1(Ip::new(PEER, PEER1, 1, icmp(5, 1, [0; 4], &[0x45; 28])));
+    // ip_forward() drops what was not sent to our MAC before it looks at the TTL.
+    let mut r = Host::new(true);
+    r.rx(r.eth0, &l2_bcast.frame());
+    assert!(r.tx().is_empty(), "no ICMP about a link-layer broadcast");
+    assert_eq!(r.drops(DropReason::OtherHost), 1);
     let cases = [
-        ("link-layer broadcast", l2_bcast),
         ("non-initial fragment", later_frag),
         ("an ICMP error", about_error),
         ("an unknown ICMP type", about_unknown),

@@ -96,7 +96,7 @@ fn queue_then_reinject_continues_the_path() {
     let mut h = Host::new(false);
     script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Queue { num: 9, bypass: false }]);
     assert!(!echo_answered(&mut h));
-    assert_eq!(h.drops(DropReason::NetfilterDrop), 1);
+    assert_eq!(h.drops(DropReason::NetfilterQueue), 1);
     let mut h = Host::new(false);
     script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Queue { num: 9, bypass: true }]);
     assert!(echo_answered(&mut h));
@@ -159,7 +159,8 @@ fn rule_set_mark_log_and_rewrites() {
     .expect("UDP checksum fixed incrementally");
     let log: Vec<String> = r.s.nf.drain_log().collect();
     assert_eq!(log.len(), 1);
-    assert!(log[0].starts_with("fwd: IN=eth0 OUT=eth1 SRC=10.0.0.2 DST=10.0.1.2"), "{}", log[0]);
+    assert!(log[0].starts_with("fwd: IN=eth0 OUT=eth1 MAC="), "{}", log[0]);
+    assert!(log[0].contains(" SRC=10.0.0.2 DST=10.0.1.2 ") && log[0].contains(" MARK=0x2a"), "{}", log[0]);
 }
 
 #[test]
@@ -185,18 +186,8 @@ fn rules_match_interfaces_ttl_and_fragments() {
     let mut frag = Ip::udp(PEER, PEER1, 7, b"x");
     frag.frag_offset = 64;
     r.rx(r.eth0, &frag.frame());
-    r.rx(r.eth0, &Ip::udp(Ipv4Addr::new(10, 0, 0, 9), PEER1, 7, b"ok").tap_neigh(&mut r).frame());
+    let ok = Ip::udp(Ipv4Addr::new(10, 0, 0, 9), PEER1, 7, b"ok").frame();
+    r.rx(r.eth0, &ok);
     assert_eq!(r.drops(DropReason::NetfilterDrop), 2);
     assert_eq!(outs(r.tx()).len(), 1);
-}
-
-trait TapNeigh {
-    fn tap_neigh(self, h: &mut Host) -> Self;
-}
-
-impl TapNeigh for Ip {
-    fn tap_neigh(self, h: &mut Host) -> Self {
-        h.s.add_neigh_static(h.eth0, self.src, PEER_MAC);
-        self
-    }
 }

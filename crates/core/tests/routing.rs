@@ -188,7 +188,7 @@ fn snmp_and_netstat_render_in_kernel_format() {
     assert_eq!(get("IcmpMsgInType8"), Some(1));
     assert_eq!(get("IcmpMsgOutType3"), Some(1));
     assert_eq!(get("UdpNoPorts"), Some(1));
-    assert_eq!(get("IpExtInOctets"), Some(h.mib("IpExtInOctets")));
+    assert_eq!(get("IpExtInOctets"), Some(h.mib("IpExtInOctets") as i64));
     assert!(get("IpExtReasmOverlaps").is_some());
 }
 

@@ -48,7 +48,7 @@ impl Stack {
             }
         }
         match icmp_type {
-            8 => self.icmp_echo(skb, h),
+            8 => self.icmp_echo(skb, h, &dst),
             3 | 4 | 11 | 12 => self.icmp_unreach(skb, icmp_type),
             // ping_rcv(): no ping sockets; raw sockets already had their copy.
             0 => self.kfree_skb(skb, DropReason::IcmpNoSocket),
@@ -61,31 +61,32 @@ impl Stack {
     }
 
     /// Linux icmp_echo(): reply with the same identifier, sequence and data (RFC 792).
-    fn icmp_echo(&mut self, skb: SkBuff, h: &IpHdr) {
+    fn icmp_echo(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "icmp_echo");
         if self.sysctl.icmp_echo_ignore_all == 1 {
             return self.consume_skb(skb);
         }
-        self.icmp_reply(&skb, h, 0);
+        self.icmp_reply(&skb, h, dst.saddr, 0);
         self.consume_skb(skb);
     }
 
-    /// Linux icmp_reply(): the reply's source is the request's specific destination and
-    /// its TOS the request's; only the global bucket applies (echo replies are outside
-    /// the default ratemask).
-    fn icmp_reply(&mut self, req: &SkBuff, h: &IpHdr, reply_type: u8) {
+    /// Linux icmp_reply(): the reply's source is the request's specific destination
+    /// (`spec_dst`, fib_compute_spec_dst(): our unicast address for a broadcast request)
+    /// and its TOS the request's; only the global bucket applies (echo replies are
+    /// outside the default ratemask).
+    fn icmp_reply(&mut self, req: &SkBuff, h: &IpHdr, spec_dst: Ipv4Addr, reply_type: u8) {
         stage!(self, "icmp_reply");
         let mut apply = false;
         if !self.icmpv4_global_allow(reply_type, 0, &mut apply) {
             return;
         }
-        let Ok(dst) = self.route_output_simple(h.saddr, h.daddr, h.tos) else { return };
+        let Ok(dst) = self.route_output_simple(h.saddr, spec_dst, h.tos) else { return };
         if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, 0, apply) {
             return;
         }
         let body = req.data();
         let p = IpSend {
-            saddr: h.daddr,
+            saddr: spec_dst,
             daddr: h.saddr,
             protocol: 1,
             ttl: self.sysctl.ip_default_ttl,

@@ -19,7 +19,6 @@ pub(crate) struct IpHdr {
     pub ttl: u8,
     pub protocol: u8,
     pub ihl: usize,
-    pub tot_len: usize,
     /// Flags and fragment offset (host order, as `frag_off`).
     pub frag_off: u16,
 }
@@ -39,7 +38,6 @@ impl IpHdr {
             ttl: p.ttl(),
             protocol: p.protocol().into(),
             ihl: p.header_len(),
-            tot_len: usize::from(p.total_len()),
             frag_off: p.frag_off(),
         })
     }
@@ -47,10 +45,6 @@ impl IpHdr {
     /// Linux ip_is_fragment().
     pub(crate) fn is_fragment(&self) -> bool {
         self.frag_off & (IP_MF | IP_OFFSET) != 0
-    }
-
-    pub(crate) fn frag_offset(&self) -> u16 {
-        self.frag_off & IP_OFFSET
     }
 
     pub(crate) fn dont_frag(&self) -> bool {
