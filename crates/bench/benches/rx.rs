@@ -54,7 +54,9 @@ fn echo_request_frame() -> Vec<u8> {
 
 fn skiff_stack() -> (Stack, u32) {
     let mut s = Stack::new(StackConfig::default());
-    let eth0 = s.add_device("eth0", EthernetAddress(OUR_MAC), 1500).unwrap();
+    let eth0 = s
+        .add_device("eth0", EthernetAddress(OUR_MAC), 1500)
+        .unwrap();
     s.set_up(eth0, true).unwrap();
     s.add_addr(eth0, OUR_IP, 24).unwrap();
     s.add_neigh_static(eth0, PEER_IP, EthernetAddress(PEER_MAC));
@@ -129,7 +131,11 @@ mod smol {
 
     pub fn iface(dev: &mut OneFrame) -> Interface {
         let mac = EthernetAddress(super::OUR_MAC);
-        let mut iface = Interface::new(Config::new(HardwareAddress::Ethernet(mac)), dev, Instant::ZERO);
+        let mut iface = Interface::new(
+            Config::new(HardwareAddress::Ethernet(mac)),
+            dev,
+            Instant::ZERO,
+        );
         iface.update_ip_addrs(|a| {
             a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24)).unwrap();
         });
@@ -175,7 +181,12 @@ fn bench_rx(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("skiff", "icmp-echo-64"), |b| {
         b.iter(|| {
             t += 1000;
-            black_box(skiff_echo(&mut s, eth0, black_box(&frame), Instant::from_nanos(t)))
+            black_box(skiff_echo(
+                &mut s,
+                eth0,
+                black_box(&frame),
+                Instant::from_nanos(t),
+            ))
         })
     });
 

@@ -94,7 +94,11 @@ impl Demo {
     }
 
     /// Sends one echo request from A with `ttl` and returns what A's socket got back.
-    fn ping(&mut self, to: Ipv4Addr, ttl: Option<u8>) -> Result<Vec<RawDatagram>, Box<dyn std::error::Error>> {
+    fn ping(
+        &mut self,
+        to: Ipv4Addr,
+        ttl: Option<u8>,
+    ) -> Result<Vec<RawDatagram>, Box<dyn std::error::Error>> {
         self.seq += 1;
         let payload: Vec<u8> = (0..56u8).collect();
         let repr = Icmpv4Repr::EchoRequest {
@@ -167,20 +171,30 @@ fn show(replies: &[RawDatagram]) {
 
 pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
     let mut demo = Demo::build(&opts)?;
-    println!("skiff demo: host A (10.0.1.2/24) — router R (10.0.1.1, 10.0.2.1; ip_forward=1) — host B (10.0.2.2/24)");
-    println!("Each host is a skiff stack; lan1 and lan2 are in-process Ethernet segments with ARP.\n");
+    println!(
+        "skiff demo: host A (10.0.1.2/24) — router R (10.0.1.1, 10.0.2.1; ip_forward=1) — host B (10.0.2.2/24)"
+    );
+    println!(
+        "Each host is a skiff stack; lan1 and lan2 are in-process Ethernet segments with ARP.\n"
+    );
 
-    println!("1. ping A → B (ARP resolves R's and B's addresses first; R forwards and decrements the TTL)");
+    println!(
+        "1. ping A → B (ARP resolves R's and B's addresses first; R forwards and decrements the TTL)"
+    );
     for _ in 0..3 {
         let got = demo.ping(B_ADDR, None)?;
         show(&got);
     }
 
-    println!("\n2. ping A → {UNROUTED}: R has no route, so ip_route_input gives ENETUNREACH and ip_error answers");
+    println!(
+        "\n2. ping A → {UNROUTED}: R has no route, so ip_route_input gives ENETUNREACH and ip_error answers"
+    );
     let got = demo.ping(UNROUTED, None)?;
     show(&got);
 
-    println!("\n3. TTL-1 probe A → B: ip_forward sees ttl <= 1 and R sends Time Exceeded (like traceroute's first hop)");
+    println!(
+        "\n3. TTL-1 probe A → B: ip_forward sees ttl <= 1 and R sends Time Exceeded (like traceroute's first hop)"
+    );
     let got = demo.ping(B_ADDR, Some(1))?;
     show(&got);
 
@@ -192,7 +206,9 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
     show(&got);
     print_rules(&demo.sim.stack_ref(demo.r).nf.render_rules());
 
-    println!("\n5. netfilter on R: rewrite the source of A's packets leaving eth1 to R's own address");
+    println!(
+        "\n5. netfilter on R: rewrite the source of A's packets leaving eth1 to R's own address"
+    );
     let snat = "-A POSTROUTING -o eth1 -s 10.0.1.2 -j SET-SADDR --to 10.0.2.1\n";
     print!("  rule: {snat}");
     demo.sim.stack(demo.r).nf.load_rules(snat)?;
@@ -202,10 +218,15 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
     while let Ok(d) = demo.sim.stack(demo.b).raw_recv(watch) {
         let ihl = usize::from(d.packet[0] & 0x0f) * 4;
         if d.packet.get(ihl) == Some(&8) {
-            println!("  B saw the echo request arrive from {} (A's address was rewritten by R)", d.src);
+            println!(
+                "  B saw the echo request arrive from {} (A's address was rewritten by R)",
+                d.src
+            );
         }
     }
-    println!("  (B's reply goes to R, which has no ping socket: A hears nothing, as with SNAT lacking conntrack)");
+    println!(
+        "  (B's reply goes to R, which has no ping socket: A hears nothing, as with SNAT lacking conntrack)"
+    );
     print_rules(&demo.sim.stack_ref(demo.r).nf.render_rules());
 
     for (h, name) in [(demo.a, "A"), (demo.r, "R"), (demo.b, "B")] {
@@ -226,15 +247,24 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
             for (t, frame) in link.captured() {
                 w.write_packet(t.as_nanos(), frame)?;
             }
-            w.into_inner()?;
-            println!("\nwrote {} ({} frames)", path.display(), link.captured().len());
+            w.into_inner().into_inner().map_err(|e| e.into_error())?;
+            println!(
+                "\nwrote {} ({} frames)",
+                path.display(),
+                link.captured().len()
+            );
         }
     }
     Ok(())
 }
 
+/// The chains that have rules, from an `iptables -L -v -n` listing.
 fn print_rules(listing: &str) {
-    for line in listing.lines() {
-        println!("    {line}");
+    for chain in listing.split("\n\n") {
+        if chain.lines().count() > 2 {
+            for line in chain.lines() {
+                println!("    {line}");
+            }
+        }
     }
 }

@@ -32,7 +32,8 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Demo { trace, pcap_dir } => match demo::run(demo::DemoOptions { trace, pcap_dir }) {
+        Command::Demo { trace, pcap_dir } => match demo::run(demo::DemoOptions { trace, pcap_dir })
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("skiff demo: {e}");

@@ -61,7 +61,7 @@ drop_reasons! {
     /// No handler for the IP protocol: `InUnknownProtos`.
     IpNoproto => "IP_NOPROTO",
     /// Forwarding with TTL <= 1: `InHdrErrors` (ICMP 11/0 sent).
-    IpTtlExpired => "IP_TTL_EXPIRED (skiff; Linux counts IP_INHDR)",
+    IpTtlExpired => "IP_INHDR (ttl expired)",
     /// Over the MTU with DF: `FragFails` (ICMP 3/4 sent), or EMSGSIZE on local output.
     PktTooBig => "PKT_TOO_BIG",
     /// A netfilter hook or rule dropped it.
@@ -121,6 +121,9 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), n);
         assert_eq!(DropReason::ALL.last(), Some(&DropReason::SocketRcvbuff));
-        assert_eq!(DropReason::ALL[DropReason::IpCsum as usize], DropReason::IpCsum);
+        assert_eq!(
+            DropReason::ALL[DropReason::IpCsum as usize],
+            DropReason::IpCsum
+        );
     }
 }

@@ -10,12 +10,12 @@ pub mod netdev;
 pub mod netfilter;
 pub mod rand;
 pub mod route;
+pub mod sim;
 pub mod skb;
+pub mod stack;
 pub mod stats;
 pub mod sysctl;
 pub mod time;
-pub mod sim;
-pub mod stack;
 pub mod udp;
 
 pub use stack::{Stack, StackConfig};

@@ -118,7 +118,13 @@ impl Sim {
 
     /// Adds an Ethernet device to `host`, with the segment's MTU, brings it up and plugs
     /// it into `link`. Returns its ifindex.
-    pub fn attach(&mut self, host: HostId, name: &str, mac: EthernetAddress, link: LinkId) -> Result<u32, ConfigError> {
+    pub fn attach(
+        &mut self,
+        host: HostId,
+        name: &str,
+        mac: EthernetAddress,
+        link: LinkId,
+    ) -> Result<u32, ConfigError> {
         let mtu = self.links[link.0].mtu;
         let stack = &mut self.stacks[host.0];
         let ifindex = stack.add_device(name, mac, mtu)?;
@@ -151,7 +157,11 @@ impl Sim {
     }
 
     fn put_on_link(&mut self, from: HostId, ifindex: u32, frame: &[u8]) {
-        let Some(l) = self.links.iter().position(|l| l.ends.contains(&(from, ifindex))) else {
+        let Some(l) = self
+            .links
+            .iter()
+            .position(|l| l.ends.contains(&(from, ifindex)))
+        else {
             return;
         };
         let link = &mut self.links[l];
@@ -168,10 +178,17 @@ impl Sim {
             link.stats.lost += 1;
             return;
         }
-        let ends: Vec<(HostId, u32)> = link.ends.iter().copied().filter(|&e| e != (from, ifindex)).collect();
+        let ends: Vec<(HostId, u32)> = link
+            .ends
+            .iter()
+            .copied()
+            .filter(|&e| e != (from, ifindex))
+            .collect();
         for (host, to) in ends {
             let stack = &mut self.stacks[host.0];
-            let Some(mut skb) = stack.alloc_skb(frame.len()) else { continue };
+            let Some(mut skb) = stack.alloc_skb(frame.len()) else {
+                continue;
+            };
             if skb.put_slice(frame).is_ok() {
                 stack.netif_receive(self.now, to, skb);
             }

@@ -15,9 +15,9 @@ use crate::stats::Mib;
 use crate::sysctl::{Sysctl, SysctlError};
 use crate::time::Instant;
 use core::fmt;
-use std::borrow::Cow;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ethernet::EthernetAddress;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 /// Opens a `tracing` span named after a kernel function and records the stage in the
@@ -173,7 +173,12 @@ impl Stack {
             tx_next: 0,
         };
         let lo = stack
-            .add_device_kind("lo", DevKind::Loopback, EthernetAddress([0; 6]), LOOPBACK_MTU)
+            .add_device_kind(
+                "lo",
+                DevKind::Loopback,
+                EthernetAddress([0; 6]),
+                LOOPBACK_MTU,
+            )
             .expect("the first device cannot clash");
         debug_assert_eq!(lo, LOOPBACK_IFINDEX);
         stack.set_up(lo, true).expect("lo exists");
@@ -184,16 +189,28 @@ impl Stack {
     }
 
     /// Adds an Ethernet device (down, no addresses) and returns its ifindex.
-    pub fn add_device(&mut self, name: &str, mac: EthernetAddress, mtu: u32) -> Result<u32, ConfigError> {
+    pub fn add_device(
+        &mut self,
+        name: &str,
+        mac: EthernetAddress,
+        mtu: u32,
+    ) -> Result<u32, ConfigError> {
         self.add_device_kind(name, DevKind::Ethernet, mac, mtu)
     }
 
-    fn add_device_kind(&mut self, name: &str, kind: DevKind, mac: EthernetAddress, mtu: u32) -> Result<u32, ConfigError> {
+    fn add_device_kind(
+        &mut self,
+        name: &str,
+        kind: DevKind,
+        mac: EthernetAddress,
+        mtu: u32,
+    ) -> Result<u32, ConfigError> {
         if self.devs.iter().any(|d| d.name == name) {
             return Err(ConfigError::Exists);
         }
         let ifindex = u32::try_from(self.devs.len() + 1).map_err(|_| ConfigError::NoDevice)?;
-        self.devs.push(NetDevice::new(ifindex, name, kind, mac, mtu));
+        self.devs
+            .push(NetDevice::new(ifindex, name, kind, mac, mtu));
         self.sync_fib_device(ifindex);
         Ok(ifindex)
     }
@@ -225,7 +242,11 @@ impl Stack {
     pub fn set_up(&mut self, ifindex: u32, up: bool) -> Result<(), ConfigError> {
         let dev = self.dev_mut(ifindex).ok_or(ConfigError::NoDevice)?;
         dev.up = up;
-        let dropped: Vec<SkBuff> = if up { Vec::new() } else { dev.tx_queue.drain(..).collect() };
+        let dropped: Vec<SkBuff> = if up {
+            Vec::new()
+        } else {
+            dev.tx_queue.drain(..).collect()
+        };
         for skb in dropped {
             self.kfree_skb(skb, DropReason::DevReady);
         }
@@ -248,10 +269,19 @@ impl Stack {
 
     /// `ip addr add A/P dev DEV`: installs the local, broadcast and prefix routes and, on
     /// Ethernet, announces the address with a gratuitous ARP (Linux arp_ifup).
-    pub fn add_addr(&mut self, ifindex: u32, addr: Ipv4Addr, prefix_len: u8) -> Result<(), ConfigError> {
+    pub fn add_addr(
+        &mut self,
+        ifindex: u32,
+        addr: Ipv4Addr,
+        prefix_len: u8,
+    ) -> Result<(), ConfigError> {
         let dev = self.dev(ifindex).ok_or(ConfigError::NoDevice)?;
         let announce = dev.up && dev.kind == DevKind::Ethernet;
-        let ndev = NeighDev { ifindex, mac: dev.mac, addr };
+        let ndev = NeighDev {
+            ifindex,
+            mac: dev.mac,
+            addr,
+        };
         self.fib.add_addr(ifindex, addr, prefix_len)?;
         if announce {
             if let Ok(skb) = self.neigh.arp_announce(&ndev, addr) {
@@ -264,7 +294,8 @@ impl Stack {
     /// `ip neigh replace ADDR lladdr MAC dev DEV nud permanent`.
     pub fn add_neigh_static(&mut self, ifindex: u32, addr: Ipv4Addr, mac: EthernetAddress) {
         let mut actions = core::mem::take(&mut self.neigh_actions);
-        self.neigh.add_static(self.now, ifindex, addr, mac, &mut actions);
+        self.neigh
+            .add_static(self.now, ifindex, addr, mac, &mut actions);
         self.run_neigh_actions(&mut actions);
         self.neigh_actions = actions;
     }
@@ -277,7 +308,11 @@ impl Stack {
             .fib
             .inet_select_addr(ifindex, towards, crate::route::RouteScope::LINK)
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
-        Some(NeighDev { ifindex, mac: dev.mac, addr })
+        Some(NeighDev {
+            ifindex,
+            mac: dev.mac,
+            addr,
+        })
     }
 
     /// `ip route add ...`.
@@ -325,7 +360,8 @@ impl Stack {
 
     /// `/proc/net/snmp`.
     pub fn render_snmp(&self) -> String {
-        self.mib.render_snmp(self.sysctl.ip_forward == 1, self.sysctl.ip_default_ttl)
+        self.mib
+            .render_snmp(self.sysctl.ip_forward == 1, self.sysctl.ip_default_ttl)
     }
 
     /// `/proc/net/netstat`.
@@ -407,8 +443,17 @@ impl Stack {
         self.dev_queue_xmit_dst(ifindex, skb, None);
     }
 
-    pub(crate) fn dev_queue_xmit_dst(&mut self, ifindex: u32, mut skb: SkBuff, dst: Option<DstEntry>) {
-        stage!(self, "dev_queue_xmit");
+    pub(crate) fn dev_queue_xmit_dst(
+        &mut self,
+        ifindex: u32,
+        mut skb: SkBuff,
+        dst: Option<DstEntry>,
+    ) {
+        let _span = tracing::trace_span!("dev_queue_xmit").entered();
+        if self.trace.is_some() {
+            let name = self.dev_name(ifindex).to_string();
+            self.trace_note_str(&format_args!("dev_queue_xmit({name})"));
+        }
         let Some(dev) = self.dev_mut(ifindex) else {
             return self.kfree_skb(skb, DropReason::DevReady);
         };
@@ -432,7 +477,6 @@ impl Stack {
             self.backlog.push_back((skb, dst));
             return;
         }
-        self.trace_note_dev("→", ifindex);
         dev_push(self, ifindex, skb);
     }
 
@@ -534,7 +578,13 @@ impl Stack {
         };
         let mut actions = core::mem::take(&mut self.neigh_actions);
         let fib = &self.fib;
-        let res = self.neigh.arp_rcv(self.now, &ndev, skb, |a| fib.inet_addr_type(a) == RouteType::Local, &mut actions);
+        let res = self.neigh.arp_rcv(
+            self.now,
+            &ndev,
+            skb,
+            |a| fib.inet_addr_type(a) == RouteType::Local,
+            &mut actions,
+        );
         if let Err(why) = res {
             self.trace_note_str(&format_args!("arp drop {why:?}"));
             self.count_drop(DropReason::ArpInvalid);
@@ -563,7 +613,15 @@ impl Stack {
         };
         let mut actions = core::mem::take(&mut self.neigh_actions);
         let fib = &self.fib;
-        self.neigh.output(self.now, &ndev, nexthop, kind, skb, |a| fib.inet_addr_type(a) == RouteType::Local, &mut actions);
+        self.neigh.output(
+            self.now,
+            &ndev,
+            nexthop,
+            kind,
+            skb,
+            |a| fib.inet_addr_type(a) == RouteType::Local,
+            &mut actions,
+        );
         self.run_neigh_actions(&mut actions);
         self.neigh_actions = actions;
     }
@@ -577,7 +635,9 @@ impl Stack {
                     self.icmp_send(&skb, crate::route::RtFlags::default(), 3, 1, 0);
                     self.kfree_skb(skb, DropReason::NeighFailed);
                 }
-                NeighAction::QueueOverflow { skb } => self.kfree_skb(skb, DropReason::NeighQueuefull),
+                NeighAction::QueueOverflow { skb } => {
+                    self.kfree_skb(skb, DropReason::NeighQueuefull)
+                }
                 NeighAction::TableFull { skb } => self.kfree_skb(skb, DropReason::NeighCreatefail),
                 NeighAction::Drop { skb, reason } => {
                     let reason = match reason {
@@ -640,13 +700,6 @@ impl Stack {
         }
     }
 
-    fn trace_note_dev(&mut self, arrow: &str, ifindex: u32) {
-        if self.trace.is_some() {
-            let name = self.dev_name(ifindex).to_string();
-            self.trace_note_str(&format_args!("{arrow}{name}"));
-        }
-    }
-
     pub(crate) fn trace_note_str(&mut self, note: &fmt::Arguments<'_>) {
         if let Some(t) = &mut self.trace {
             t.path.push(Cow::Owned(note.to_string()));
@@ -687,7 +740,10 @@ impl Stack {
     /// The packet paths recorded since the last call, one packet per line (needs
     /// `StackConfig::trace`).
     pub fn drain_trace(&mut self) -> Vec<String> {
-        self.trace.as_mut().map(|t| t.lines.drain(..).collect()).unwrap_or_default()
+        self.trace
+            .as_mut()
+            .map(|t| t.lines.drain(..).collect())
+            .unwrap_or_default()
     }
 
     /// Starts or stops path tracing.

@@ -36,7 +36,10 @@ fn forwards_with_ttl_decrement_and_valid_checksum() {
     let out = outs(r.tx());
     assert_eq!(out.len(), 1);
     let o = &out[0];
-    assert_eq!((o.dev, o.eth_dst, o.src, o.dst, o.ttl), (r.eth1, PEER1_MAC, PEER, PEER1, 8));
+    assert_eq!(
+        (o.dev, o.eth_dst, o.src, o.dst, o.ttl),
+        (r.eth1, PEER1_MAC, PEER, PEER1, 8)
+    );
     assert_eq!(o.payload, p.payload, "the payload is untouched");
     assert_eq!(r.mib("IpForwDatagrams"), 1);
     assert_eq!(r.mib("IpOutTransmits"), 1);
@@ -53,7 +56,11 @@ fn ttl_one_answers_time_exceeded_from_the_router() {
     assert_eq!(got.len(), 1);
     let (t, c, o) = &got[0];
     assert_eq!((*t, *c), (11, 0));
-    assert_eq!((o.src, o.dst, o.dev), (ME, PEER, r.eth0), "from the address facing the source");
+    assert_eq!(
+        (o.src, o.dst, o.dev),
+        (ME, PEER, r.eth0),
+        "from the address facing the source"
+    );
     assert_eq!(r.drops(DropReason::IpTtlExpired), 1);
     assert_eq!(r.mib("IpInHdrErrors"), 1);
     assert_eq!(r.mib("IcmpOutTimeExcds"), 1);
@@ -74,7 +81,11 @@ fn df_over_mtu_answers_frag_needed_with_the_mtu() {
     assert_eq!(got.len(), 1);
     let (t, c, o) = &got[0];
     assert_eq!((*t, *c), (3, 4));
-    assert_eq!(&o.payload[4..8], &[0, 0, 0x05, 0x78], "next-hop MTU 1400, high bits 0 (RFC 1191)");
+    assert_eq!(
+        &o.payload[4..8],
+        &[0, 0, 0x05, 0x78],
+        "next-hop MTU 1400, high bits 0 (RFC 1191)"
+    );
     assert_eq!(r.mib("IpFragFails"), 1);
     assert_eq!(r.drops(DropReason::PktTooBig), 1);
 }
@@ -92,7 +103,12 @@ fn non_df_over_mtu_fails_honestly_until_fragmentation_lands() {
 fn ip_error_per_route_type() {
     let cases = [
         ("no route", None, Some((3, 0)), "IpExtInNoRoutes"),
-        ("unreachable", Some(RouteType::Unreachable), Some((3, 1)), ""),
+        (
+            "unreachable",
+            Some(RouteType::Unreachable),
+            Some((3, 1)),
+            "",
+        ),
         ("prohibit", Some(RouteType::Prohibit), Some((3, 13)), ""),
         ("blackhole", Some(RouteType::Blackhole), None, ""),
     ];
@@ -100,7 +116,8 @@ fn ip_error_per_route_type() {
         let mut r = Host::new(true);
         let dst = Ipv4Addr::new(192, 0, 2, 9);
         if let Some(t) = rtype {
-            r.s.add_route(route(Ipv4Addr::new(192, 0, 2, 0), 24, t)).unwrap();
+            r.s.add_route(route(Ipv4Addr::new(192, 0, 2, 0), 24, t))
+                .unwrap();
         }
         r.rx(r.eth0, &Ip::echo(PEER, dst).frame());
         let got: Vec<(u8, u8)> = icmps(r.tx()).into_iter().map(|(t, c, _)| (t, c)).collect();
@@ -216,14 +233,19 @@ fn global_bucket_limits_errors_to_many_destinations() {
         r.rx(r.eth0, &p.frame());
     }
     let sent = icmps(r.tx()).len();
-    assert!((5..=11).contains(&sent), "burst 10 with random 0-2 credits per send: {sent}");
+    assert!(
+        (5..=11).contains(&sent),
+        "burst 10 with random 0-2 credits per send: {sent}"
+    );
     assert!(r.mib("IcmpOutRateLimitGlobal") >= 180);
 }
 
 #[test]
 fn ip_list_rcv_reuses_the_route_of_the_same_flow() {
     let mut r = Host::new(true);
-    let frames: Vec<_> = (0..4).map(|i| Ip::udp(PEER, PEER1, 7 + i, b"batch").frame()).collect();
+    let frames: Vec<_> = (0..4)
+        .map(|i| Ip::udp(PEER, PEER1, 7 + i, b"batch").frame())
+        .collect();
     r.s.drain_trace();
     let skbs = frames
         .iter()

@@ -21,7 +21,11 @@ struct Script {
 impl NfHookFn for Script {
     fn hook(&mut self, _skb: &mut SkBuff, state: &NfHookState) -> NfVerdict {
         self.calls.borrow_mut().push(state.hook);
-        if self.verdicts.len() > 1 { self.verdicts.remove(0) } else { self.verdicts[0] }
+        if self.verdicts.len() > 1 {
+            self.verdicts.remove(0)
+        } else {
+            self.verdicts[0]
+        }
     }
 
     fn stolen(&mut self, _skb: SkBuff) {
@@ -29,7 +33,12 @@ impl NfHookFn for Script {
     }
 }
 
-fn script(h: &mut Host, hook: NfInetHook, prio: i32, verdicts: Vec<NfVerdict>) -> (Rc<RefCell<Vec<NfInetHook>>>, Rc<RefCell<usize>>) {
+fn script(
+    h: &mut Host,
+    hook: NfInetHook,
+    prio: i32,
+    verdicts: Vec<NfVerdict>,
+) -> (Rc<RefCell<Vec<NfInetHook>>>, Rc<RefCell<usize>>) {
     let calls = Rc::new(RefCell::new(Vec::new()));
     let stolen = Rc::new(RefCell::new(0));
     let op = Script {
@@ -37,7 +46,9 @@ fn script(h: &mut Host, hook: NfInetHook, prio: i32, verdicts: Vec<NfVerdict>) -
         calls: calls.clone(),
         stolen: stolen.clone(),
     };
-    h.s.nf.nf_register_net_hook(hook, prio, Box::new(op)).unwrap();
+    h.s.nf
+        .nf_register_net_hook(hook, prio, Box::new(op))
+        .unwrap();
     (calls, stolen)
 }
 
@@ -49,33 +60,67 @@ fn echo_answered(h: &mut Host) -> bool {
 #[test]
 fn accept_drop_stolen() {
     let mut h = Host::new(false);
-    let (calls, _) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Accept]);
+    let (calls, _) = script(
+        &mut h,
+        NfInetHook::LocalIn,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Accept],
+    );
     assert!(echo_answered(&mut h));
     assert_eq!(calls.borrow().as_slice(), &[NfInetHook::LocalIn]);
 
     let mut h = Host::new(false);
-    script(&mut h, NfInetHook::PreRouting, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Drop]);
+    script(
+        &mut h,
+        NfInetHook::PreRouting,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Drop],
+    );
     assert!(!echo_answered(&mut h));
     assert_eq!(h.drops(DropReason::NetfilterDrop), 1);
 
     let mut h = Host::new(false);
-    let (_, stolen) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Stolen]);
+    let (_, stolen) = script(
+        &mut h,
+        NfInetHook::LocalIn,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Stolen],
+    );
     assert!(!echo_answered(&mut h));
     assert_eq!(*stolen.borrow(), 1);
-    assert_eq!(h.drops(DropReason::NetfilterDrop), 0, "stolen is not a drop");
+    assert_eq!(
+        h.drops(DropReason::NetfilterDrop),
+        0,
+        "stolen is not a drop"
+    );
 }
 
 #[test]
 fn stop_skips_the_later_ops_and_repeat_calls_again() {
     let mut h = Host::new(false);
-    let (first, _) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_MANGLE, vec![NfVerdict::Stop]);
-    let (second, _) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Drop]);
+    let (first, _) = script(
+        &mut h,
+        NfInetHook::LocalIn,
+        priority::NF_IP_PRI_MANGLE,
+        vec![NfVerdict::Stop],
+    );
+    let (second, _) = script(
+        &mut h,
+        NfInetHook::LocalIn,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Drop],
+    );
     assert!(echo_answered(&mut h), "Stop accepts at once");
     assert_eq!(first.borrow().len(), 1);
     assert!(second.borrow().is_empty());
 
     let mut h = Host::new(false);
-    let (calls, _) = script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Repeat, NfVerdict::Repeat, NfVerdict::Accept]);
+    let (calls, _) = script(
+        &mut h,
+        NfInetHook::LocalIn,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Repeat, NfVerdict::Repeat, NfVerdict::Accept],
+    );
     assert!(echo_answered(&mut h));
     assert_eq!(calls.borrow().len(), 3, "the same op, three times");
 }
@@ -84,36 +129,84 @@ fn stop_skips_the_later_ops_and_repeat_calls_again() {
 fn queue_then_reinject_continues_the_path() {
     let mut h = Host::new(false);
     h.s.nf.nfq_set_config(3, 16, false);
-    script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Queue { num: 3, bypass: false }]);
+    script(
+        &mut h,
+        NfInetHook::LocalIn,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Queue {
+            num: 3,
+            bypass: false,
+        }],
+    );
     assert!(!echo_answered(&mut h), "waiting in the queue");
     let (id, skb) = h.s.nf.nfq_recv(3).expect("queued");
     assert!(skb.len() > 20);
     assert!(h.s.nf_reinject(h.now, id, NfVerdict::Accept));
     assert_eq!(icmps(h.tx()).len(), 1, "the echo reply after the verdict");
-    assert!(!h.s.nf_reinject(h.now, id, NfVerdict::Accept), "an id is used once");
+    assert!(
+        !h.s.nf_reinject(h.now, id, NfVerdict::Accept),
+        "an id is used once"
+    );
 
     // No queue bound: dropped without bypass, accepted with it.
     let mut h = Host::new(false);
-    script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Queue { num: 9, bypass: false }]);
+    script(
+        &mut h,
+        NfInetHook::LocalIn,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Queue {
+            num: 9,
+            bypass: false,
+        }],
+    );
     assert!(!echo_answered(&mut h));
     assert_eq!(h.drops(DropReason::NetfilterQueue), 1);
     let mut h = Host::new(false);
-    script(&mut h, NfInetHook::LocalIn, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Queue { num: 9, bypass: true }]);
+    script(
+        &mut h,
+        NfInetHook::LocalIn,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Queue {
+            num: 9,
+            bypass: true,
+        }],
+    );
     assert!(echo_answered(&mut h));
 }
 
 #[test]
 fn forward_and_output_hooks_see_their_packets() {
     let mut r = Host::new(true);
-    let (fwd, _) = script(&mut r, NfInetHook::Forward, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Accept]);
-    let (post, _) = script(&mut r, NfInetHook::PostRouting, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Accept]);
-    let (out, _) = script(&mut r, NfInetHook::LocalOut, priority::NF_IP_PRI_FILTER, vec![NfVerdict::Accept]);
+    let (fwd, _) = script(
+        &mut r,
+        NfInetHook::Forward,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Accept],
+    );
+    let (post, _) = script(
+        &mut r,
+        NfInetHook::PostRouting,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Accept],
+    );
+    let (out, _) = script(
+        &mut r,
+        NfInetHook::LocalOut,
+        priority::NF_IP_PRI_FILTER,
+        vec![NfVerdict::Accept],
+    );
     r.rx(r.eth0, &Ip::udp(PEER, PEER1, 7, b"f").frame());
     assert_eq!(outs(r.tx()).len(), 1);
-    assert_eq!((fwd.borrow().len(), post.borrow().len(), out.borrow().len()), (1, 1, 0));
+    assert_eq!(
+        (fwd.borrow().len(), post.borrow().len(), out.borrow().len()),
+        (1, 1, 0)
+    );
     r.rx(r.eth0, &Ip::echo(PEER, ME).frame());
     assert_eq!(icmps(r.tx()).len(), 1);
-    assert_eq!((fwd.borrow().len(), post.borrow().len(), out.borrow().len()), (1, 2, 1));
+    assert_eq!(
+        (fwd.borrow().len(), post.borrow().len(), out.borrow().len()),
+        (1, 2, 1)
+    );
 }
 
 #[test]
@@ -159,19 +252,34 @@ fn rule_set_mark_log_and_rewrites() {
     .expect("UDP checksum fixed incrementally");
     let log: Vec<String> = r.s.nf.drain_log().collect();
     assert_eq!(log.len(), 1);
-    assert!(log[0].starts_with("fwd: IN=eth0 OUT=eth1 MAC="), "{}", log[0]);
-    assert!(log[0].contains(" SRC=10.0.0.2 DST=10.0.1.2 ") && log[0].contains(" MARK=0x2a"), "{}", log[0]);
+    assert!(
+        log[0].starts_with("fwd: IN=eth0 OUT=eth1 MAC="),
+        "{}",
+        log[0]
+    );
+    assert!(
+        log[0].contains(" SRC=10.0.0.2 DST=10.0.1.2 ") && log[0].contains(" MARK=0x2a"),
+        "{}",
+        log[0]
+    );
 }
 
 #[test]
 fn set_daddr_on_output_reroutes() {
     let mut h = Host::new(true);
-    h.s.nf.load_rules("-A OUTPUT -d 10.0.0.2 -j SET-DADDR --to 10.0.1.2\n").unwrap();
+    h.s.nf
+        .load_rules("-A OUTPUT -d 10.0.0.2 -j SET-DADDR --to 10.0.1.2\n")
+        .unwrap();
     let sock = h.s.raw_socket(1).unwrap();
-    h.s.raw_sendto(h.now, sock, PEER, &icmp(8, 0, [0, 1, 0, 1], b"x")).unwrap();
+    h.s.raw_sendto(h.now, sock, PEER, &icmp(8, 0, [0, 1, 0, 1], b"x"))
+        .unwrap();
     let out = outs(h.tx());
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].dst, out[0].dev, out[0].eth_dst), (PEER1, h.eth1, PEER1_MAC), "ip_route_me_harder");
+    assert_eq!(
+        (out[0].dst, out[0].dev, out[0].eth_dst),
+        (PEER1, h.eth1, PEER1_MAC),
+        "ip_route_me_harder"
+    );
 }
 
 #[test]

@@ -48,13 +48,48 @@ fn link_padding_is_trimmed() {
 fn ip_rcv_core_drops() {
     let base = Ip::echo(PEER, ME).frame();
     let cases: Vec<(&str, Vec<u8>, DropReason, &str)> = vec![
-        ("short", base[..14 + 19].to_vec(), DropReason::IpInhdr, "IpInHdrErrors"),
-        ("version 6", with(&base, |ip| ip[0] = 0x65), DropReason::IpInhdr, "IpInHdrErrors"),
-        ("ihl 4", with(&base, |ip| ip[0] = 0x44), DropReason::IpInhdr, "IpInHdrErrors"),
-        ("ihl past the end", with_len(&base[..14 + 22], 0x46), DropReason::IpInhdr, "IpInHdrErrors"),
-        ("checksum", with(&base, |ip| ip[10] ^= 1), DropReason::IpCsum, "IpExtInCsumErrors"),
-        ("truncated", with(&base, |ip| bump_len(ip, 1)), DropReason::PktTooSmall, "IpExtInTruncatedPkts"),
-        ("tot_len < ihl", with(&base, |ip| set_len(ip, 19)), DropReason::IpInhdr, "IpInHdrErrors"),
+        (
+            "short",
+            base[..14 + 19].to_vec(),
+            DropReason::IpInhdr,
+            "IpInHdrErrors",
+        ),
+        (
+            "version 6",
+            with(&base, |ip| ip[0] = 0x65),
+            DropReason::IpInhdr,
+            "IpInHdrErrors",
+        ),
+        (
+            "ihl 4",
+            with(&base, |ip| ip[0] = 0x44),
+            DropReason::IpInhdr,
+            "IpInHdrErrors",
+        ),
+        (
+            "ihl past the end",
+            with_len(&base[..14 + 22], 0x46),
+            DropReason::IpInhdr,
+            "IpInHdrErrors",
+        ),
+        (
+            "checksum",
+            with(&base, |ip| ip[10] ^= 1),
+            DropReason::IpCsum,
+            "IpExtInCsumErrors",
+        ),
+        (
+            "truncated",
+            with(&base, |ip| bump_len(ip, 1)),
+            DropReason::PktTooSmall,
+            "IpExtInTruncatedPkts",
+        ),
+        (
+            "tot_len < ihl",
+            with(&base, |ip| set_len(ip, 19)),
+            DropReason::IpInhdr,
+            "IpInHdrErrors",
+        ),
     ];
     for (what, frame, reason, counter) in cases {
         let mut h = Host::new(false);
@@ -62,9 +97,17 @@ fn ip_rcv_core_drops() {
         assert!(h.tx().is_empty(), "{what}: silently dropped");
         assert_eq!(h.drops(reason), 1, "{what}");
         assert_eq!(h.mib(counter), 1, "{what}");
-        assert_eq!(h.mib("IpInReceives"), 1, "{what}: counted as received first");
+        assert_eq!(
+            h.mib("IpInReceives"),
+            1,
+            "{what}: counted as received first"
+        );
         if reason == DropReason::IpCsum {
-            assert_eq!(h.mib("IpInHdrErrors"), 1, "a bad checksum is also a header error");
+            assert_eq!(
+                h.mib("IpInHdrErrors"),
+                1,
+                "a bad checksum is also a header error"
+            );
         }
     }
 }
@@ -106,18 +149,42 @@ fn otherhost_frames_are_dropped_before_ip() {
     h.rx(h.eth0, &req.frame());
     assert!(h.tx().is_empty());
     assert_eq!(h.drops(DropReason::OtherHost), 1);
-    assert_eq!(h.mib("IpInReceives"), 0, "OTHERHOST is dropped before InReceives");
+    assert_eq!(
+        h.mib("IpInReceives"),
+        0,
+        "OTHERHOST is dropped before InReceives"
+    );
     assert_eq!(h.s.dev(h.eth0).unwrap().stats.rx_otherhost_dropped, 1);
 }
 
 #[test]
 fn martians_are_dropped_silently() {
     let cases = [
-        ("loopback source", Ipv4Addr::new(127, 0, 0, 9), ME, DropReason::IpInvalidSource),
+        (
+            "loopback source",
+            Ipv4Addr::new(127, 0, 0, 9),
+            ME,
+            DropReason::IpInvalidSource,
+        ),
         ("our own source", ME, ME, DropReason::IpInvalidSource),
-        ("multicast source", Ipv4Addr::new(224, 1, 1, 1), ME, DropReason::IpInvalidSource),
-        ("zeronet destination", PEER, Ipv4Addr::new(0, 1, 2, 3), DropReason::IpInvalidDest),
-        ("loopback destination", PEER, Ipv4Addr::new(127, 0, 0, 1), DropReason::IpInvalidDest),
+        (
+            "multicast source",
+            Ipv4Addr::new(224, 1, 1, 1),
+            ME,
+            DropReason::IpInvalidSource,
+        ),
+        (
+            "zeronet destination",
+            PEER,
+            Ipv4Addr::new(0, 1, 2, 3),
+            DropReason::IpInvalidDest,
+        ),
+        (
+            "loopback destination",
+            PEER,
+            Ipv4Addr::new(127, 0, 0, 1),
+            DropReason::IpInvalidDest,
+        ),
     ];
     for (what, src, dst, reason) in cases {
         let mut h = Host::new(false);
@@ -175,7 +242,11 @@ fn unknown_protocol_answers_protocol_unreachable() {
     assert_eq!((*t, *c), (3, 2));
     assert_eq!(o.src, ME);
     assert_eq!(o.tos, 0xc0, "errors carry IPTOS_PREC_INTERNETCONTROL");
-    assert_eq!(&o.payload[8..], &pkt.frame()[14..], "the whole small datagram is quoted");
+    assert_eq!(
+        &o.payload[8..],
+        &pkt.frame()[14..],
+        "the whole small datagram is quoted"
+    );
     assert_eq!(h.mib("IpInUnknownProtos"), 1);
     assert_eq!(h.drops(DropReason::IpNoproto), 1);
     assert_eq!(h.mib("IcmpOutDestUnreachs"), 1);
@@ -202,7 +273,10 @@ fn bad_udp_checksum_is_silent() {
     let mut pkt = Ip::udp(PEER, ME, 9, b"hello");
     pkt.payload[6] ^= 0x55;
     h.rx(h.eth0, &pkt.frame());
-    assert!(h.tx().is_empty(), "RFC 1122 4.1.3.4: no ICMP for a bad checksum");
+    assert!(
+        h.tx().is_empty(),
+        "RFC 1122 4.1.3.4: no ICMP for a bad checksum"
+    );
     assert_eq!(h.mib("UdpInCsumErrors"), 1);
     assert_eq!(h.mib("UdpInErrors"), 1);
     let mut short = Ip::udp(PEER, ME, 9, b"hello");
@@ -279,7 +353,11 @@ fn unicast_in_l2_broadcast_can_be_dropped() {
     let mut req = Ip::echo(PEER, ME);
     req.eth_dst = EthernetAddress::BROADCAST;
     h.rx(h.eth0, &req.frame());
-    assert_eq!(icmps(h.tx()).len(), 1, "accepted by default (RFC 1122 3.3.6 deviation)");
+    assert_eq!(
+        icmps(h.tx()).len(),
+        1,
+        "accepted by default (RFC 1122 3.3.6 deviation)"
+    );
     h.s.set_sysctl("drop_unicast_in_l2_multicast", "1").unwrap();
     h.rx(h.eth0, &req.frame());
     assert!(h.tx().is_empty());
@@ -311,7 +389,10 @@ fn igmp_is_consumed_and_bad_igmp_dropped() {
     h.rx(h.eth0, &Ip::new(PEER, ME, 2, query).frame());
     assert!(h.tx().is_empty());
     assert_eq!(h.mib("IpInDelivers"), 1);
-    h.rx(h.eth0, &Ip::new(PEER, ME, 2, vec![0x11, 0, 0, 0, 0, 0, 0, 1]).frame());
+    h.rx(
+        h.eth0,
+        &Ip::new(PEER, ME, 2, vec![0x11, 0, 0, 0, 0, 0, 0, 1]).frame(),
+    );
     assert_eq!(h.drops(DropReason::IgmpInvalid), 1);
 }
 
@@ -352,7 +433,9 @@ fn trace_shows_the_kernel_path() {
     ];
     let mut at = 0;
     for w in want {
-        let found = lines[0][at..].find(w).unwrap_or_else(|| panic!("{w} after {at} in {}", lines[0]));
+        let found = lines[0][at..]
+            .find(w)
+            .unwrap_or_else(|| panic!("{w} after {at} in {}", lines[0]));
         at += found + w.len();
     }
 }

@@ -19,10 +19,10 @@ fn echo_msg(seq: u16) -> Vec<u8> {
 #[test]
 fn local_output_errors_per_route_type() {
     let cases = [
-        (None, 101),                           // no route: ENETUNREACH
-        (Some(RouteType::Unreachable), 113),   // EHOSTUNREACH
-        (Some(RouteType::Prohibit), 13),       // EACCES
-        (Some(RouteType::Blackhole), 22),      // EINVAL
+        (None, 101),                         // no route: ENETUNREACH
+        (Some(RouteType::Unreachable), 113), // EHOSTUNREACH
+        (Some(RouteType::Prohibit), 13),     // EACCES
+        (Some(RouteType::Blackhole), 22),    // EINVAL
     ];
     for (rtype, errno) in cases {
         let mut h = Host::new(false);
@@ -40,12 +40,16 @@ fn local_output_errors_per_route_type() {
 #[test]
 fn unicast_gateway_route_uses_the_gateway_mac() {
     let mut h = Host::new(false);
-    h.s.add_route(FibRoute::new(NET, 24, RouteType::Unicast).via(PEER)).unwrap();
+    h.s.add_route(FibRoute::new(NET, 24, RouteType::Unicast).via(PEER))
+        .unwrap();
     let sock = h.s.raw_socket(1).unwrap();
     h.s.raw_sendto(h.now, sock, DST, &echo_msg(1)).unwrap();
     let out = outs(h.tx());
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].dst, out[0].eth_dst, out[0].src, out[0].ttl), (DST, PEER_MAC, ME, 64));
+    assert_eq!(
+        (out[0].dst, out[0].eth_dst, out[0].src, out[0].ttl),
+        (DST, PEER_MAC, ME, 64)
+    );
 }
 
 #[test]
@@ -69,17 +73,27 @@ fn local_route_loops_back_to_ourselves() {
 fn subnet_broadcast_output_goes_to_the_broadcast_mac() {
     let mut h = Host::new(false);
     let sock = h.s.raw_socket(17).unwrap();
-    h.s.raw_sendto(h.now, sock, Ipv4Addr::new(10, 0, 0, 255), &udp(ME, Ipv4Addr::new(10, 0, 0, 255), 1, 2, b"b")).unwrap();
+    h.s.raw_sendto(
+        h.now,
+        sock,
+        Ipv4Addr::new(10, 0, 0, 255),
+        &udp(ME, Ipv4Addr::new(10, 0, 0, 255), 1, 2, b"b"),
+    )
+    .unwrap();
     let out = outs(h.tx());
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].eth_dst, skiff_wire::ethernet::EthernetAddress::BROADCAST);
+    assert_eq!(
+        out[0].eth_dst,
+        skiff_wire::ethernet::EthernetAddress::BROADCAST
+    );
     assert_eq!(h.mib("IpExtOutBcastPkts"), 1);
 }
 
 #[test]
 fn the_dst_cache_is_invalidated_when_routes_change() {
     let mut h = Host::new(false);
-    h.s.add_route(FibRoute::new(NET, 24, RouteType::Unicast).via(PEER)).unwrap();
+    h.s.add_route(FibRoute::new(NET, 24, RouteType::Unicast).via(PEER))
+        .unwrap();
     let sock = h.s.raw_socket(1).unwrap();
     h.s.raw_connect(sock, DST).unwrap();
     h.s.raw_send(h.now, sock, &echo_msg(1)).unwrap();
@@ -89,13 +103,21 @@ fn the_dst_cache_is_invalidated_when_routes_change() {
     let other_mac = skiff_wire::ethernet::EthernetAddress([2, 0, 0, 0, 0, 3]);
     h.s.add_neigh_static(h.eth0, other, other_mac);
     let genid = h.s.fib.genid();
-    h.s.add_route(FibRoute::new(DST, 32, RouteType::Unicast).via(other)).unwrap();
+    h.s.add_route(FibRoute::new(DST, 32, RouteType::Unicast).via(other))
+        .unwrap();
     assert_ne!(h.s.fib.genid(), genid);
     h.s.raw_send(h.now, sock, &echo_msg(2)).unwrap();
-    assert_eq!(outs(h.tx())[0].eth_dst, other_mac, "sk_dst_check failed, so it routed again");
+    assert_eq!(
+        outs(h.tx())[0].eth_dst,
+        other_mac,
+        "sk_dst_check failed, so it routed again"
+    );
     // A prohibit route now: the cached route must not survive either.
-    h.s.fib.del_route(skiff_core::route::FibTableId::Main, DST, 32, None).unwrap();
-    h.s.add_route(FibRoute::new(DST, 32, RouteType::Prohibit)).unwrap();
+    h.s.fib
+        .del_route(skiff_core::route::FibTableId::Main, DST, 32, None)
+        .unwrap();
+    h.s.add_route(FibRoute::new(DST, 32, RouteType::Prohibit))
+        .unwrap();
     let err = h.s.raw_send(h.now, sock, &echo_msg(3)).unwrap_err();
     assert_eq!(err.errno(), 13);
 }
@@ -104,8 +126,13 @@ fn the_dst_cache_is_invalidated_when_routes_change() {
 fn oversize_local_output_is_emsgsize() {
     let mut h = Host::new(false);
     let sock = h.s.raw_socket(1).unwrap();
-    let err = h.s.raw_sendto(h.now, sock, PEER, &vec![0u8; 1481]).unwrap_err();
-    assert_eq!(err, SockError::Output(skiff_core::ipv4::output::OutputError::MsgSize));
+    let err =
+        h.s.raw_sendto(h.now, sock, PEER, &vec![0u8; 1481])
+            .unwrap_err();
+    assert_eq!(
+        err,
+        SockError::Output(skiff_core::ipv4::output::OutputError::MsgSize)
+    );
     assert_eq!(err.errno(), 90);
 }
 
@@ -115,7 +142,11 @@ fn raw_socket_errors_and_ttl() {
     assert_eq!(h.s.raw_socket(0).unwrap_err().errno(), 22);
     let sock = h.s.raw_socket(1).unwrap();
     assert_eq!(h.s.raw_set_ttl(sock, Some(0)).unwrap_err().errno(), 22);
-    assert_eq!(h.s.raw_send(h.now, sock, b"x").unwrap_err().errno(), 89, "EDESTADDRREQ");
+    assert_eq!(
+        h.s.raw_send(h.now, sock, b"x").unwrap_err().errno(),
+        89,
+        "EDESTADDRREQ"
+    );
     assert_eq!(h.s.raw_recv(sock).unwrap_err().errno(), 11, "EAGAIN");
     h.s.raw_set_ttl(sock, Some(3)).unwrap();
     h.s.raw_sendto(h.now, sock, PEER, &echo_msg(1)).unwrap();
@@ -131,7 +162,10 @@ fn connected_raw_socket_records_icmp_errors() {
     h.s.raw_connect(sock, PEER).unwrap();
     // A port unreachable quoting a UDP datagram we sent to PEER.
     let quoted = Ip::udp(ME, PEER, 9, b"q").frame()[14..].to_vec();
-    h.rx(h.eth0, &Ip::new(PEER, ME, 1, icmp(3, 3, [0; 4], &quoted)).frame());
+    h.rx(
+        h.eth0,
+        &Ip::new(PEER, ME, 1, icmp(3, 3, [0; 4], &quoted)).frame(),
+    );
     assert_eq!(h.s.raw_take_error(sock).unwrap(), Some(111), "ECONNREFUSED");
     assert_eq!(h.mib("IcmpInDestUnreachs"), 1);
     assert_eq!(h.mib("IcmpInErrors"), 1, "udp_err found no UDP socket");
@@ -145,7 +179,10 @@ fn raw_receive_queue_is_bounded() {
     for _ in 0..400 {
         h.rx(h.eth0, &p);
     }
-    assert!(h.tx().is_empty(), "a raw listener means no protocol unreachable");
+    assert!(
+        h.tx().is_empty(),
+        "a raw listener means no protocol unreachable"
+    );
     let drops = h.s.raw_drops(sock).unwrap();
     assert!(drops > 0);
     assert_eq!(h.drops(DropReason::SocketRcvbuff), drops);
@@ -176,7 +213,10 @@ fn snmp_and_netstat_render_in_kernel_format() {
     h.tx();
     let snmp = h.s.render_snmp();
     let netstat = h.s.render_netstat();
-    let parsed = parse_proc(&snmp).into_iter().chain(parse_proc(&netstat)).collect::<Vec<_>>();
+    let parsed = parse_proc(&snmp)
+        .into_iter()
+        .chain(parse_proc(&netstat))
+        .collect::<Vec<_>>();
     let get = |k: &str| parsed.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
     assert_eq!(get("IpForwarding"), Some(2));
     assert_eq!(get("IpDefaultTTL"), Some(64));
@@ -203,9 +243,17 @@ fn parse_proc(text: &str) -> Vec<(String, i64)> {
         let (g2, values) = pair[1].split_once(": ").expect("Group: values");
         assert_eq!(g1, g2);
         let names: Vec<&str> = names.split(' ').collect();
-        let values: Vec<i64> = values.split(' ').map(|v| v.parse().expect("integer")).collect();
+        let values: Vec<i64> = values
+            .split(' ')
+            .map(|v| v.parse().expect("integer"))
+            .collect();
         assert_eq!(names.len(), values.len(), "{g1}");
-        out.extend(names.into_iter().zip(values).map(|(n, v)| (format!("{g1}{n}"), v)));
+        out.extend(
+            names
+                .into_iter()
+                .zip(values)
+                .map(|(n, v)| (format!("{g1}{n}"), v)),
+        );
     }
     out
 }

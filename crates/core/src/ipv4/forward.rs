@@ -55,7 +55,9 @@ impl Stack {
 /// Linux include/net/ip.h ip_decrease_ttl(): TTL - 1 with an incremental checksum update
 /// (RFC 1624). The caller checked TTL > 1.
 fn ip_decrease_ttl(skb: &mut SkBuff) {
-    let Some(hdr) = skb.network_header_bytes_mut() else { return };
+    let Some(hdr) = skb.network_header_bytes_mut() else {
+        return;
+    };
     let mut p = Ipv4Packet::new_unchecked(hdr);
     let old = u16::from_be_bytes([p.ttl(), u8::from(p.protocol())]);
     let ttl = p.ttl() - 1;

@@ -29,10 +29,15 @@ impl Stack {
     /// Linux icmp_rcv(): `data` is at the ICMP header.
     pub(crate) fn icmp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: DstEntry) {
         stage!(self, "icmp_rcv");
-        let verified = skb.ip_summed == ChecksumState::Unnecessary || csum_fold(csum_partial(skb.data(), 0)) == 0;
+        let verified = skb.ip_summed == ChecksumState::Unnecessary
+            || csum_fold(csum_partial(skb.data(), 0)) == 0;
         if !verified || skb.len() < 8 {
             self.mib.icmp.in_msgs += 1;
-            let reason = if verified { DropReason::IcmpInErrors } else { DropReason::IcmpCsum };
+            let reason = if verified {
+                DropReason::IcmpInErrors
+            } else {
+                DropReason::IcmpCsum
+            };
             return self.kfree_skb(skb, reason);
         }
         let icmp_type = skb.data()[0];
@@ -43,7 +48,9 @@ impl Stack {
         if dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST) {
             // RFC 1122 3.2.2.6 (MAY ignore), Smurf: ignored by default.
             let echo = matches!(icmp_type, 8 | 13);
-            if (echo && self.sysctl.icmp_echo_ignore_broadcasts == 1) || !matches!(icmp_type, 8 | 13 | 17 | 18) {
+            if (echo && self.sysctl.icmp_echo_ignore_broadcasts == 1)
+                || !matches!(icmp_type, 8 | 13 | 17 | 18)
+            {
                 return self.kfree_skb(skb, DropReason::IcmpInErrors);
             }
         }
@@ -80,7 +87,9 @@ impl Stack {
         if !self.icmpv4_global_allow(reply_type, 0, &mut apply) {
             return;
         }
-        let Ok(dst) = self.route_output_simple(h.saddr, spec_dst, h.tos) else { return };
+        let Ok(dst) = self.route_output_simple(h.saddr, spec_dst, h.tos) else {
+            return;
+        };
         if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, 0, apply) {
             return;
         }
@@ -148,7 +157,11 @@ impl Stack {
         if icmpv4_mask_allow(self.sysctl.icmp_ratemask, icmp_type, code) {
             return true;
         }
-        if self.icmp_global.icmp_global_allow(self.now, self.sysctl.icmp_msgs_per_sec, self.sysctl.icmp_msgs_burst) {
+        if self.icmp_global.icmp_global_allow(
+            self.now,
+            self.sysctl.icmp_msgs_per_sec,
+            self.sysctl.icmp_msgs_burst,
+        ) {
             *apply = true;
             return true;
         }
@@ -158,12 +171,23 @@ impl Stack {
 
     /// Linux icmpv4_xrlim_allow(): the per-destination bucket (not on loopback); a send
     /// that passes consumes 0–2 global credits (icmp_global_consume, CVE-2020-25705).
-    fn icmpv4_xrlim_allow(&mut self, dst: &DstEntry, daddr: Ipv4Addr, _icmp_type: u8, _code: u8, apply: bool) -> bool {
+    fn icmpv4_xrlim_allow(
+        &mut self,
+        dst: &DstEntry,
+        daddr: Ipv4Addr,
+        _icmp_type: u8,
+        _code: u8,
+        apply: bool,
+    ) -> bool {
         if !apply {
             return true;
         }
         let ok = dst.dev == LOOPBACK_IFINDEX
-            || self.peers.xrlim_allow(self.now, daddr, Duration::from_millis(u64::from(self.sysctl.icmp_ratelimit)));
+            || self.peers.xrlim_allow(
+                self.now,
+                daddr,
+                Duration::from_millis(u64::from(self.sysctl.icmp_ratelimit)),
+            );
         if ok {
             self.icmp_global.icmp_global_consume(&mut self.rng);
         } else {
@@ -175,10 +199,21 @@ impl Stack {
     /// Linux __icmp_send(): an ICMP error about `skb_in` (its network header is the
     /// offending IP header), unless reference R22 forbids it or a bucket is empty.
     /// `rt_flags` are the flags of the route `skb_in` took.
-    pub(crate) fn icmp_send(&mut self, skb_in: &SkBuff, rt_flags: RtFlags, icmp_type: u8, code: u8, info: u32) {
+    pub(crate) fn icmp_send(
+        &mut self,
+        skb_in: &SkBuff,
+        rt_flags: RtFlags,
+        icmp_type: u8,
+        code: u8,
+        info: u32,
+    ) {
         stage!(self, "icmp_send");
-        let Some(orig) = skb_in.network_header_bytes() else { return };
-        let Ok(iph) = Ipv4Packet::new_checked(orig) else { return };
+        let Some(orig) = skb_in.network_header_bytes() else {
+            return;
+        };
+        let Ok(iph) = Ipv4Packet::new_checked(orig) else {
+            return;
+        };
         if skb_in.pkt_type != PacketType::Host {
             return;
         }
@@ -197,7 +232,8 @@ impl Stack {
             }
         }
         let mut apply = false;
-        if skb_in.iif != LOOPBACK_IFINDEX && !self.icmpv4_global_allow(icmp_type, code, &mut apply) {
+        if skb_in.iif != LOOPBACK_IFINDEX && !self.icmpv4_global_allow(icmp_type, code, &mut apply)
+        {
             return;
         }
         let saddr = if rt_flags.contains(RtFlags::LOCAL) {
@@ -214,11 +250,15 @@ impl Stack {
         } else {
             iph.tos()
         };
-        let Ok(dst) = self.route_output_simple(iph.src(), saddr, tos) else { return };
+        let Ok(dst) = self.route_output_simple(iph.src(), saddr, tos) else {
+            return;
+        };
         if !self.icmpv4_xrlim_allow(&dst, iph.src(), icmp_type, code, apply) {
             return;
         }
-        let room = (dst.mtu as usize).min(ICMP_ERROR_MAX).saturating_sub(20 + 8);
+        let room = (dst.mtu as usize)
+            .min(ICMP_ERROR_MAX)
+            .saturating_sub(20 + 8);
         let quote = &orig[..orig.len().min(room)];
         let p = IpSend {
             saddr: dst.saddr,

@@ -12,7 +12,8 @@ impl Stack {
     pub(crate) fn igmp_rcv(&mut self, skb: SkBuff) {
         stage!(self, "igmp_rcv");
         let ok = skb.len() >= skiff_wire::igmp::HEADER_LEN
-            && (skb.ip_summed == ChecksumState::Unnecessary || csum_fold(csum_partial(skb.data(), 0)) == 0);
+            && (skb.ip_summed == ChecksumState::Unnecessary
+                || csum_fold(csum_partial(skb.data(), 0)) == 0);
         if ok {
             self.consume_skb(skb);
         } else {

@@ -57,7 +57,9 @@ impl Stack {
     /// `dst` is set for looped-back packets, which keep their output route.
     pub(crate) fn ip_rcv(&mut self, skb: SkBuff, dst: Option<DstEntry>) {
         stage!(self, "ip_rcv");
-        let Some(skb) = self.ip_rcv_core(skb) else { return };
+        let Some(skb) = self.ip_rcv_core(skb) else {
+            return;
+        };
         let iif = skb.iif;
         if let Some(skb) = self.nf_hook(NfInetHook::PreRouting, skb, iif, 0) {
             self.ip_rcv_finish(skb, dst, None);
@@ -72,15 +74,21 @@ impl Stack {
         stage!(self, "ip_list_rcv");
         let mut hint: Option<(Ipv4Addr, u8, DstEntry)> = None;
         for skb in skbs {
-            let Some(skb) = self.ip_rcv_core(skb) else { continue };
+            let Some(skb) = self.ip_rcv_core(skb) else {
+                continue;
+            };
             let iif = skb.iif;
-            let Some(skb) = self.nf_hook(NfInetHook::PreRouting, skb, iif, 0) else { continue };
+            let Some(skb) = self.nf_hook(NfInetHook::PreRouting, skb, iif, 0) else {
+                continue;
+            };
             let Some(h) = IpHdr::of(&skb) else {
                 self.kfree_skb(skb, DropReason::IpInhdr);
                 continue;
             };
             let use_hint = hint
-                .filter(|(d, t, dst)| *d == h.daddr && *t == h.tos && dst.iif == iif && self.fib.dst_check(dst))
+                .filter(|(d, t, dst)| {
+                    *d == h.daddr && *t == h.tos && dst.iif == iif && self.fib.dst_check(dst)
+                })
                 .map(|(_, _, dst)| dst);
             if let Some(dst) = self.ip_rcv_finish(skb, None, use_hint) {
                 let reusable = matches!(dst.input, DstInput::Forward);
@@ -116,7 +124,11 @@ impl Stack {
                         Err(DropReason::IpCsum)
                     } else if p.check_len().is_err() {
                         let tot = usize::from(p.total_len());
-                        Err(if skb.len() < tot { DropReason::PktTooSmall } else { DropReason::IpInhdr })
+                        Err(if skb.len() < tot {
+                            DropReason::PktTooSmall
+                        } else {
+                            DropReason::IpInhdr
+                        })
                     } else {
                         Ok((usize::from(p.total_len()), p.header_len()))
                     }
@@ -148,7 +160,12 @@ impl Stack {
 
     /// Linux ip_rcv_finish(): route (or take the looped-back or hinted route), options,
     /// then dst_input(). Returns the route used, for ip_list_rcv's hint.
-    pub(crate) fn ip_rcv_finish(&mut self, mut skb: SkBuff, dst: Option<DstEntry>, hint: Option<DstEntry>) -> Option<DstEntry> {
+    pub(crate) fn ip_rcv_finish(
+        &mut self,
+        mut skb: SkBuff,
+        dst: Option<DstEntry>,
+        hint: Option<DstEntry>,
+    ) -> Option<DstEntry> {
         stage!(self, "ip_rcv_finish");
         match self.ip_rcv_finish_core(&mut skb, dst.or(hint)) {
             Ok(dst) => {
@@ -163,7 +180,11 @@ impl Stack {
     }
 
     /// Linux ip_rcv_finish_core(), reference R21.
-    fn ip_rcv_finish_core(&mut self, skb: &mut SkBuff, dst: Option<DstEntry>) -> Result<DstEntry, DropReason> {
+    fn ip_rcv_finish_core(
+        &mut self,
+        skb: &mut SkBuff,
+        dst: Option<DstEntry>,
+    ) -> Result<DstEntry, DropReason> {
         let h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
         let dst = match dst {
             Some(dst) => dst,
@@ -196,13 +217,20 @@ impl Stack {
             .map_err(|e| match e {
                 RouteInputError::MartianSource => DropReason::IpInvalidSource,
                 RouteInputError::RpFilter => DropReason::IpRpFilter,
-                RouteInputError::MartianDestination | RouteInputError::Inval => DropReason::IpInvalidDest,
+                RouteInputError::MartianDestination | RouteInputError::Inval => {
+                    DropReason::IpInvalidDest
+                }
             })
     }
 
     /// Linux ip_rcv_options(): ip_options_compile() for a received packet; a bad option
     /// answers Parameter Problem with its pointer; source routes need accept_source_route.
-    fn ip_rcv_options(&mut self, skb: &mut SkBuff, h: &IpHdr, dst: &DstEntry) -> Result<(), DropReason> {
+    fn ip_rcv_options(
+        &mut self,
+        skb: &mut SkBuff,
+        h: &IpHdr,
+        dst: &DstEntry,
+    ) -> Result<(), DropReason> {
         stage!(self, "ip_rcv_options");
         let parsed = {
             let hdr = skb.network_header_bytes().ok_or(DropReason::IpInhdr)?;
@@ -251,7 +279,10 @@ impl Stack {
             _ => (DropReason::IpRouteError, None),
         };
         if let (true, Some(code), Some(h)) = (forwarding, code, IpHdr::of(&skb)) {
-            if self.peers.ip_error_allow(self.now, h.saddr, IP_RT_ERROR_COST, IP_RT_ERROR_BURST) {
+            if self
+                .peers
+                .ip_error_allow(self.now, h.saddr, IP_RT_ERROR_COST, IP_RT_ERROR_BURST)
+            {
                 self.icmp_send(&skb, dst.flags, 3, code, 0);
             }
         }

@@ -16,7 +16,13 @@ use crate::stack::{Stack, stage};
 impl Stack {
     /// Linux NF_HOOK(): runs the hook's ops. Returns the packet when the okfn should run;
     /// otherwise it was dropped (a REJECT answers with its ICMP), stolen, or queued.
-    pub(crate) fn nf_hook(&mut self, hook: NfInetHook, skb: SkBuff, in_dev: u32, out_dev: u32) -> Option<SkBuff> {
+    pub(crate) fn nf_hook(
+        &mut self,
+        hook: NfInetHook,
+        skb: SkBuff,
+        in_dev: u32,
+        out_dev: u32,
+    ) -> Option<SkBuff> {
         if !self.nf.has_ops(hook) {
             return Some(skb);
         }
@@ -49,9 +55,16 @@ impl Stack {
     /// Gives the verdict on a packet waiting in an NFQUEUE and continues its path from
     /// the hook that queued it (Linux nf_reinject() + the hook's okfn). The packet's
     /// route is looked up again. Returns false for an unknown id.
-    pub fn nf_reinject(&mut self, now: crate::time::Instant, id: u32, verdict: crate::netfilter::NfVerdict) -> bool {
+    pub fn nf_reinject(
+        &mut self,
+        now: crate::time::Instant,
+        id: u32,
+        verdict: crate::netfilter::NfVerdict,
+    ) -> bool {
         self.now = now;
-        let Some((state, outcome)) = self.nf.nf_reinject(id, verdict) else { return false };
+        let Some((state, outcome)) = self.nf.nf_reinject(id, verdict) else {
+            return false;
+        };
         self.trace_begin(0, "nf_reinject");
         match outcome {
             NfOutcome::Continue(skb) => self.nf_okfn(state.hook, skb),
@@ -65,7 +78,12 @@ impl Stack {
 
     /// Frees a packet netfilter dropped; a REJECT first answers with its ICMP error
     /// (ipt_REJECT nf_send_unreach()).
-    fn nf_drop(&mut self, skb: SkBuff, reject: Option<crate::netfilter::Reject>, why: crate::netfilter::NfDrop) {
+    fn nf_drop(
+        &mut self,
+        skb: SkBuff,
+        reject: Option<crate::netfilter::Reject>,
+        why: crate::netfilter::NfDrop,
+    ) {
         use crate::netfilter::NfDrop;
         if let Some(r) = reject {
             self.icmp_send(&skb, RtFlags::default(), r.icmp_type, r.code, 0);

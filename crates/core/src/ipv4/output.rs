@@ -67,7 +67,12 @@ pub(crate) struct IpIdents {
 impl IpIdents {
     pub(crate) fn new(rng: &mut Prng) -> Self {
         let mut fork = rng.fork();
-        let key = ahash::RandomState::with_seeds(fork.next_u64(), fork.next_u64(), fork.next_u64(), fork.next_u64());
+        let key = ahash::RandomState::with_seeds(
+            fork.next_u64(),
+            fork.next_u64(),
+            fork.next_u64(),
+            fork.next_u64(),
+        );
         IpIdents {
             key,
             idents: vec![0; IP_IDENTS_SZ],
@@ -77,13 +82,26 @@ impl IpIdents {
     }
 
     /// Linux __ip_select_ident() + ip_idents_reserve(): the first of `segs` IDs.
-    pub(crate) fn select(&mut self, now: Instant, daddr: Ipv4Addr, saddr: Ipv4Addr, protocol: u8, segs: u16) -> u16 {
-        let hash = self.key.hash_one((u32::from(daddr), u32::from(saddr), protocol));
+    pub(crate) fn select(
+        &mut self,
+        now: Instant,
+        daddr: Ipv4Addr,
+        saddr: Ipv4Addr,
+        protocol: u8,
+        segs: u16,
+    ) -> u16 {
+        let hash = self
+            .key
+            .hash_one((u32::from(daddr), u32::from(saddr), protocol));
         let bucket = (hash as usize) % IP_IDENTS_SZ;
         let jiffies = (now.as_nanos() / 1_000_000) as u32;
         let old = core::mem::replace(&mut self.stamps[bucket], jiffies);
         let idle = jiffies.wrapping_sub(old);
-        let delta = if old != jiffies && idle != 0 { self.rng.below(idle) } else { 0 };
+        let delta = if old != jiffies && idle != 0 {
+            self.rng.below(idle)
+        } else {
+            0
+        };
         let id = self.idents[bucket].wrapping_add(delta);
         self.idents[bucket] = id.wrapping_add(u32::from(segs));
         id as u16
@@ -109,7 +127,8 @@ impl Stack {
         if p.df {
             0
         } else {
-            self.idents.select(self.now, p.daddr, p.saddr, p.protocol, 1)
+            self.idents
+                .select(self.now, p.daddr, p.saddr, p.protocol, 1)
         }
     }
 
@@ -145,7 +164,10 @@ impl Stack {
             let _ = repr.emit(buf);
             fill(&mut buf[20..]);
         });
-        if emitted.is_err() || skb.reset_network_header().is_err() || skb.set_transport_header(20).is_err() {
+        if emitted.is_err()
+            || skb.reset_network_header().is_err()
+            || skb.set_transport_header(20).is_err()
+        {
             self.pool.recycle(skb);
             return Err(OutputError::MsgSize);
         }
@@ -155,7 +177,11 @@ impl Stack {
     /// Linux ip_local_out() / __ip_local_out(): total length and header checksum, the
     /// LOCAL_OUT hook, then dst_output(). A hook that rewrote the destination reroutes
     /// (ip_route_me_harder).
-    pub(crate) fn ip_local_out(&mut self, mut skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+    pub(crate) fn ip_local_out(
+        &mut self,
+        mut skb: SkBuff,
+        dst: &DstEntry,
+    ) -> Result<(), OutputError> {
         stage!(self, "ip_local_out");
         self.mib.ip.out_requests += 1;
         let len = skb.len();
@@ -205,7 +231,11 @@ impl Stack {
     /// Linux ip_finish_output() / __ip_finish_output(): the MTU check. Packets over the
     /// MTU need ip_fragment(), which arrives with the fragmentation issue: until then they
     /// fail with EMSGSIZE and count FragFails.
-    pub(crate) fn ip_finish_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+    pub(crate) fn ip_finish_output(
+        &mut self,
+        skb: SkBuff,
+        dst: &DstEntry,
+    ) -> Result<(), OutputError> {
         stage!(self, "ip_finish_output");
         if skb.len() > dst.mtu as usize && skb.gso.is_none() {
             self.kfree_skb(skb, DropReason::PktTooBig);
@@ -263,7 +293,12 @@ impl Stack {
     }
 
     /// A plain output route lookup, as ICMP and route_me_harder use it.
-    pub(crate) fn route_output_simple(&mut self, daddr: Ipv4Addr, saddr: Ipv4Addr, tos: u8) -> Result<DstEntry, crate::route::RouteError> {
+    pub(crate) fn route_output_simple(
+        &mut self,
+        daddr: Ipv4Addr,
+        saddr: Ipv4Addr,
+        tos: u8,
+    ) -> Result<DstEntry, crate::route::RouteError> {
         stage!(self, "ip_route_output_key");
         let mut fl = crate::route::Flowi4::new(daddr);
         fl.saddr = saddr;
@@ -286,7 +321,11 @@ mod tests {
         let s = Ipv4Addr::new(10, 0, 0, 9);
         let first = ids.select(now, a, s, 17, 1);
         let second = ids.select(now, a, s, 17, 1);
-        assert_eq!(second, first.wrapping_add(1), "back-to-back IDs in one jiffy are consecutive");
+        assert_eq!(
+            second,
+            first.wrapping_add(1),
+            "back-to-back IDs in one jiffy are consecutive"
+        );
         let many: Vec<u16> = (0..100).map(|_| ids.select(now, a, s, 17, 1)).collect();
         let mut sorted = many.clone();
         sorted.dedup();

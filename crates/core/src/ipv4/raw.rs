@@ -102,7 +102,10 @@ pub(crate) struct RawSockets {
 
 impl RawSockets {
     fn get(&mut self, h: RawHandle) -> Result<&mut RawSock, SockError> {
-        self.socks.get_mut(h.0).and_then(Option::as_mut).ok_or(SockError::BadFd)
+        self.socks
+            .get_mut(h.0)
+            .and_then(Option::as_mut)
+            .ok_or(SockError::BadFd)
     }
 }
 
@@ -167,7 +170,13 @@ impl Stack {
     }
 
     /// sendto(): raw_sendmsg() without IP_HDRINCL; `payload` is the protocol header and data.
-    pub fn raw_sendto(&mut self, now: crate::time::Instant, h: RawHandle, daddr: Ipv4Addr, payload: &[u8]) -> Result<usize, SockError> {
+    pub fn raw_sendto(
+        &mut self,
+        now: crate::time::Instant,
+        h: RawHandle,
+        daddr: Ipv4Addr,
+        payload: &[u8],
+    ) -> Result<usize, SockError> {
         self.now = now;
         let s = self.raw.get(h)?;
         let tos = s.tos;
@@ -189,10 +198,20 @@ impl Stack {
 
     /// send() on a connected raw socket: Linux ip_queue_xmit() semantics, reusing the
     /// socket's cached route while `sk_dst_check` holds and routing again when it does not.
-    pub fn raw_send(&mut self, now: crate::time::Instant, h: RawHandle, payload: &[u8]) -> Result<usize, SockError> {
+    pub fn raw_send(
+        &mut self,
+        now: crate::time::Instant,
+        h: RawHandle,
+        payload: &[u8],
+    ) -> Result<usize, SockError> {
         self.now = now;
         let s = self.raw.get(h)?;
-        let (peer, tos, protocol, cache) = (s.peer.ok_or(SockError::DestAddrReq)?, s.tos, s.protocol, s.dst_cache);
+        let (peer, tos, protocol, cache) = (
+            s.peer.ok_or(SockError::DestAddrReq)?,
+            s.tos,
+            s.protocol,
+            s.dst_cache,
+        );
         let cached = cache.filter(|d| self.fib.dst_check(d));
         self.trace_begin(0, "send");
         let dst = match cached {
@@ -219,7 +238,13 @@ impl Stack {
         res
     }
 
-    fn raw_send_routed(&mut self, h: RawHandle, dst: DstEntry, daddr: Ipv4Addr, payload: &[u8]) -> Result<usize, SockError> {
+    fn raw_send_routed(
+        &mut self,
+        h: RawHandle,
+        dst: DstEntry,
+        daddr: Ipv4Addr,
+        payload: &[u8],
+    ) -> Result<usize, SockError> {
         stage!(self, "raw_sendmsg");
         let s = self.raw.get(h)?;
         let p = IpSend {
@@ -264,7 +289,9 @@ impl Stack {
         if self.raw.socks.is_empty() {
             return false;
         }
-        let Some(packet) = skb.network_header_bytes() else { return false };
+        let Some(packet) = skb.network_header_bytes() else {
+            return false;
+        };
         let mut matched = false;
         let mut full = 0;
         for s in self.raw.socks.iter_mut().flatten() {
@@ -299,7 +326,14 @@ impl Stack {
     /// Linux raw_icmp_error() / raw_err(): a connected socket whose packet drew the error
     /// records it (ECONNREFUSED for port/protocol unreachable, EHOSTUNREACH otherwise, as
     /// icmp_err_convert maps them).
-    pub(crate) fn raw_icmp_error(&mut self, protocol: u8, dst: Ipv4Addr, icmp_type: u8, code: u8, _info: u32) {
+    pub(crate) fn raw_icmp_error(
+        &mut self,
+        protocol: u8,
+        dst: Ipv4Addr,
+        icmp_type: u8,
+        code: u8,
+        _info: u32,
+    ) {
         let errno = match (icmp_type, code) {
             (3, 0) | (3, 6) | (3, 9) | (3, 11) => 101, // ENETUNREACH
             (3, 2) => 92,                              // ENOPROTOOPT

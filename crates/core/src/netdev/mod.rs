@@ -225,7 +225,10 @@ mod tests {
         for (dst, want) in [
             (me, PacketType::Host),
             (EthernetAddress::BROADCAST, PacketType::Broadcast),
-            (EthernetAddress([0x01, 0, 0x5e, 0, 0, 1]), PacketType::Multicast),
+            (
+                EthernetAddress([0x01, 0, 0x5e, 0, 0, 1]),
+                PacketType::Multicast,
+            ),
             (EthernetAddress([2, 0, 0, 0, 0, 2]), PacketType::OtherHost),
         ] {
             let mut skb = frame(dst);

@@ -16,19 +16,29 @@ impl Stack {
     pub(crate) fn udp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: DstEntry) {
         stage!(self, "udp_rcv");
         let lite = h.protocol == skiff_wire::udp::IPPROTO_UDPLITE;
-        let csum = if skb.ip_summed == ChecksumState::Unnecessary { RxChecksum::Skip } else { RxChecksum::Verify };
+        let csum = if skb.ip_summed == ChecksumState::Unnecessary {
+            RxChecksum::Skip
+        } else {
+            RxChecksum::Verify
+        };
         let parsed = if lite {
             UdpPacket::new_checked_lite(skb.data())
                 .and_then(|p| UdpLiteRepr::parse(&p, h.saddr, h.daddr, csum).map(|r| r.dst_port))
         } else {
-            UdpPacket::new_checked(skb.data()).and_then(|p| UdpRepr::parse(&p, h.saddr, h.daddr, csum).map(|r| r.dst_port))
+            UdpPacket::new_checked(skb.data())
+                .and_then(|p| UdpRepr::parse(&p, h.saddr, h.daddr, csum).map(|r| r.dst_port))
         };
-        let mib = if lite { &mut self.mib.udp_lite } else { &mut self.mib.udp };
+        let mib = if lite {
+            &mut self.mib.udp_lite
+        } else {
+            &mut self.mib.udp
+        };
         match parsed {
             Ok(_port) => {
                 // __udp4_lib_lookup() finds no socket yet. Broadcast and multicast go to
                 // every matching socket and never draw an ICMP error (IgnoredMulti).
-                if dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST) {
+                if dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST)
+                {
                     mib.ignored_multi += 1;
                     return self.kfree_skb(skb, DropReason::NoSocket);
                 }

@@ -87,7 +87,10 @@ impl Host {
     }
 
     pub fn mib(&self, name: &str) -> u64 {
-        self.s.stats().get(name).unwrap_or_else(|| panic!("no counter {name}"))
+        self.s
+            .stats()
+            .get(name)
+            .unwrap_or_else(|| panic!("no counter {name}"))
     }
 }
 
@@ -230,7 +233,10 @@ impl Out {
             };
         }
         let p = Ipv4Packet::new_checked(&ip_bytes[..]).unwrap();
-        assert!(p.verify_checksum(), "every IPv4 header skiff sends has a valid checksum");
+        assert!(
+            p.verify_checksum(),
+            "every IPv4 header skiff sends has a valid checksum"
+        );
         Out {
             dev,
             eth_dst: eth.dst(),
@@ -250,7 +256,11 @@ impl Out {
     /// (type, code) of an ICMP payload, after checking its checksum.
     pub fn icmp(&self) -> (u8, u8) {
         assert_eq!(self.protocol, 1);
-        assert_eq!(csum_fold(csum_partial(&self.payload, 0)), 0, "ICMP checksum");
+        assert_eq!(
+            csum_fold(csum_partial(&self.payload, 0)),
+            0,
+            "ICMP checksum"
+        );
         (self.payload[0], self.payload[1])
     }
 }
