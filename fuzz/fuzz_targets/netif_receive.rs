@@ -32,9 +32,9 @@ fn stack() -> (Stack, [u32; 2]) {
     (s, [a, b])
 }
 
-/// Records: [op][len_hi][len_lo][bytes...]. op bit 0: device; bit 1: timer instead of a
-/// frame; bit 2: make the frame ours (our MAC, IPv4 ethertype); bit 3: fix the IPv4
-/// header checksum; bit 4: deliver as a batch of two.
+// Records: [op][len_hi][len_lo][bytes...]. op bit 0: device; bit 1: timer instead of a
+// frame; bit 2: make the frame ours (our MAC, IPv4 ethertype); bit 3: fix the IPv4
+// header checksum; bit 4: deliver as a batch of two.
 fuzz_target!(|data: &[u8]| {
     let (mut s, devs) = stack();
     let mut now = Instant::from_secs(1);
