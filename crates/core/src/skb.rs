@@ -279,9 +279,16 @@ pub struct IpCb {
 /// One packet: an owned buffer with headroom, linear data and tailroom, an optional
 /// `frag_list`, header offsets and metadata. Linux `struct sk_buff`.
 ///
+/// The metadata lives behind one `Box` (reached through `Deref`), so handing a packet
+/// from stage to stage moves a pointer, as Linux passes `struct sk_buff *`; [`SkbPool`]
+/// recycles the box with its buffer.
+pub struct SkBuff(Box<SkBuffInner>);
+
+/// The fields of an [`SkBuff`], reached through `Deref`.
+///
 /// Invariant: `data <= tail <= buf.len() <= SKB_MAX_ALLOC`.
 #[derive(Clone)]
-pub struct SkBuff {
+pub struct SkBuffInner {
     buf: Vec<u8>,
     data: usize,
     tail: usize,
@@ -301,7 +308,35 @@ pub struct SkBuff {
     pub cb: IpCb,
 }
 
+impl Clone for SkBuff {
+    fn clone(&self) -> Self {
+        SkBuff(Box::new((*self.0).clone()))
+    }
+}
+
+impl core::ops::Deref for SkBuff {
+    type Target = SkBuffInner;
+
+    #[inline]
+    fn deref(&self) -> &SkBuffInner {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for SkBuff {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut SkBuffInner {
+        &mut self.0
+    }
+}
+
 impl fmt::Debug for SkBuff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for SkBuffInner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SkBuff")
             .field("headroom", &self.headroom())
@@ -347,8 +382,16 @@ impl SkBuff {
     /// Wraps `buf` with empty data at `headroom` and fresh metadata.
     /// The caller guarantees `headroom <= buf.len() <= SKB_MAX_ALLOC`.
     fn from_buf(buf: Vec<u8>, headroom: usize) -> SkBuff {
+        SkBuff(Box::new(SkBuffInner::fresh(buf, headroom)))
+    }
+}
+
+impl SkBuffInner {
+    /// Empty data at `headroom` of `buf`, and fresh metadata.
+    /// The caller guarantees `headroom <= buf.len() <= SKB_MAX_ALLOC`.
+    fn fresh(buf: Vec<u8>, headroom: usize) -> SkBuffInner {
         debug_assert!(headroom <= buf.len() && buf.len() <= SKB_MAX_ALLOC);
-        SkBuff {
+        SkBuffInner {
             buf,
             data: headroom,
             tail: headroom,
@@ -366,7 +409,9 @@ impl SkBuff {
             cb: IpCb::default(),
         }
     }
+}
 
+impl SkBuffInner {
     /// Bytes before `data`. Linux skb_headroom().
     pub fn headroom(&self) -> usize {
         self.data
@@ -390,7 +435,11 @@ impl SkBuff {
     }
 
     /// Packet length: linear data plus `frag_list`. Linux `skb->len`.
+    #[inline]
     pub fn len(&self) -> usize {
+        if self.frag_list.is_empty() {
+            return self.headlen();
+        }
         self.headlen().saturating_add(self.data_len())
     }
 
@@ -516,9 +565,10 @@ impl SkBuff {
     fn append_frags(&mut self, frags: Vec<SkBuff>, pool: &mut SkbPool) -> Result<()> {
         for frag in frags {
             self.put_slice(frag.data())?;
-            let SkBuff { buf, frag_list, .. } = frag;
-            pool.recycle_buf(buf);
-            self.append_frags(frag_list, pool)?;
+            let mut frag = frag;
+            let rest = core::mem::take(&mut frag.frag_list);
+            pool.recycle(frag);
+            self.append_frags(rest, pool)?;
         }
         Ok(())
     }
@@ -665,7 +715,7 @@ pub struct PoolStats {
 pub struct SkbPool {
     buf_size: usize,
     max_free: usize,
-    free: Vec<Vec<u8>>,
+    free: Vec<Box<SkBuffInner>>,
     stats: PoolStats,
 }
 
@@ -691,36 +741,33 @@ impl SkbPool {
         } else {
             self.free
                 .iter()
-                .rposition(|buf| buf.len() >= size)
+                .rposition(|b| b.buf.len() >= size)
                 .map(|i| self.free.swap_remove(i))
         };
-        let buf = match reused {
-            Some(buf) => {
+        Ok(match reused {
+            Some(mut b) => {
                 self.stats.reused += 1;
-                buf
+                let buf = core::mem::take(&mut b.buf);
+                *b = SkBuffInner::fresh(buf, headroom);
+                SkBuff(b)
             }
             None => {
                 self.stats.fresh += 1;
-                vec![0; size.max(self.buf_size)]
+                SkBuff::from_buf(vec![0; size.max(self.buf_size)], headroom)
             }
-        };
-        Ok(SkBuff::from_buf(buf, headroom))
+        })
     }
 
     /// Takes back a packet's buffer and those of all its `frag_list` pieces. Linux
     /// consume_skb() / kfree_skb() freeing into the caches.
     pub fn recycle(&mut self, skb: SkBuff) {
-        let SkBuff { buf, frag_list, .. } = skb;
-        self.recycle_buf(buf);
-        for frag in frag_list {
+        let mut b = skb.0;
+        for frag in core::mem::take(&mut b.frag_list) {
             self.recycle(frag);
         }
-    }
-
-    fn recycle_buf(&mut self, buf: Vec<u8>) {
-        let fits = (self.buf_size..=self.buf_size.saturating_mul(2)).contains(&buf.len());
+        let fits = (self.buf_size..=self.buf_size.saturating_mul(2)).contains(&b.buf.len());
         if fits && self.free.len() < self.max_free {
-            self.free.push(buf);
+            self.free.push(b);
         }
     }
 

@@ -20,11 +20,12 @@ use skiff_wire::ethernet::EthernetAddress;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-/// Opens a `tracing` span named after a kernel function and records the stage in the
-/// packet-path trace when it is on.
+/// Opens a `tracing` span (level TRACE) named after a kernel function and records the
+/// stage in the packet-path trace when it is on. With no subscriber at TRACE level the
+/// span is never built, so the datapath pays one load and one branch.
 macro_rules! stage {
     ($stack:expr, $name:literal) => {
-        let _span = tracing::trace_span!($name).entered();
+        let _span = tracing::level_enabled!(tracing::Level::TRACE).then(|| tracing::trace_span!($name).entered());
         $stack.trace_stage($name);
     };
 }
@@ -449,7 +450,8 @@ impl Stack {
         mut skb: SkBuff,
         dst: Option<DstEntry>,
     ) {
-        let _span = tracing::trace_span!("dev_queue_xmit").entered();
+        let _span =
+            tracing::level_enabled!(tracing::Level::TRACE).then(|| tracing::trace_span!("dev_queue_xmit").entered());
         if self.trace.is_some() {
             let name = self.dev_name(ifindex).to_string();
             self.trace_note_str(&format_args!("dev_queue_xmit({name})"));
