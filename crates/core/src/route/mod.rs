@@ -10,13 +10,13 @@
 
 mod fib;
 
-use fib::{FibAlias, FibResult, FibTrie, inet_make_mask};
+use fib::{FibAlias, FibResult, FibTrie, NhDev, inet_make_mask};
 use std::cell::Cell;
 use std::fmt;
 use std::net::Ipv4Addr;
 
 /// Route type. Linux `RTN_*`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RouteType {
     Unicast,
     Local,
@@ -597,7 +597,7 @@ impl Fib {
                 self.fib_add_ifaddr(ifa);
             }
         }
-        self.update_nh_saddrs();
+        self.refresh_nexthops();
         self.rt_cache_flush();
     }
 
@@ -663,7 +663,7 @@ impl Fib {
         };
         self.addrs.insert(pos, ifa.clone());
         self.fib_add_ifaddr(&ifa);
-        self.update_nh_saddrs();
+        self.refresh_nexthops();
         self.rt_cache_flush();
         Ok(())
     }
@@ -717,7 +717,7 @@ impl Fib {
         if !self.addrs.iter().any(|a| a.ifindex == ifindex) {
             self.trie.flush(|r| r.oif == ifindex);
         }
-        self.update_nh_saddrs();
+        self.refresh_nexthops();
         self.rt_cache_flush();
         Ok(())
     }
@@ -794,28 +794,33 @@ impl Fib {
             } else {
                 RouteScope::HOST
             };
-            let alias = FibAlias {
-                route,
-                nh_scope,
-                nh_saddr: 0,
-            };
+            let alias = self.fib_alias(route, nh_scope);
             self.trie.append(alias);
         }
     }
 
-    /// Recomputes every nexthop's cached source address after an address or device
-    /// change. Linux fib_info_update_nhc_saddr() (Linux does it lazily by genid).
-    fn update_nh_saddrs(&mut self) {
+    /// A route with its nexthop caches filled in.
+    fn fib_alias(&self, route: FibRoute, nh_scope: RouteScope) -> FibAlias {
+        let mut alias = FibAlias::new(route, nh_scope);
+        self.fill_nexthop(&mut alias);
+        alias
+    }
+
+    /// Linux fib_info_update_nhc_saddr() (`nhc_saddr`) and the device state output needs.
+    fn fill_nexthop(&self, alias: &mut FibAlias) {
+        let nh = &mut alias.nh;
+        nh.nh_saddr = match nh.oif {
+            0 => 0,
+            oif => self.select_addr(oif, nh.gateway, nh.nh_scope),
+        };
+        nh.dev = self.nh_dev(nh.oif).unwrap_or_default();
+    }
+
+    /// Refreshes every nexthop cache after an address or device change (Linux recomputes
+    /// `nhc_saddr` lazily by genid and updates MTUs in fib_sync_mtu()).
+    fn refresh_nexthops(&mut self) {
         let mut trie = std::mem::take(&mut self.trie);
-        for alias in trie.aliases_mut() {
-            let r = &alias.route;
-            alias.nh_saddr = if r.oif == 0 {
-                0
-            } else {
-                let gw = r.gateway.map_or(0, u32::from);
-                self.select_addr(r.oif, gw, alias.nh_scope)
-            };
-        }
+        trie.update(|alias| self.fill_nexthop(alias));
         self.trie = trie;
     }
 
@@ -851,16 +856,8 @@ impl Fib {
         if r.rtype == RouteType::Local {
             self.custom_local_routes = true;
         }
-        let nh_saddr = if r.oif == 0 {
-            0
-        } else {
-            self.select_addr(r.oif, r.gateway.map_or(0, u32::from), nh_scope)
-        };
-        self.trie.insert_excl(FibAlias {
-            route: r,
-            nh_scope,
-            nh_saddr,
-        })?;
+        let alias = self.fib_alias(r, nh_scope);
+        self.trie.insert_excl(alias)?;
         self.rt_cache_flush();
         Ok(())
     }
@@ -906,7 +903,7 @@ impl Fib {
         }
         let scope = RouteScope(r.scope.0.saturating_add(1)).max(RouteScope::LINK);
         let res = self.trie.lookup(u32::from(gw), r.oif, scope)?;
-        let rt = &res.alias.route;
+        let rt = res.nh;
         if rt.rtype != RouteType::Unicast && rt.rtype != RouteType::Local {
             return Err(RouteError::Inval);
         }
@@ -1002,7 +999,7 @@ impl Fib {
         }
         self.trie
             .lookup(a, 0, RouteScope::UNIVERSE)
-            .map_or(RouteType::Unicast, |res| res.alias.route.rtype)
+            .map_or(RouteType::Unicast, |res| res.nh.rtype)
     }
 
     /// Picks a source address on `ifindex` of scope `scope` or wider, preferring one in
@@ -1076,21 +1073,41 @@ impl Fib {
             return Some(a.ifindex);
         }
         let res = self.trie.lookup(addr, 0, RouteScope::UNIVERSE).ok()?;
-        (res.alias.route.rtype == RouteType::Local).then_some(res.alias.route.oif)
+        (res.nh.rtype == RouteType::Local).then_some(res.nh.oif)
     }
 
+    /// The loopback device's ifindex and MTU (Linux defaults when none is registered).
     fn loopback_dev(&self) -> (u32, u32) {
         let ifindex = self.loopback.unwrap_or(LOOPBACK_IFINDEX);
-        let mtu = self.device(ifindex).map_or(LOOPBACK_MTU, |d| d.mtu);
-        (ifindex, mtu)
+        (
+            ifindex,
+            self.nh_dev(ifindex).map_or(LOOPBACK_MTU, |d| d.mtu),
+        )
+    }
+
+    /// A device as output needs it; the implicit loopback device when none is registered.
+    fn nh_dev(&self, ifindex: u32) -> Option<NhDev> {
+        match self.device(ifindex) {
+            Some(d) => Some(NhDev {
+                loopback: d.loopback,
+                route_localnet: d.route_localnet,
+                mtu: d.mtu,
+            }),
+            None if ifindex == self.loopback.unwrap_or(LOOPBACK_IFINDEX) => Some(NhDev {
+                loopback: true,
+                route_localnet: false,
+                mtu: LOOPBACK_MTU,
+            }),
+            None => None,
+        }
     }
 
     /// Linux fib_result_prefsrc(): the route's preferred source, else its nexthop's.
     fn fib_result_prefsrc(res: &FibResult<'_>) -> u32 {
-        res.alias
-            .route
-            .prefsrc
-            .map_or(res.alias.nh_saddr, u32::from)
+        match res.nh.prefsrc {
+            0 => res.nh.nh_saddr,
+            src => src,
+        }
     }
 
     /// Linux rt_set_nexthop(): the gateway is used when it was reached by a link route
@@ -1098,13 +1115,10 @@ impl Fib {
     fn nexthop(res: Option<&FibResult<'_>>, dev_mtu: u32) -> (Option<Ipv4Addr>, u32) {
         match res {
             Some(res) => {
-                let a = res.alias;
-                let gw = a.route.gateway.filter(|_| a.nh_scope == RouteScope::LINK);
-                let mtu = if a.route.mtu != 0 {
-                    a.route.mtu
-                } else {
-                    dev_mtu
-                };
+                let nh = res.nh;
+                let gw = (nh.gateway != 0 && nh.nh_scope == RouteScope::LINK)
+                    .then(|| Ipv4Addr::from(nh.gateway));
+                let mtu = if nh.mtu != 0 { nh.mtu } else { dev_mtu };
                 (gw, mtu)
             }
             None => (None, dev_mtu),
@@ -1197,10 +1211,14 @@ impl Fib {
             }
             Err(e) => return Err(e),
         };
-        let route = &res.alias.route;
+        let route = res.nh;
         if route.rtype == RouteType::Local {
             if saddr == 0 {
-                saddr = route.prefsrc.map_or(daddr, u32::from);
+                saddr = if route.prefsrc != 0 {
+                    route.prefsrc
+                } else {
+                    daddr
+                };
             }
             let (lo, _) = self.loopback_dev();
             return self.mkroute_output(
@@ -1231,6 +1249,7 @@ impl Fib {
     /// RTCF_LOCAL (loop a copy back) only for 224.0.0.1: the caller, which knows the
     /// memberships, adds it for other groups joined on `dst.dev` (ip_check_mc_rcu()).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn mkroute_output(
         &self,
         res: Option<&FibResult<'_>>,
@@ -1241,13 +1260,11 @@ impl Fib {
         dev_out: u32,
         mut flags: RtFlags,
     ) -> Result<DstEntry, RouteError> {
-        let (dev_loopback, route_localnet, dev_mtu) = match self.device(dev_out) {
-            Some(d) => (d.loopback, d.route_localnet, d.mtu),
-            None if Some(dev_out) == self.loopback || dev_out == LOOPBACK_IFINDEX => {
-                (true, false, LOOPBACK_MTU)
-            }
-            None => return Err(RouteError::Inval),
+        let dev = match res {
+            Some(r) if r.nh.oif == dev_out => r.nh.dev,
+            _ => self.nh_dev(dev_out).ok_or(RouteError::Inval)?,
         };
+        let (dev_loopback, route_localnet, dev_mtu) = (dev.loopback, dev.route_localnet, dev.mtu);
         if !route_localnet && ipv4_is_loopback(saddr) && !dev_loopback {
             return Err(RouteError::Inval);
         }
@@ -1363,7 +1380,7 @@ impl Fib {
                 return Ok(self.no_route(e, d, s, dev));
             }
         };
-        match res.alias.route.rtype {
+        match res.nh.rtype {
             RouteType::Broadcast => self.brd_input(d, s, dev),
             RouteType::Local => match self.fib_validate_source(s, 0, dev) {
                 Ok(_) => Ok(self.local_input(Some(&res), RouteType::Local, None, d, s, dev)),
@@ -1485,8 +1502,7 @@ impl Fib {
         s: u32,
         dev: &FibDevice,
     ) -> Result<DstEntry, RouteInputError> {
-        let route = &res.alias.route;
-        let out = self.device(route.oif).ok_or(RouteInputError::Inval)?;
+        let out = self.device(res.nh.oif).ok_or(RouteInputError::Inval)?;
         let on_link = match self.fib_validate_source(s, out.ifindex, dev) {
             Ok(on_link) => on_link,
             Err(e) => {
@@ -1546,12 +1562,12 @@ impl Fib {
         let Ok(res) = self.trie.lookup(src, 0, RouteScope::UNIVERSE) else {
             return last_resort();
         };
-        let rt = &res.alias.route;
+        let rt = res.nh;
         if rt.rtype != RouteType::Unicast && (rt.rtype != RouteType::Local || !dev.accept_local) {
             return Err(RouteInputError::MartianSource);
         }
         if rt.oif == dev.ifindex || (rt.rtype == RouteType::Local && dev.loopback) {
-            return Ok(res.alias.nh_scope >= RouteScope::HOST);
+            return Ok(rt.nh_scope >= RouteScope::HOST);
         }
         if !self.addrs.iter().any(|a| a.ifindex == dev.ifindex) {
             return last_resort();
@@ -1562,9 +1578,7 @@ impl Fib {
         Ok(self
             .trie
             .lookup(src, dev.ifindex, RouteScope::UNIVERSE)
-            .is_ok_and(|r| {
-                r.alias.route.rtype == RouteType::Unicast && r.alias.nh_scope >= RouteScope::HOST
-            }))
+            .is_ok_and(|r| r.nh.rtype == RouteType::Unicast && r.nh.nh_scope >= RouteScope::HOST))
     }
 
     /// The address a reply to this packet is sent from. Linux fib_compute_spec_dst().

@@ -362,6 +362,10 @@ fn on_link_versus_gateway_next_hop() {
     );
     assert_eq!(d.saddr, ip("10.0.1.2"));
     assert_eq!(d.mtu, 1500);
+    // The nexthop caches follow device changes.
+    let mut fib = fib;
+    set(&mut fib, ETH0, |d| d.mtu = 9000);
+    assert_eq!(out(&fib, "8.8.8.8").unwrap().mtu, 9000);
 }
 
 #[test]
