@@ -9,6 +9,7 @@ use crate::neigh::{NeighAction, NeighDev, NeighDropReason, NeighParms, NeighTabl
 use crate::netdev::{DevKind, LOOPBACK_MTU, NetDevice, PacketTypes};
 use crate::netfilter::Netfilter;
 use crate::rand::Prng;
+use crate::route::cache::DstCache;
 use crate::route::{DstEntry, Fib, FibDevice, FibRoute, RouteError, RouteType};
 use crate::skb::{SkBuff, SkbPool};
 use crate::stats::Mib;
@@ -25,7 +26,10 @@ use std::collections::VecDeque;
 /// span is never built, so the datapath pays one load and one branch.
 macro_rules! stage {
     ($stack:expr, $name:literal) => {
-        let _span = tracing::level_enabled!(tracing::Level::TRACE).then(|| tracing::trace_span!($name).entered());
+        let _span;
+        if tracing::level_enabled!(tracing::Level::TRACE) {
+            _span = tracing::trace_span!($name).entered();
+        }
         $stack.trace_stage($name);
     };
 }
@@ -126,6 +130,7 @@ pub struct Stack {
     pub(crate) icmp_global: IcmpGlobal,
     pub(crate) peers: InetPeerTable,
     pub(crate) idents: IpIdents,
+    pub(crate) dst_cache: DstCache,
     pub(crate) raw: RawSockets,
     /// Frames looped back (Linux netif_rx backlog), with the dst they kept.
     backlog: VecDeque<(SkBuff, DstEntry)>,
@@ -151,6 +156,7 @@ impl Stack {
         let neigh = NeighTable::new(NeighParms::default(), &mut rng);
         let peers = InetPeerTable::new(crate::inetpeer::INET_PEER_THRESHOLD, &mut rng);
         let idents = IpIdents::new(&mut rng);
+        let dst_cache = DstCache::new(&mut rng);
         let mut stack = Stack {
             name: config.name,
             sysctl: config.sysctl,
@@ -166,6 +172,7 @@ impl Stack {
             icmp_global: IcmpGlobal::new(),
             peers,
             idents,
+            dst_cache,
             raw: RawSockets::default(),
             backlog: VecDeque::new(),
             neigh_actions: Vec::new(),
@@ -450,8 +457,10 @@ impl Stack {
         mut skb: SkBuff,
         dst: Option<DstEntry>,
     ) {
-        let _span =
-            tracing::level_enabled!(tracing::Level::TRACE).then(|| tracing::trace_span!("dev_queue_xmit").entered());
+        let _span;
+        if tracing::level_enabled!(tracing::Level::TRACE) {
+            _span = tracing::trace_span!("dev_queue_xmit").entered();
+        }
         if self.trace.is_some() {
             let name = self.dev_name(ifindex).to_string();
             self.trace_note_str(&format_args!("dev_queue_xmit({name})"));
@@ -696,6 +705,7 @@ impl Stack {
         self.pool.recycle(skb);
     }
 
+    #[inline]
     pub(crate) fn trace_stage(&mut self, name: &'static str) {
         if let Some(t) = &mut self.trace {
             t.path.push(Cow::Borrowed(name));

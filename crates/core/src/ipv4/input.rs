@@ -3,6 +3,7 @@
 use crate::drop::DropReason;
 use crate::inetpeer::{IP_RT_ERROR_BURST, IP_RT_ERROR_COST};
 use crate::netfilter::NfInetHook;
+use crate::route::cache::DstKey;
 use crate::route::{DstEntry, DstInput, RouteError, RouteInputError, RtFlags};
 use crate::skb::{ChecksumState, IpCb, PacketType, SkBuff};
 use crate::stack::{Stack, stage};
@@ -28,17 +29,23 @@ const IP_DF: u16 = 0x4000;
 const IP_OFFSET: u16 = 0x1fff;
 
 impl IpHdr {
-    /// Reads the header at the network header of `skb`, which ip_rcv_core() checked.
+    /// Reads the header at the network header of `skb`, which ip_rcv_core() (or the
+    /// output path that built it) checked; only its 20 fixed bytes are read again.
+    #[inline]
     pub(crate) fn of(skb: &SkBuff) -> Option<IpHdr> {
-        let p = Ipv4Packet::new_checked(skb.network_header_bytes()?).ok()?;
+        let b: &[u8; 20] = skb.network_header_bytes()?.get(..20)?.try_into().ok()?;
+        let ihl = usize::from(b[0] & 0x0f) * 4;
+        if ihl < 20 {
+            return None;
+        }
         Some(IpHdr {
-            saddr: p.src(),
-            daddr: p.dst(),
-            tos: p.tos(),
-            ttl: p.ttl(),
-            protocol: p.protocol().into(),
-            ihl: p.header_len(),
-            frag_off: p.frag_off(),
+            saddr: Ipv4Addr::new(b[12], b[13], b[14], b[15]),
+            daddr: Ipv4Addr::new(b[16], b[17], b[18], b[19]),
+            tos: b[1],
+            ttl: b[8],
+            protocol: b[9],
+            ihl,
+            frag_off: u16::from_be_bytes([b[6], b[7]]),
         })
     }
 
@@ -210,9 +217,20 @@ impl Stack {
     /// Linux ip_route_input_noref(): the FIB decides (martians included).
     fn ip_route_input_noref(&mut self, h: &IpHdr, iif: u32) -> Result<DstEntry, DropReason> {
         stage!(self, "ip_route_input_noref");
+        let key = DstKey {
+            daddr: h.daddr,
+            saddr: h.saddr,
+            tos: h.tos,
+            dev: iif,
+            input: true,
+        };
+        if let Some(dst) = self.dst_cache.get(&key, self.fib.genid()) {
+            return Ok(dst);
+        }
         // 224.0.0.1 is joined on every device; IGMP group membership comes later.
         let mc_member = h.daddr == Ipv4Addr::new(224, 0, 0, 1);
-        self.fib
+        let dst = self
+            .fib
             .ip_route_input(h.daddr, h.saddr, h.tos, iif, mc_member)
             .map_err(|e| match e {
                 RouteInputError::MartianSource => DropReason::IpInvalidSource,
@@ -220,7 +238,9 @@ impl Stack {
                 RouteInputError::MartianDestination | RouteInputError::Inval => {
                     DropReason::IpInvalidDest
                 }
-            })
+            })?;
+        self.dst_cache.put(key, dst);
+        Ok(dst)
     }
 
     /// Linux ip_rcv_options(): ip_options_compile() for a received packet; a bad option

@@ -16,6 +16,7 @@ use crate::stack::{Stack, stage};
 impl Stack {
     /// Linux NF_HOOK(): runs the hook's ops. Returns the packet when the okfn should run;
     /// otherwise it was dropped (a REJECT answers with its ICMP), stolen, or queued.
+    #[inline]
     pub(crate) fn nf_hook(
         &mut self,
         hook: NfInetHook,
@@ -26,6 +27,17 @@ impl Stack {
         if !self.nf.has_ops(hook) {
             return Some(skb);
         }
+        self.nf_hook_slow(hook, skb, in_dev, out_dev)
+    }
+
+    /// Linux nf_hook_slow(): the hook has ops to run.
+    fn nf_hook_slow(
+        &mut self,
+        hook: NfInetHook,
+        skb: SkBuff,
+        in_dev: u32,
+        out_dev: u32,
+    ) -> Option<SkBuff> {
         stage!(self, "nf_hook_slow");
         let dev = |i: u32| {
             let d = self.dev(i)?;

@@ -300,10 +300,22 @@ impl Stack {
         tos: u8,
     ) -> Result<DstEntry, crate::route::RouteError> {
         stage!(self, "ip_route_output_key");
+        let key = crate::route::cache::DstKey {
+            daddr,
+            saddr,
+            tos,
+            dev: 0,
+            input: false,
+        };
+        if let Some(dst) = self.dst_cache.get(&key, self.fib.genid()) {
+            return Ok(dst);
+        }
         let mut fl = crate::route::Flowi4::new(daddr);
         fl.saddr = saddr;
         fl.tos = tos;
-        self.fib.ip_route_output(&fl)
+        let dst = self.fib.ip_route_output(&fl)?;
+        self.dst_cache.put(key, dst);
+        Ok(dst)
     }
 }
 

@@ -319,6 +319,7 @@ impl Netfilter {
     /// Whether `hook` has anything to run: a user op, or a chain with rules or a DROP
     /// policy. An inert chain is skipped, as if Linux had no iptables table loaded, so
     /// its policy counter counts only while the chain has rules.
+    #[inline]
     pub fn has_ops(&self, hook: NfInetHook) -> bool {
         self.hooks[hook.index()].len() > 1 || !self.table.is_inert(hook)
     }

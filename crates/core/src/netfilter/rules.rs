@@ -388,6 +388,7 @@ pub(super) struct RuleTable {
 
 impl RuleTable {
     /// The chain of `hook` has no rules and an ACCEPT policy: walking it changes nothing.
+    #[inline]
     pub fn is_inert(&self, hook: NfInetHook) -> bool {
         let chain = &self.chains[hook.index()];
         chain.rules.is_empty() && chain.policy == Policy::Accept

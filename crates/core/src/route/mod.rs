@@ -8,6 +8,7 @@
 //! nexthop exception cache (every resolution is a slow-path resolution, so the `*_slow_*`
 //! counters count every call), `promote_secondaries` is 0.
 
+pub mod cache;
 mod fib;
 
 use fib::{FibAlias, FibResult, FibTrie, NhDev, inet_make_mask};
