@@ -492,7 +492,14 @@ impl Stack {
     }
 
     /// Linux process_backlog(): runs looped-back packets through ip_rcv.
+    #[inline]
     pub(crate) fn process_backlog(&mut self) {
+        if !self.backlog.is_empty() {
+            self.process_backlog_slow();
+        }
+    }
+
+    fn process_backlog_slow(&mut self) {
         // Bounded: each looped packet is handled once; replies to it queue behind.
         let mut budget = 4096;
         while let Some((skb, dst)) = self.backlog.pop_front() {
@@ -718,10 +725,14 @@ impl Stack {
         }
     }
 
+    #[inline]
     pub(crate) fn trace_begin(&mut self, ifindex: u32, what: &str) {
-        if self.trace.is_none() {
-            return;
+        if self.trace.is_some() {
+            self.trace_begin_slow(ifindex, what);
         }
+    }
+
+    fn trace_begin_slow(&mut self, ifindex: u32, what: &str) {
         let head = match ifindex {
             0 => format!("[{}] {what}:", self.name),
             i => format!("[{}] {what} {}:", self.name, self.dev_name(i)),
@@ -732,7 +743,14 @@ impl Stack {
         }
     }
 
+    #[inline]
     pub(crate) fn trace_end(&mut self) {
+        if self.trace.is_some() {
+            self.trace_end_slow();
+        }
+    }
+
+    fn trace_end_slow(&mut self) {
         let Some(t) = &mut self.trace else { return };
         if t.path.is_empty() {
             return;
