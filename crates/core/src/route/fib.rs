@@ -244,6 +244,21 @@ impl FibTrie {
         }
     }
 
+    /// fib_table_lookup() without a device or scope restriction: the longest prefix's
+    /// first alias always qualifies, so no leaf is walked.
+    #[inline(always)]
+    pub(super) fn lookup_any(&self, daddr: u32) -> Result<FibResult<'_>, RouteError> {
+        let ((_, prefix_len), &slot) = self
+            .fast
+            .get_lpm(&(daddr, 32))
+            .ok_or(RouteError::NetUnreach)?;
+        let nh = &self.nhs.entries[slot as usize];
+        match nh.rtype.error() {
+            Some(err) => Err(err),
+            None => Ok(FibResult { nh, prefix_len }),
+        }
+    }
+
     /// Linux fib_table_lookup(): the longest prefix holding a usable alias. In a leaf, an
     /// alias narrower than `scope` is skipped; a reject type (unreachable, prohibit,
     /// blackhole) ends the lookup with its error; a nexthop not on `oif` (when set) is

@@ -1129,7 +1129,48 @@ impl Fib {
     // ---------------------------------------------------------------- output
 
     /// Resolves an output flow. Linux ip_route_output_key_hash_rcu().
+    ///
+    /// The common case (no source, device or scope given; a plain unicast destination
+    /// resolved by a unicast route) is answered inline, with the same result as the
+    /// general path, which handles everything else.
     pub fn ip_route_output(&self, fl: &Flowi4) -> Result<DstEntry, RouteError> {
+        let daddr = u32::from(fl.daddr);
+        let plain = !ipv4_is_zeronet(daddr) && !ipv4_is_multicast(daddr) && !ipv4_is_lbcast(daddr);
+        if !(plain && fl.saddr.is_unspecified() && fl.oif == 0 && fl.scope == RouteScope::UNIVERSE)
+        {
+            return self.ip_route_output_slow(fl);
+        }
+        let res = self.trie.lookup_any(daddr)?;
+        let nh = res.nh;
+        let saddr = Self::fib_result_prefsrc(&res);
+        if nh.rtype != RouteType::Unicast
+            || (ipv4_is_loopback(saddr) && !nh.dev.loopback && !nh.dev.route_localnet)
+        {
+            return self.ip_route_output_slow(fl);
+        }
+        inc(&self.stats.out_slow_tot);
+        let (gateway, mtu) = Self::nexthop(Some(&res), nh.dev.mtu);
+        let (flags, input) = if nh.dev.loopback {
+            (RtFlags::LOCAL, DstInput::LocalDeliver)
+        } else {
+            (RtFlags(0), DstInput::Discard)
+        };
+        Ok(DstEntry {
+            rt_type: RouteType::Unicast,
+            input,
+            flags,
+            dev: nh.oif,
+            iif: 0,
+            gateway,
+            mtu,
+            saddr: Ipv4Addr::from(saddr),
+            daddr: Ipv4Addr::from(daddr),
+            genid: self.genid,
+        })
+    }
+
+    /// ip_route_output() for every other flow.
+    fn ip_route_output_slow(&self, fl: &Flowi4) -> Result<DstEntry, RouteError> {
         let mut daddr = u32::from(fl.daddr);
         let mut saddr = u32::from(fl.saddr);
         let orig_oif = fl.oif;

@@ -888,3 +888,51 @@ fn no_loopback_device_still_routes_locally() {
     let d = out(&fib, "10.0.1.2").unwrap();
     assert_eq!((d.dev, d.mtu), (LOOPBACK_IFINDEX, LOOPBACK_MTU));
 }
+
+/// The inline common case of ip_route_output() answers exactly as the general path, for
+/// destinations hitting every kind of route.
+#[test]
+fn output_fast_path_matches_the_general_path() {
+    let mut fib = router();
+    fib.add_route(FibRoute::new(ip("192.0.2.0"), 24, RouteType::Unreachable))
+        .unwrap();
+    fib.add_route(FibRoute::new(ip("198.51.100.0"), 24, RouteType::Blackhole))
+        .unwrap();
+    fib.add_route(FibRoute::new(ip("203.0.113.0"), 24, RouteType::Prohibit))
+        .unwrap();
+    fib.add_route(FibRoute::new(ip("172.16.0.0"), 12, RouteType::Unicast).via(ip("10.0.1.1")))
+        .unwrap();
+    let mut route = FibRoute::new(ip("172.16.5.0"), 24, RouteType::Unicast).via(ip("10.0.1.1"));
+    route.mtu = 1280;
+    fib.add_route(route).unwrap();
+    let mut rng = crate::rand::Prng::new(11);
+    let fixed = [
+        "10.0.1.1",
+        "10.0.1.255",
+        "10.0.2.9",
+        "127.0.0.1",
+        "127.9.9.9",
+        "0.0.0.0",
+        "255.255.255.255",
+        "224.0.0.1",
+        "239.1.1.1",
+        "172.16.5.5",
+    ];
+    let randoms = (0..20_000).map(|_| {
+        let a = rng.next_u32();
+        // Bias towards the configured networks.
+        match a % 4 {
+            0 => Ipv4Addr::from(0x0a00_0000 | (a >> 8 & 0x0003_ffff)),
+            1 => Ipv4Addr::from(0xac10_0000 | (a >> 8 & 0x000f_ffff)),
+            _ => Ipv4Addr::from(a),
+        }
+    });
+    for d in fixed.iter().map(|s| ip(s)).chain(randoms) {
+        let fl = Flowi4::new(d);
+        assert_eq!(
+            fib.ip_route_output(&fl),
+            fib.ip_route_output_slow(&fl),
+            "{d}"
+        );
+    }
+}
