@@ -715,6 +715,8 @@ pub struct PoolStats {
 pub struct SkbPool {
     buf_size: usize,
     max_free: usize,
+    // Boxes, not bare buffers: an SkBuff is a Box, and reusing it saves an allocation.
+    #[allow(clippy::vec_box)]
     free: Vec<Box<SkBuffInner>>,
     stats: PoolStats,
 }

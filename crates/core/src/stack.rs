@@ -291,10 +291,8 @@ impl Stack {
             addr,
         };
         self.fib.add_addr(ifindex, addr, prefix_len)?;
-        if announce {
-            if let Ok(skb) = self.neigh.arp_announce(&ndev, addr) {
-                self.dev_queue_xmit(ifindex, skb);
-            }
+        if announce && let Ok(skb) = self.neigh.arp_announce(&ndev, addr) {
+            self.dev_queue_xmit(ifindex, skb);
         }
         Ok(())
     }

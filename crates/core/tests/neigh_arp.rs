@@ -66,10 +66,7 @@ fn resolution_queues_then_sends_with_the_learned_mac() {
         source_protocol_addr,
         target_protocol_addr,
         ..
-    } = arp_of(&out[0])
-    else {
-        panic!()
-    };
+    } = arp_of(&out[0]);
     assert_eq!(
         (operation, source_protocol_addr, target_protocol_addr),
         (ArpOperation::Request, ME, STRANGER)
@@ -158,10 +155,7 @@ fn replies_only_for_our_addresses() {
         source_protocol_addr,
         target_protocol_addr,
         ..
-    } = arp_of(&out[0])
-    else {
-        panic!()
-    };
+    } = arp_of(&out[0]);
     assert_eq!(operation, ArpOperation::Reply);
     assert_eq!(
         (
@@ -190,10 +184,7 @@ fn gratuitous_arp_announces_a_new_address() {
         source_protocol_addr,
         target_protocol_addr,
         ..
-    } = arp_of(&o)
-    else {
-        panic!()
-    };
+    } = arp_of(&o);
     assert_eq!((source_protocol_addr, target_protocol_addr), (ME, ME));
 }
 

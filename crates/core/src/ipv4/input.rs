@@ -298,13 +298,12 @@ impl Stack {
             RouteError::Acces => (DropReason::IpRouteError, Some(13)),
             _ => (DropReason::IpRouteError, None),
         };
-        if let (true, Some(code), Some(h)) = (forwarding, code, IpHdr::of(&skb)) {
-            if self
+        if let (true, Some(code), Some(h)) = (forwarding, code, IpHdr::of(&skb))
+            && self
                 .peers
                 .ip_error_allow(self.now, h.saddr, IP_RT_ERROR_COST, IP_RT_ERROR_BURST)
-            {
-                self.icmp_send(&skb, dst.flags, 3, code, 0);
-            }
+        {
+            self.icmp_send(&skb, dst.flags, 3, code, 0);
         }
         self.kfree_skb(skb, reason);
     }
