@@ -5,26 +5,9 @@ mod common;
 use common::*;
 use core::time::Duration;
 use skiff_core::drop::DropReason;
-use skiff_core::route::{FibRoute, FibTableId, RouteProtocol, RouteScope, RouteType};
+use skiff_core::route::{FibRoute, RouteType};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ethernet::EthernetAddress;
-
-fn route(dst: Ipv4Addr, len: u8, rtype: RouteType) -> FibRoute {
-    FibRoute {
-        table: FibTableId::Main,
-        dst,
-        prefix_len: len,
-        rtype,
-        scope: RouteScope::UNIVERSE,
-        metric: 0,
-        prefsrc: None,
-        gateway: None,
-        oif: 0,
-        mtu: 0,
-        onlink: false,
-        protocol: RouteProtocol::Static,
-    }
-}
 
 #[test]
 fn forwards_with_ttl_decrement_and_valid_checksum() {
@@ -116,7 +99,7 @@ fn ip_error_per_route_type() {
         let mut r = Host::new(true);
         let dst = Ipv4Addr::new(192, 0, 2, 9);
         if let Some(t) = rtype {
-            r.s.add_route(route(Ipv4Addr::new(192, 0, 2, 0), 24, t))
+            r.s.add_route(FibRoute::new(Ipv4Addr::new(192, 0, 2, 0), 24, t))
                 .unwrap();
         }
         r.rx(r.eth0, &Ip::echo(PEER, dst).frame());

@@ -184,16 +184,8 @@ impl Stack {
         fl.tos = tos;
         fl.proto = s.protocol;
         self.trace_begin(0, "sendto");
-        let res = match self.fib.ip_route_output(&fl) {
-            Ok(dst) => self.raw_send_routed(h, dst, daddr, payload),
-            Err(e) => {
-                self.mib.ip.out_no_routes += 1;
-                Err(e.into())
-            }
-        };
-        self.trace_end();
-        self.process_backlog();
-        res
+        let dst = self.fib.ip_route_output(&fl);
+        self.raw_xmit(h, dst, daddr, payload, false)
     }
 
     /// send() on a connected raw socket: Linux ip_queue_xmit() semantics, reusing the
@@ -223,10 +215,25 @@ impl Stack {
                 self.fib.ip_route_output(&fl)
             }
         };
+        self.raw_xmit(h, dst, peer, payload, true)
+    }
+
+    /// Sends on the route found for `daddr` (caching it on a connected socket), then
+    /// runs what looped back. A routing failure counts OutNoRoutes.
+    fn raw_xmit(
+        &mut self,
+        h: RawHandle,
+        dst: Result<DstEntry, RouteError>,
+        daddr: Ipv4Addr,
+        payload: &[u8],
+        cache: bool,
+    ) -> Result<usize, SockError> {
         let res = match dst {
             Ok(dst) => {
-                self.raw.get(h)?.dst_cache = Some(dst);
-                self.raw_send_routed(h, dst, peer, payload)
+                if cache {
+                    self.raw.get(h)?.dst_cache = Some(dst);
+                }
+                self.raw_send_routed(h, dst, daddr, payload)
             }
             Err(e) => {
                 self.mib.ip.out_no_routes += 1;
