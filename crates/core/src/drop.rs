@@ -52,7 +52,8 @@ drop_reasons! {
     IpRouteError => "IP_ROUTE_ERROR",
     /// Local output with no route: `OutNoRoutes`.
     IpOutnoroutes => "IP_OUTNOROUTES",
-    /// A source-routed packet with `accept_source_route=0`: silent, no counter.
+    /// A source-routed packet with `accept_source_route=0` (silent), or a source route
+    /// that cannot be followed (ip_options_rcv_srr()): no counter.
     IpSourceRoute => "IP_SOURCE_ROUTE (skiff)",
     /// Unicast IP in an L2 multicast/broadcast frame with `drop_unicast_in_l2_multicast=1`.
     UnicastInL2Multicast => "UNICAST_IN_L2_MULTICAST",

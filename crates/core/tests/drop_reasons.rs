@@ -16,10 +16,19 @@ fn reasons(router: bool, scenario: impl FnOnce(&mut Host)) -> HashSet<DropReason
     let mut h = Host::new(router);
     scenario(&mut h);
     h.tx();
-    DropReason::ALL.iter().copied().filter(|&r| h.drops(r) > 0).collect()
+    DropReason::ALL
+        .iter()
+        .copied()
+        .filter(|&r| h.drops(r) > 0)
+        .collect()
 }
 
-fn expect(seen: &mut HashSet<DropReason>, want: DropReason, router: bool, scenario: impl FnOnce(&mut Host)) {
+fn expect(
+    seen: &mut HashSet<DropReason>,
+    want: DropReason,
+    router: bool,
+    scenario: impl FnOnce(&mut Host),
+) {
     let got = reasons(router, scenario);
     assert!(got.contains(&want), "{want:?} not produced; got {got:?}");
     seen.extend(got);
@@ -27,7 +36,8 @@ fn expect(seen: &mut HashSet<DropReason>, want: DropReason, router: bool, scenar
 
 fn ping(h: &mut Host, to: Ipv4Addr, payload: &[u8]) {
     let sock = h.s.raw_socket(1).unwrap();
-    let _ = h.s.raw_sendto(h.now, sock, to, &icmp(8, 0, [0, 1, 0, 1], payload));
+    let _ =
+        h.s.raw_sendto(h.now, sock, to, &icmp(8, 0, [0, 1, 0, 1], payload));
 }
 
 #[test]
@@ -44,20 +54,27 @@ fn every_drop_reason_has_a_scenario() {
         let f = echo().frame();
         h.rx(h.eth0, &f[..f.len() - 1]);
     });
-    expect(&mut seen, R::IpInhdr, false, |h| h.rx(h.eth0, &echo().frame()[..30]));
+    expect(&mut seen, R::IpInhdr, false, |h| {
+        h.rx(h.eth0, &echo().frame()[..30])
+    });
     expect(&mut seen, R::IpCsum, false, |h| {
         let mut f = echo().frame();
         f[24] ^= 1;
         h.rx(h.eth0, &f);
     });
-    expect(&mut seen, R::IpInvalidSource, false, |h| h.rx(h.eth0, &Ip::echo(ME, ME).frame()));
+    expect(&mut seen, R::IpInvalidSource, false, |h| {
+        h.rx(h.eth0, &Ip::echo(ME, ME).frame())
+    });
     expect(&mut seen, R::IpInvalidDest, false, |h| {
         h.rx(h.eth0, &Ip::echo(PEER, Ipv4Addr::new(0, 0, 0, 9)).frame())
     });
     expect(&mut seen, R::IpRpFilter, true, |h| {
         h.s.set_sysctl("rp_filter", "1").unwrap();
         // 10.0.1.77 lives behind eth1, but this arrives on eth0.
-        h.rx(h.eth0, &Ip::echo(Ipv4Addr::new(10, 0, 1, 77), PEER1).frame());
+        h.rx(
+            h.eth0,
+            &Ip::echo(Ipv4Addr::new(10, 0, 1, 77), PEER1).frame(),
+        );
     });
     expect(&mut seen, R::IpNoroute, true, |h| {
         h.rx(h.eth0, &Ip::echo(PEER, Ipv4Addr::new(192, 0, 2, 1)).frame())
@@ -66,12 +83,19 @@ fn every_drop_reason_has_a_scenario() {
         h.rx(h.eth0, &Ip::echo(PEER, Ipv4Addr::new(10, 0, 0, 50)).frame())
     });
     expect(&mut seen, R::IpRouteError, true, |h| {
-        h.s.add_route(FibRoute::new(Ipv4Addr::new(192, 0, 2, 0), 24, RouteType::Blackhole)).unwrap();
+        h.s.add_route(FibRoute::new(
+            Ipv4Addr::new(192, 0, 2, 0),
+            24,
+            RouteType::Blackhole,
+        ))
+        .unwrap();
         h.rx(h.eth0, &Ip::echo(PEER, Ipv4Addr::new(192, 0, 2, 1)).frame());
     });
     expect(&mut seen, R::IpOutnoroutes, false, |h| {
         // A rule sends a local packet somewhere the host has no route to.
-        h.s.nf.load_rules("-A OUTPUT -d 10.0.0.2 -j SET-DADDR --to 192.0.2.1\n").unwrap();
+        h.s.nf
+            .load_rules("-A OUTPUT -d 10.0.0.2 -j SET-DADDR --to 192.0.2.1\n")
+            .unwrap();
         ping(h, PEER, b"x");
     });
     expect(&mut seen, R::IpSourceRoute, false, |h| {
@@ -90,7 +114,9 @@ fn every_drop_reason_has_a_scenario() {
         p.mf = true;
         h.rx(h.eth0, &p.frame());
     });
-    expect(&mut seen, R::IpNoproto, false, |h| h.rx(h.eth0, &Ip::new(PEER, ME, 200, vec![0; 8]).frame()));
+    expect(&mut seen, R::IpNoproto, false, |h| {
+        h.rx(h.eth0, &Ip::new(PEER, ME, 200, vec![0; 8]).frame())
+    });
     expect(&mut seen, R::IpTtlExpired, true, |h| {
         let mut p = Ip::echo(PEER, PEER1);
         p.ttl = 1;
@@ -106,7 +132,9 @@ fn every_drop_reason_has_a_scenario() {
         h.rx(h.eth0, &echo().frame());
     });
     expect(&mut seen, R::NetfilterQueue, false, |h| {
-        h.s.nf.load_rules("-A INPUT -p icmp -j NFQUEUE --queue-num 4\n").unwrap();
+        h.s.nf
+            .load_rules("-A INPUT -p icmp -j NFQUEUE --queue-num 4\n")
+            .unwrap();
         h.rx(h.eth0, &echo().frame());
     });
     expect(&mut seen, R::NeighFailed, false, |h| {
@@ -119,7 +147,8 @@ fn every_drop_reason_has_a_scenario() {
         }
     });
     expect(&mut seen, R::NeighCreatefail, false, |h| {
-        h.s.add_addr(h.eth0, Ipv4Addr::new(172, 16, 0, 1), 16).unwrap();
+        h.s.add_addr(h.eth0, Ipv4Addr::new(172, 16, 0, 1), 16)
+            .unwrap();
         for i in 0..1100u32 {
             ping(h, Ipv4Addr::from(0xac10_1000 + i), b"x");
         }
@@ -145,32 +174,49 @@ fn every_drop_reason_has_a_scenario() {
             ping(h, PEER, b"x");
         }
     });
-    expect(&mut seen, R::UnhandledProto, false, |h| h.rx(h.eth0, &[0u8; 5]));
+    expect(&mut seen, R::UnhandledProto, false, |h| {
+        h.rx(h.eth0, &[0u8; 5])
+    });
     expect(&mut seen, R::IcmpCsum, false, |h| {
         let mut p = echo();
         p.payload[3] ^= 1;
         h.rx(h.eth0, &p.frame());
     });
     expect(&mut seen, R::IcmpInErrors, false, |h| {
-        h.rx(h.eth0, &Ip::new(PEER, ME, 1, icmp(99, 0, [0; 4], &[])).frame())
+        h.rx(
+            h.eth0,
+            &Ip::new(PEER, ME, 1, icmp(99, 0, [0; 4], &[])).frame(),
+        )
     });
     expect(&mut seen, R::IcmpNoSocket, false, |h| {
-        h.rx(h.eth0, &Ip::new(PEER, ME, 1, icmp(0, 0, [0; 4], &[])).frame())
+        h.rx(
+            h.eth0,
+            &Ip::new(PEER, ME, 1, icmp(0, 0, [0; 4], &[])).frame(),
+        )
     });
-    expect(&mut seen, R::UdpTooSmall, false, |h| h.rx(h.eth0, &Ip::new(PEER, ME, 17, vec![0; 5]).frame()));
+    expect(&mut seen, R::UdpTooSmall, false, |h| {
+        h.rx(h.eth0, &Ip::new(PEER, ME, 17, vec![0; 5]).frame())
+    });
     expect(&mut seen, R::UdpCsum, false, |h| {
         let mut p = Ip::udp(PEER, ME, 9, b"abc");
         p.payload[6] ^= 1;
         h.rx(h.eth0, &p.frame());
     });
-    expect(&mut seen, R::NoSocket, false, |h| h.rx(h.eth0, &Ip::udp(PEER, ME, 9, b"abc").frame()));
-    expect(&mut seen, R::IgmpInvalid, false, |h| h.rx(h.eth0, &Ip::new(PEER, ME, 2, vec![0x11, 0, 0, 1]).frame()));
+    expect(&mut seen, R::NoSocket, false, |h| {
+        h.rx(h.eth0, &Ip::udp(PEER, ME, 9, b"abc").frame())
+    });
+    expect(&mut seen, R::IgmpInvalid, false, |h| {
+        h.rx(h.eth0, &Ip::new(PEER, ME, 2, vec![0x11, 0, 0, 1]).frame())
+    });
     expect(&mut seen, R::SocketRcvbuff, false, |h| {
         let _sock = h.s.raw_socket(200).unwrap();
         for _ in 0..300 {
             h.rx(h.eth0, &Ip::new(PEER, ME, 200, vec![0; 1000]).frame());
         }
     });
-    let missing: Vec<_> = DropReason::ALL.iter().filter(|r| !seen.contains(r)).collect();
+    let missing: Vec<_> = DropReason::ALL
+        .iter()
+        .filter(|r| !seen.contains(r))
+        .collect();
     assert!(missing.is_empty(), "no scenario drops for {missing:?}");
 }

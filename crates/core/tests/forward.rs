@@ -244,3 +244,77 @@ fn ip_list_rcv_reuses_the_route_of_the_same_flow() {
     assert_eq!(trace.matches("ip_route_input_noref").count(), 1, "{trace}");
     assert_eq!(trace.matches("ip_forward_finish").count(), 4);
 }
+
+/// The option area of a transmitted packet.
+fn options_of(o: &Out) -> Vec<u8> {
+    let ihl = usize::from(o.ip[0] & 0x0f) * 4;
+    o.ip[20..ihl].to_vec()
+}
+
+#[test]
+fn record_route_gets_the_outgoing_address() {
+    let mut r = Host::new(true);
+    let mut p = Ip::udp(PEER, PEER1, 7, b"rr");
+    p.options = vec![7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]; // two slots, then EOL
+    r.rx(r.eth0, &p.frame());
+    let out = outs(r.tx());
+    assert_eq!(
+        out.len(),
+        1,
+        "Out::parse checked the recomputed header checksum"
+    );
+    let o = options_of(&out[0]);
+    assert_eq!(&o[..3], &[7, 11, 8]);
+    assert_eq!(
+        &o[3..7],
+        &ME1.octets(),
+        "RFC 791: the address of the outgoing interface"
+    );
+    assert_eq!(&o[7..11], &[0, 0, 0, 0]);
+}
+
+#[test]
+fn loose_source_route_is_followed_when_accepted() {
+    let mut r = Host::new(true);
+    r.s.set_sysctl("accept_source_route", "1").unwrap();
+    let mut p = Ip::udp(PEER, ME, 7, b"lsrr");
+    p.options = vec![131, 7, 4, 10, 0, 1, 2, 0]; // LSRR: next hop 10.0.1.2, then EOL
+    r.rx(r.eth0, &p.frame());
+    let out = outs(r.tx());
+    assert_eq!(out.len(), 1, "{:?}", r.s.drain_trace());
+    assert_eq!((out[0].dst, out[0].dev, out[0].ttl), (PEER1, r.eth1, 63));
+    let o = options_of(&out[0]);
+    assert_eq!(&o[..3], &[131, 7, 8], "pointer moved past the used hop");
+    assert_eq!(
+        &o[3..7],
+        &ME1.octets(),
+        "the hop is replaced by our outgoing address"
+    );
+}
+
+#[test]
+fn strict_source_route_through_a_gateway_fails_with_3_5() {
+    let mut r = Host::new(true);
+    r.s.set_sysctl("accept_source_route", "1").unwrap();
+    r.s.add_route(FibRoute::new(Ipv4Addr::new(192, 0, 2, 0), 24, RouteType::Unicast).via(PEER1))
+        .unwrap();
+    let mut p = Ip::udp(PEER, ME, 7, b"ssrr");
+    p.options = vec![137, 7, 4, 192, 0, 2, 5, 0]; // SSRR: next hop 192.0.2.5 is not on-link
+    r.rx(r.eth0, &p.frame());
+    let got = icmps(r.tx());
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].0, got[0].1, got[0].2.dst), (3, 5, PEER));
+}
+
+#[test]
+fn strict_source_route_not_addressed_to_us_is_a_parameter_problem() {
+    let mut r = Host::new(true);
+    r.s.set_sysctl("accept_source_route", "1").unwrap();
+    let mut p = Ip::udp(PEER, PEER1, 7, b"ssrr");
+    p.options = vec![137, 7, 4, 10, 0, 1, 9, 0];
+    r.rx(r.eth0, &p.frame());
+    let got = icmps(r.tx());
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].0, got[0].1, got[0].2.payload[4]), (12, 0, 16));
+    assert_eq!(r.drops(DropReason::IpSourceRoute), 1);
+}

@@ -44,9 +44,12 @@ impl Stack {
     }
 
     /// Linux ip_forward_finish(): count, then dst_output().
-    pub(crate) fn ip_forward_finish(&mut self, skb: SkBuff, dst: DstEntry) {
+    pub(crate) fn ip_forward_finish(&mut self, mut skb: SkBuff, dst: DstEntry) {
         stage!(self, "ip_forward_finish");
         self.mib.ip.forw_datagrams += 1;
+        if skb.cb.opt.layout.optlen != 0 {
+            self.ip_forward_options(&mut skb, &dst);
+        }
         // Errors were counted and the packet freed where they happened.
         let _ = self.ip_output(skb, &dst);
     }

@@ -197,9 +197,11 @@ impl Stack {
             Some(dst) => dst,
             None => self.ip_route_input_noref(&h, skb.iif)?,
         };
-        if h.ihl > 20 {
-            self.ip_rcv_options(skb, &h, &dst)?;
-        }
+        let dst = if h.ihl > 20 {
+            self.ip_rcv_options(skb, &h, dst)?
+        } else {
+            dst
+        };
         if dst.rt_type == crate::route::RouteType::Multicast {
             self.mib.ip_ext.in_mcast_pkts += 1;
             self.mib.ip_ext.in_mcast_octets += skb.len() as u64;
@@ -243,14 +245,15 @@ impl Stack {
         Ok(dst)
     }
 
-    /// Linux ip_rcv_options(): ip_options_compile() for a received packet; a bad option
-    /// answers Parameter Problem with its pointer; source routes need accept_source_route.
+    /// Linux ip_rcv_options(): ip_options_compile() for a received packet (a bad option
+    /// answers Parameter Problem with its pointer; record route gets our address), then
+    /// source routes, which need accept_source_route. Returns the route to follow.
     fn ip_rcv_options(
         &mut self,
         skb: &mut SkBuff,
         h: &IpHdr,
-        dst: &DstEntry,
-    ) -> Result<(), DropReason> {
+        dst: DstEntry,
+    ) -> Result<DstEntry, DropReason> {
         stage!(self, "ip_rcv_options");
         let parsed = {
             let hdr = skb.network_header_bytes().ok_or(DropReason::IpInhdr)?;
@@ -265,12 +268,16 @@ impl Stack {
             Err(_) => return Err(DropReason::IpInhdr),
         };
         skb.cb.opt.layout = layout;
-        if layout.srr != 0 {
-            // Linux accepts the route only with accept_source_route; skiff does not follow
-            // source routes yet (ip_options_rcv_srr), so both cases drop, with this reason.
+        if layout.rr != 0 {
+            Self::ip_options_record_route(skb, dst.saddr);
+        }
+        if layout.srr == 0 {
+            return Ok(dst);
+        }
+        if self.sysctl.accept_source_route == 0 {
             return Err(DropReason::IpSourceRoute);
         }
-        Ok(())
+        self.ip_options_rcv_srr(skb, dst)
     }
 
     /// Linux dst_input(): the route's input action.

@@ -1,0 +1,163 @@
+//! What the stack does with IPv4 options once their syntax checked out: record route,
+//! source routes on receive and on forward. Linux net/ipv4/ip_options.c. Timestamps are
+//! left as they came (Linux writes milliseconds since midnight UT; the core has no wall
+//! clock).
+
+use crate::drop::DropReason;
+use crate::ipv4::input::IpHdr;
+use crate::route::{DstEntry, RouteScope, RouteType};
+use crate::skb::{PacketType, SkBuff};
+use crate::stack::{Stack, stage};
+use skiff_wire::Ipv4Addr;
+use skiff_wire::ipv4::Ipv4Packet;
+
+/// The option at `off` of the header: (length, pointer), when the header holds them.
+fn opt_len_ptr(hdr: &[u8], off: usize) -> Option<(usize, usize)> {
+    Some((
+        usize::from(*hdr.get(off + 1)?),
+        usize::from(*hdr.get(off + 2)?),
+    ))
+}
+
+/// Writes `addr` at byte `at` of the option that starts at `off`, if it fits.
+fn put_addr(hdr: &mut [u8], off: usize, at: usize, addr: Ipv4Addr) {
+    if let Some(slot) = off.checked_add(at).and_then(|s| hdr.get_mut(s..s + 4)) {
+        slot.copy_from_slice(&addr.octets());
+    }
+}
+
+impl Stack {
+    /// The record-route part of Linux __ip_options_compile() for a routed packet: our
+    /// `spec_dst` goes into the next free slot and the pointer moves on (`rr_needaddr`).
+    pub(crate) fn ip_options_record_route(skb: &mut SkBuff, spec_dst: Ipv4Addr) {
+        let rr = usize::from(skb.cb.opt.layout.rr);
+        let Some(hdr) = skb.network_header_bytes_mut() else {
+            return;
+        };
+        let Some((len, ptr)) = opt_len_ptr(hdr, rr) else {
+            return;
+        };
+        if rr == 0 || ptr > len || ptr < 4 {
+            return;
+        }
+        put_addr(hdr, rr, ptr - 1, spec_dst);
+        hdr[rr + 2] = (ptr + 4) as u8;
+        skb.cb.opt.rr_needaddr = true;
+        skb.cb.opt.is_changed = true;
+    }
+
+    /// Linux ip_options_rcv_srr(): a source-routed packet addressed to us moves on to the
+    /// next hop of its route (skipping hops that are ours). Returns the route to use.
+    pub(crate) fn ip_options_rcv_srr(
+        &mut self,
+        skb: &mut SkBuff,
+        dst: DstEntry,
+    ) -> Result<DstEntry, DropReason> {
+        stage!(self, "ip_options_rcv_srr");
+        if skb.pkt_type != PacketType::Host {
+            return Err(DropReason::IpSourceRoute);
+        }
+        if dst.rt_type == RouteType::Unicast {
+            if !skb.cb.opt.layout.is_strictroute {
+                return Ok(dst);
+            }
+            // A strict route whose listed hop is not us.
+            self.icmp_send(skb, dst.flags, 12, 0, 16 << 24);
+            return Err(DropReason::IpSourceRoute);
+        }
+        if dst.rt_type != RouteType::Local {
+            return Err(DropReason::IpSourceRoute);
+        }
+        let srr = usize::from(skb.cb.opt.layout.srr);
+        let (space, mut ptr) = skb
+            .network_header_bytes()
+            .and_then(|h| opt_len_ptr(h, srr))
+            .ok_or(DropReason::IpSourceRoute)?;
+        let h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
+        if ptr < 4 {
+            return Err(DropReason::IpSourceRoute);
+        }
+        let mut route = dst;
+        let mut hop = None;
+        while ptr <= space {
+            if ptr + 3 > space {
+                self.icmp_send(skb, dst.flags, 12, 0, ((srr as u32) + 2) << 24);
+                return Err(DropReason::IpSourceRoute);
+            }
+            let at = srr + ptr - 1;
+            let nexthop = match skb.network_header_bytes().and_then(|b| b.get(at..at + 4)) {
+                Some(b) => Ipv4Addr::new(b[0], b[1], b[2], b[3]),
+                None => return Err(DropReason::IpSourceRoute),
+            };
+            route = self
+                .fib
+                .ip_route_input(nexthop, h.saddr, h.tos, skb.iif, false)
+                .map_err(|_| DropReason::IpSourceRoute)?;
+            if !matches!(route.rt_type, RouteType::Unicast | RouteType::Local) {
+                return Err(DropReason::IpSourceRoute);
+            }
+            hop = Some(nexthop);
+            if route.rt_type != RouteType::Local {
+                break;
+            }
+            // "Superfast loopback forward": this hop is us as well.
+            if let Some(b) = skb.network_header_bytes_mut() {
+                Ipv4Packet::new_unchecked(b).set_dst(nexthop);
+            }
+            ptr += 4;
+        }
+        if ptr <= space {
+            skb.cb.opt.srr_is_hit = true;
+            skb.cb.opt.nexthop = hop.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        }
+        skb.cb.opt.is_changed = true;
+        Ok(route)
+    }
+
+    /// Linux ip_forward_options(): the outgoing address goes into the record route and,
+    /// for a source route, into the route in place of the hop; the destination becomes
+    /// that hop; the checksum is redone if anything changed.
+    pub(crate) fn ip_forward_options(&mut self, skb: &mut SkBuff, dst: &DstEntry) {
+        let Some(h) = IpHdr::of(skb) else { return };
+        let nexthop = dst.gateway.unwrap_or(h.daddr);
+        let src = self
+            .fib
+            .inet_select_addr(dst.dev, nexthop, RouteScope::UNIVERSE)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let opt = skb.cb.opt;
+        let Some(hdr) = skb.network_header_bytes_mut() else {
+            return;
+        };
+        let mut changed = opt.is_changed;
+        if opt.rr_needaddr {
+            let rr = usize::from(opt.layout.rr);
+            if let Some((_, ptr)) = opt_len_ptr(hdr, rr).filter(|&(_, p)| p >= 5) {
+                put_addr(hdr, rr, ptr - 5, src);
+                changed = true;
+            }
+        }
+        if opt.srr_is_hit {
+            let srr = usize::from(opt.layout.srr);
+            if let Some((space, mut ptr)) = opt_len_ptr(hdr, srr) {
+                while ptr + 3 <= space
+                    && hdr.get(srr + ptr - 1..srr + ptr + 3) != Some(&opt.nexthop.octets()[..])
+                {
+                    ptr += 4;
+                }
+                if ptr + 3 <= space {
+                    Ipv4Packet::new_unchecked(&mut hdr[..]).set_dst(opt.nexthop);
+                    put_addr(hdr, srr, ptr - 1, src);
+                    hdr[srr + 2] = (ptr + 4) as u8;
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            let ihl = usize::from(hdr[0] & 0x0f) * 4;
+            if let Some(h) = hdr.get_mut(..ihl) {
+                Ipv4Packet::new_unchecked(h).fill_checksum();
+            }
+            skb.cb.opt.is_changed = false;
+        }
+    }
+}
