@@ -16,8 +16,7 @@
 //! s.add_route(FibRoute::new(Ipv4Addr::UNSPECIFIED, 0, RouteType::Unicast).via(gw))?;
 //! # let mut frame = s.alloc_skb(60).unwrap(); frame.put(60)?;
 //! s.netif_receive(now, eth0, frame);                         // a frame arrived (an SkBuff)
-//! while let Some((dev, frame)) = s.poll_transmit() { /* put it on dev */ # let _ = (dev, frame);
-//! }
+//! while let Some((dev, frame)) = s.poll_transmit() { /* put it on dev */ }
 //! s.handle_timeout(now);                                     // when s.poll_timeout() says so
 //! print!("{}", s.render_snmp());                             // /proc/net/snmp, byte for byte
 //! # assert!(s.render_snmp().starts_with("Ip: Forwarding"));
