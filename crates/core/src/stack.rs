@@ -22,15 +22,15 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 /// Opens a `tracing` span (level TRACE) named after a kernel function and records the
-/// stage in the packet-path trace when it is on. With no subscriber at TRACE level the
-/// span is never built, so the datapath pays one load and one branch.
+/// stage in the packet-path trace. Whether anyone watches is decided once per packet
+/// (`Stack::observing`), so an unobserved datapath pays one branch per stage.
 macro_rules! stage {
     ($stack:expr, $name:literal) => {
         let _span;
-        if tracing::level_enabled!(tracing::Level::TRACE) {
+        if $stack.observing {
+            $stack.trace_stage($name);
             _span = tracing::trace_span!($name).entered();
         }
-        $stack.trace_stage($name);
     };
 }
 pub(crate) use stage;
@@ -137,6 +137,8 @@ pub struct Stack {
     neigh_actions: Vec<NeighAction>,
     pub(crate) now: Instant,
     pub(crate) trace: Option<Tracer>,
+    /// Path tracing is on or a TRACE-level subscriber listens: stages record themselves.
+    pub(crate) observing: bool,
     tx_next: usize,
 }
 
@@ -178,6 +180,7 @@ impl Stack {
             neigh_actions: Vec::new(),
             now: Instant::ZERO,
             trace: config.trace.then(Tracer::default),
+            observing: false,
             tx_next: 0,
         };
         let lo = stack
@@ -456,12 +459,12 @@ impl Stack {
         dst: Option<DstEntry>,
     ) {
         let _span;
-        if tracing::level_enabled!(tracing::Level::TRACE) {
+        if self.observing {
             _span = tracing::trace_span!("dev_queue_xmit").entered();
-        }
-        if self.trace.is_some() {
-            let name = self.dev_name(ifindex).to_string();
-            self.trace_note_str(&format_args!("dev_queue_xmit({name})"));
+            if self.trace.is_some() {
+                let name = self.dev_name(ifindex).to_string();
+                self.trace_note_str(&format_args!("dev_queue_xmit({name})"));
+            }
         }
         let Some(dev) = self.dev_mut(ifindex) else {
             return self.kfree_skb(skb, DropReason::DevReady);
@@ -723,8 +726,11 @@ impl Stack {
         }
     }
 
+    /// Starts a packet's trace line at an entry point, and decides whether this packet's
+    /// stages are observed.
     #[inline]
     pub(crate) fn trace_begin(&mut self, ifindex: u32, what: &str) {
+        self.observing = self.trace.is_some() || tracing::level_enabled!(tracing::Level::TRACE);
         if self.trace.is_some() {
             self.trace_begin_slow(ifindex, what);
         }
