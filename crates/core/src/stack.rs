@@ -617,12 +617,23 @@ impl Stack {
     pub(crate) fn neigh_output(&mut self, dst: &DstEntry, daddr: Ipv4Addr, skb: SkBuff) {
         stage!(self, "neigh_output");
         let nexthop = dst.gateway.unwrap_or(daddr);
-        let Some(ndev) = self.neigh_dev(dst.dev, nexthop) else {
-            return self.kfree_skb(skb, DropReason::DevReady);
-        };
         if dst.dev == LOOPBACK_IFINDEX {
             return self.dev_queue_xmit_dst(dst.dev, skb, Some(*dst));
         }
+        // neigh_output(): a connected neighbour needs only its header (neigh_hh_output).
+        if let (Some(ha), Some(dev)) =
+            (self.neigh.connected_ha(dst.dev, nexthop), self.dev(dst.dev))
+        {
+            let mut skb = skb;
+            return if crate::neigh::eth_header_push(&mut skb, dev.mac, ha) {
+                self.dev_queue_xmit(dst.dev, skb)
+            } else {
+                self.kfree_skb(skb, DropReason::NeighCreatefail)
+            };
+        }
+        let Some(ndev) = self.neigh_dev(dst.dev, nexthop) else {
+            return self.kfree_skb(skb, DropReason::DevReady);
+        };
         let kind = if dst.rt_type == RouteType::Broadcast || nexthop == Ipv4Addr::BROADCAST {
             NextHopKind::Broadcast
         } else if nexthop.is_multicast() {

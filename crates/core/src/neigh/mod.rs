@@ -534,6 +534,17 @@ impl NeighTable {
     }
 
     /// One entry, as [`NeighTable::entries`] lists it.
+    /// The link-layer address of a neighbour in a connected state (REACHABLE, PERMANENT,
+    /// NOARP): what Linux neigh_output() checks before its fast path, which needs no
+    /// state change.
+    #[inline]
+    pub fn connected_ha(&self, ifindex: u32, addr: Ipv4Addr) -> Option<EthernetAddress> {
+        self.map
+            .get(&(ifindex, addr))
+            .filter(|n| n.state.is_connected())
+            .map(|n| n.ha)
+    }
+
     pub fn entry(&self, ifindex: u32, addr: Ipv4Addr) -> Option<NeighEntryInfo> {
         self.map.get(&(ifindex, addr)).map(|n| NeighEntryInfo {
             ifindex,
@@ -1037,20 +1048,29 @@ fn neigh_lookup_or_insert<'a>(
     }
 }
 
-/// Pushes the Ethernet header (destination the neighbour's address, source the device's)
-/// and hands the frame to the device. Linux neigh_hh_output() / dev_hard_header().
-fn neigh_hh_output(key: Key, n: &Neighbour, mut skb: SkBuff, out: &mut Vec<NeighAction>) {
+/// Pushes an IPv4 Ethernet header; false when the headroom is short.
+/// Linux dev_hard_header() / eth_header().
+pub(crate) fn eth_header_push(
+    skb: &mut SkBuff,
+    src: EthernetAddress,
+    dst: EthernetAddress,
+) -> bool {
     let eth = EthernetRepr {
-        src: n.dev_mac,
-        dst: n.ha,
+        src,
+        dst,
         vlan: None,
         ethertype: EtherType::Ipv4,
     };
-    let pushed = match skb.push(ETH_HLEN) {
+    match skb.push(ETH_HLEN) {
         Ok(buf) => eth.emit(buf).is_ok(),
         Err(_) => false,
-    };
-    out.push(if pushed {
+    }
+}
+
+/// Pushes the Ethernet header (destination the neighbour's address, source the device's)
+/// and hands the frame to the device. Linux neigh_hh_output() / dev_hard_header().
+fn neigh_hh_output(key: Key, n: &Neighbour, mut skb: SkBuff, out: &mut Vec<NeighAction>) {
+    out.push(if eth_header_push(&mut skb, n.dev_mac, n.ha) {
         NeighAction::Xmit {
             ifindex: key.0,
             skb,
