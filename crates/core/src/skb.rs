@@ -409,6 +409,25 @@ impl SkBuffInner {
             cb: IpCb::default(),
         }
     }
+
+    /// Makes a recycled buffer fresh in place: empty data at `headroom`, fresh metadata.
+    /// The pool guarantees an empty `frag_list` and `headroom <= buf.len()`.
+    fn reset(&mut self, headroom: usize) {
+        debug_assert!(self.frag_list.is_empty() && headroom <= self.buf.len());
+        self.data = headroom;
+        self.tail = headroom;
+        self.mac_header = None;
+        self.network_header = None;
+        self.transport_header = None;
+        self.ip_summed = ChecksumState::None;
+        self.gso = None;
+        self.pkt_type = PacketType::Host;
+        self.iif = 0;
+        self.mark = 0;
+        self.priority = 0;
+        self.tstamp = Instant::ZERO;
+        self.cb = IpCb::default();
+    }
 }
 
 impl SkBuffInner {
@@ -749,8 +768,7 @@ impl SkbPool {
         Ok(match reused {
             Some(mut b) => {
                 self.stats.reused += 1;
-                let buf = core::mem::take(&mut b.buf);
-                *b = SkBuffInner::fresh(buf, headroom);
+                b.reset(headroom);
                 SkBuff(b)
             }
             None => {
@@ -764,8 +782,10 @@ impl SkbPool {
     /// consume_skb() / kfree_skb() freeing into the caches.
     pub fn recycle(&mut self, skb: SkBuff) {
         let mut b = skb.0;
-        for frag in core::mem::take(&mut b.frag_list) {
-            self.recycle(frag);
+        if !b.frag_list.is_empty() {
+            for frag in core::mem::take(&mut b.frag_list) {
+                self.recycle(frag);
+            }
         }
         let fits = (self.buf_size..=self.buf_size.saturating_mul(2)).contains(&b.buf.len());
         if fits && self.free.len() < self.max_free {
