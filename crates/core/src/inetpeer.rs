@@ -44,6 +44,12 @@ pub const INET_PEER_MINTTL: Duration = Duration::from_secs(120);
 pub const INET_PEER_MAXTTL: Duration = Duration::from_secs(600);
 /// Per-peer burst for ICMP: six messages. Linux net/ipv4/inetpeer.c.
 pub const XRLIM_BURST_FACTOR: u32 = 6;
+/// Linux `ip_rt_redirect_number`: redirects to one peer before falling silent.
+pub const IP_RT_REDIRECT_NUMBER: u32 = 9;
+/// Linux `ip_rt_redirect_load` (HZ/50): the first backoff step.
+pub const IP_RT_REDIRECT_LOAD: Duration = Duration::from_millis(20);
+/// Linux `ip_rt_redirect_silence` (load << 10): quiet time that resets the backoff.
+pub const IP_RT_REDIRECT_SILENCE: Duration = Duration::from_millis(20 << 10);
 /// Peers looked at for garbage collection on each insertion. Linux inetpeer.c PEER_MAX_GC.
 pub const PEER_MAX_GC: usize = 32;
 /// The highest ICMP type the stack knows. Linux include/uapi/linux/icmp.h NR_ICMP_TYPES.
@@ -144,6 +150,9 @@ struct InetPeer {
     rate_tokens: u64,
     /// Last bucket update; `None` for a fresh peer.
     rate_last: Option<Instant>,
+    /// Redirects sent to this peer since the last silence, and when the last was due.
+    n_redirects: u32,
+    redirect_last: Option<Instant>,
 }
 
 impl InetPeer {
@@ -243,6 +252,8 @@ impl InetPeerTable {
                     dtime: now,
                     rate_tokens: 0,
                     rate_last: None,
+                    n_redirects: 0,
+                    redirect_last: None,
                 });
                 self.peers.len() - 1
             }
@@ -250,6 +261,30 @@ impl InetPeerTable {
         let peer = &mut self.peers[slot];
         peer.dtime = now;
         peer
+    }
+
+    /// Whether a redirect may go to `saddr` now: the first at once, then each after twice
+    /// the previous wait (20 ms, 40 ms, …), none after [`IP_RT_REDIRECT_NUMBER`] until the
+    /// peer has been quiet for [`IP_RT_REDIRECT_SILENCE`]. Linux net/ipv4/route.c
+    /// ip_rt_send_redirect() (which keeps `rate_last` in the bucket's field; skiff keeps it
+    /// apart).
+    pub fn redirect_allow(&mut self, now: Instant, saddr: Ipv4Addr) -> bool {
+        let p = self.getpeer(now, saddr);
+        let since = |last: Option<Instant>| last.map(|l| now.saturating_duration_since(l));
+        if since(p.redirect_last).is_some_and(|d| d > IP_RT_REDIRECT_SILENCE) {
+            p.n_redirects = 0;
+        }
+        if p.n_redirects >= IP_RT_REDIRECT_NUMBER {
+            p.redirect_last = Some(now);
+            return false;
+        }
+        let wait = IP_RT_REDIRECT_LOAD.saturating_mul(1 << p.n_redirects);
+        let due = p.n_redirects == 0 || since(p.redirect_last).is_some_and(|d| d > wait);
+        if due {
+            p.redirect_last = Some(now);
+            p.n_redirects += 1;
+        }
+        due
     }
 
     /// Frees room before an insertion. Linux inet_peer_gc().
@@ -296,6 +331,21 @@ mod tests {
 
     fn ms(n: u64) -> Instant {
         Instant::from_millis(n)
+    }
+
+    #[test]
+    fn redirects_back_off_stop_after_nine_and_resume_after_silence() {
+        let mut t = InetPeerTable::new(16, &mut Prng::new(1));
+        let a = Ipv4Addr::new(10, 0, 0, 2);
+        // Ask every millisecond: sends at 0, then after > 40, > 80, ... ms.
+        let sent: Vec<u64> = (0..30_000)
+            .filter(|&i| t.redirect_allow(ms(i), a))
+            .collect();
+        assert_eq!(&sent[..4], &[0, 41, 122, 283]);
+        assert_eq!(sent.len(), 9, "ip_rt_redirect_number");
+        // Asking keeps it silent; a quiet spell longer than 20.48 s resets it.
+        assert!(!t.redirect_allow(ms(30_000), a));
+        assert!(t.redirect_allow(ms(30_000 + 20_481), a));
     }
 
     #[test]

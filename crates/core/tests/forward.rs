@@ -318,3 +318,32 @@ fn strict_source_route_not_addressed_to_us_is_a_parameter_problem() {
     assert_eq!((got[0].0, got[0].1, got[0].2.payload[4]), (12, 0, 16));
     assert_eq!(r.drops(DropReason::IpSourceRoute), 1);
 }
+
+#[test]
+fn forwarding_back_out_the_same_link_sends_redirects_with_backoff() {
+    let mut r = Host::new(true);
+    let gw = Ipv4Addr::new(10, 0, 0, 3);
+    let gw_mac = skiff_wire::ethernet::EthernetAddress([2, 0, 0, 0, 0, 3]);
+    r.s.add_neigh_static(r.eth0, gw, gw_mac);
+    r.s.add_route(FibRoute::new(Ipv4Addr::new(192, 0, 2, 0), 24, RouteType::Unicast).via(gw))
+        .unwrap();
+    let p = Ip::udp(PEER, Ipv4Addr::new(192, 0, 2, 5), 7, b"via the same link").frame();
+    let mut redirects = Vec::new();
+    for i in 0..40u64 {
+        r.rx(r.eth0, &p);
+        let out = outs(r.tx());
+        assert!(
+            out.iter().any(|o| o.eth_dst == gw_mac && o.protocol == 17),
+            "still forwarded"
+        );
+        for o in out.iter().filter(|o| o.protocol == 1) {
+            assert_eq!((o.icmp(), o.dst), ((5, 1), PEER));
+            assert_eq!(&o.payload[4..8], &gw.octets(), "the better gateway");
+            redirects.push(i);
+        }
+        r.advance(Duration::from_millis(30));
+    }
+    // Linux: the n-th next one waits more than 20 ms << n. Packets are 30 ms apart.
+    assert_eq!(redirects, [0, 2, 5, 11, 22]);
+    assert_eq!(r.mib("IcmpOutRedirects"), redirects.len() as u64);
+}

@@ -3,9 +3,10 @@
 use crate::drop::DropReason;
 use crate::ipv4::input::IpHdr;
 use crate::netfilter::NfInetHook;
-use crate::route::DstEntry;
+use crate::route::{DstEntry, RtFlags};
 use crate::skb::{PacketType, SkBuff};
 use crate::stack::{Stack, stage};
+use skiff_wire::Ipv4Addr;
 use skiff_wire::checksum::csum_replace2;
 use skiff_wire::ipv4::Ipv4Packet;
 
@@ -36,10 +37,29 @@ impl Stack {
             return self.kfree_skb(skb, DropReason::PktTooBig);
         }
         ip_decrease_ttl(&mut skb);
+        if dst.flags.contains(RtFlags::DOREDIRECT) && skb.cb.opt.layout.srr == 0 {
+            self.ip_rt_send_redirect(&skb, &dst, h.saddr, h.daddr);
+        }
         skb.priority = rt_tos2priority(h.tos);
         let iif = skb.iif;
         if let Some(skb) = self.nf_hook(NfInetHook::Forward, skb, iif, dst.dev) {
             self.ip_forward_finish(skb, dst);
+        }
+    }
+
+    /// Linux route.c ip_rt_send_redirect(): tell an on-link sender that the next hop is
+    /// on its own link (ICMP 5/1, host redirect), with exponential backoff per sender.
+    fn ip_rt_send_redirect(
+        &mut self,
+        skb: &SkBuff,
+        dst: &DstEntry,
+        saddr: Ipv4Addr,
+        daddr: Ipv4Addr,
+    ) {
+        stage!(self, "ip_rt_send_redirect");
+        if self.peers.redirect_allow(self.now, saddr) {
+            let gw = dst.gateway.unwrap_or(daddr);
+            self.icmp_send(skb, dst.flags, 5, 1, u32::from(gw));
         }
     }
 
