@@ -81,6 +81,9 @@ drop_reasons! {
     ArpInvalid => "ARP_INVALID (skiff)",
     /// The device is down or unknown.
     DevReady => "DEV_READY",
+    /// The loopback backlog is full (`netdev_max_backlog`), or one run looped back more
+    /// than four times that: softnet `dropped`.
+    CpuBacklog => "CPU_BACKLOG",
     /// The device transmit queue is full: device `tx_dropped`.
     QdiscDrop => "QDISC_DROP",
     /// No handler for the ethertype, or a bad Ethernet header: device `rx_dropped`.

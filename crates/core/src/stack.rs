@@ -103,6 +103,8 @@ impl From<RouteError> for ConfigError {
 pub const LOOPBACK_IFINDEX: u32 = 1;
 /// Headroom reserved in locally built packets: Ethernet plus slack (LL_RESERVED_SPACE).
 pub(crate) const LL_RESERVED: usize = 32;
+/// Linux `netdev_max_backlog`: looped-back packets waiting to be received.
+const NETDEV_MAX_BACKLOG: usize = 1000;
 /// Trace lines kept before the oldest are dropped.
 const TRACE_MAX_LINES: usize = 4096;
 
@@ -485,6 +487,9 @@ impl Stack {
             // eth_type_trans on lo sees its own address: PACKET_HOST.
             skb.pkt_type = crate::skb::PacketType::Host;
             skb.iif = ifindex;
+            if self.backlog.len() >= NETDEV_MAX_BACKLOG {
+                return self.kfree_skb(skb, DropReason::CpuBacklog);
+            }
             self.trace_stage("loopback_xmit");
             self.backlog.push_back((skb, dst));
             return;
@@ -502,13 +507,13 @@ impl Stack {
 
     fn process_backlog_slow(&mut self) {
         // Bounded: each looped packet is handled once; replies to it queue behind.
-        let mut budget = 4096;
+        let mut budget = NETDEV_MAX_BACKLOG * 4;
         while let Some((skb, dst)) = self.backlog.pop_front() {
-            budget -= 1;
             if budget == 0 {
-                self.kfree_skb(skb, DropReason::QdiscDrop);
+                self.kfree_skb(skb, DropReason::CpuBacklog);
                 continue;
             }
+            budget -= 1;
             self.trace_begin(LOOPBACK_IFINDEX, "rx");
             if let Some(dev) = self.dev_mut(LOOPBACK_IFINDEX) {
                 dev.stats.rx_packets += 1;
@@ -803,5 +808,30 @@ impl Stack {
 fn dev_push(stack: &mut Stack, ifindex: u32, skb: SkBuff) {
     if let Some(dev) = stack.dev_mut(ifindex) {
         dev.tx_queue.push_back(skb);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::Flowi4;
+
+    /// The loopback backlog holds at most netdev_max_backlog packets, as Linux's
+    /// enqueue_to_backlog(). Only a burst inside one entry call can fill it.
+    #[test]
+    fn loopback_backlog_is_bounded() {
+        let mut s = Stack::new(StackConfig::default());
+        let dst = s
+            .fib
+            .ip_route_output(&Flowi4::new(Ipv4Addr::LOCALHOST))
+            .unwrap();
+        for _ in 0..NETDEV_MAX_BACKLOG + 5 {
+            let skb = s.alloc_skb(20).unwrap();
+            s.dev_queue_xmit_dst(LOOPBACK_IFINDEX, skb, Some(dst));
+        }
+        assert_eq!(s.backlog.len(), NETDEV_MAX_BACKLOG);
+        assert_eq!(s.drop_count(DropReason::CpuBacklog), 5);
+        s.process_backlog();
+        assert!(s.backlog.is_empty());
     }
 }
