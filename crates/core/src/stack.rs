@@ -816,6 +816,60 @@ mod tests {
     use super::*;
     use crate::route::Flowi4;
 
+    /// A subscriber that records the names of the spans it sees.
+    struct Spans(std::sync::Mutex<Vec<&'static str>>);
+
+    impl tracing::Subscriber for Spans {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+            Some(tracing::level_filters::LevelFilter::TRACE)
+        }
+        fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            let mut names = self.0.lock().unwrap();
+            names.push(span.metadata().name());
+            tracing::span::Id::from_u64(names.len() as u64)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    /// Every stage opens a span named after its kernel function when someone listens.
+    #[test]
+    fn stages_open_tracing_spans() {
+        let spans = std::sync::Arc::new(Spans(std::sync::Mutex::new(Vec::new())));
+        let mut s = Stack::new(StackConfig::default());
+        let sock = s.raw_socket(1).unwrap();
+        let echo = [8, 0, 0xf7, 0xfe, 0, 1, 0, 0]; // type 8, id 1, seq 0, checksum filled
+        tracing::subscriber::with_default(spans.clone(), || {
+            s.raw_sendto(Instant::from_secs(1), sock, Ipv4Addr::LOCALHOST, &echo)
+                .unwrap();
+        });
+        let names = spans.0.lock().unwrap().clone();
+        for want in [
+            "raw_sendmsg",
+            "ip_local_out",
+            "ip_output",
+            "dev_queue_xmit",
+            "ip_rcv",
+            "ip_local_deliver",
+            "icmp_rcv",
+            "icmp_echo",
+        ] {
+            assert!(names.contains(&want), "no span {want} in {names:?}");
+        }
+        assert_eq!(
+            s.raw_recv(sock).unwrap().packet[20],
+            8,
+            "the request looped back"
+        );
+        assert_eq!(s.raw_recv(sock).unwrap().packet[20], 0, "and its reply");
+    }
+
     /// The loopback backlog holds at most netdev_max_backlog packets, as Linux's
     /// enqueue_to_backlog(). Only a burst inside one entry call can fill it.
     #[test]
