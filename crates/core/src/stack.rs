@@ -480,21 +480,21 @@ impl Stack {
         }
         dev.stats.tx_packets += 1;
         dev.stats.tx_bytes += skb.len() as u64;
-        if dev.is_loopback() {
-            let Some(dst) = dst else {
-                return self.kfree_skb(skb, DropReason::DevReady);
-            };
-            // eth_type_trans on lo sees its own address: PACKET_HOST.
-            skb.pkt_type = crate::skb::PacketType::Host;
-            skb.iif = ifindex;
-            if self.backlog.len() >= NETDEV_MAX_BACKLOG {
-                return self.kfree_skb(skb, DropReason::CpuBacklog);
-            }
-            self.trace_stage("loopback_xmit");
-            self.backlog.push_back((skb, dst));
+        if !dev.is_loopback() {
+            dev.tx_queue.push_back(skb);
             return;
         }
-        dev_push(self, ifindex, skb);
+        // loopback_xmit() → netif_rx(): eth_type_trans on lo sees its own address.
+        let Some(dst) = dst else {
+            return self.kfree_skb(skb, DropReason::DevReady);
+        };
+        skb.pkt_type = crate::skb::PacketType::Host;
+        skb.iif = ifindex;
+        if self.backlog.len() >= NETDEV_MAX_BACKLOG {
+            return self.kfree_skb(skb, DropReason::CpuBacklog);
+        }
+        self.trace_stage("loopback_xmit");
+        self.backlog.push_back((skb, dst));
     }
 
     /// Linux process_backlog(): runs looped-back packets through ip_rcv.
@@ -801,13 +801,6 @@ impl Stack {
         if on != self.trace.is_some() {
             self.trace = on.then(Tracer::default);
         }
-    }
-}
-
-/// Puts a frame on a real (non-loopback) device's queue; the caller checked the bound.
-fn dev_push(stack: &mut Stack, ifindex: u32, skb: SkBuff) {
-    if let Some(dev) = stack.dev_mut(ifindex) {
-        dev.tx_queue.push_back(skb);
     }
 }
 
