@@ -113,13 +113,15 @@ pub(crate) struct Tracer {
     path: Vec<Cow<'static, str>>,
     head: String,
     lines: VecDeque<String>,
-    pub(crate) lost: u64,
+    lost: u64,
 }
 
 /// One network stack (a Linux network namespace).
 pub struct Stack {
     pub name: String,
-    pub sysctl: Sysctl,
+    /// Read with [`Stack::sysctl`], written with [`Stack::set_sysctl`] (which keeps
+    /// routing in step).
+    pub(crate) sysctl: Sysctl,
     pub(crate) devs: Vec<NetDevice>,
     pub(crate) ptypes: PacketTypes,
     pub fib: Fib,
@@ -329,6 +331,11 @@ impl Stack {
     /// `ip route add ...`.
     pub fn add_route(&mut self, route: FibRoute) -> Result<(), ConfigError> {
         Ok(self.fib.add_route(route)?)
+    }
+
+    /// The sysctls.
+    pub fn sysctl(&self) -> &Sysctl {
+        &self.sysctl
     }
 
     /// Sets a sysctl by its Linux name; `ip_forward` also sets every device's forwarding.
@@ -794,6 +801,11 @@ impl Stack {
             .as_mut()
             .map(|t| t.lines.drain(..).collect())
             .unwrap_or_default()
+    }
+
+    /// Trace lines dropped because nobody drained them (the newest 4096 are kept).
+    pub fn trace_lost(&self) -> u64 {
+        self.trace.as_ref().map_or(0, |t| t.lost)
     }
 
     /// Starts or stops path tracing.
