@@ -439,3 +439,52 @@ fn trace_shows_the_kernel_path() {
         at += found + w.len();
     }
 }
+
+/// The IP options of a reply (RFC 1122 3.2.2.6, Linux ip_options_echo()).
+fn reply_options(o: &Out) -> Vec<u8> {
+    let ihl = usize::from(o.ip[0] & 0x0f) * 4;
+    o.ip[20..ihl].to_vec()
+}
+
+#[test]
+fn echo_reply_carries_the_record_route_like_ping_r() {
+    let mut h = Host::new(false);
+    let mut req = Ip::echo(PEER, ME);
+    req.options = vec![7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]; // room for two addresses, EOL
+    h.rx(h.eth0, &req.frame());
+    let got = icmps(h.tx());
+    assert_eq!(got.len(), 1);
+    let opts = reply_options(&got[0].2);
+    assert_eq!(&opts[..3], &[7, 11, 12], "both slots used");
+    assert_eq!(&opts[3..7], &ME.octets(), "recorded on receive");
+    assert_eq!(
+        &opts[7..11],
+        &ME.octets(),
+        "recorded again on the reply, as Linux does"
+    );
+}
+
+#[test]
+fn echo_reply_reverses_a_completed_source_route() {
+    let mut h = Host::new(false);
+    h.s.set_sysctl("accept_source_route", "1").unwrap();
+    let hop = Ipv4Addr::new(10, 0, 0, 9);
+    let hop_mac = EthernetAddress([2, 0, 0, 0, 0, 9]);
+    h.s.add_neigh_static(h.eth0, hop, hop_mac);
+    let mut req = Ip::echo(PEER, ME);
+    req.options = vec![131, 7, 8, 10, 0, 0, 9, 0]; // LSRR that came through 10.0.0.9
+    h.rx(h.eth0, &req.frame());
+    let got = icmps(h.tx());
+    assert_eq!(got.len(), 1);
+    let o = &got[0].2;
+    assert_eq!(
+        (o.dst, o.eth_dst),
+        (hop, hop_mac),
+        "sent to the route's last hop"
+    );
+    assert_eq!(
+        &reply_options(o),
+        &[131, 7, 4, 10, 0, 0, 2, 0],
+        "reversed: on to the source"
+    );
+}

@@ -4,6 +4,7 @@
 use crate::drop::DropReason;
 use crate::inetpeer::icmpv4_mask_allow;
 use crate::ipv4::input::{InetProtocol, IpHdr};
+use crate::ipv4::options::ip_options_echo;
 use crate::ipv4::output::IpSend;
 use crate::route::{DstEntry, RouteScope, RtFlags};
 use crate::skb::{ChecksumState, PacketType, SkBuff};
@@ -83,26 +84,32 @@ impl Stack {
     /// outside the default ratemask).
     fn icmp_reply(&mut self, req: &SkBuff, h: &IpHdr, spec_dst: Ipv4Addr, reply_type: u8) {
         stage!(self, "icmp_reply");
+        let Some(mut opts) = ip_options_echo(req) else {
+            return;
+        };
         let mut apply = false;
         if !self.icmpv4_global_allow(reply_type, 0, &mut apply) {
             return;
         }
-        let Ok(dst) = self.route_output_simple(h.saddr, spec_dst, h.tos) else {
+        // A reversed source route sends the reply to its first hop.
+        let first_hop = opts.faddr.unwrap_or(h.saddr);
+        let Ok(dst) = self.route_output_simple(first_hop, spec_dst, h.tos) else {
             return;
         };
         if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, 0, apply) {
             return;
         }
+        opts.complete(spec_dst, h.saddr);
         let body = req.data();
         let p = IpSend {
             saddr: spec_dst,
-            daddr: h.saddr,
+            daddr: first_hop,
             protocol: 1,
             ttl: self.sysctl.ip_default_ttl,
             tos: h.tos,
             df: false,
         };
-        let sent = self.ip_build_and_send_pkt(&dst, p, body.len(), |buf| {
+        let sent = self.ip_build_and_send_pkt(&dst, p, opts.bytes(), body.len(), |buf| {
             buf.copy_from_slice(body);
             buf[0] = reply_type;
             buf[1] = 0;
@@ -250,25 +257,30 @@ impl Stack {
         } else {
             iph.tos()
         };
-        let Ok(dst) = self.route_output_simple(iph.src(), saddr, tos) else {
+        let Some(mut opts) = ip_options_echo(skb_in) else {
+            return;
+        };
+        let first_hop = opts.faddr.unwrap_or(iph.src());
+        let Ok(dst) = self.route_output_simple(first_hop, saddr, tos) else {
             return;
         };
         if !self.icmpv4_xrlim_allow(&dst, iph.src(), icmp_type, code, apply) {
             return;
         }
+        opts.complete(dst.saddr, iph.src());
         let room = (dst.mtu as usize)
             .min(ICMP_ERROR_MAX)
-            .saturating_sub(20 + 8);
+            .saturating_sub(20 + opts.bytes().len() + 8);
         let quote = &orig[..orig.len().min(room)];
         let p = IpSend {
             saddr: dst.saddr,
-            daddr: iph.src(),
+            daddr: first_hop,
             protocol: 1,
             ttl: self.sysctl.ip_default_ttl,
             tos,
             df: false,
         };
-        let sent = self.ip_build_and_send_pkt(&dst, p, 8 + quote.len(), |buf| {
+        let sent = self.ip_build_and_send_pkt(&dst, p, opts.bytes(), 8 + quote.len(), |buf| {
             buf[0] = icmp_type;
             buf[1] = code;
             buf[4..8].copy_from_slice(&info.to_be_bytes());

@@ -1,7 +1,7 @@
 //! What the stack does with IPv4 options once their syntax checked out: record route,
-//! source routes on receive and on forward. Linux net/ipv4/ip_options.c. Timestamps are
-//! left as they came (Linux writes milliseconds since midnight UT; the core has no wall
-//! clock).
+//! source routes on receive and on forward, and the options a reply echoes. Linux
+//! net/ipv4/ip_options.c. Timestamps are left as they came (Linux writes milliseconds
+//! since midnight UT; the core has no wall clock).
 
 use crate::drop::DropReason;
 use crate::ipv4::input::IpHdr;
@@ -160,4 +160,120 @@ impl Stack {
             skb.cb.opt.is_changed = false;
         }
     }
+}
+
+/// The options of a reply (ICMP echo reply or error), echoed from the packet it answers.
+/// Linux `struct ip_options_rcu` filled by __ip_options_echo().
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReplyOptions {
+    data: [u8; 40],
+    len: usize,
+    /// Where our address goes in the echoed record route.
+    rr_slot: Option<usize>,
+    /// Offset of the reversed source route.
+    srr: Option<usize>,
+    /// First hop of the reversed source route: where the reply is sent.
+    pub faddr: Option<Ipv4Addr>,
+}
+
+impl ReplyOptions {
+    pub(crate) const NONE: ReplyOptions = ReplyOptions {
+        data: [0; 40],
+        len: 0,
+        rr_slot: None,
+        srr: None,
+        faddr: None,
+    };
+
+    /// The option bytes, once [`ReplyOptions::complete`] filled in the addresses.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+
+    /// Linux ip_options_build() for a reply: our source address into the record route,
+    /// the final destination into the last slot of the reversed source route.
+    pub(crate) fn complete(&mut self, saddr: Ipv4Addr, final_daddr: Ipv4Addr) {
+        if let Some(at) = self.rr_slot {
+            put_addr(&mut self.data, 0, at, saddr);
+        }
+        if let Some(srr) = self.srr {
+            let len = usize::from(self.data[srr + 1]);
+            put_addr(&mut self.data, srr, len - 4, final_daddr);
+        }
+    }
+}
+
+/// Linux __ip_options_echo(): the options a reply to `skb` carries. The record route is
+/// copied with room for our address; a source route is reversed (the reply goes to its
+/// last hop, `faddr`); timestamps are copied. `None` means a malformed option that Linux
+/// refuses to echo: no reply.
+pub(crate) fn ip_options_echo(skb: &SkBuff) -> Option<ReplyOptions> {
+    let opt = skb.cb.opt;
+    let mut d = ReplyOptions::NONE;
+    if opt.layout.optlen == 0 {
+        return Some(d);
+    }
+    let sptr = skb.network_header_bytes()?;
+    let copy = |d: &mut ReplyOptions, off: usize| -> Option<(usize, usize, usize)> {
+        let (optlen, soffset) = opt_len_ptr(sptr, off)?;
+        let src = sptr.get(off..off + optlen)?;
+        let at = d.len;
+        d.data.get_mut(at..at + optlen)?.copy_from_slice(src);
+        d.len += optlen;
+        Some((at, optlen, soffset))
+    };
+    if opt.layout.rr != 0 {
+        let (at, optlen, soffset) = copy(&mut d, usize::from(opt.layout.rr))?;
+        if opt.rr_needaddr && soffset <= optlen {
+            if soffset + 3 > optlen {
+                return None;
+            }
+            d.data[at + 2] = (soffset + 4) as u8;
+            d.rr_slot = Some(at + soffset - 1);
+        }
+    }
+    if opt.layout.ts != 0 {
+        copy(&mut d, usize::from(opt.layout.ts))?;
+    }
+    if opt.layout.srr != 0 {
+        let start = sptr.get(usize::from(opt.layout.srr)..)?;
+        let (optlen, mut soffset) = (usize::from(*start.get(1)?), usize::from(*start.get(2)?));
+        let addr_at = |i: usize| {
+            start
+                .get(i - 1..i + 3)
+                .map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        };
+        if soffset > optlen {
+            soffset = optlen + 1;
+        }
+        soffset = soffset.saturating_sub(4);
+        let mut doffset = 0;
+        let mut faddr = Ipv4Addr::UNSPECIFIED;
+        let at = d.len;
+        if soffset > 3 {
+            faddr = addr_at(soffset)?;
+            soffset -= 4;
+            doffset = 4;
+            while soffset > 3 {
+                put_addr(&mut d.data, at, doffset - 1, addr_at(soffset)?);
+                soffset -= 4;
+                doffset += 4;
+            }
+            // RFC 1812: an illegal route that lists the source itself is fixed.
+            if addr_at(soffset + 4) == IpHdr::of(skb).map(|h| h.saddr) {
+                doffset -= 4;
+            }
+        }
+        if doffset > 3 && at + doffset + 3 <= d.data.len() {
+            d.faddr = Some(faddr);
+            d.data[at] = start[0];
+            d.data[at + 1] = (doffset + 3) as u8;
+            d.data[at + 2] = 4;
+            d.srr = Some(at);
+            d.len += doffset + 3;
+        }
+    }
+    // Pad with end-of-list to a multiple of 4.
+    d.len = d.len.div_ceil(4) * 4;
+    (d.len <= d.data.len()).then_some(d)
 }

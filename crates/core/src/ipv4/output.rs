@@ -139,11 +139,13 @@ impl Stack {
         &mut self,
         dst: &DstEntry,
         p: IpSend,
+        options: &[u8],
         body_len: usize,
         fill: impl FnOnce(&mut [u8]),
     ) -> Result<(), OutputError> {
         stage!(self, "ip_build_and_send_pkt");
-        let Ok(mut skb) = self.pool.alloc(LL_RESERVED, 20 + body_len) else {
+        let hlen = 20 + options.len();
+        let Ok(mut skb) = self.pool.alloc(LL_RESERVED, hlen + body_len) else {
             return Err(OutputError::NoBufs);
         };
         let ident = self.ip_select_ident(&p);
@@ -157,16 +159,16 @@ impl Stack {
             dont_frag: p.df,
             more_frags: false,
             frag_offset: 0,
-            options: &[],
+            options,
             payload_len: body_len,
         };
-        let emitted = skb.put(20 + body_len).map(|buf| {
+        let emitted = skb.put(hlen + body_len).map(|buf| {
             let _ = repr.emit(buf);
-            fill(&mut buf[20..]);
+            fill(&mut buf[hlen..]);
         });
         if emitted.is_err()
             || skb.reset_network_header().is_err()
-            || skb.set_transport_header(20).is_err()
+            || skb.set_transport_header(hlen).is_err()
         {
             self.pool.recycle(skb);
             return Err(OutputError::MsgSize);

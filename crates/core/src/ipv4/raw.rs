@@ -266,8 +266,10 @@ impl Stack {
             // ip_fragment() comes with the fragmentation issue.
             return Err(SockError::Output(OutputError::MsgSize));
         }
-        self.ip_build_and_send_pkt(&dst, p, payload.len(), |buf| buf.copy_from_slice(payload))
-            .map_err(SockError::Output)?;
+        self.ip_build_and_send_pkt(&dst, p, &[], payload.len(), |buf| {
+            buf.copy_from_slice(payload)
+        })
+        .map_err(SockError::Output)?;
         Ok(payload.len())
     }
 
