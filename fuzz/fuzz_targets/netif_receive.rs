@@ -22,6 +22,9 @@ fn stack() -> (Stack, [u32; 2]) {
         s.add_addr(dev, addr, 24).unwrap();
     }
     s.set_sysctl("ip_forward", "1").unwrap();
+    // Reach the source-route and broadcast-echo code too.
+    s.set_sysctl("accept_source_route", "1").unwrap();
+    s.set_sysctl("icmp_echo_ignore_broadcasts", "0").unwrap();
     s.nf.load_rules(
         "-A FORWARD -p udp --dport 9 -j DROP\n\
          -A INPUT -p icmp --icmp-type timestamp-request -j REJECT\n\
