@@ -2,8 +2,9 @@
 //! local and the main table, as Linux keeps them merged while no policy rule exists.
 //! Linux net/ipv4/fib_trie.c.
 
-use super::{FibRoute, FibTableId, RouteError, RouteScope, RouteType};
+use super::{DstInput, FibRoute, FibTableId, RouteError, RouteScope, RouteType, RtFlags};
 use prefix_trie::PrefixMap;
+use skiff_wire::Ipv4Addr;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
@@ -66,6 +67,17 @@ pub(super) struct FibNh {
     pub(super) dev: NhDev,
 }
 
+/// The output route a unicast nexthop gives any flow without source, device or scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct NhOutput {
+    pub(super) flags: RtFlags,
+    pub(super) input: DstInput,
+    pub(super) dev: u32,
+    pub(super) gateway: Option<Ipv4Addr>,
+    pub(super) mtu: u32,
+    pub(super) saddr: Ipv4Addr,
+}
+
 /// A successful lookup. Linux `struct fib_result`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct FibResult<'a> {
@@ -79,6 +91,9 @@ pub(super) struct FibResult<'a> {
 #[derive(Default)]
 struct NhTable {
     entries: Vec<FibNh>,
+    /// What each entry resolves an unrestricted output lookup to (Linux caches it on the
+    /// nexthop too, nh_pcpu_rth_output); `None` when the general path must decide.
+    outputs: Vec<Option<NhOutput>>,
     refs: Vec<u32>,
     index: BTreeMap<FibNh, u32>,
     free: Vec<u32>,
@@ -94,11 +109,13 @@ impl NhTable {
         let i = match self.free.pop() {
             Some(i) => {
                 self.entries[i as usize] = nh;
+                self.outputs[i as usize] = super::nh_output(&nh);
                 self.refs[i as usize] = 1;
                 i
             }
             None => {
                 self.entries.push(nh);
+                self.outputs.push(super::nh_output(&nh));
                 self.refs.push(1);
                 u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX)
             }
@@ -244,18 +261,19 @@ impl FibTrie {
         }
     }
 
-    /// fib_table_lookup() without a device or scope restriction: the longest prefix's
-    /// first alias always qualifies, so no leaf is walked.
+    /// fib_table_lookup() without a device or scope restriction (the longest prefix's
+    /// first alias always qualifies, so no leaf is walked), answered with the nexthop's
+    /// precomputed output; `Ok(None)` when the general path must decide.
     #[inline(always)]
-    pub(super) fn lookup_any(&self, daddr: u32) -> Result<FibResult<'_>, RouteError> {
-        let ((_, prefix_len), &slot) = self
+    pub(super) fn lookup_output(&self, daddr: u32) -> Result<Option<&NhOutput>, RouteError> {
+        let (_, &slot) = self
             .fast
             .get_lpm(&(daddr, 32))
             .ok_or(RouteError::NetUnreach)?;
-        let nh = &self.nhs.entries[slot as usize];
-        match nh.rtype.error() {
+        let i = slot as usize;
+        match self.nhs.entries[i].rtype.error() {
             Some(err) => Err(err),
-            None => Ok(FibResult { nh, prefix_len }),
+            None => Ok(self.nhs.outputs[i].as_ref()),
         }
     }
 

@@ -464,6 +464,32 @@ fn inc(c: &Cell<u64>) {
     c.set(c.get().wrapping_add(1));
 }
 
+/// The output route of a unicast nexthop for a flow without source, device or scope:
+/// what __mkroute_output() makes of it, or `None` when the general path must decide.
+fn nh_output(nh: &fib::FibNh) -> Option<fib::NhOutput> {
+    let res = fib::FibResult { nh, prefix_len: 0 };
+    let saddr = Fib::fib_result_prefsrc(&res);
+    if nh.rtype != RouteType::Unicast
+        || (ipv4_is_loopback(saddr) && !nh.dev.loopback && !nh.dev.route_localnet)
+    {
+        return None;
+    }
+    let (gateway, mtu) = Fib::nexthop(Some(&res), nh.dev.mtu);
+    let (flags, input) = if nh.dev.loopback {
+        (RtFlags::LOCAL, DstInput::LocalDeliver)
+    } else {
+        (RtFlags(0), DstInput::Discard)
+    };
+    Some(fib::NhOutput {
+        flags,
+        input,
+        dev: nh.oif,
+        gateway,
+        mtu,
+        saddr: Ipv4Addr::from(saddr),
+    })
+}
+
 /// Linux LOOPBACK_IFINDEX, used when no loopback device is registered.
 const LOOPBACK_IFINDEX: u32 = 1;
 /// Linux loopback MTU (64 KiB since 4.18).
@@ -1133,6 +1159,7 @@ impl Fib {
     /// The common case (no source, device or scope given; a plain unicast destination
     /// resolved by a unicast route) is answered inline, with the same result as the
     /// general path, which handles everything else.
+    #[inline]
     pub fn ip_route_output(&self, fl: &Flowi4) -> Result<DstEntry, RouteError> {
         let daddr = u32::from(fl.daddr);
         let plain = !ipv4_is_zeronet(daddr) && !ipv4_is_multicast(daddr) && !ipv4_is_lbcast(daddr);
@@ -1140,30 +1167,19 @@ impl Fib {
         {
             return self.ip_route_output_slow(fl);
         }
-        let res = self.trie.lookup_any(daddr)?;
-        let nh = res.nh;
-        let saddr = Self::fib_result_prefsrc(&res);
-        if nh.rtype != RouteType::Unicast
-            || (ipv4_is_loopback(saddr) && !nh.dev.loopback && !nh.dev.route_localnet)
-        {
+        let Some(o) = self.trie.lookup_output(daddr)? else {
             return self.ip_route_output_slow(fl);
-        }
-        inc(&self.stats.out_slow_tot);
-        let (gateway, mtu) = Self::nexthop(Some(&res), nh.dev.mtu);
-        let (flags, input) = if nh.dev.loopback {
-            (RtFlags::LOCAL, DstInput::LocalDeliver)
-        } else {
-            (RtFlags(0), DstInput::Discard)
         };
+        inc(&self.stats.out_slow_tot);
         Ok(DstEntry {
             rt_type: RouteType::Unicast,
-            input,
-            flags,
-            dev: nh.oif,
+            input: o.input,
+            flags: o.flags,
+            dev: o.dev,
             iif: 0,
-            gateway,
-            mtu,
-            saddr: Ipv4Addr::from(saddr),
+            gateway: o.gateway,
+            mtu: o.mtu,
+            saddr: o.saddr,
             daddr: Ipv4Addr::from(daddr),
             genid: self.genid,
         })
