@@ -488,3 +488,22 @@ fn echo_reply_reverses_a_completed_source_route() {
         "reversed: on to the source"
     );
 }
+
+#[test]
+fn udp_lite_to_a_closed_port_counts_in_its_own_mib() {
+    let mut h = Host::new(false);
+    let mut d = vec![0u8; 8 + 4];
+    d[8..].copy_from_slice(b"lite");
+    skiff_wire::udp::UdpLiteRepr {
+        src_port: 5000,
+        dst_port: 9,
+        coverage: 8,
+    }
+    .emit(&mut d, PEER, ME, skiff_wire::TxChecksum::Full)
+    .unwrap();
+    h.rx(h.eth0, &Ip::new(PEER, ME, 136, d).frame());
+    let got = icmps(h.tx());
+    assert_eq!((got[0].0, got[0].1), (3, 3));
+    assert_eq!(h.mib("UdpLiteNoPorts"), 1);
+    assert_eq!(h.mib("UdpNoPorts"), 0);
+}

@@ -376,7 +376,8 @@ impl InetProtocol {
         match protocol {
             1 => Some(InetProtocol::Icmp),
             2 => Some(InetProtocol::Igmp),
-            17 => Some(InetProtocol::Udp),
+            // udp_rcv() and udplite_rcv() share __udp4_lib_rcv().
+            17 | 136 => Some(InetProtocol::Udp),
             _ => None,
         }
     }
