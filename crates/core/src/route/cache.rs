@@ -26,7 +26,8 @@ pub struct DstKey {
 /// The cache. See the module documentation.
 #[derive(Debug)]
 pub struct DstCache {
-    hasher: ahash::RandomState,
+    /// Random keys of the slot hash.
+    keys: [u64; 2],
     slots: Vec<Option<(DstKey, DstEntry)>>,
     /// Lookups answered from the cache (Linux `in_hit` + `out_hit`).
     pub hits: u64,
@@ -34,21 +35,24 @@ pub struct DstCache {
 
 impl DstCache {
     pub fn new(rng: &mut Prng) -> Self {
-        let hasher = ahash::RandomState::with_seeds(
-            rng.next_u64(),
-            rng.next_u64(),
-            rng.next_u64(),
-            rng.next_u64(),
-        );
         DstCache {
-            hasher,
+            keys: [rng.next_u64(), rng.next_u64()],
             slots: vec![None; SLOTS],
             hits: 0,
         }
     }
 
+    /// A keyed multiply-xorshift of the flow: cheap, and unpredictable without the keys.
+    /// The worst an adversary can do is make lookups miss.
+    #[inline]
     fn slot(&self, key: &DstKey) -> usize {
-        (self.hasher.hash_one(key) as usize) & (SLOTS - 1)
+        let addrs = (u64::from(u32::from(key.daddr)) << 32 | u64::from(u32::from(key.saddr)))
+            ^ self.keys[0];
+        let rest = (u64::from(key.dev) << 16 | u64::from(key.tos) << 8 | u64::from(key.input))
+            ^ self.keys[1];
+        let h =
+            (addrs.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ rest).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        (h >> (64 - SLOTS.trailing_zeros())) as usize
     }
 
     /// The cached route for `key`, if it is still valid for FIB generation `genid`.
@@ -127,5 +131,9 @@ mod tests {
             );
         }
         assert_eq!(c.slots.len(), SLOTS);
+        assert!(
+            c.slots.iter().all(Option::is_some),
+            "the hash reaches every slot"
+        );
     }
 }
