@@ -207,12 +207,17 @@ impl ReplyOptions {
 /// copied with room for our address; a source route is reversed (the reply goes to its
 /// last hop, `faddr`); timestamps are copied. `None` means a malformed option that Linux
 /// refuses to echo: no reply.
+#[inline]
 pub(crate) fn ip_options_echo(skb: &SkBuff) -> Option<ReplyOptions> {
+    if skb.cb.opt.layout.optlen == 0 {
+        return Some(ReplyOptions::NONE);
+    }
+    ip_options_echo_slow(skb)
+}
+
+fn ip_options_echo_slow(skb: &SkBuff) -> Option<ReplyOptions> {
     let opt = skb.cb.opt;
     let mut d = ReplyOptions::NONE;
-    if opt.layout.optlen == 0 {
-        return Some(d);
-    }
     let sptr = skb.network_header_bytes()?;
     let copy = |d: &mut ReplyOptions, off: usize| -> Option<(usize, usize, usize)> {
         let (optlen, soffset) = opt_len_ptr(sptr, off)?;
