@@ -204,8 +204,9 @@ impl Stack {
             s.protocol,
             s.dst_cache,
         );
-        let cached = cache.filter(|d| self.fib.dst_check(d));
         self.trace_begin(0, "send");
+        stage!(self, "ip_queue_xmit");
+        let cached = cache.filter(|d| self.fib.dst_check(d));
         let dst = match cached {
             Some(dst) => Ok(dst),
             None => {
