@@ -416,6 +416,16 @@ impl SkBuffInner {
         debug_assert!(self.frag_list.is_empty() && headroom <= self.buf.len());
         self.data = headroom;
         self.tail = headroom;
+        self.tstamp = Instant::ZERO;
+        self.scrub();
+    }
+}
+
+impl SkBuffInner {
+    /// Forgets everything a packet learnt on its way (header offsets, checksum and GSO
+    /// state, receiving device, mark, priority, control block) but keeps its bytes, so
+    /// they can leave as a new packet. Linux skb_scrub_packet().
+    pub fn scrub(&mut self) {
         self.mac_header = None;
         self.network_header = None;
         self.transport_header = None;
@@ -425,12 +435,9 @@ impl SkBuffInner {
         self.iif = 0;
         self.mark = 0;
         self.priority = 0;
-        self.tstamp = Instant::ZERO;
         self.cb = IpCb::default();
     }
-}
 
-impl SkBuffInner {
     /// Bytes before `data`. Linux skb_headroom().
     pub fn headroom(&self) -> usize {
         self.data

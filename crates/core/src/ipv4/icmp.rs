@@ -11,7 +11,7 @@ use crate::skb::{ChecksumState, PacketType, SkBuff};
 use crate::stack::{LOOPBACK_IFINDEX, Stack, stage};
 use core::time::Duration;
 use skiff_wire::Ipv4Addr;
-use skiff_wire::checksum::{csum_fold, csum_partial};
+use skiff_wire::checksum::{csum_fold, csum_partial, csum_replace2};
 use skiff_wire::ipv4::Ipv4Packet;
 
 /// Linux `NR_ICMP_TYPES`: the highest type icmp_rcv() knows.
@@ -74,33 +74,45 @@ impl Stack {
         if self.sysctl.icmp_echo_ignore_all == 1 {
             return self.consume_skb(skb);
         }
-        self.icmp_reply(&skb, h, dst.saddr, 0);
-        self.consume_skb(skb);
+        self.icmp_reply(skb, h, dst.saddr, 0);
     }
 
     /// Linux icmp_reply(): the reply's source is the request's specific destination
     /// (`spec_dst`, fib_compute_spec_dst(): our unicast address for a broadcast request)
     /// and its TOS the request's; only the global bucket applies (echo replies are
-    /// outside the default ratemask).
-    fn icmp_reply(&mut self, req: &SkBuff, h: &IpHdr, spec_dst: Ipv4Addr, reply_type: u8) {
+    /// outside the default ratemask). Linux copies the data into a fresh skb; skiff turns
+    /// the request's buffer around (scrubbed, new header), which puts the same bytes on
+    /// the wire.
+    fn icmp_reply(&mut self, mut skb: SkBuff, h: &IpHdr, spec_dst: Ipv4Addr, reply_type: u8) {
         stage!(self, "icmp_reply");
-        let Some(mut opts) = ip_options_echo(req) else {
-            return;
+        let Some(mut opts) = ip_options_echo(&skb) else {
+            return self.consume_skb(skb);
         };
         let mut apply = false;
-        if !self.icmpv4_global_allow(reply_type, 0, &mut apply) {
-            return;
+        if skb.headlen() < 8 || !self.icmpv4_global_allow(reply_type, 0, &mut apply) {
+            return self.consume_skb(skb);
         }
         // A reversed source route sends the reply to its first hop.
         let first_hop = opts.faddr.unwrap_or(h.saddr);
         let Ok(dst) = self.route_output_simple(first_hop, spec_dst, h.tos) else {
-            return;
+            return self.consume_skb(skb);
         };
         if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, 0, apply) {
-            return;
+            return self.consume_skb(skb);
         }
         opts.complete(spec_dst, h.saddr);
-        let body = req.data();
+        // The request's checksum verified, so an RFC 1624 update keeps it right.
+        let msg = skb.data_mut();
+        let old = u16::from_be_bytes([msg[0], msg[1]]);
+        let check = csum_replace2(
+            u16::from_be_bytes([msg[2], msg[3]]),
+            old,
+            u16::from(reply_type) << 8,
+        );
+        msg[0] = reply_type;
+        msg[1] = 0;
+        msg[2..4].copy_from_slice(&check.to_be_bytes());
+        skb.scrub();
         let p = IpSend {
             saddr: spec_dst,
             daddr: first_hop,
@@ -109,13 +121,7 @@ impl Stack {
             tos: h.tos,
             df: false,
         };
-        let sent = self.ip_build_and_send_pkt(&dst, p, opts.bytes(), body.len(), |buf| {
-            buf.copy_from_slice(body);
-            buf[0] = reply_type;
-            buf[1] = 0;
-            fill_icmp_checksum(buf);
-        });
-        if sent.is_ok() {
+        if self.ip_push_header(skb, &p, opts.bytes(), &dst).is_ok() {
             self.mib.icmp_out(reply_type);
         }
     }

@@ -144,31 +144,48 @@ impl Stack {
         fill: impl FnOnce(&mut [u8]),
     ) -> Result<(), OutputError> {
         stage!(self, "ip_build_and_send_pkt");
-        let hlen = 20 + options.len();
-        let Ok(mut skb) = self.pool.alloc(LL_RESERVED, hlen + body_len) else {
+        let Ok(mut skb) = self.pool.alloc(LL_RESERVED + 20 + options.len(), body_len) else {
             return Err(OutputError::NoBufs);
         };
-        let ident = self.ip_select_ident(&p);
+        match skb.put(body_len) {
+            Ok(body) => fill(body),
+            Err(_) => {
+                self.pool.recycle(skb);
+                return Err(OutputError::NoBufs);
+            }
+        }
+        self.ip_push_header(skb, &p, options, dst)
+    }
+
+    /// Puts the IPv4 header (with `options`) in front of the packet's data, which is the
+    /// transport header and payload, then ip_local_out(). Linux ip_build_and_send_pkt()'s
+    /// header half, and what ip_make_skb() writes.
+    pub(crate) fn ip_push_header(
+        &mut self,
+        mut skb: SkBuff,
+        p: &IpSend,
+        options: &[u8],
+        dst: &DstEntry,
+    ) -> Result<(), OutputError> {
+        let hlen = 20 + options.len();
         let repr = Ipv4Repr {
             src: p.saddr,
             dst: p.daddr,
             protocol: IpProtocol::from(p.protocol),
             ttl: p.ttl,
             tos: p.tos,
-            ident,
+            ident: self.ip_select_ident(p),
             dont_frag: p.df,
             more_frags: false,
             frag_offset: 0,
             options,
-            payload_len: body_len,
+            payload_len: skb.len(),
         };
-        let emitted = skb.put(hlen + body_len).map(|buf| {
-            let _ = repr.emit(buf);
-            fill(&mut buf[hlen..]);
-        });
-        if emitted.is_err()
-            || skb.reset_network_header().is_err()
-            || skb.set_transport_header(hlen).is_err()
+        let pushed = skb
+            .push(hlen)
+            .map(|buf| repr.emit(buf).is_ok())
+            .unwrap_or(false);
+        if !pushed || skb.reset_network_header().is_err() || skb.set_transport_header(hlen).is_err()
         {
             self.pool.recycle(skb);
             return Err(OutputError::MsgSize);
