@@ -12,7 +12,7 @@ use skiff_wire::ipv4::Ipv4Packet;
 
 impl Stack {
     /// Linux ip_forward(): TTL, strict source route, MTU, TTL decrement, FORWARD hook.
-    pub(crate) fn ip_forward(&mut self, mut skb: SkBuff, dst: DstEntry) {
+    pub(crate) fn ip_forward(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_forward");
         if skb.pkt_type != PacketType::Host {
             return self.kfree_skb(skb, DropReason::OtherHost);
@@ -38,7 +38,7 @@ impl Stack {
         }
         ip_decrease_ttl(&mut skb);
         if dst.flags.contains(RtFlags::DOREDIRECT) && skb.cb.opt.layout.srr == 0 {
-            self.ip_rt_send_redirect(&skb, &dst, h.saddr, h.daddr);
+            self.ip_rt_send_redirect(&skb, dst, h.saddr, h.daddr);
         }
         skb.priority = rt_tos2priority(h.tos);
         let iif = skb.iif;
@@ -64,14 +64,14 @@ impl Stack {
     }
 
     /// Linux ip_forward_finish(): count, then dst_output().
-    pub(crate) fn ip_forward_finish(&mut self, mut skb: SkBuff, dst: DstEntry) {
+    pub(crate) fn ip_forward_finish(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_forward_finish");
         self.mib.ip.forw_datagrams += 1;
         if skb.cb.opt.layout.optlen != 0 {
-            self.ip_forward_options(&mut skb, &dst);
+            self.ip_forward_options(&mut skb, dst);
         }
         // Errors were counted and the packet freed where they happened.
-        let _ = self.ip_output(skb, &dst);
+        let _ = self.ip_output(skb, dst);
     }
 }
 

@@ -28,7 +28,7 @@ pub(crate) fn icmp_is_error(icmp_type: u8) -> bool {
 
 impl Stack {
     /// Linux icmp_rcv(): `data` is at the ICMP header.
-    pub(crate) fn icmp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: DstEntry) {
+    pub(crate) fn icmp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "icmp_rcv");
         let verified = skb.ip_summed == ChecksumState::Unnecessary
             || csum_fold(csum_partial(skb.data(), 0)) == 0;
@@ -56,7 +56,7 @@ impl Stack {
             }
         }
         match icmp_type {
-            8 => self.icmp_echo(skb, h, &dst),
+            8 => self.icmp_echo(skb, h, dst),
             3 | 4 | 11 | 12 => self.icmp_unreach(skb, icmp_type),
             // ping_rcv(): no ping sockets; raw sockets already had their copy.
             0 => self.kfree_skb(skb, DropReason::IcmpNoSocket),

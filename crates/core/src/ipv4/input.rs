@@ -69,7 +69,7 @@ impl Stack {
         };
         let iif = skb.iif;
         if let Some(skb) = self.nf_hook(NfInetHook::PreRouting, skb, iif, 0) {
-            self.ip_rcv_finish(skb, dst, None);
+            self.ip_rcv_finish(skb, dst);
         }
     }
 
@@ -97,9 +97,16 @@ impl Stack {
                     *d == h.daddr && *t == h.tos && dst.iif == iif && self.fib.dst_check(dst)
                 })
                 .map(|(_, _, dst)| dst);
-            if let Some(dst) = self.ip_rcv_finish(skb, None, use_hint) {
-                let reusable = matches!(dst.input, DstInput::Forward);
-                hint = reusable.then_some((h.daddr, h.tos, dst));
+            // ip_list_rcv_finish(): ip_rcv_finish() keeping the route for the next packet.
+            stage!(self, "ip_rcv_finish");
+            let mut skb = skb;
+            match self.ip_rcv_finish_core(&mut skb, use_hint) {
+                Ok(dst) => {
+                    self.dst_input(skb, &dst);
+                    let reusable = matches!(dst.input, DstInput::Forward);
+                    hint = reusable.then_some((h.daddr, h.tos, dst));
+                }
+                Err(reason) => self.kfree_skb(skb, reason),
             }
         }
     }
@@ -165,24 +172,13 @@ impl Stack {
         Some(skb)
     }
 
-    /// Linux ip_rcv_finish(): route (or take the looped-back or hinted route), options,
-    /// then dst_input(). Returns the route used, for ip_list_rcv's hint.
-    pub(crate) fn ip_rcv_finish(
-        &mut self,
-        mut skb: SkBuff,
-        dst: Option<DstEntry>,
-        hint: Option<DstEntry>,
-    ) -> Option<DstEntry> {
+    /// Linux ip_rcv_finish(): route (or take the looped-back route), options, then
+    /// dst_input().
+    pub(crate) fn ip_rcv_finish(&mut self, mut skb: SkBuff, dst: Option<DstEntry>) {
         stage!(self, "ip_rcv_finish");
-        match self.ip_rcv_finish_core(&mut skb, dst.or(hint)) {
-            Ok(dst) => {
-                self.dst_input(skb, dst);
-                Some(dst)
-            }
-            Err(reason) => {
-                self.kfree_skb(skb, reason);
-                None
-            }
+        match self.ip_rcv_finish_core(&mut skb, dst) {
+            Ok(dst) => self.dst_input(skb, &dst),
+            Err(reason) => self.kfree_skb(skb, reason),
         }
     }
 
@@ -281,7 +277,7 @@ impl Stack {
     }
 
     /// Linux dst_input(): the route's input action.
-    fn dst_input(&mut self, skb: SkBuff, dst: DstEntry) {
+    fn dst_input(&mut self, skb: SkBuff, dst: &DstEntry) {
         if dst.flags.contains(RtFlags::LOCAL) {
             return self.ip_local_deliver(skb, dst);
         }
@@ -295,7 +291,7 @@ impl Stack {
 
     /// Linux route.c ip_error(): counts, and answers with Destination Unreachable when the
     /// receiving device forwards, within the per-source token bucket.
-    fn ip_error(&mut self, skb: SkBuff, dst: DstEntry, err: RouteError) {
+    fn ip_error(&mut self, skb: SkBuff, dst: &DstEntry, err: RouteError) {
         stage!(self, "ip_error");
         let forwarding = self.sysctl.ip_forward == 1;
         let (reason, code) = match err {
@@ -316,7 +312,7 @@ impl Stack {
     }
 
     /// Linux ip_local_deliver(): the defrag call site, then LOCAL_IN.
-    pub(crate) fn ip_local_deliver(&mut self, skb: SkBuff, dst: DstEntry) {
+    pub(crate) fn ip_local_deliver(&mut self, skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_local_deliver");
         let Some(h) = IpHdr::of(&skb) else {
             return self.kfree_skb(skb, DropReason::IpInhdr);
@@ -333,7 +329,7 @@ impl Stack {
 
     /// Linux ip_local_deliver_finish() + ip_protocol_deliver_rcu(): raw sockets get a copy,
     /// then the `inet_protos` handler; an unknown protocol gets ICMP 3/2.
-    pub(crate) fn ip_local_deliver_finish(&mut self, mut skb: SkBuff, dst: DstEntry) {
+    pub(crate) fn ip_local_deliver_finish(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_local_deliver_finish");
         let Some(h) = IpHdr::of(&skb) else {
             return self.kfree_skb(skb, DropReason::IpInhdr);

@@ -111,7 +111,7 @@ impl Stack {
     /// The okfn of each hook, for reinjected packets.
     fn nf_okfn(&mut self, hook: NfInetHook, skb: SkBuff) {
         if hook == NfInetHook::PreRouting {
-            self.ip_rcv_finish(skb, None, None);
+            self.ip_rcv_finish(skb, None);
             return;
         }
         let Some(h) = input::IpHdr::of(&skb) else {
@@ -131,8 +131,8 @@ impl Stack {
         };
         match hook {
             NfInetHook::PreRouting => {}
-            NfInetHook::LocalIn => self.ip_local_deliver_finish(skb, dst),
-            NfInetHook::Forward => self.ip_forward_finish(skb, dst),
+            NfInetHook::LocalIn => self.ip_local_deliver_finish(skb, &dst),
+            NfInetHook::Forward => self.ip_forward_finish(skb, &dst),
             NfInetHook::LocalOut => {
                 let _ = self.ip_output(skb, &dst);
             }

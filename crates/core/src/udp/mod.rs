@@ -13,7 +13,7 @@ use skiff_wire::{Error, RxChecksum};
 
 impl Stack {
     /// Linux udp_rcv() / udplite_rcv() → __udp4_lib_rcv(). `data` is at the UDP header.
-    pub(crate) fn udp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: DstEntry) {
+    pub(crate) fn udp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "udp_rcv");
         let lite = h.protocol == skiff_wire::udp::IPPROTO_UDPLITE;
         let csum = if skb.ip_summed == ChecksumState::Unnecessary {
