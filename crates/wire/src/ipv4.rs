@@ -403,6 +403,14 @@ impl<'a> Ipv4Repr<'a> {
     /// [`Error::BadLength`] for a fragment offset that is not a multiple of 8 or over
     /// [`MAX_FRAG_OFFSET`], and [`Error::Truncated`] if `buf` is shorter than the header.
     pub fn emit(&self, buf: &mut [u8]) -> Result<()> {
+        self.emit_without_checksum(buf)?;
+        Ipv4Packet::new_unchecked(&mut buf[..self.header_len()]).fill_checksum();
+        Ok(())
+    }
+
+    /// [`Self::emit`] with the checksum field left at 0, for a caller that fills it
+    /// later, as Linux ip_build_and_send_pkt() leaves it to ip_local_out().
+    pub fn emit_without_checksum(&self, buf: &mut [u8]) -> Result<()> {
         if !self.options.len().is_multiple_of(4) || self.options.len() > MAX_OPTIONS_LEN {
             return Err(Error::BadHeaderLen);
         }
@@ -428,7 +436,7 @@ impl<'a> Ipv4Repr<'a> {
         p.set_src(self.src);
         p.set_dst(self.dst);
         p.options_mut().copy_from_slice(self.options);
-        p.fill_checksum();
+        p.set_checksum(0);
         Ok(())
     }
 }
@@ -527,6 +535,16 @@ mod tests {
             repr.to_string(),
             "IP 10.0.1.2 > 10.0.2.2: ICMP (1), tos 0x0, ttl 64, id 4660, offset 0, flags [DF], length 84"
         );
+    }
+
+    #[test]
+    fn emit_without_checksum_leaves_the_field_zero() {
+        let mut buf = [0xa5; 84];
+        echo_repr().emit_without_checksum(&mut buf).unwrap();
+        assert_eq!(&buf[..10], &ECHO[..10]);
+        assert_eq!(&buf[10..12], &[0, 0]);
+        assert_eq!(&buf[12..20], &ECHO[12..20]);
+        assert_eq!(&buf[20..], &[0xa5; 64]);
     }
 
     /// A UDP fragment with RR (NOP-padded) and router alert: tos 0xb9, MF, offset 1480

@@ -181,9 +181,10 @@ impl Stack {
             options,
             payload_len: skb.len(),
         };
+        // ip_local_out() fills the checksum.
         let pushed = skb
             .push(hlen)
-            .map(|buf| repr.emit(buf).is_ok())
+            .map(|buf| repr.emit_without_checksum(buf).is_ok())
             .unwrap_or(false);
         if !pushed || skb.reset_network_header().is_err() || skb.set_transport_header(hlen).is_err()
         {
