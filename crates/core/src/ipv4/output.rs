@@ -212,6 +212,9 @@ impl Stack {
         let mut p = Ipv4Packet::new_unchecked(hdr);
         p.set_total_len(u16::try_from(len).unwrap_or(u16::MAX));
         p.fill_checksum();
+        if !self.nf.has_ops(NfInetHook::LocalOut) {
+            return self.dst_output(skb, dst);
+        }
         let before = IpHdr::of(&skb).map(|h| h.daddr);
         let Some(skb) = self.nf_hook(NfInetHook::LocalOut, skb, 0, dst.dev) else {
             return Err(OutputError::Perm);
