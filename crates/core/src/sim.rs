@@ -47,6 +47,14 @@ impl Link {
     }
 }
 
+/// Every byte of a packet: its linear data, then its `frag_list` pieces in order.
+fn frame_bytes(skb: &crate::skb::SkBuff, out: &mut Vec<u8>) {
+    out.extend_from_slice(skb.data());
+    for frag in &skb.frag_list {
+        frame_bytes(frag, out);
+    }
+}
+
 /// Frames delivered by one [`Sim::run`] before it gives up (a forwarding loop guard).
 const MAX_FRAMES_PER_RUN: usize = 1_000_000;
 
@@ -141,7 +149,8 @@ impl Sim {
             for i in 0..self.stacks.len() {
                 while let Some((ifindex, skb)) = self.stacks[i].poll_transmit() {
                     moved = true;
-                    let frame = skb.data().to_vec();
+                    let mut frame = Vec::with_capacity(skb.len());
+                    frame_bytes(&skb, &mut frame);
                     self.stacks[i].recycle(skb);
                     self.put_on_link(HostId(i), ifindex, &frame);
                     budget -= 1;

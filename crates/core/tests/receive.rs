@@ -507,3 +507,18 @@ fn udp_lite_to_a_closed_port_counts_in_its_own_mib() {
     assert_eq!(h.mib("UdpLiteNoPorts"), 1);
     assert_eq!(h.mib("UdpNoPorts"), 0);
 }
+
+#[test]
+fn a_nonlinear_datagram_is_received_like_a_linear_one() {
+    let mut h = Host::new(false);
+    let frame = Ip::echo(PEER, ME).frame();
+    let mut skb = h.s.alloc_skb(64).unwrap();
+    skb.put_slice(&frame[..40]).unwrap(); // Ethernet, IPv4 and 6 bytes of ICMP
+    let mut rest = skiff_core::skb::SkBuff::new(0, frame.len() - 40).unwrap();
+    rest.put_slice(&frame[40..]).unwrap();
+    skb.frag_list.push(rest);
+    h.s.netif_receive(h.now, h.eth0, skb);
+    let got = icmps(h.tx());
+    assert_eq!(got.len(), 1, "{:?}", h.s.drain_trace());
+    assert_eq!(&got[0].2.payload[4..], &Ip::echo(PEER, ME).payload[4..]);
+}

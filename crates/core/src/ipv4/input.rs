@@ -134,17 +134,17 @@ impl Stack {
                         2 => self.mib.ip_ext.in_ect0_pkts += 1,
                         _ => self.mib.ip_ext.in_ce_pkts += 1,
                     }
+                    // The header is linear (check_header_len); the length checks count
+                    // the whole packet, frag_list included, as skb->len does.
+                    let tot = usize::from(p.total_len());
                     if !p.verify_checksum() {
                         Err(DropReason::IpCsum)
-                    } else if p.check_len().is_err() {
-                        let tot = usize::from(p.total_len());
-                        Err(if skb.len() < tot {
-                            DropReason::PktTooSmall
-                        } else {
-                            DropReason::IpInhdr
-                        })
+                    } else if skb.len() < tot {
+                        Err(DropReason::PktTooSmall)
+                    } else if tot < p.header_len() {
+                        Err(DropReason::IpInhdr)
                     } else {
-                        Ok((usize::from(p.total_len()), p.header_len()))
+                        Ok((tot, p.header_len()))
                     }
                 }
             }
@@ -334,6 +334,11 @@ impl Stack {
         let Some(h) = IpHdr::of(&skb) else {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         };
+        // The protocol handlers read linear data (Linux pulls what they need); a datagram
+        // is at most 64 KiB, so linearizing cannot hit the buffer limit.
+        if skb.is_nonlinear() && skb.linearize(&mut self.pool).is_err() {
+            return self.kfree_skb(skb, DropReason::IpInhdr);
+        }
         if skb.pull(h.ihl).is_err() {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
