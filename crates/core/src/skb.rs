@@ -762,17 +762,29 @@ impl SkbPool {
     /// An empty packet with exactly `headroom` bytes of headroom and at least `len` of
     /// tailroom, with fresh metadata (nothing carried over from a previous user).
     /// Linux alloc_skb() + skb_reserve().
+    #[inline]
     pub fn alloc(&mut self, headroom: usize, len: usize) -> Result<SkBuff> {
         let size = alloc_size(headroom, len)?;
-        let reused = if size <= self.buf_size {
-            self.free.pop()
-        } else {
-            self.free
-                .iter()
-                .rposition(|b| b.buf.len() >= size)
-                .map(|i| self.free.swap_remove(i))
-        };
-        Ok(match reused {
+        if size <= self.buf_size
+            && let Some(mut b) = self.free.pop()
+        {
+            self.stats.reused += 1;
+            b.reset(headroom);
+            return Ok(SkBuff(b));
+        }
+        Ok(self.alloc_slow(headroom, size))
+    }
+
+    /// A large buffer from the free list, or a fresh one.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&mut self, headroom: usize, size: usize) -> SkBuff {
+        let found = self
+            .free
+            .iter()
+            .rposition(|b| b.buf.len() >= size)
+            .map(|i| self.free.swap_remove(i));
+        match found {
             Some(mut b) => {
                 self.stats.reused += 1;
                 b.reset(headroom);
@@ -782,21 +794,28 @@ impl SkbPool {
                 self.stats.fresh += 1;
                 SkBuff::from_buf(vec![0; size.max(self.buf_size)], headroom)
             }
-        })
+        }
     }
 
     /// Takes back a packet's buffer and those of all its `frag_list` pieces. Linux
     /// consume_skb() / kfree_skb() freeing into the caches.
+    #[inline]
     pub fn recycle(&mut self, skb: SkBuff) {
         let mut b = skb.0;
         if !b.frag_list.is_empty() {
-            for frag in core::mem::take(&mut b.frag_list) {
-                self.recycle(frag);
-            }
+            self.recycle_frags(&mut b.frag_list);
         }
         let fits = (self.buf_size..=self.buf_size.saturating_mul(2)).contains(&b.buf.len());
         if fits && self.free.len() < self.max_free {
             self.free.push(b);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn recycle_frags(&mut self, frags: &mut Vec<SkBuff>) {
+        for frag in core::mem::take(frags) {
+            self.recycle(frag);
         }
     }
 

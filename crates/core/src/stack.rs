@@ -28,8 +28,13 @@ macro_rules! stage {
     ($stack:expr, $name:literal) => {
         let _span;
         if $stack.observing {
-            $stack.trace_stage($name);
-            _span = tracing::trace_span!($name).entered();
+            #[cold]
+            #[inline(never)]
+            fn enter(stack: &mut $crate::stack::Stack) -> tracing::span::EnteredSpan {
+                stack.trace_stage($name);
+                tracing::trace_span!($name).entered()
+            }
+            _span = enter($stack);
         }
     };
 }
@@ -426,12 +431,16 @@ impl Stack {
     /// The next frame to put on a device, round-robin over the devices.
     pub fn poll_transmit(&mut self) -> Option<(u32, SkBuff)> {
         let n = self.devs.len();
-        for k in 0..n {
-            let i = (self.tx_next + k) % n;
+        let mut i = self.tx_next;
+        for _ in 0..n {
+            if i >= n {
+                i = 0;
+            }
             if let Some(skb) = self.devs[i].tx_queue.pop_front() {
-                self.tx_next = (i + 1) % n;
+                self.tx_next = i + 1;
                 return Some((self.devs[i].ifindex, skb));
             }
+            i += 1;
         }
         None
     }
@@ -469,11 +478,7 @@ impl Stack {
     ) {
         let _span;
         if self.observing {
-            _span = tracing::trace_span!("dev_queue_xmit").entered();
-            if self.trace.is_some() {
-                let name = self.dev_name(ifindex).to_string();
-                self.trace_note_str(&format_args!("dev_queue_xmit({name})"));
-            }
+            _span = self.trace_dev_queue_xmit(ifindex);
         }
         let Some(dev) = self.dev_mut(ifindex) else {
             return self.kfree_skb(skb, DropReason::DevReady);
@@ -504,6 +509,17 @@ impl Stack {
         self.backlog.push_back((skb, dst));
     }
 
+    #[cold]
+    #[inline(never)]
+    fn trace_dev_queue_xmit(&mut self, ifindex: u32) -> tracing::span::EnteredSpan {
+        let span = tracing::trace_span!("dev_queue_xmit").entered();
+        if self.trace.is_some() {
+            let name = self.dev_name(ifindex).to_string();
+            self.trace_note_str(&format_args!("dev_queue_xmit({name})"));
+        }
+        span
+    }
+
     /// Linux process_backlog(): runs looped-back packets through ip_rcv.
     #[inline]
     pub(crate) fn process_backlog(&mut self) {
@@ -512,6 +528,8 @@ impl Stack {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn process_backlog_slow(&mut self) {
         // Bounded: each looped packet is handled once; replies to it queue behind.
         let mut budget = NETDEV_MAX_BACKLOG * 4;
@@ -643,6 +661,14 @@ impl Stack {
                 self.kfree_skb(skb, DropReason::NeighCreatefail)
             };
         }
+        self.neigh_output_slow(dst, nexthop, skb);
+    }
+
+    /// __neigh_event_send(): the neighbour is not connected (or is a broadcast or
+    /// multicast next hop), so the neighbour layer resolves, queues or maps it.
+    #[cold]
+    #[inline(never)]
+    fn neigh_output_slow(&mut self, dst: &DstEntry, nexthop: Ipv4Addr, skb: SkBuff) {
         let Some(ndev) = self.neigh_dev(dst.dev, nexthop) else {
             return self.kfree_skb(skb, DropReason::DevReady);
         };
@@ -697,12 +723,16 @@ impl Stack {
 
     /// Linux kfree_skb_reason(): the one place packets are dropped. Bumps the reason's
     /// counters and returns the buffer to the pool.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn kfree_skb(&mut self, skb: SkBuff, reason: DropReason) {
         self.count_drop(reason);
         self.pool.recycle(skb);
     }
 
     /// The counting half of kfree_skb, for drops whose buffer was already consumed.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn count_drop(&mut self, reason: DropReason) {
         use DropReason as R;
         self.drops[reason as usize] += 1;
@@ -743,6 +773,8 @@ impl Stack {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn trace_note_str(&mut self, note: &fmt::Arguments<'_>) {
         if let Some(t) = &mut self.trace {
             t.path.push(Cow::Owned(note.to_string()));
@@ -759,6 +791,8 @@ impl Stack {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn trace_begin_slow(&mut self, ifindex: u32, what: &str) {
         let head = match ifindex {
             0 => format!("[{}] {what}:", self.name),
@@ -777,6 +811,8 @@ impl Stack {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn trace_end_slow(&mut self) {
         let Some(t) = &mut self.trace else { return };
         if t.path.is_empty() {

@@ -57,6 +57,9 @@ pub const fn csum_block_add(csum: u32, csum2: u32, offset: usize) -> u32 {
 #[inline]
 fn sum_native(data: &[u8]) -> u16 {
     const BLOCK: usize = 1 << 16;
+    if data.len() < 64 {
+        return fold64(sum_short(data));
+    }
     let mut total: u64 = 0;
     for block in data.chunks(BLOCK) {
         let (lines, tail) = block.as_chunks::<64>();
@@ -74,36 +77,41 @@ fn sum_native(data: &[u8]) -> u16 {
             let h: u32 = highs.iter().sum();
             total += w.wrapping_sub(h << 16) as u64 + h as u64;
         }
-        // Under 64 bytes left: u32 halves of u64 words into the u64 total.
-        let (quads, mut rest) = tail.as_chunks::<8>();
-        for q in quads {
-            let q = u64::from_ne_bytes(*q);
-            total += (q & 0xffff_ffff) + (q >> 32);
-        }
-        if let Some((w, r)) = rest.split_first_chunk::<4>() {
-            total += u32::from_ne_bytes(*w) as u64;
-            rest = r;
-        }
-        if let Some((w, r)) = rest.split_first_chunk::<2>() {
-            total += u16::from_ne_bytes(*w) as u64;
-            rest = r;
-        }
-        if let [last] = rest {
-            total += u16::from_ne_bytes([*last, 0]) as u64;
-        }
+        total += sum_short(tail);
         // Each block adds < 2^34, so `total` would need 2^30 blocks (64 TiB) to overflow.
     }
     fold64(total)
 }
 
+/// Native-order sum of under 64 bytes: u32 halves of u64 words, then the tail.
+#[inline]
+fn sum_short(data: &[u8]) -> u64 {
+    let (quads, mut rest) = data.as_chunks::<8>();
+    let mut total = 0u64;
+    for q in quads {
+        let q = u64::from_ne_bytes(*q);
+        total += (q & 0xffff_ffff) + (q >> 32);
+    }
+    if let Some((w, r)) = rest.split_first_chunk::<4>() {
+        total += u32::from_ne_bytes(*w) as u64;
+        rest = r;
+    }
+    if let Some((w, r)) = rest.split_first_chunk::<2>() {
+        total += u16::from_ne_bytes(*w) as u64;
+        rest = r;
+    }
+    if let [last] = rest {
+        total += u16::from_ne_bytes([*last, 0]) as u64;
+    }
+    total
+}
+
 #[inline]
 const fn fold64(v: u64) -> u16 {
-    let v = (v & 0xffff_ffff) + (v >> 32);
-    let v = (v & 0xffff_ffff) + (v >> 32);
-    let v = (v & 0xffff) + (v >> 16);
-    let v = (v & 0xffff) + (v >> 16);
-    let v = (v & 0xffff) + (v >> 16);
-    v as u16
+    let s = csum_add(v as u32, (v >> 32) as u32);
+    let s = (s & 0xffff) + (s >> 16);
+    let s = (s & 0xffff) + (s >> 16);
+    s as u16
 }
 
 #[inline]
@@ -132,6 +140,13 @@ pub fn csum_partial_copy_nocheck(src: &[u8], dst: &mut [u8], sum: u32) -> Result
 /// which a short word loop sums faster than the bulk path sets itself up.
 #[inline]
 pub fn ip_fast_csum(header: &[u8]) -> u16 {
+    if let Ok(h) = <&[u8; 20]>::try_from(header) {
+        // The common header without options: five words, no loop.
+        let w = |i: usize| u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
+        let sum = w(0) + w(4) + w(8) + w(12) + w(16);
+        let s = csum_add(sum as u32, (sum >> 32) as u32);
+        return u16::from_be_bytes(csum_fold(s).to_ne_bytes());
+    }
     match header.as_chunks::<4>() {
         (words, []) if words.len() <= 15 => {
             let sum: u64 = words.iter().map(|w| u32::from_ne_bytes(*w) as u64).sum();

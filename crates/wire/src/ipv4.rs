@@ -421,22 +421,40 @@ impl<'a> Ipv4Repr<'a> {
         }
         let hlen = self.header_len();
         need(buf, hlen)?;
-        let mut p = Ipv4Packet::new_unchecked(&mut buf[..hlen]);
-        p.set_version(4);
-        p.set_header_len(hlen);
-        p.set_frag_off(0);
-        p.set_tos(self.tos);
-        p.set_total_len(tot_len);
-        p.set_ident(self.ident);
-        p.set_dont_frag(self.dont_frag);
-        p.set_more_frags(self.more_frags);
-        p.set_frag_offset(self.frag_offset);
-        p.set_ttl(self.ttl);
-        p.set_protocol(self.protocol);
-        p.set_src(self.src);
-        p.set_dst(self.dst);
-        p.options_mut().copy_from_slice(self.options);
-        p.set_checksum(0);
+        let frag_off = u16::from(self.dont_frag) << 14
+            | u16::from(self.more_frags) << 13
+            | self.frag_offset / 8;
+        let [len0, len1] = tot_len.to_be_bytes();
+        let [id0, id1] = self.ident.to_be_bytes();
+        let [fo0, fo1] = frag_off.to_be_bytes();
+        let [s0, s1, s2, s3] = self.src.octets();
+        let [d0, d1, d2, d3] = self.dst.octets();
+        let fixed = [
+            0x40 | (hlen / 4) as u8,
+            self.tos,
+            len0,
+            len1,
+            id0,
+            id1,
+            fo0,
+            fo1,
+            self.ttl,
+            self.protocol.into(),
+            0,
+            0,
+            s0,
+            s1,
+            s2,
+            s3,
+            d0,
+            d1,
+            d2,
+            d3,
+        ];
+        buf[..HEADER_LEN].copy_from_slice(&fixed);
+        if hlen > HEADER_LEN {
+            buf[HEADER_LEN..hlen].copy_from_slice(self.options);
+        }
         Ok(())
     }
 }

@@ -212,6 +212,8 @@ impl Stack {
     /// Linux __icmp_send(): an ICMP error about `skb_in` (its network header is the
     /// offending IP header), unless reference R22 forbids it or a bucket is empty.
     /// `rt_flags` are the flags of the route `skb_in` took.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn icmp_send(
         &mut self,
         skb_in: &SkBuff,

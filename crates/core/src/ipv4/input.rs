@@ -225,11 +225,18 @@ impl Stack {
         if let Some(dst) = self.dst_cache.get(&key, self.fib.genid()) {
             return Ok(dst);
         }
+        self.ip_route_input_slow(key)
+    }
+
+    /// A dst cache miss: the FIB decides, and the result is cached.
+    #[cold]
+    #[inline(never)]
+    fn ip_route_input_slow(&mut self, key: DstKey) -> Result<DstEntry, DropReason> {
         // 224.0.0.1 is joined on every device; IGMP group membership comes later.
-        let mc_member = h.daddr == Ipv4Addr::new(224, 0, 0, 1);
+        let mc_member = key.daddr == Ipv4Addr::new(224, 0, 0, 1);
         let dst = self
             .fib
-            .ip_route_input(h.daddr, h.saddr, h.tos, iif, mc_member)
+            .ip_route_input(key.daddr, key.saddr, key.tos, key.dev, mc_member)
             .map_err(|e| match e {
                 RouteInputError::MartianSource => DropReason::IpInvalidSource,
                 RouteInputError::RpFilter => DropReason::IpRpFilter,
@@ -244,6 +251,8 @@ impl Stack {
     /// Linux ip_rcv_options(): ip_options_compile() for a received packet (a bad option
     /// answers Parameter Problem with its pointer; record route gets our address), then
     /// source routes, which need accept_source_route. Returns the route to follow.
+    #[cold]
+    #[inline(never)]
     fn ip_rcv_options(
         &mut self,
         skb: &mut SkBuff,
@@ -291,6 +300,8 @@ impl Stack {
 
     /// Linux route.c ip_error(): counts, and answers with Destination Unreachable when the
     /// receiving device forwards, within the per-source token bucket.
+    #[cold]
+    #[inline(never)]
     fn ip_error(&mut self, skb: SkBuff, dst: &DstEntry, err: RouteError) {
         stage!(self, "ip_error");
         let forwarding = self.sysctl.ip_forward == 1;

@@ -215,6 +215,13 @@ impl Stack {
         if !self.nf.has_ops(NfInetHook::LocalOut) {
             return self.dst_output(skb, dst);
         }
+        self.ip_local_out_hook(skb, dst)
+    }
+
+    /// LOCAL_OUT with ops: a hook that rewrote the destination reroutes.
+    #[cold]
+    #[inline(never)]
+    fn ip_local_out_hook(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
         let before = IpHdr::of(&skb).map(|h| h.daddr);
         let Some(skb) = self.nf_hook(NfInetHook::LocalOut, skb, 0, dst.dev) else {
             return Err(OutputError::Perm);
@@ -301,6 +308,8 @@ impl Stack {
     }
 
     /// Linux skb_realloc_headroom(): a linear copy with link-layer headroom.
+    #[cold]
+    #[inline(never)]
     fn skb_realloc_headroom(&mut self, skb: &SkBuff) -> Option<SkBuff> {
         let mut new = self.pool.alloc(LL_RESERVED, skb.len()).ok()?;
         new.put_slice(skb.data()).ok()?;
@@ -333,6 +342,17 @@ impl Stack {
         if let Some(dst) = self.dst_cache.get(&key, self.fib.genid()) {
             return Ok(dst);
         }
+        self.route_output_slow(key)
+    }
+
+    /// A dst cache miss: ip_route_output_key() proper, and the result is cached.
+    #[cold]
+    #[inline(never)]
+    fn route_output_slow(
+        &mut self,
+        key: crate::route::cache::DstKey,
+    ) -> Result<DstEntry, crate::route::RouteError> {
+        let (daddr, saddr, tos) = (key.daddr, key.saddr, key.tos);
         let mut fl = crate::route::Flowi4::new(daddr);
         fl.saddr = saddr;
         fl.tos = tos;

@@ -279,6 +279,8 @@ struct HookOp {
 /// The hook registry, the rule table and the queues of one network namespace.
 pub struct Netfilter {
     hooks: [Vec<HookOp>; 5],
+    /// Bit `hook.index()` set when that hook has ops that can act (see `has_ops`).
+    active: u8,
     next_op_id: u64,
     table: RuleTable,
     log: LogRing,
@@ -304,6 +306,7 @@ impl Netfilter {
     pub fn new() -> Self {
         let mut nf = Netfilter {
             hooks: Default::default(),
+            active: 0,
             next_op_id: 0,
             table: RuleTable::default(),
             log: LogRing::default(),
@@ -313,6 +316,7 @@ impl Netfilter {
             // An empty hook point always has room.
             let _ = nf.insert_op(hook, priority::NF_IP_PRI_FILTER, OpKind::Table);
         }
+        nf.update_active();
         nf
     }
 
@@ -321,7 +325,17 @@ impl Netfilter {
     /// its policy counter counts only while the chain has rules.
     #[inline]
     pub fn has_ops(&self, hook: NfInetHook) -> bool {
-        self.hooks[hook.index()].len() > 1 || !self.table.is_inert(hook)
+        self.active & (1 << hook.index()) != 0
+    }
+
+    /// Recomputes `active` after ops or rules change.
+    fn update_active(&mut self) {
+        self.active = 0;
+        for hook in NfInetHook::ALL {
+            if self.hooks[hook.index()].len() > 1 || !self.table.is_inert(hook) {
+                self.active |= 1 << hook.index();
+            }
+        }
     }
 
     /// Inserts after every op of lower or equal priority. Linux nf_hook_entries_grow().
@@ -339,6 +353,7 @@ impl Netfilter {
         self.next_op_id = self.next_op_id.wrapping_add(1);
         let at = ops.partition_point(|op| op.priority <= priority);
         ops.insert(at, HookOp { id, priority, kind });
+        self.update_active();
         Ok(HookHandle { hook, id })
     }
 
@@ -359,6 +374,7 @@ impl Netfilter {
         match ops.iter().position(|op| op.id == h.id) {
             Some(at) => {
                 ops.remove(at);
+                self.update_active();
                 true
             }
             None => false,
@@ -463,6 +479,7 @@ impl Netfilter {
     /// error nothing changes.
     pub fn load_rules(&mut self, text: &str) -> Result<(), RuleError> {
         self.table = RuleTable::parse(text)?;
+        self.update_active();
         Ok(())
     }
 
