@@ -235,11 +235,13 @@ impl Stack {
         Ok(ifindex)
     }
 
+    #[inline]
     pub fn dev(&self, ifindex: u32) -> Option<&NetDevice> {
         let i = usize::try_from(ifindex).ok()?.checked_sub(1)?;
         self.devs.get(i)
     }
 
+    #[inline]
     pub(crate) fn dev_mut(&mut self, ifindex: u32) -> Option<&mut NetDevice> {
         let i = usize::try_from(ifindex).ok()?.checked_sub(1)?;
         self.devs.get_mut(i)
@@ -466,10 +468,12 @@ impl Stack {
 
     /// Linux dev_queue_xmit(): onto the device's bounded queue, or back into the stack for
     /// loopback (loopback_xmit → netif_rx, run after the current packet).
+    #[inline]
     pub(crate) fn dev_queue_xmit(&mut self, ifindex: u32, skb: SkBuff) {
         self.dev_queue_xmit_dst(ifindex, skb, None);
     }
 
+    #[inline]
     pub(crate) fn dev_queue_xmit_dst(
         &mut self,
         ifindex: u32,
@@ -549,6 +553,7 @@ impl Stack {
         }
     }
 
+    #[inline(always)]
     fn netif_receive_skb(&mut self, ifindex: u32, mut skb: SkBuff) {
         stage!(self, "netif_receive_skb");
         let Some(dev) = self.dev_mut(ifindex) else {
@@ -571,6 +576,7 @@ impl Stack {
     }
 
     /// Hands a frame to the packet type registered for its ethertype.
+    #[inline(always)]
     fn deliver_skb(&mut self, ifindex: u32, ethertype: u16, skb: SkBuff) {
         use crate::netdev::PacketHandler;
         match self.ptypes.find(ethertype) {
@@ -644,6 +650,7 @@ impl Stack {
 
     /// Neighbour output (Linux neigh_output / neigh_resolve_output) of an IP packet whose
     /// `data` is at the IP header.
+    #[inline]
     pub(crate) fn neigh_output(&mut self, dst: &DstEntry, daddr: Ipv4Addr, skb: SkBuff) {
         stage!(self, "neigh_output");
         let nexthop = dst.gateway.unwrap_or(daddr);

@@ -28,6 +28,7 @@ pub(crate) fn icmp_is_error(icmp_type: u8) -> bool {
 
 impl Stack {
     /// Linux icmp_rcv(): `data` is at the ICMP header.
+    #[inline]
     pub(crate) fn icmp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "icmp_rcv");
         let verified = skb.ip_summed == ChecksumState::Unnecessary
@@ -69,6 +70,7 @@ impl Stack {
     }
 
     /// Linux icmp_echo(): reply with the same identifier, sequence and data (RFC 792).
+    #[inline(always)]
     fn icmp_echo(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "icmp_echo");
         if self.sysctl.icmp_echo_ignore_all == 1 {
@@ -83,6 +85,7 @@ impl Stack {
     /// outside the default ratemask). Linux copies the data into a fresh skb; skiff turns
     /// the request's buffer around (scrubbed, new header), which puts the same bytes on
     /// the wire.
+    #[inline]
     fn icmp_reply(&mut self, mut skb: SkBuff, h: &IpHdr, spec_dst: Ipv4Addr, reply_type: u8) {
         stage!(self, "icmp_reply");
         let Some(mut opts) = ip_options_echo(&skb) else {
@@ -166,6 +169,7 @@ impl Stack {
     }
 
     /// Linux icmpv4_global_allow(): the global token bucket, for types the ratemask limits.
+    #[inline]
     fn icmpv4_global_allow(&mut self, icmp_type: u8, code: u8, apply: &mut bool) -> bool {
         if icmpv4_mask_allow(self.sysctl.icmp_ratemask, icmp_type, code) {
             return true;
@@ -184,6 +188,7 @@ impl Stack {
 
     /// Linux icmpv4_xrlim_allow(): the per-destination bucket (not on loopback); a send
     /// that passes consumes 0–2 global credits (icmp_global_consume, CVE-2020-25705).
+    #[inline]
     fn icmpv4_xrlim_allow(
         &mut self,
         dst: &DstEntry,

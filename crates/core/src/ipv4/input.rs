@@ -62,6 +62,7 @@ impl IpHdr {
 impl Stack {
     /// Linux ip_rcv(): validate, then the PRE_ROUTING hook, then ip_rcv_finish().
     /// `dst` is set for looped-back packets, which keep their output route.
+    #[inline(always)]
     pub(crate) fn ip_rcv(&mut self, skb: SkBuff, dst: Option<DstEntry>) {
         stage!(self, "ip_rcv");
         let Some(skb) = self.ip_rcv_core(skb) else {
@@ -113,6 +114,7 @@ impl Stack {
 
     /// Linux ip_rcv_core(), reference R20. Returns the packet with `data` and the network
     /// header at the IP header, trimmed to `tot_len`, or drops it with its counter.
+    #[inline(always)]
     fn ip_rcv_core(&mut self, mut skb: SkBuff) -> Option<SkBuff> {
         if skb.pkt_type == PacketType::OtherHost {
             if let Some(dev) = self.dev_mut(skb.iif) {
@@ -174,6 +176,7 @@ impl Stack {
 
     /// Linux ip_rcv_finish(): route (or take the looped-back route), options, then
     /// dst_input().
+    #[inline(always)]
     pub(crate) fn ip_rcv_finish(&mut self, mut skb: SkBuff, dst: Option<DstEntry>) {
         stage!(self, "ip_rcv_finish");
         match self.ip_rcv_finish_core(&mut skb, dst) {
@@ -183,6 +186,7 @@ impl Stack {
     }
 
     /// Linux ip_rcv_finish_core(), reference R21.
+    #[inline(always)]
     fn ip_rcv_finish_core(
         &mut self,
         skb: &mut SkBuff,
@@ -213,6 +217,7 @@ impl Stack {
     }
 
     /// Linux ip_route_input_noref(): the FIB decides (martians included).
+    #[inline]
     fn ip_route_input_noref(&mut self, h: &IpHdr, iif: u32) -> Result<DstEntry, DropReason> {
         stage!(self, "ip_route_input_noref");
         let key = DstKey {
@@ -286,6 +291,7 @@ impl Stack {
     }
 
     /// Linux dst_input(): the route's input action.
+    #[inline(always)]
     fn dst_input(&mut self, skb: SkBuff, dst: &DstEntry) {
         if dst.flags.contains(RtFlags::LOCAL) {
             return self.ip_local_deliver(skb, dst);
@@ -323,6 +329,7 @@ impl Stack {
     }
 
     /// Linux ip_local_deliver(): the defrag call site, then LOCAL_IN.
+    #[inline(always)]
     pub(crate) fn ip_local_deliver(&mut self, skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_local_deliver");
         let Some(h) = IpHdr::of(&skb) else {
@@ -340,6 +347,7 @@ impl Stack {
 
     /// Linux ip_local_deliver_finish() + ip_protocol_deliver_rcu(): raw sockets get a copy,
     /// then the `inet_protos` handler; an unknown protocol gets ICMP 3/2.
+    #[inline]
     pub(crate) fn ip_local_deliver_finish(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_local_deliver_finish");
         let Some(h) = IpHdr::of(&skb) else {

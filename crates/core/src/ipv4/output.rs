@@ -123,6 +123,7 @@ impl Stack {
     /// Linux ip_select_ident(), reference R25: ID 0 for DF datagrams (RFC 6864 atomic),
     /// otherwise the hashed counters. (Connected sockets' per-socket counters come with
     /// the sockets issue.)
+    #[inline]
     pub(crate) fn ip_select_ident(&mut self, p: &IpSend) -> u16 {
         if p.df {
             0
@@ -160,6 +161,7 @@ impl Stack {
     /// Puts the IPv4 header (with `options`) in front of the packet's data, which is the
     /// transport header and payload, then ip_local_out(). Linux ip_build_and_send_pkt()'s
     /// header half, and what ip_make_skb() writes.
+    #[inline]
     pub(crate) fn ip_push_header(
         &mut self,
         mut skb: SkBuff,
@@ -197,6 +199,7 @@ impl Stack {
     /// Linux ip_local_out() / __ip_local_out(): total length and header checksum, the
     /// LOCAL_OUT hook, then dst_output(). A hook that rewrote the destination reroutes
     /// (ip_route_me_harder).
+    #[inline]
     pub(crate) fn ip_local_out(
         &mut self,
         mut skb: SkBuff,
@@ -244,11 +247,13 @@ impl Stack {
 
     /// Linux dst_output(): every route's output is ip_output() here (multicast
     /// forwarding comes with its own issue).
+    #[inline(always)]
     fn dst_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
         self.ip_output(skb, dst)
     }
 
     /// Linux ip_output(): POST_ROUTING, then ip_finish_output().
+    #[inline(always)]
     pub(crate) fn ip_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
         stage!(self, "ip_output");
         let iif = skb.iif;
@@ -261,6 +266,7 @@ impl Stack {
     /// Linux ip_finish_output() / __ip_finish_output(): the MTU check. Packets over the
     /// MTU need ip_fragment(), which arrives with the fragmentation issue: until then they
     /// fail with EMSGSIZE and count FragFails.
+    #[inline(always)]
     pub(crate) fn ip_finish_output(
         &mut self,
         skb: SkBuff,
@@ -276,6 +282,7 @@ impl Stack {
     }
 
     /// Linux ip_finish_output2(): counters, headroom for the link header, neighbour output.
+    #[inline(always)]
     fn ip_finish_output2(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_finish_output2");
         let len = skb.len() as u64;
@@ -325,6 +332,7 @@ impl Stack {
     }
 
     /// A plain output route lookup, as ICMP and route_me_harder use it.
+    #[inline]
     pub(crate) fn route_output_simple(
         &mut self,
         daddr: Ipv4Addr,
