@@ -566,7 +566,7 @@ impl Stack {
         dev.stats.rx_bytes += skb.len() as u64;
         skb.iif = ifindex;
         let ethertype = match dev.eth_type_trans(&mut skb) {
-            Ok(t) => u16::from(t),
+            Ok(t) => t,
             Err(_) => {
                 dev.stats.rx_dropped += 1;
                 return self.kfree_skb(skb, DropReason::UnhandledProto);
@@ -607,7 +607,7 @@ impl Stack {
             dev.stats.rx_bytes += skb.len() as u64;
             skb.iif = ifindex;
             match dev.eth_type_trans(&mut skb) {
-                Ok(t) if u16::from(t) == 0x0800 => ip.push(skb),
+                Ok(0x0800) => ip.push(skb),
                 Ok(t) => self.deliver_skb(ifindex, u16::from(t), skb),
                 Err(_) => {
                     dev.stats.rx_dropped += 1;

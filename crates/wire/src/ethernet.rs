@@ -127,6 +127,8 @@ mod field {
 pub const HEADER_LEN: usize = 14;
 /// Length of an 802.1Q-tagged header.
 pub const VLAN_HEADER_LEN: usize = 18;
+/// The 802.1Q tag's EtherType.
+const ETH_P_8021Q: u16 = 0x8100;
 
 /// A view over an Ethernet II frame.
 #[derive(Debug, Clone)]
@@ -180,6 +182,17 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         }
     }
 
+    /// The EtherType of the payload as a number, behind the tag if there is one (what
+    /// Linux eth_type_trans() returns as `skb->protocol`).
+    #[inline]
+    pub fn protocol(&self) -> u16 {
+        let b = self.buffer.as_ref();
+        match be16(b, field::TYPE) {
+            ETH_P_8021Q => be16(b, field::INNER_TYPE),
+            t => t,
+        }
+    }
+
     /// The EtherType of the payload, behind the tag if there is one.
     pub fn ethertype(&self) -> EtherType {
         match self.outer_ethertype() {
@@ -188,9 +201,10 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         }
     }
 
+    #[inline]
     pub fn header_len(&self) -> usize {
-        match self.outer_ethertype() {
-            EtherType::Vlan => VLAN_HEADER_LEN,
+        match be16(self.buffer.as_ref(), field::TYPE) {
+            ETH_P_8021Q => VLAN_HEADER_LEN,
             _ => HEADER_LEN,
         }
     }

@@ -123,8 +123,9 @@ impl Stack {
             self.kfree_skb(skb, DropReason::OtherHost);
             return None;
         }
+        let len = skb.len();
         self.mib.ip.in_receives += 1;
-        self.mib.ip_ext.in_octets += skb.len() as u64;
+        self.mib.ip_ext.in_octets += len as u64;
         let checked = {
             let p = Ipv4Packet::new_unchecked(skb.data());
             match p.check_header_len() {
@@ -141,7 +142,7 @@ impl Stack {
                     let tot = usize::from(p.total_len());
                     if !p.verify_checksum() {
                         Err(DropReason::IpCsum)
-                    } else if skb.len() < tot {
+                    } else if len < tot {
                         Err(DropReason::PktTooSmall)
                     } else if tot < p.header_len() {
                         Err(DropReason::IpInhdr)
@@ -158,7 +159,7 @@ impl Stack {
                 return None;
             }
         };
-        if skb.len() > tot_len {
+        if len > tot_len {
             // pskb_trim_rcsum(): a device sum over the padding no longer holds.
             skb.trim(tot_len);
             if matches!(skb.ip_summed, ChecksumState::Complete(_)) {

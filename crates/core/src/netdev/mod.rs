@@ -116,11 +116,11 @@ impl NetDevice {
 
     /// Classifies a received Ethernet frame, sets `pkt_type` and the MAC header, and pulls
     /// the link header so `data` starts at the payload. 802.1Q tags are skipped.
-    /// Linux net/ethernet/eth.c eth_type_trans().
-    pub fn eth_type_trans(&self, skb: &mut SkBuff) -> Result<EtherType, EthError> {
+    /// Returns the payload's EtherType (`skb->protocol`). Linux net/ethernet/eth.c eth_type_trans().
+    pub fn eth_type_trans(&self, skb: &mut SkBuff) -> Result<u16, EthError> {
         let (dst, ethertype, hlen) = {
             let frame = EthernetFrame::new_checked(skb.data()).map_err(|_| EthError::Truncated)?;
-            (frame.dst(), frame.ethertype(), frame.header_len())
+            (frame.dst(), frame.protocol(), frame.header_len())
         };
         skb.reset_mac_header().map_err(|_| EthError::Truncated)?;
         skb.pkt_type = if dst == self.mac {
@@ -232,7 +232,7 @@ mod tests {
             (EthernetAddress([2, 0, 0, 0, 0, 2]), PacketType::OtherHost),
         ] {
             let mut skb = frame(dst);
-            assert_eq!(dev.eth_type_trans(&mut skb), Ok(EtherType::Ipv4));
+            assert_eq!(dev.eth_type_trans(&mut skb), Ok(0x0800));
             assert_eq!(skb.pkt_type, want);
             assert_eq!(skb.len(), 46);
             assert_eq!(skb.mac_offset(), Some(-14));

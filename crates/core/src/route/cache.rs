@@ -28,7 +28,7 @@ pub struct DstKey {
 pub struct DstCache {
     /// Random keys of the slot hash.
     keys: [u64; 2],
-    slots: Vec<Option<(DstKey, DstEntry)>>,
+    slots: Vec<Option<([u64; 2], DstEntry)>>,
     /// Lookups answered from the cache (Linux `in_hit` + `out_hit`).
     pub hits: u64,
 }
@@ -42,14 +42,21 @@ impl DstCache {
         }
     }
 
+    /// The key as two words: compared whole, and hashed.
+    #[inline]
+    fn pack(key: &DstKey) -> [u64; 2] {
+        [
+            u64::from(u32::from(key.daddr)) << 32 | u64::from(u32::from(key.saddr)),
+            u64::from(key.dev) << 16 | u64::from(key.tos) << 8 | u64::from(key.input),
+        ]
+    }
+
     /// A keyed multiply-xorshift of the flow: cheap, and unpredictable without the keys.
     /// The worst an adversary can do is make lookups miss.
     #[inline]
-    fn slot(&self, key: &DstKey) -> usize {
-        let addrs = (u64::from(u32::from(key.daddr)) << 32 | u64::from(u32::from(key.saddr)))
-            ^ self.keys[0];
-        let rest = (u64::from(key.dev) << 16 | u64::from(key.tos) << 8 | u64::from(key.input))
-            ^ self.keys[1];
+    fn slot(&self, packed: [u64; 2]) -> usize {
+        let addrs = packed[0] ^ self.keys[0];
+        let rest = packed[1] ^ self.keys[1];
         let h =
             (addrs.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ rest).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
         (h >> (64 - SLOTS.trailing_zeros())) as usize
@@ -58,8 +65,9 @@ impl DstCache {
     /// The cached route for `key`, if it is still valid for FIB generation `genid`.
     #[inline]
     pub fn get(&mut self, key: &DstKey, genid: u32) -> Option<DstEntry> {
-        match &self.slots[self.slot(key)] {
-            Some((k, dst)) if k == key && dst.genid == genid => {
+        let packed = Self::pack(key);
+        match &self.slots[self.slot(packed)] {
+            Some((k, dst)) if *k == packed && dst.genid == genid => {
                 self.hits += 1;
                 Some(*dst)
             }
@@ -69,8 +77,9 @@ impl DstCache {
 
     /// Remembers a resolved route, replacing whatever shared its slot.
     pub fn put(&mut self, key: DstKey, dst: DstEntry) {
-        let i = self.slot(&key);
-        self.slots[i] = Some((key, dst));
+        let packed = Self::pack(&key);
+        let i = self.slot(packed);
+        self.slots[i] = Some((packed, dst));
     }
 }
 
