@@ -608,7 +608,7 @@ impl Stack {
             skb.iif = ifindex;
             match dev.eth_type_trans(&mut skb) {
                 Ok(0x0800) => ip.push(skb),
-                Ok(t) => self.deliver_skb(ifindex, u16::from(t), skb),
+                Ok(t) => self.deliver_skb(ifindex, t, skb),
                 Err(_) => {
                     dev.stats.rx_dropped += 1;
                     self.kfree_skb(skb, DropReason::UnhandledProto);

@@ -421,9 +421,9 @@ impl<'a> Ipv4Repr<'a> {
         }
         let hlen = self.header_len();
         need(buf, hlen)?;
-        let frag_off = u16::from(self.dont_frag) << 14
-            | u16::from(self.more_frags) << 13
-            | self.frag_offset / 8;
+        let frag_off = (u16::from(self.dont_frag) << 14)
+            | (u16::from(self.more_frags) << 13)
+            | (self.frag_offset / 8);
         let [len0, len1] = tot_len.to_be_bytes();
         let [id0, id1] = self.ident.to_be_bytes();
         let [fo0, fo1] = frag_off.to_be_bytes();

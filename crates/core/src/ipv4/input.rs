@@ -229,7 +229,7 @@ impl Stack {
             input: true,
         };
         if let Some(dst) = self.dst_cache.get(&key, self.fib.genid()) {
-            return Ok(dst);
+            return Ok(*dst);
         }
         self.ip_route_input_slow(key)
     }

@@ -348,7 +348,7 @@ impl Stack {
             input: false,
         };
         if let Some(dst) = self.dst_cache.get(&key, self.fib.genid()) {
-            return Ok(dst);
+            return Ok(*dst);
         }
         self.route_output_slow(key)
     }

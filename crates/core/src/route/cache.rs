@@ -64,12 +64,13 @@ impl DstCache {
 
     /// The cached route for `key`, if it is still valid for FIB generation `genid`.
     #[inline]
-    pub fn get(&mut self, key: &DstKey, genid: u32) -> Option<DstEntry> {
+    pub fn get(&mut self, key: &DstKey, genid: u32) -> Option<&DstEntry> {
         let packed = Self::pack(key);
-        match &self.slots[self.slot(packed)] {
+        let i = self.slot(packed);
+        match &self.slots[i] {
             Some((k, dst)) if *k == packed && dst.genid == genid => {
                 self.hits += 1;
-                Some(*dst)
+                Some(dst)
             }
             _ => None,
         }
@@ -115,7 +116,7 @@ mod tests {
         };
         assert_eq!(c.get(&key, 7), None);
         c.put(key, dst(7));
-        assert_eq!(c.get(&key, 7), Some(dst(7)));
+        assert_eq!(c.get(&key, 7), Some(&dst(7)));
         assert_eq!(c.get(&key, 8), None, "a route change invalidates");
         assert_eq!(c.get(&DstKey { tos: 4, ..key }, 7), None);
         assert_eq!(
