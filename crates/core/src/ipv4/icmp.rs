@@ -88,22 +88,28 @@ impl Stack {
     #[inline]
     fn icmp_reply(&mut self, mut skb: SkBuff, h: &IpHdr, spec_dst: Ipv4Addr, reply_type: u8) {
         stage!(self, "icmp_reply");
-        let Some(mut opts) = ip_options_echo(&skb) else {
-            return self.consume_skb(skb);
-        };
+        let mut opts = None;
+        if skb.cb.opt.layout.optlen != 0 {
+            match ip_options_echo(&skb) {
+                Some(o) => opts = Some(o),
+                None => return self.consume_skb(skb),
+            }
+        }
         let mut apply = false;
         if skb.headlen() < 8 || !self.icmpv4_global_allow(reply_type, 0, &mut apply) {
             return self.consume_skb(skb);
         }
         // A reversed source route sends the reply to its first hop.
-        let first_hop = opts.faddr.unwrap_or(h.saddr);
+        let first_hop = opts.as_ref().and_then(|o| o.faddr).unwrap_or(h.saddr);
         let Ok(dst) = self.route_output_simple(first_hop, spec_dst, h.tos) else {
             return self.consume_skb(skb);
         };
         if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, 0, apply) {
             return self.consume_skb(skb);
         }
-        opts.complete(spec_dst, h.saddr);
+        if let Some(o) = &mut opts {
+            o.complete(spec_dst, h.saddr);
+        }
         // The request's checksum verified, so an RFC 1624 update keeps it right.
         let msg = skb.data_mut();
         let old = u16::from_be_bytes([msg[0], msg[1]]);
@@ -124,7 +130,8 @@ impl Stack {
             tos: h.tos,
             df: false,
         };
-        if self.ip_push_header(skb, &p, opts.bytes(), &dst).is_ok() {
+        let options = opts.as_ref().map_or(&[][..], |o| o.bytes());
+        if self.ip_push_header(skb, &p, options, &dst).is_ok() {
             self.mib.icmp_out(reply_type);
         }
     }
