@@ -195,10 +195,7 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
     /// The EtherType of the payload, behind the tag if there is one.
     pub fn ethertype(&self) -> EtherType {
-        match self.outer_ethertype() {
-            EtherType::Vlan => be16(self.buffer.as_ref(), field::INNER_TYPE).into(),
-            other => other,
-        }
+        self.protocol().into()
     }
 
     #[inline]
