@@ -23,18 +23,18 @@ use std::collections::VecDeque;
 
 /// Opens a `tracing` span (level TRACE) named after a kernel function and records the
 /// stage in the packet-path trace. Whether anyone watches is decided once per packet
-/// (`Stack::observing`), so an unobserved datapath pays one branch per stage.
+/// (`Stack::observing`), so an unobserved datapath pays one branch per stage. The span
+/// stays entered until the packet's entry call returns ([`Stack::trace_end`]), so a
+/// packet's spans nest in the order of its path.
 macro_rules! stage {
     ($stack:expr, $name:literal) => {
-        let _span;
         if $stack.observing {
             #[cold]
             #[inline(never)]
-            fn enter(stack: &mut $crate::stack::Stack) -> tracing::span::EnteredSpan {
-                stack.trace_stage($name);
-                tracing::trace_span!($name).entered()
+            fn enter(stack: &mut $crate::stack::Stack) {
+                stack.stage_enter($name, tracing::trace_span!($name));
             }
-            _span = enter($stack);
+            enter($stack);
         }
     };
 }
@@ -148,6 +148,8 @@ pub struct Stack {
     pub(crate) trace: Option<Tracer>,
     /// Path tracing is on or a TRACE-level subscriber listens: stages record themselves.
     pub(crate) observing: bool,
+    /// The spans of the packet being handled, innermost last.
+    spans: Vec<tracing::span::EnteredSpan>,
     tx_next: usize,
 }
 
@@ -190,6 +192,7 @@ impl Stack {
             now: Instant::ZERO,
             trace: config.trace.then(Tracer::default),
             observing: false,
+            spans: Vec::new(),
             tx_next: 0,
         };
         let lo = stack
@@ -773,6 +776,13 @@ impl Stack {
         self.pool.recycle(skb);
     }
 
+    /// A stage begins: its span is entered (until trace_end) and it joins the path.
+    pub(crate) fn stage_enter(&mut self, name: &'static str, span: tracing::Span) {
+        self.trace_stage(name);
+        self.spans.push(span.entered());
+    }
+
+    /// A step in the packet-path trace that is not a stage of its own.
     #[inline]
     pub(crate) fn trace_stage(&mut self, name: &'static str) {
         if let Some(t) = &mut self.trace {
@@ -811,9 +821,11 @@ impl Stack {
         }
     }
 
+    /// Ends a packet's entry call: exits its spans, innermost first, and files its trace
+    /// line.
     #[inline]
     pub(crate) fn trace_end(&mut self) {
-        if self.trace.is_some() {
+        if self.observing {
             self.trace_end_slow();
         }
     }
@@ -821,6 +833,10 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn trace_end_slow(&mut self) {
+        self.observing = false;
+        while let Some(span) = self.spans.pop() {
+            drop(span);
+        }
         let Some(t) = &mut self.trace else { return };
         if t.path.is_empty() {
             return;
