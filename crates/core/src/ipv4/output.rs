@@ -58,7 +58,7 @@ const IP_IDENTS_SZ: usize = 2048;
 /// sat idle (CVE-2019-10638, CVE-2021-45486).
 #[derive(Debug)]
 pub(crate) struct IpIdents {
-    key: ahash::RandomState,
+    key: [u64; 4],
     idents: Vec<u32>,
     stamps: Vec<u32>,
     rng: Prng,
@@ -67,18 +67,26 @@ pub(crate) struct IpIdents {
 impl IpIdents {
     pub(crate) fn new(rng: &mut Prng) -> Self {
         let mut fork = rng.fork();
-        let key = ahash::RandomState::with_seeds(
-            fork.next_u64(),
-            fork.next_u64(),
-            fork.next_u64(),
-            fork.next_u64(),
-        );
+        let key = fork.hash_keys();
         IpIdents {
             key,
             idents: vec![0; IP_IDENTS_SZ],
             stamps: vec![0; IP_IDENTS_SZ],
             rng: fork,
         }
+    }
+
+    /// The bucket hash (Linux siphash_3u32 with a per-netns key): two keyed folded
+    /// multiplies, the mixing step of ahash's fallback hasher, over the three fields.
+    #[inline]
+    fn hash(&self, daddr: Ipv4Addr, saddr: Ipv4Addr, protocol: u8) -> u64 {
+        fn folded_multiply(a: u64, b: u64) -> u64 {
+            let p = u128::from(a) * u128::from(b);
+            (p as u64) ^ ((p >> 64) as u64)
+        }
+        let addrs = u64::from(u32::from(daddr)) << 32 | u64::from(u32::from(saddr));
+        let m = folded_multiply(addrs ^ self.key[0], self.key[1]);
+        folded_multiply(m ^ u64::from(protocol) ^ self.key[2], self.key[3])
     }
 
     /// Linux __ip_select_ident() + ip_idents_reserve(): the first of `segs` IDs.
@@ -90,10 +98,7 @@ impl IpIdents {
         protocol: u8,
         segs: u16,
     ) -> u16 {
-        let hash = self
-            .key
-            .hash_one((u32::from(daddr), u32::from(saddr), protocol));
-        let bucket = (hash as usize) % IP_IDENTS_SZ;
+        let bucket = (self.hash(daddr, saddr, protocol) as usize) % IP_IDENTS_SZ;
         let jiffies = (now.as_nanos() / 1_000_000) as u32;
         let old = core::mem::replace(&mut self.stamps[bucket], jiffies);
         let idle = jiffies.wrapping_sub(old);
@@ -398,5 +403,24 @@ mod tests {
         let other = ids.select(later, b, s, 17, 1);
         let again = ids.select(later, a, s, 17, 1);
         assert_ne!(other, again);
+    }
+
+    /// The bucket hash spreads flows over the counters and depends on the key.
+    #[test]
+    fn ip_idents_hash_is_keyed_and_spreads() {
+        let a = IpIdents::new(&mut Prng::new(1));
+        let b = IpIdents::new(&mut Prng::new(2));
+        let s = Ipv4Addr::new(10, 0, 0, 9);
+        let bucket =
+            |ids: &IpIdents, d: u32| ids.hash(Ipv4Addr::from(d), s, 17) as usize % IP_IDENTS_SZ;
+        let used: std::collections::HashSet<usize> = (0..4096).map(|d| bucket(&a, d)).collect();
+        // 4096 flows in 2048 buckets fill about 1770 of them when the hash is uniform.
+        assert!(used.len() > 1650, "{} buckets used", used.len());
+        let moved = (0..256).filter(|&d| bucket(&a, d) != bucket(&b, d)).count();
+        assert!(moved > 240, "another key moves flows: {moved} of 256");
+        assert_ne!(
+            a.hash(Ipv4Addr::from(1), s, 17),
+            a.hash(Ipv4Addr::from(1), s, 6)
+        );
     }
 }
