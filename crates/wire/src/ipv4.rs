@@ -18,6 +18,7 @@ pub enum IpProtocol {
 }
 
 impl From<u8> for IpProtocol {
+    #[inline]
     fn from(v: u8) -> Self {
         match v {
             1 => IpProtocol::Icmp,
@@ -31,6 +32,7 @@ impl From<u8> for IpProtocol {
 }
 
 impl From<IpProtocol> for u8 {
+    #[inline]
     fn from(v: IpProtocol) -> u8 {
         match v {
             IpProtocol::Icmp => 1,
@@ -410,6 +412,7 @@ impl<'a> Ipv4Repr<'a> {
 
     /// [`Self::emit`] with the checksum field left at 0, for a caller that fills it
     /// later, as Linux ip_build_and_send_pkt() leaves it to ip_local_out().
+    #[inline]
     pub fn emit_without_checksum(&self, buf: &mut [u8]) -> Result<()> {
         if !self.options.len().is_multiple_of(4) || self.options.len() > MAX_OPTIONS_LEN {
             return Err(Error::BadHeaderLen);
