@@ -483,9 +483,8 @@ impl Stack {
         mut skb: SkBuff,
         dst: Option<DstEntry>,
     ) {
-        let _span;
         if self.observing {
-            _span = self.trace_dev_queue_xmit(ifindex);
+            self.trace_dev_queue_xmit(ifindex);
         }
         let Some(dev) = self.dev_mut(ifindex) else {
             return self.kfree_skb(skb, DropReason::DevReady);
@@ -518,13 +517,13 @@ impl Stack {
 
     #[cold]
     #[inline(never)]
-    fn trace_dev_queue_xmit(&mut self, ifindex: u32) -> tracing::span::EnteredSpan {
-        let span = tracing::trace_span!("dev_queue_xmit").entered();
+    fn trace_dev_queue_xmit(&mut self, ifindex: u32) {
         if self.trace.is_some() {
             let name = self.dev_name(ifindex).to_string();
             self.trace_note_str(&format_args!("dev_queue_xmit({name})"));
         }
-        span
+        self.spans
+            .push(tracing::trace_span!("dev_queue_xmit").entered());
     }
 
     /// Linux process_backlog(): runs looped-back packets through ip_rcv.

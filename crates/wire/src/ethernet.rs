@@ -257,6 +257,7 @@ impl EthernetRepr {
     }
 
     /// Writes the header at the start of `buf`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> Result<()> {
         need(buf, self.header_len())?;
         buf[field::DST].copy_from_slice(&self.dst.0);
