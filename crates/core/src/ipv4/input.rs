@@ -340,20 +340,24 @@ impl Stack {
             // ip_defrag() arrives with the fragmentation work.
             return self.kfree_skb(skb, DropReason::IpFragUnsupported);
         }
+        if !self.nf.has_ops(NfInetHook::LocalIn) {
+            return self.ip_local_deliver_finish(skb, &h, dst);
+        }
         let iif = skb.iif;
         if let Some(skb) = self.nf_hook(NfInetHook::LocalIn, skb, iif, 0) {
-            self.ip_local_deliver_finish(skb, dst);
+            // A hook may have rewritten the header.
+            match IpHdr::of(&skb) {
+                Some(h) => self.ip_local_deliver_finish(skb, &h, dst),
+                None => self.kfree_skb(skb, DropReason::IpInhdr),
+            }
         }
     }
 
     /// Linux ip_local_deliver_finish() + ip_protocol_deliver_rcu(): raw sockets get a copy,
     /// then the `inet_protos` handler; an unknown protocol gets ICMP 3/2.
     #[inline]
-    pub(crate) fn ip_local_deliver_finish(&mut self, mut skb: SkBuff, dst: &DstEntry) {
+    pub(crate) fn ip_local_deliver_finish(&mut self, mut skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "ip_local_deliver_finish");
-        let Some(h) = IpHdr::of(&skb) else {
-            return self.kfree_skb(skb, DropReason::IpInhdr);
-        };
         // The protocol handlers read linear data (Linux pulls what they need); a datagram
         // is at most 64 KiB, so linearizing cannot hit the buffer limit.
         if skb.is_nonlinear() && skb.linearize(&mut self.pool).is_err() {
@@ -362,13 +366,13 @@ impl Stack {
         if skb.pull(h.ihl).is_err() {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
-        let raw = self.raw_local_deliver(&skb, &h);
+        let raw = self.raw_local_deliver(&skb, h);
         match InetProtocol::of(h.protocol) {
             Some(proto) => {
                 self.mib.ip.in_delivers += 1;
                 match proto {
-                    InetProtocol::Icmp => self.icmp_rcv(skb, &h, dst),
-                    InetProtocol::Udp => self.udp_rcv(skb, &h, dst),
+                    InetProtocol::Icmp => self.icmp_rcv(skb, h, dst),
+                    InetProtocol::Udp => self.udp_rcv(skb, h, dst),
                     InetProtocol::Igmp => self.igmp_rcv(skb),
                 }
             }

@@ -131,7 +131,7 @@ impl Stack {
         };
         match hook {
             NfInetHook::PreRouting => {}
-            NfInetHook::LocalIn => self.ip_local_deliver_finish(skb, &dst),
+            NfInetHook::LocalIn => self.ip_local_deliver_finish(skb, &h, &dst),
             NfInetHook::Forward => self.ip_forward_finish(skb, &dst),
             NfInetHook::LocalOut => {
                 let _ = self.ip_output(skb, &dst);
