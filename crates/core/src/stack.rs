@@ -550,7 +550,7 @@ impl Stack {
                 dev.stats.rx_packets += 1;
                 dev.stats.rx_bytes += skb.len() as u64;
             }
-            self.ip_rcv(skb, Some(dst));
+            self.ip_rcv(skb, Some(&dst));
             self.trace_end();
         }
     }

@@ -63,7 +63,7 @@ impl Stack {
     /// Linux ip_rcv(): validate, then the PRE_ROUTING hook, then ip_rcv_finish().
     /// `dst` is set for looped-back packets, which keep their output route.
     #[inline(always)]
-    pub(crate) fn ip_rcv(&mut self, skb: SkBuff, dst: Option<DstEntry>) {
+    pub(crate) fn ip_rcv(&mut self, skb: SkBuff, dst: Option<&DstEntry>) {
         stage!(self, "ip_rcv");
         let Some(skb) = self.ip_rcv_core(skb) else {
             return;
@@ -98,6 +98,7 @@ impl Stack {
                     *d == h.daddr && *t == h.tos && dst.iif == iif && self.fib.dst_check(dst)
                 })
                 .map(|(_, _, dst)| dst);
+            let use_hint = use_hint.as_ref();
             // ip_list_rcv_finish(): ip_rcv_finish() keeping the route for the next packet.
             stage!(self, "ip_rcv_finish");
             let mut skb = skb;
@@ -178,7 +179,7 @@ impl Stack {
     /// Linux ip_rcv_finish(): route (or take the looped-back route), options, then
     /// dst_input().
     #[inline(always)]
-    pub(crate) fn ip_rcv_finish(&mut self, mut skb: SkBuff, dst: Option<DstEntry>) {
+    pub(crate) fn ip_rcv_finish(&mut self, mut skb: SkBuff, dst: Option<&DstEntry>) {
         stage!(self, "ip_rcv_finish");
         match self.ip_rcv_finish_core(&mut skb, dst) {
             Ok(dst) => self.dst_input(skb, &dst),
@@ -191,18 +192,16 @@ impl Stack {
     fn ip_rcv_finish_core(
         &mut self,
         skb: &mut SkBuff,
-        dst: Option<DstEntry>,
+        dst: Option<&DstEntry>,
     ) -> Result<DstEntry, DropReason> {
         let h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
-        let dst = match dst {
-            Some(dst) => dst,
+        let mut dst = match dst {
+            Some(dst) => *dst,
             None => self.ip_route_input_noref(&h, skb.iif)?,
         };
-        let dst = if h.ihl > 20 {
-            self.ip_rcv_options(skb, &h, dst)?
-        } else {
-            dst
-        };
+        if h.ihl > 20 {
+            dst = self.ip_rcv_options(skb, &h, dst)?;
+        }
         if dst.rt_type == crate::route::RouteType::Multicast {
             self.mib.ip_ext.in_mcast_pkts += 1;
             self.mib.ip_ext.in_mcast_octets += skb.len() as u64;
