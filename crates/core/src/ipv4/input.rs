@@ -49,6 +49,13 @@ impl IpHdr {
         })
     }
 
+    /// Only the destination, for the neighbour lookup (Linux ip_hdr(skb)->daddr).
+    #[inline]
+    pub(crate) fn daddr_of(skb: &SkBuff) -> Option<Ipv4Addr> {
+        let b: [u8; 4] = skb.network_header_bytes()?.get(16..20)?.try_into().ok()?;
+        Some(Ipv4Addr::from(b))
+    }
+
     /// Linux ip_is_fragment().
     pub(crate) fn is_fragment(&self) -> bool {
         self.frag_off & (IP_MF | IP_OFFSET) != 0

@@ -313,10 +313,10 @@ impl Stack {
                 None => return self.kfree_skb(skb, DropReason::QdiscDrop),
             }
         }
-        let Some(h) = IpHdr::of(&skb) else {
+        let Some(daddr) = IpHdr::daddr_of(&skb) else {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         };
-        self.neigh_output(dst, h.daddr, skb);
+        self.neigh_output(dst, daddr, skb);
     }
 
     /// Linux skb_realloc_headroom(): a linear copy with link-layer headroom.
