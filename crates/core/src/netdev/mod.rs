@@ -117,6 +117,7 @@ impl NetDevice {
     /// Classifies a received Ethernet frame, sets `pkt_type` and the MAC header, and pulls
     /// the link header so `data` starts at the payload. 802.1Q tags are skipped.
     /// Returns the payload's EtherType (`skb->protocol`). Linux net/ethernet/eth.c eth_type_trans().
+    #[inline]
     pub fn eth_type_trans(&self, skb: &mut SkBuff) -> Result<u16, EthError> {
         let (dst, ethertype, hlen) = {
             let frame = EthernetFrame::new_checked(skb.data()).map_err(|_| EthError::Truncated)?;
