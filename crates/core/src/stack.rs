@@ -801,6 +801,10 @@ impl Stack {
     /// stages are observed.
     #[inline]
     pub(crate) fn trace_begin(&mut self, ifindex: u32, what: &str) {
+        if !self.spans.is_empty() {
+            // An entry call that returned early (an error after trace_begin).
+            self.exit_spans();
+        }
         self.observing = self.trace.is_some() || tracing::level_enabled!(tracing::Level::TRACE);
         if self.trace.is_some() {
             self.trace_begin_slow(ifindex, what);
@@ -833,9 +837,7 @@ impl Stack {
     #[inline(never)]
     fn trace_end_slow(&mut self) {
         self.observing = false;
-        while let Some(span) = self.spans.pop() {
-            drop(span);
-        }
+        self.exit_spans();
         let Some(t) = &mut self.trace else { return };
         if t.path.is_empty() {
             return;
@@ -850,6 +852,15 @@ impl Stack {
             t.lost += 1;
         }
         t.lines.push_back(line);
+    }
+
+    /// Exits the spans of the packet being handled, innermost first.
+    #[cold]
+    #[inline(never)]
+    fn exit_spans(&mut self) {
+        while let Some(span) = self.spans.pop() {
+            drop(span);
+        }
     }
 
     /// The packet paths recorded since the last call, one packet per line (needs
@@ -880,7 +891,14 @@ mod tests {
     use crate::route::Flowi4;
 
     /// A subscriber that records the names of the spans it sees.
-    struct Spans(std::sync::Mutex<Vec<&'static str>>);
+    /// The spans' names, the spans entered now (innermost last), and whether one was
+    /// exited out of order.
+    #[derive(Default)]
+    struct Spans {
+        names: std::sync::Mutex<Vec<&'static str>>,
+        entered: std::sync::Mutex<Vec<u64>>,
+        misordered: std::sync::atomic::AtomicBool,
+    }
 
     impl tracing::Subscriber for Spans {
         fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
@@ -890,21 +908,28 @@ mod tests {
             Some(tracing::level_filters::LevelFilter::TRACE)
         }
         fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            let mut names = self.0.lock().unwrap();
+            let mut names = self.names.lock().unwrap();
             names.push(span.metadata().name());
             tracing::span::Id::from_u64(names.len() as u64)
         }
         fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
         fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
         fn event(&self, _: &tracing::Event<'_>) {}
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
+        fn enter(&self, id: &tracing::span::Id) {
+            self.entered.lock().unwrap().push(id.into_u64());
+        }
+        fn exit(&self, id: &tracing::span::Id) {
+            if self.entered.lock().unwrap().pop() != Some(id.into_u64()) {
+                self.misordered
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
     }
 
     /// Every stage opens a span named after its kernel function when someone listens.
     #[test]
     fn stages_open_tracing_spans() {
-        let spans = std::sync::Arc::new(Spans(std::sync::Mutex::new(Vec::new())));
+        let spans = std::sync::Arc::new(Spans::default());
         let mut s = Stack::new(StackConfig::default());
         let sock = s.raw_socket(1).unwrap();
         let echo = [8, 0, 0xf7, 0xfe, 0, 1, 0, 0]; // type 8, id 1, seq 0, checksum filled
@@ -912,7 +937,10 @@ mod tests {
             s.raw_sendto(Instant::from_secs(1), sock, Ipv4Addr::LOCALHOST, &echo)
                 .unwrap();
         });
-        let names = spans.0.lock().unwrap().clone();
+        let names = spans.names.lock().unwrap().clone();
+        // Every span was exited when the call returned, innermost first.
+        assert!(spans.entered.lock().unwrap().is_empty());
+        assert!(!spans.misordered.load(std::sync::atomic::Ordering::Relaxed));
         for want in [
             "raw_sendmsg",
             "ip_local_out",
