@@ -57,8 +57,21 @@ drop_reasons! {
     IpSourceRoute => "IP_SOURCE_ROUTE (skiff)",
     /// Unicast IP in an L2 multicast/broadcast frame with `drop_unicast_in_l2_multicast=1`.
     UnicastInL2Multicast => "UNICAST_IN_L2_MULTICAST",
-    /// A fragment before reassembly is implemented: `InDiscards`.
-    IpFragUnsupported => "IP_FRAG_UNSUPPORTED (skiff)",
+    // Reassembly (ip_fragment.c). ReasmFails counts datagrams, not fragments, so
+    // ip_defrag() bumps the Reasm* counters once per event and these reasons count none.
+    /// Refused while reassembly memory is over `ipfrag_high_thresh` (ReasmFails).
+    FragMemLimit => "FRAG_MEM_LIMIT (skiff; Linux NOT_SPECIFIED)",
+    /// A duplicate: its range lies within data already queued. No counter.
+    DupFrag => "DUP_FRAG",
+    /// The fragment overlaps queued data; it and its queue go (ReasmOverlaps, ReasmFails).
+    FragOverlap => "FRAG_OVERLAP (skiff; Linux NOT_SPECIFIED)",
+    /// A fragment that contradicts the datagram's end or is empty, or a datagram that
+    /// fails at completion (over 65535 bytes, invalid ECN mix): the queue goes (ReasmFails).
+    FragDiscard => "FRAG_DISCARD (skiff; Linux NOT_SPECIFIED)",
+    /// Queued fragments dropped when `ipfrag_max_dist` restarts their queue (ReasmFails).
+    FragTooFar => "FRAG_TOO_FAR",
+    /// The fragments of a queue that timed out (ReasmFails, ReasmTimeout).
+    FragReasmTimeout => "FRAG_REASM_TIMEOUT",
     /// No handler for the IP protocol: `InUnknownProtos`.
     IpNoproto => "IP_NOPROTO",
     /// Forwarding with TTL <= 1: `InHdrErrors` (ICMP 11/0 sent).

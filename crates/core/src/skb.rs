@@ -473,6 +473,16 @@ impl SkBuffInner {
         self.len() == 0
     }
 
+    /// Memory the packet holds: its buffers and metadata, `frag_list` included, whatever
+    /// its length. What reassembly charges against `ipfrag_high_thresh`. Linux
+    /// `skb->truesize`.
+    pub fn truesize(&self) -> usize {
+        let own = self.buf.len() + core::mem::size_of::<SkBuffInner>();
+        self.frag_list
+            .iter()
+            .fold(own, |sum, frag| sum.saturating_add(frag.truesize()))
+    }
+
     /// Part of the packet lives in `frag_list`. Linux skb_is_nonlinear().
     pub fn is_nonlinear(&self) -> bool {
         !self.frag_list.is_empty()

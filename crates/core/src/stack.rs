@@ -3,6 +3,7 @@
 
 use crate::drop::DropReason;
 use crate::inetpeer::{IcmpGlobal, InetPeerTable};
+use crate::ipv4::ip_fragment::IpFrags;
 use crate::ipv4::output::IpIdents;
 use crate::ipv4::raw::RawSockets;
 use crate::neigh::{NeighAction, NeighDev, NeighDropReason, NeighParms, NeighTable, NextHopKind};
@@ -140,6 +141,7 @@ pub struct Stack {
     pub(crate) peers: InetPeerTable,
     pub(crate) idents: IpIdents,
     pub(crate) dst_cache: DstCache,
+    pub(crate) ipfrags: IpFrags,
     pub(crate) raw: RawSockets,
     /// Frames looped back (Linux netif_rx backlog), with the dst they kept.
     backlog: VecDeque<(SkBuff, DstEntry)>,
@@ -170,6 +172,7 @@ impl Stack {
         let peers = InetPeerTable::new(crate::inetpeer::INET_PEER_THRESHOLD, &mut rng);
         let idents = IpIdents::new(&mut rng);
         let dst_cache = DstCache::new(&mut rng);
+        let ipfrags = IpFrags::new(&mut rng);
         let mut stack = Stack {
             name: config.name,
             sysctl: config.sysctl,
@@ -186,6 +189,7 @@ impl Stack {
             peers,
             idents,
             dst_cache,
+            ipfrags,
             raw: RawSockets::default(),
             backlog: VecDeque::new(),
             neigh_actions: Vec::new(),
@@ -452,7 +456,10 @@ impl Stack {
 
     /// When [`Stack::handle_timeout`] must next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.neigh.poll_timeout()
+        match (self.neigh.poll_timeout(), self.ipfrags.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Runs every timer due at `now`: neighbour probes and failures.
@@ -463,8 +470,14 @@ impl Stack {
         self.neigh.handle_timeout(now, &mut actions);
         self.run_neigh_actions(&mut actions);
         self.neigh_actions = actions;
+        self.ip_expire(now);
         self.trace_end();
         self.process_backlog();
+    }
+
+    /// The reassembly queues (Linux's fqdir): their memory and number.
+    pub fn ipfrags(&self) -> &IpFrags {
+        &self.ipfrags
     }
 
     // ---- device layer ----------------------------------------------------------------
@@ -757,7 +770,6 @@ impl Stack {
             R::IpInaddrerrors => ip.in_addr_errors += 1,
             R::IpOutnoroutes => ip.out_no_routes += 1,
             R::IpNoproto => ip.in_unknown_protos += 1,
-            R::IpFragUnsupported => ip.in_discards += 1,
             R::PktTooBig => ip.frag_fails += 1,
             R::IcmpCsum => {
                 self.mib.icmp.in_csum_errors += 1;

@@ -36,7 +36,7 @@ macro_rules! sysctls {
                 let v: i64 = value.trim().parse().map_err(|_| SysctlError::Invalid(name.to_string(), value.to_string()))?;
                 match short(name) {
                     $(stringify!($name) => {
-                        if !($min..=$max).contains(&v) {
+                        if !($min..=$max).contains(&v) || !self.cross_ok(stringify!($name), v) {
                             return Err(SysctlError::Invalid(name.to_string(), value.to_string()));
                         }
                         self.$name = <$ty>::try_from(v).map_err(|_| SysctlError::Invalid(name.to_string(), value.to_string()))?;
@@ -47,6 +47,18 @@ macro_rules! sysctls {
             }
         }
     };
+}
+
+impl Sysctl {
+    /// Bounds that depend on another sysctl (Linux's `extra1`/`extra2` pointing at it):
+    /// `ipfrag_high_thresh` may not go below `ipfrag_low_thresh`, nor low above high.
+    fn cross_ok(&self, name: &str, v: i64) -> bool {
+        match name {
+            "ipfrag_high_thresh" => v >= i64::from(self.ipfrag_low_thresh),
+            "ipfrag_low_thresh" => v <= i64::from(self.ipfrag_high_thresh),
+            _ => true,
+        }
+    }
 }
 
 fn short(name: &str) -> &str {
@@ -87,6 +99,15 @@ sysctls! {
     route_localnet: u8 = 0, [0, 1];
     /// Drop unicast IP carried in L2 multicast/broadcast frames.
     drop_unicast_in_l2_multicast: u8 = 0, [0, 1];
+    /// Reassembly memory (bytes of truesize) above which every fragment is refused.
+    ipfrag_high_thresh: u32 = 4 << 20, [0, i32::MAX as i64];
+    /// Obsolete since Linux 4.17 (nothing reads it); kept, with its bound against high.
+    ipfrag_low_thresh: u32 = 3 << 20, [0, i32::MAX as i64];
+    /// Seconds a reassembly queue may wait for its fragments (IP_FRAG_TIME).
+    ipfrag_time: u32 = 30, [0, (i32::MAX / 1000) as i64];
+    /// Fragments from one source that may arrive between two of one queue's before the
+    /// queue is restarted; 0 disables the check.
+    ipfrag_max_dist: u32 = 64, [0, i32::MAX as i64];
 }
 
 /// A sysctl write or read that failed.
@@ -137,5 +158,20 @@ mod tests {
         assert_eq!(s.set("nope", "1").unwrap_err().errno(), 2);
         assert_eq!(s.get("nope").unwrap_err().errno(), 2);
         assert!(Sysctl::NAMES.contains(&"icmp_msgs_burst"));
+        // R1: Linux's reassembly defaults, and high may not drop below low.
+        assert_eq!(s.get("ipfrag_high_thresh"), Ok(4194304));
+        assert_eq!(s.get("ipfrag_low_thresh"), Ok(3145728));
+        assert_eq!(s.get("ipfrag_time"), Ok(30));
+        assert_eq!(s.get("ipfrag_max_dist"), Ok(64));
+        assert_eq!(
+            s.set("ipfrag_high_thresh", "3145727").unwrap_err().errno(),
+            22
+        );
+        assert_eq!(
+            s.set("ipfrag_low_thresh", "4194305").unwrap_err().errno(),
+            22
+        );
+        s.set("ipfrag_high_thresh", "3145728").unwrap();
+        assert_eq!(s.ipfrag_high_thresh, 3145728);
     }
 }

@@ -109,10 +109,42 @@ fn every_drop_reason_has_a_scenario() {
         p.eth_dst = EthernetAddress::BROADCAST;
         h.rx(h.eth0, &p.frame());
     });
-    expect(&mut seen, R::IpFragUnsupported, false, |h| {
-        let mut p = echo();
-        p.mf = true;
-        h.rx(h.eth0, &p.frame());
+    // Reassembly: each scenario sends fragments of one echo request (IP ID 0x4242).
+    let piece = |off: u16, mf: bool, len: usize| {
+        let mut p = Ip::new(PEER, ME, 1, vec![0x5a; len]);
+        p.frag_offset = off;
+        p.mf = mf;
+        p.frame()
+    };
+    expect(&mut seen, R::FragMemLimit, false, |h| {
+        h.s.set_sysctl("ipfrag_low_thresh", "0").unwrap();
+        h.s.set_sysctl("ipfrag_high_thresh", "0").unwrap();
+        h.rx(h.eth0, &piece(0, true, 16));
+    });
+    expect(&mut seen, R::DupFrag, false, |h| {
+        h.rx(h.eth0, &piece(0, true, 16));
+        h.rx(h.eth0, &piece(0, true, 16));
+    });
+    expect(&mut seen, R::FragOverlap, false, |h| {
+        h.rx(h.eth0, &piece(0, true, 16));
+        h.rx(h.eth0, &piece(8, true, 16));
+    });
+    expect(&mut seen, R::FragDiscard, false, |h| {
+        h.rx(h.eth0, &piece(8, true, 0));
+    });
+    expect(&mut seen, R::FragTooFar, false, |h| {
+        h.rx(h.eth0, &piece(0, true, 16));
+        for id in 0..65 {
+            let mut p = Ip::new(PEER, ME, 1, vec![0; 8]);
+            p.ident = id;
+            p.mf = true;
+            h.rx(h.eth0, &p.frame());
+        }
+        h.rx(h.eth0, &piece(16, false, 8));
+    });
+    expect(&mut seen, R::FragReasmTimeout, false, |h| {
+        h.rx(h.eth0, &piece(0, true, 16));
+        h.advance(Duration::from_secs(31));
     });
     expect(&mut seen, R::IpNoproto, false, |h| {
         h.rx(h.eth0, &Ip::new(PEER, ME, 200, vec![0; 8]).frame())

@@ -215,9 +215,11 @@ fn global_bucket_limits_errors_to_many_destinations() {
         r.s.add_neigh_static(r.eth0, src, PEER_MAC);
         r.rx(r.eth0, &p.frame());
     }
+    // 10 credits and each send takes 0, 1 or 2 of them at random: at least 5 sends, and
+    // past 20 only if most draws were 0 (the seed decides; 10 is the mean).
     let sent = icmps(r.tx()).len();
     assert!(
-        (5..=11).contains(&sent),
+        (5..=20).contains(&sent),
         "burst 10 with random 0-2 credits per send: {sent}"
     );
     assert!(r.mib("IcmpOutRateLimitGlobal") >= 180);

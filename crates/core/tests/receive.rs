@@ -337,17 +337,6 @@ fn echo_ignore_all() {
 }
 
 #[test]
-fn fragments_are_dropped_with_a_counted_reason_until_reassembly_lands() {
-    let mut h = Host::new(false);
-    let mut frag = Ip::udp(PEER, ME, 9, &[0; 16]);
-    frag.mf = true;
-    h.rx(h.eth0, &frag.frame());
-    assert!(h.tx().is_empty());
-    assert_eq!(h.drops(DropReason::IpFragUnsupported), 1);
-    assert_eq!(h.mib("IpInDiscards"), 1);
-}
-
-#[test]
 fn unicast_in_l2_broadcast_can_be_dropped() {
     let mut h = Host::new(false);
     let mut req = Ip::echo(PEER, ME);

@@ -2,6 +2,7 @@
 
 use crate::drop::DropReason;
 use crate::inetpeer::{IP_RT_ERROR_BURST, IP_RT_ERROR_COST};
+use crate::ipv4::ip_fragment::DefragUser;
 use crate::netfilter::NfInetHook;
 use crate::route::cache::DstKey;
 use crate::route::{DstEntry, DstInput, RouteError, RouteInputError, RtFlags};
@@ -339,12 +340,20 @@ impl Stack {
     #[inline(always)]
     pub(crate) fn ip_local_deliver(&mut self, skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_local_deliver");
-        let Some(h) = IpHdr::of(&skb) else {
+        let Some(mut h) = IpHdr::of(&skb) else {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         };
+        let mut skb = skb;
         if h.is_fragment() {
-            // ip_defrag() arrives with the fragmentation work.
-            return self.kfree_skb(skb, DropReason::IpFragUnsupported);
+            // R16: reassembled before LOCAL_IN.
+            let Some(whole) = self.ip_defrag(skb, DefragUser::LocalDeliver) else {
+                return;
+            };
+            skb = whole;
+            h = match IpHdr::of(&skb) {
+                Some(h) => h,
+                None => return self.kfree_skb(skb, DropReason::IpInhdr),
+            };
         }
         if !self.nf.has_ops(NfInetHook::LocalIn) {
             return self.ip_local_deliver_finish(skb, &h, dst);

@@ -4,6 +4,7 @@ pub mod forward;
 pub mod icmp;
 pub mod igmp;
 pub mod input;
+pub mod ip_fragment;
 pub mod options;
 pub mod output;
 pub mod raw;

@@ -1,0 +1,515 @@
+//! IPv4 reassembly. Linux net/ipv4/ip_fragment.c over net/ipv4/inet_fragment.c; RFC 791
+//! §3.2, RFC 5722 with Errata 3089. Reference rules R1–R19.
+//!
+//! A queue keeps its fragments in runs (fragments that follow one another exactly) ordered
+//! by offset, so in-order arrival appends in O(1) and any other order inserts in O(log n).
+//! Memory is the truesize of what is queued. Past `ipfrag_high_thresh` every fragment is
+//! refused; memory comes back only when a queue completes, fails or expires.
+
+use super::input::IpHdr;
+use crate::drop::DropReason;
+use crate::rand::Prng;
+use crate::route::RouteType;
+use crate::skb::{ChecksumState, IpSkbFlags, SkBuff};
+use crate::stack::{Stack, stage};
+use crate::time::{Instant, TimerId, TimerQueue};
+use core::mem::size_of;
+use core::time::Duration;
+use skiff_wire::Ipv4Addr;
+use skiff_wire::ipv4::Ipv4Packet;
+use std::collections::{BTreeMap, HashMap};
+
+const IP_MF: u16 = 0x2000;
+const IP_DF: u16 = 0x4000;
+const IP_OFFSET: u16 = 0x1fff;
+
+const INET_FRAG_FIRST_IN: u8 = 1;
+const INET_FRAG_LAST_IN: u8 = 2;
+
+/// Who reassembles: queues of different users never mix. Linux `enum ip_defrag_users`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DefragUser {
+    /// ip_local_deliver() (`IP_DEFRAG_LOCAL_DELIVER`).
+    LocalDeliver,
+    /// The PRE_ROUTING defrag hook (`IP_DEFRAG_CONNTRACK_IN`).
+    ConntrackIn,
+}
+
+/// A queue's identity (R2). Linux `struct frag_v4_compare_key`; `vif` is the l3mdev (VRF)
+/// master's ifindex, always 0 as skiff has no VRFs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FragKey {
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
+    id: u16,
+    protocol: u8,
+    user: DefragUser,
+    vif: u32,
+}
+
+/// Fragments that follow one another exactly, from the run's offset (its map key) to
+/// `end`. Linux's `ipfrag_skb_cb` run.
+#[derive(Debug)]
+struct FragRun {
+    end: u32,
+    frags: Vec<SkBuff>,
+}
+
+/// One datagram being reassembled. Linux `struct ipq` around `struct inet_frag_queue`.
+#[derive(Debug)]
+struct Ipq {
+    flags: u8,
+    /// Payload length as far as known (`q.len`).
+    len: u32,
+    /// Payload bytes queued (`q.meat`).
+    meat: u32,
+    /// Memory charged to this queue, its own size included.
+    mem: usize,
+    runs: BTreeMap<u32, FragRun>,
+    /// Largest fragment (header included), and largest with DF.
+    max_size: u32,
+    max_df_size: u32,
+    /// `IPFRAG_ECN_*` bits seen.
+    ecn: u8,
+    /// Device of the latest fragment.
+    iif: u32,
+    /// The source's fragment count when this queue last took one (`qp->rid`).
+    rid: u32,
+    /// Holds a reference on the source's counter (`qp->peer`).
+    peer: bool,
+    timer: TimerId,
+}
+
+/// What a queue costs before any fragment (Linux `f->qsize`): its entry and its timer.
+const IPQ_SIZE: usize = size_of::<(FragKey, Ipq)>() + size_of::<(u64, (Instant, FragKey))>();
+/// What a fragment costs beyond its truesize: its slot and, at worst, a run of its own.
+const FRAG_OVERHEAD: usize = size_of::<SkBuff>() + size_of::<(u32, FragRun)>();
+
+/// The reassembly queues of a stack. Linux `struct fqdir` with its hash table.
+#[derive(Debug)]
+pub struct IpFrags {
+    queues: HashMap<FragKey, Ipq, ahash::RandomState>,
+    timers: TimerQueue<FragKey>,
+    /// Per-source fragment counters for `ipfrag_max_dist` (Linux `inet_peer.rid`), as
+    /// (count, queues referring to it); a counter lives while a queue refers to it.
+    peers: HashMap<Ipv4Addr, (u32, u32), ahash::RandomState>,
+    mem: usize,
+}
+
+/// Where a fragment goes among a queue's runs (R11).
+enum Insert {
+    /// Appended to the run that starts at this offset.
+    Append(u32),
+    NewRun,
+    Dup,
+    Overlap,
+}
+
+impl IpFrags {
+    /// No queues; the table hash is keyed from `rng`.
+    pub fn new(rng: &mut Prng) -> Self {
+        let [k0, k1, k2, k3] = rng.hash_keys();
+        let state = || ahash::RandomState::with_seeds(k0, k1, k2, k3);
+        IpFrags {
+            queues: HashMap::with_hasher(state()),
+            timers: TimerQueue::new(),
+            peers: HashMap::with_hasher(state()),
+            mem: 0,
+        }
+    }
+
+    /// Memory charged to reassembly now. Linux frag_mem_limit().
+    pub fn mem(&self) -> usize {
+        self.mem
+    }
+
+    /// Datagrams being reassembled.
+    pub fn len(&self) -> usize {
+        self.queues.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Linux inet_frag_create(): a queue whose timer runs from now, once (R4).
+    fn create(&mut self, key: FragKey, expires: Instant, peer: bool) {
+        let timer = self.timers.schedule(expires, key);
+        if peer {
+            self.peers.entry(key.saddr).or_insert((0, 0)).1 += 1;
+        }
+        self.mem += IPQ_SIZE;
+        self.queues.insert(
+            key,
+            Ipq {
+                flags: 0,
+                len: 0,
+                meat: 0,
+                mem: IPQ_SIZE,
+                runs: BTreeMap::new(),
+                max_size: 0,
+                max_df_size: 0,
+                ecn: 0,
+                iif: 0,
+                rid: 0,
+                peer,
+                timer,
+            },
+        );
+    }
+
+    /// Linux inet_frag_kill() + inet_frag_destroy(): unhashes the queue (a later fragment
+    /// with its key starts afresh, R17) and gives its memory back. Returns its fragments.
+    fn kill(&mut self, key: &FragKey) -> Option<Ipq> {
+        let q = self.queues.remove(key)?;
+        self.timers.cancel(q.timer);
+        if q.peer
+            && let Some(p) = self.peers.get_mut(&key.saddr)
+        {
+            p.1 -= 1;
+            if p.1 == 0 {
+                self.peers.remove(&key.saddr);
+            }
+        }
+        self.mem -= q.mem;
+        Some(q)
+    }
+}
+
+impl Ipq {
+    /// The fragments in offset order.
+    fn into_frags(self) -> impl Iterator<Item = SkBuff> {
+        self.runs.into_values().flat_map(|run| run.frags)
+    }
+}
+
+/// Linux inet_frag_queue_insert() (R11): past the last fragment, it overlaps, extends the
+/// last run, or starts a run; otherwise a binary search finds the run it meets: inside
+/// one run it is a duplicate, any other meeting is an overlap.
+fn frag_insert(runs: &BTreeMap<u32, FragRun>, offset: u32, end: u32) -> Insert {
+    match runs.last_key_value() {
+        None => Insert::NewRun,
+        Some((&start, last)) if last.end < end => {
+            if offset < last.end {
+                Insert::Overlap
+            } else if offset == last.end {
+                Insert::Append(start)
+            } else {
+                Insert::NewRun
+            }
+        }
+        Some(_) => match runs.range(..end).next_back() {
+            Some((&start, run)) if run.end > offset => {
+                if start <= offset && end <= run.end {
+                    Insert::Dup
+                } else {
+                    Insert::Overlap
+                }
+            }
+            _ => Insert::NewRun,
+        },
+    }
+}
+
+/// Linux ip4_frag_ecn(): the `IPFRAG_ECN_*` bit of a fragment's ECN field.
+fn ip4_frag_ecn(tos: u8) -> u8 {
+    1 << (tos & 3)
+}
+
+/// Linux `ip_frag_ecn_table` (R13, RFC 3168 §5.3): the ECN bits to set on the datagram,
+/// or `None` when Not-ECT fragments mix with ECN-capable ones.
+fn ip_frag_ecn(bits: u8) -> Option<u8> {
+    const NOT_ECT: u8 = 1;
+    const CE: u8 = 8;
+    let ect = bits & 6 != 0;
+    if bits & NOT_ECT != 0 && (ect || bits & CE != 0) {
+        None
+    } else if bits & CE != 0 && ect {
+        Some(3)
+    } else {
+        Some(0)
+    }
+}
+
+impl Stack {
+    /// Linux ip_defrag(): queues a fragment (`skb` at its IP header); returns the whole
+    /// datagram when this fragment completes it.
+    pub(crate) fn ip_defrag(&mut self, mut skb: SkBuff, user: DefragUser) -> Option<SkBuff> {
+        stage!(self, "ip_defrag");
+        self.mib.ip.reasm_reqds += 1;
+        // R19: offload metadata means nothing on a fragment.
+        skb.gso = None;
+        let (h, id) = match (IpHdr::of(&skb), skb.network_header_bytes()) {
+            (Some(h), Some(b)) if b.len() >= 6 => (h, u16::from_be_bytes([b[4], b[5]])),
+            _ => {
+                self.kfree_skb(skb, DropReason::IpInhdr);
+                return None;
+            }
+        };
+        let key = FragKey {
+            saddr: h.saddr,
+            daddr: h.daddr,
+            id,
+            protocol: h.protocol,
+            user,
+            vif: 0,
+        };
+        // inet_frag_find(), R3: over the limit, every fragment is refused.
+        let high = self.sysctl.ipfrag_high_thresh as usize;
+        if high == 0 || self.ipfrags.mem > high {
+            self.mib.ip.reasm_fails += 1;
+            self.kfree_skb(skb, DropReason::FragMemLimit);
+            return None;
+        }
+        if !self.ipfrags.queues.contains_key(&key) {
+            let expires = self.now.saturating_add(self.ipfrag_timeout());
+            let peer = self.sysctl.ipfrag_max_dist != 0;
+            self.ipfrags.create(key, expires, peer);
+        }
+        self.ip_frag_queue(key, skb, &h)
+    }
+
+    fn ipfrag_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.sysctl.ipfrag_time))
+    }
+
+    /// Linux ip_frag_queue(): R6–R12.
+    fn ip_frag_queue(&mut self, key: FragKey, mut skb: SkBuff, h: &IpHdr) -> Option<SkBuff> {
+        if !skb.cb.flags.contains(IpSkbFlags::FRAG_COMPLETE) && self.ip_frag_too_far(&key) {
+            self.ip_frag_reinit(&key);
+        }
+        let q = self.ipfrags.queues.get_mut(&key)?;
+        let offset = u32::from(h.frag_off & IP_OFFSET) << 3;
+        let ihl = h.ihl as u32;
+        // R7, R14: 32-bit arithmetic, so offset + length cannot wrap.
+        let mut end = offset + (skb.len() as u32).saturating_sub(ihl);
+        if h.frag_off & IP_MF == 0 {
+            // R8: the last fragment fixes the length.
+            if end < q.len || (q.flags & INET_FRAG_LAST_IN != 0 && end != q.len) {
+                return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
+            }
+            q.flags |= INET_FRAG_LAST_IN;
+            q.len = end;
+        } else {
+            // R9: whole 8-byte blocks only; the tail is cut off below.
+            if end & 7 != 0 {
+                end &= !7;
+                if skb.ip_summed != ChecksumState::Unnecessary {
+                    skb.ip_summed = ChecksumState::None;
+                }
+            }
+            if end > q.len {
+                if q.flags & INET_FRAG_LAST_IN != 0 {
+                    return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
+                }
+                q.len = end;
+            }
+        }
+        // R10: nothing left.
+        if end == offset {
+            return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
+        }
+        if skb.pull(h.ihl).is_err() {
+            return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
+        }
+        skb.trim((end - offset) as usize);
+        if matches!(skb.ip_summed, ChecksumState::Complete(_)) {
+            skb.ip_summed = ChecksumState::None;
+        }
+        let insert = frag_insert(&q.runs, offset, end);
+        let start = match insert {
+            Insert::Dup => {
+                // R11: the data that came first stays; so does what R8/R9 set above.
+                self.kfree_skb(skb, DropReason::DupFrag);
+                return None;
+            }
+            Insert::Overlap => {
+                self.mib.ip_ext.reasm_overlaps += 1;
+                return self.ip_frag_discard(&key, skb, DropReason::FragOverlap);
+            }
+            Insert::Append(start) => start,
+            Insert::NewRun => offset,
+        };
+        q.iif = skb.iif;
+        q.meat += end - offset;
+        q.ecn |= ip4_frag_ecn(h.tos);
+        if offset == 0 {
+            q.flags |= INET_FRAG_FIRST_IN;
+        }
+        let fragsize = end - offset + ihl;
+        q.max_size = q.max_size.max(fragsize);
+        if h.dont_frag() {
+            q.max_df_size = q.max_df_size.max(fragsize);
+        }
+        let cost = skb.truesize() + FRAG_OVERHEAD;
+        q.mem += cost;
+        self.ipfrags.mem += cost;
+        let run = q.runs.entry(start).or_insert_with(|| FragRun {
+            end,
+            frags: Vec::new(),
+        });
+        run.end = end;
+        run.frags.push(skb);
+        // R12.
+        if q.flags == INET_FRAG_FIRST_IN | INET_FRAG_LAST_IN && q.meat == q.len {
+            let iif = q.iif;
+            let q = self.ipfrags.kill(&key)?;
+            return self.ip_frag_reasm(q, iif);
+        }
+        None
+    }
+
+    /// Linux discard_qp: the fragment and its whole queue go; ReasmFails.
+    fn ip_frag_discard(
+        &mut self,
+        key: &FragKey,
+        skb: SkBuff,
+        reason: DropReason,
+    ) -> Option<SkBuff> {
+        self.mib.ip.reasm_fails += 1;
+        if let Some(q) = self.ipfrags.kill(key) {
+            self.drop_frags(q.into_frags(), reason);
+        }
+        self.kfree_skb(skb, reason);
+        None
+    }
+
+    fn drop_frags(&mut self, frags: impl Iterator<Item = SkBuff>, reason: DropReason) {
+        for skb in frags {
+            self.kfree_skb(skb, reason);
+        }
+    }
+
+    /// Linux ip_frag_too_far() (R6): counts the fragment against its source; true when
+    /// more than `ipfrag_max_dist` others came from there since this queue's last one.
+    fn ip_frag_too_far(&mut self, key: &FragKey) -> bool {
+        let max = self.sysctl.ipfrag_max_dist;
+        let IpFrags { queues, peers, .. } = &mut self.ipfrags;
+        let (Some(q), Some(peer)) = (queues.get_mut(key), peers.get_mut(&key.saddr)) else {
+            return false;
+        };
+        if !q.peer || max == 0 {
+            return false;
+        }
+        let start = q.rid;
+        peer.0 = peer.0.wrapping_add(1);
+        q.rid = peer.0;
+        let far = !q.runs.is_empty() && q.rid.wrapping_sub(start) > max;
+        if far {
+            self.mib.ip.reasm_fails += 1;
+        }
+        far
+    }
+
+    /// Linux ip_frag_reinit(): empties the queue and restarts its timer. Linux keeps the
+    /// largest fragment sizes seen, and so does this.
+    fn ip_frag_reinit(&mut self, key: &FragKey) {
+        let expires = self.now.saturating_add(self.ipfrag_timeout());
+        let frags = &mut self.ipfrags;
+        let Some(q) = frags.queues.get_mut(key) else {
+            return;
+        };
+        frags.timers.cancel(q.timer);
+        q.timer = frags.timers.schedule(expires, *key);
+        frags.mem -= q.mem - IPQ_SIZE;
+        q.mem = IPQ_SIZE;
+        q.flags = 0;
+        q.len = 0;
+        q.meat = 0;
+        q.iif = 0;
+        q.ecn = 0;
+        let runs = core::mem::take(&mut q.runs);
+        self.drop_frags(
+            runs.into_values().flat_map(|run| run.frags),
+            DropReason::FragTooFar,
+        );
+    }
+
+    /// Linux ip_frag_reasm(): the offset-0 fragment's header over all the data (R13–R15).
+    fn ip_frag_reasm(&mut self, q: Ipq, iif: u32) -> Option<SkBuff> {
+        let (len, max_size, max_df_size, ecn) = (q.len, q.max_size, q.max_df_size, q.ecn);
+        let mut frags = q.into_frags();
+        let mut head = frags.next()?;
+        let ihl = IpHdr::of(&head).map_or(0, |h| h.ihl);
+        let total = ihl as u32 + len;
+        let ecn = ip_frag_ecn(ecn);
+        // R14: checked only now; R13: an invalid ECN mix.
+        if ihl == 0 || total > 65535 || ecn.is_none() || head.push(ihl).is_err() {
+            self.mib.ip.reasm_fails += 1;
+            self.kfree_skb(head, DropReason::FragDiscard);
+            self.drop_frags(frags, DropReason::FragDiscard);
+            return None;
+        }
+        let mut unnecessary = head.ip_summed == ChecksumState::Unnecessary;
+        for frag in frags {
+            unnecessary &= frag.ip_summed == ChecksumState::Unnecessary;
+            head.frag_list.push(frag);
+        }
+        // Device sums over pieces do not add up to one here: software verifies.
+        head.ip_summed = if unnecessary {
+            ChecksumState::Unnecessary
+        } else {
+            ChecksumState::None
+        };
+        // R15: DF only if the largest fragment had it.
+        let pmtu = max_df_size == max_size;
+        if let Some(hdr) = head.network_header_bytes_mut() {
+            let mut p = Ipv4Packet::new_unchecked(hdr);
+            p.set_total_len(total as u16);
+            p.set_tos(p.tos() | ecn.unwrap_or(0));
+            p.set_frag_off(if pmtu { IP_DF } else { 0 });
+            p.fill_checksum();
+        }
+        head.cb.frag_max_size = max_size.max(max_df_size) as u16;
+        if pmtu {
+            head.cb.flags.insert(IpSkbFlags::FRAG_PMTU);
+        }
+        head.iif = iif;
+        self.mib.ip.reasm_oks += 1;
+        Some(head)
+    }
+
+    /// Linux ip_expire() (R5): every queue past its time fails; one that has its offset-0
+    /// fragment answers with ICMP 11/1 if the packet still routes (to us, for the
+    /// defrag hook's queues).
+    pub(crate) fn ip_expire(&mut self, now: Instant) {
+        while let Some((_, _, key)) = self.ipfrags.timers.pop_expired(now) {
+            let Some(q) = self.ipfrags.kill(&key) else {
+                continue;
+            };
+            stage!(self, "ip_expire");
+            self.mib.ip.reasm_fails += 1;
+            self.mib.ip.reasm_timeout += 1;
+            let (first_in, iif) = (q.flags & INET_FRAG_FIRST_IN != 0, q.iif);
+            let mut frags = q.into_frags();
+            if first_in && let Some(head) = frags.next() {
+                self.ip_expire_icmp(&head, iif, key.user);
+                self.kfree_skb(head, DropReason::FragReasmTimeout);
+            }
+            self.drop_frags(frags, DropReason::FragReasmTimeout);
+        }
+    }
+
+    fn ip_expire_icmp(&mut self, head: &SkBuff, iif: u32, user: DefragUser) {
+        if self.dev(iif).is_none() {
+            return;
+        }
+        let Some(h) = IpHdr::of(head) else { return };
+        let mc_member = h.daddr == Ipv4Addr::new(224, 0, 0, 1);
+        let Ok(dst) = self
+            .fib
+            .ip_route_input(h.daddr, h.saddr, h.tos, iif, mc_member)
+        else {
+            return;
+        };
+        // Only an end host reports a reassembly timeout (RFC 792).
+        if user == DefragUser::ConntrackIn && dst.rt_type != RouteType::Local {
+            return;
+        }
+        self.icmp_send(head, dst.flags, 11, 1, 0);
+    }
+}
