@@ -513,3 +513,107 @@ impl Stack {
         self.icmp_send(head, dst.flags, 11, 1, 0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StackConfig;
+    use crate::skb::{GsoInfo, GsoType};
+    use skiff_wire::ipv4::{IpProtocol, Ipv4Repr};
+
+    /// A fragment of datagram 5 from 10.0.0.2 to 10.0.0.1, `skb` at its IP header.
+    fn fragment(s: &mut Stack, offset: u16, mf: bool, df: bool, data: &[u8]) -> SkBuff {
+        let ip = Ipv4Repr {
+            src: Ipv4Addr::new(10, 0, 0, 2),
+            dst: Ipv4Addr::new(10, 0, 0, 1),
+            protocol: IpProtocol::from(17),
+            ttl: 64,
+            tos: 0,
+            ident: 5,
+            dont_frag: df,
+            more_frags: mf,
+            frag_offset: offset,
+            options: &[],
+            payload_len: data.len(),
+        };
+        let mut bytes = vec![0; ip.buffer_len()];
+        ip.emit(&mut bytes).unwrap();
+        bytes[20..].copy_from_slice(data);
+        let mut skb = s.alloc_skb(bytes.len()).unwrap();
+        skb.put_slice(&bytes).unwrap();
+        skb.reset_network_header().unwrap();
+        skb
+    }
+
+    #[test]
+    fn r19_offload_metadata_is_cleared() {
+        let mut s = Stack::new(StackConfig::default());
+        let mut first = fragment(&mut s, 0, true, false, &[1; 16]);
+        first.gso = Some(GsoInfo {
+            size: 8,
+            gso_type: GsoType::UDP_L4,
+            segs: 2,
+        });
+        assert!(s.ip_defrag(first, DefragUser::LocalDeliver).is_none());
+        let last = fragment(&mut s, 16, false, false, &[2; 8]);
+        let whole = s.ip_defrag(last, DefragUser::LocalDeliver).unwrap();
+        assert_eq!(whole.gso, None);
+        assert_eq!(whole.len(), 20 + 24);
+    }
+
+    #[test]
+    fn r2_users_have_their_own_queues() {
+        let mut s = Stack::new(StackConfig::default());
+        let first = fragment(&mut s, 0, true, false, &[1; 16]);
+        assert!(s.ip_defrag(first, DefragUser::ConntrackIn).is_none());
+        let last = fragment(&mut s, 16, false, false, &[2; 8]);
+        assert!(s.ip_defrag(last, DefragUser::LocalDeliver).is_none());
+        assert_eq!(s.ipfrags.len(), 2);
+    }
+
+    #[test]
+    fn r15_frag_max_size_and_frag_pmtu_are_recorded() {
+        let mut s = Stack::new(StackConfig::default());
+        let first = fragment(&mut s, 0, true, true, &[1; 1480]);
+        assert!(s.ip_defrag(first, DefragUser::LocalDeliver).is_none());
+        let last = fragment(&mut s, 1480, false, true, &[2; 100]);
+        let whole = s.ip_defrag(last, DefragUser::LocalDeliver).unwrap();
+        assert_eq!(whole.cb.frag_max_size, 1500);
+        assert!(whole.cb.flags.contains(IpSkbFlags::FRAG_PMTU));
+        assert_eq!(whole.frag_list.len(), 1, "pieces stay in frag_list");
+        assert_eq!(s.ipfrags.mem(), 0);
+    }
+
+    #[test]
+    fn runs_classify_dup_overlap_append() {
+        let mut runs = BTreeMap::new();
+        assert!(matches!(frag_insert(&runs, 16, 24), Insert::NewRun));
+        runs.insert(
+            16,
+            FragRun {
+                end: 24,
+                frags: Vec::new(),
+            },
+        );
+        assert!(matches!(frag_insert(&runs, 24, 32), Insert::Append(16)));
+        assert!(matches!(frag_insert(&runs, 40, 48), Insert::NewRun));
+        assert!(matches!(frag_insert(&runs, 20, 32), Insert::Overlap));
+        assert!(matches!(frag_insert(&runs, 0, 8), Insert::NewRun));
+        assert!(matches!(frag_insert(&runs, 0, 16), Insert::NewRun));
+        assert!(matches!(frag_insert(&runs, 16, 24), Insert::Dup));
+        assert!(matches!(frag_insert(&runs, 18, 20), Insert::Dup));
+        assert!(matches!(frag_insert(&runs, 8, 20), Insert::Overlap));
+    }
+
+    #[test]
+    fn ecn_table() {
+        let bits = |ecns: &[u8]| ecns.iter().fold(0, |b, &e| b | ip4_frag_ecn(e));
+        assert_eq!(ip_frag_ecn(bits(&[3, 2])), Some(3));
+        assert_eq!(ip_frag_ecn(bits(&[3, 1, 2])), Some(3));
+        assert_eq!(ip_frag_ecn(bits(&[3])), Some(0));
+        assert_eq!(ip_frag_ecn(bits(&[1, 2])), Some(0));
+        assert_eq!(ip_frag_ecn(bits(&[0, 3])), None);
+        assert_eq!(ip_frag_ecn(bits(&[0, 1])), None);
+        assert_eq!(ip_frag_ecn(bits(&[0])), Some(0));
+    }
+}
