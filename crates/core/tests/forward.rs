@@ -74,15 +74,6 @@ fn df_over_mtu_answers_frag_needed_with_the_mtu() {
 }
 
 #[test]
-fn non_df_over_mtu_fails_honestly_until_fragmentation_lands() {
-    let mut r = Host::new(true);
-    r.rx(r.eth0, &Ip::udp(PEER, PEER1, 7, &[0; 1450]).frame());
-    assert!(r.tx().is_empty());
-    assert_eq!(r.drops(DropReason::PktTooBig), 1);
-    assert_eq!(r.mib("IpFragFails"), 1);
-}
-
-#[test]
 fn ip_error_per_route_type() {
     let cases = [
         ("no route", None, Some((3, 0)), "IpExtInNoRoutes"),

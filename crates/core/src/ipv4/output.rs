@@ -16,7 +16,7 @@ use skiff_wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 /// Why local output failed. Each names its errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputError {
-    /// EMSGSIZE: larger than the path MTU (fragmentation comes with its own issue) or DF.
+    /// EMSGSIZE: larger than the path MTU with DF, or an MTU too small to fragment to.
     MsgSize,
     /// ENOBUFS: no buffer, or the packet was dropped on the way (a hook, a full queue).
     NoBufs,
@@ -268,9 +268,8 @@ impl Stack {
         self.ip_finish_output(skb, dst)
     }
 
-    /// Linux ip_finish_output() / __ip_finish_output(): the MTU check. Packets over the
-    /// MTU need ip_fragment(), which arrives with the fragmentation issue: until then they
-    /// fail with EMSGSIZE and count FragFails.
+    /// Linux ip_finish_output() / __ip_finish_output(): packets over the MTU, and
+    /// reassembled ones (which go out as they came in), take ip_fragment().
     #[inline(always)]
     pub(crate) fn ip_finish_output(
         &mut self,
@@ -278,9 +277,8 @@ impl Stack {
         dst: &DstEntry,
     ) -> Result<(), OutputError> {
         stage!(self, "ip_finish_output");
-        if skb.len() > dst.mtu as usize && skb.gso.is_none() {
-            self.kfree_skb(skb, DropReason::PktTooBig);
-            return Err(OutputError::MsgSize);
+        if skb.gso.is_none() && (skb.len() > dst.mtu as usize || skb.cb.frag_max_size != 0) {
+            return self.ip_fragment(skb, dst);
         }
         self.ip_finish_output2(skb, dst);
         Ok(())
@@ -288,7 +286,7 @@ impl Stack {
 
     /// Linux ip_finish_output2(): counters, headroom for the link header, neighbour output.
     #[inline(always)]
-    fn ip_finish_output2(&mut self, mut skb: SkBuff, dst: &DstEntry) {
+    pub(crate) fn ip_finish_output2(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_finish_output2");
         let len = skb.len() as u64;
         match dst.rt_type {

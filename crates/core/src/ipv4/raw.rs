@@ -263,8 +263,8 @@ impl Stack {
             tos: s.tos,
             df: false,
         };
-        if payload.len() + 20 > dst.mtu as usize {
-            // ip_fragment() comes with the fragmentation issue.
+        // ip_append_data(): a datagram is at most 64 KiB; past the MTU it is fragmented.
+        if payload.len() > 0xffff - 20 {
             return Err(SockError::Output(OutputError::MsgSize));
         }
         self.ip_build_and_send_pkt(&dst, p, &[], payload.len(), |buf| {

@@ -1,0 +1,225 @@
+//! Output fragmentation. Linux net/ipv4/ip_output.c ip_fragment(), ip_do_fragment();
+//! RFC 791 §3.2. Reference R24.
+
+use super::input::IpHdr;
+use super::output::OutputError;
+use crate::drop::DropReason;
+use crate::route::DstEntry;
+use crate::skb::{IpSkbFlags, SkBuff};
+use crate::stack::{LL_RESERVED, Stack, stage};
+use skiff_wire::ipv4::Ipv4Packet;
+
+const IP_MF: u16 = 0x2000;
+const IP_DF: u16 = 0x4000;
+const IP_OFFSET: u16 = 0x1fff;
+
+/// Linux ip_options_fragment(): in the header of fragments after the first, options
+/// without the copied flag become NOPs; the header keeps its length.
+fn ip_options_fragment(header: &mut [u8]) {
+    let mut i = 20;
+    while i < header.len() {
+        match header[i] {
+            0 => return,
+            1 => i += 1,
+            kind => {
+                let len = usize::from(header.get(i + 1).copied().unwrap_or(0));
+                if len < 2 || i + len > header.len() {
+                    return;
+                }
+                if kind & 0x80 == 0 {
+                    header[i..i + len].fill(1);
+                }
+                i += len;
+            }
+        }
+    }
+}
+
+/// Writes a piece's length, flags and offset into its header and fills the checksum.
+fn set_piece_header(header: &mut [u8], tot_len: usize, frag_off: u16) {
+    let mut p = Ipv4Packet::new_unchecked(header);
+    p.set_total_len(tot_len as u16);
+    p.set_frag_off(frag_off);
+    p.fill_checksum();
+}
+
+impl Stack {
+    /// Linux ip_fragment(): a DF packet that may not be fragmented fails with FragFails
+    /// and ICMP 3/4 carrying the MTU (sent to ourselves on local output, R23); the rest
+    /// is ip_do_fragment().
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn ip_fragment(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+        stage!(self, "ip_fragment");
+        let Some(h) = IpHdr::of(&skb) else {
+            self.kfree_skb(skb, DropReason::IpInhdr);
+            return Err(OutputError::NoBufs);
+        };
+        let mtu = dst.mtu;
+        let max = u32::from(skb.cb.frag_max_size);
+        // A reassembled DF datagram may be cut back to its own fragment size only.
+        if h.dont_frag() && (max == 0 || max > mtu) {
+            self.icmp_send(&skb, dst.flags, 3, 4, mtu);
+            self.kfree_skb(skb, DropReason::PktTooBig);
+            return Err(OutputError::MsgSize);
+        }
+        self.ip_do_fragment(skb, &h, dst)
+    }
+
+    /// Linux ip_do_fragment() (R24): pieces of `(mtu - hlen) & !7` bytes, all with the
+    /// datagram's ID, each through ip_finish_output2(). A `frag_list` whose geometry fits
+    /// is sent as it is (the fast path); anything else is copied.
+    fn ip_do_fragment(
+        &mut self,
+        mut skb: SkBuff,
+        h: &IpHdr,
+        dst: &DstEntry,
+    ) -> Result<(), OutputError> {
+        let mut mtu = dst.mtu as usize;
+        let max = usize::from(skb.cb.frag_max_size);
+        if max != 0 && max < mtu {
+            mtu = max;
+        }
+        let hlen = h.ihl;
+        if mtu < hlen + 8 {
+            self.kfree_skb(skb, DropReason::PktTooBig);
+            return Err(OutputError::MsgSize);
+        }
+        let space = mtu - hlen;
+        skb.cb.flags.insert(IpSkbFlags::FRAG_COMPLETE);
+        let created = if self.frag_list_fits(&skb, h, hlen, space) {
+            self.ip_fraglist_output(skb, hlen, dst)
+        } else {
+            self.ip_frag_slow(skb, h, hlen, space, dst)
+        };
+        match created {
+            Some(n) => {
+                self.mib.ip.frag_creates += n;
+                self.mib.ip.frag_oks += 1;
+                Ok(())
+            }
+            None => Err(OutputError::NoBufs),
+        }
+    }
+
+    /// The fast path's conditions: the head holds the header and a first piece that fits
+    /// and is 8-aligned, the datagram is not itself a fragment, every other piece fits,
+    /// is 8-aligned unless last, is linear, and has room for a header in front.
+    fn frag_list_fits(&self, skb: &SkBuff, h: &IpHdr, hlen: usize, space: usize) -> bool {
+        if skb.frag_list.is_empty() || h.is_fragment() {
+            return false;
+        }
+        let first = skb.headlen().saturating_sub(hlen);
+        if first > space || first % 8 != 0 || skb.headroom() < LL_RESERVED {
+            return false;
+        }
+        let n = skb.frag_list.len();
+        skb.frag_list.iter().enumerate().all(|(i, f)| {
+            f.len() <= space
+                && (f.len() % 8 == 0 || i + 1 == n)
+                && f.frag_list.is_empty()
+                && f.headroom() >= hlen + LL_RESERVED
+        })
+    }
+
+    /// Linux ip_fraglist_init/prepare/next: each `frag_list` piece gets a copy of the
+    /// header in its headroom. As in Linux, the head keeps DF and later pieces carry only
+    /// their offset and MF. Returns the pieces sent.
+    fn ip_fraglist_output(&mut self, mut skb: SkBuff, hlen: usize, dst: &DstEntry) -> Option<u64> {
+        let frags = core::mem::take(&mut skb.frag_list);
+        let first = skb.headlen();
+        let head = skb.data_mut();
+        let frag_off = u16::from_be_bytes([head[6], head[7]]);
+        let mut header = head[..hlen].to_vec();
+        set_piece_header(head, first, frag_off | IP_MF);
+        ip_options_fragment(&mut header);
+        let flags = skb.cb.flags;
+        let mut offset = first - hlen;
+        self.ip_finish_output2(skb, dst);
+        let n = frags.len();
+        let mut sent = 1;
+        for (i, mut frag) in frags.into_iter().enumerate() {
+            let len = frag.len();
+            let mf = if i + 1 < n { IP_MF } else { 0 };
+            // frag_list_fits() checked the headroom.
+            let Ok(piece) = frag.push(hlen) else {
+                self.kfree_skb(frag, DropReason::PktTooBig);
+                continue;
+            };
+            piece.copy_from_slice(&header);
+            set_piece_header(piece, hlen + len, mf | (offset / 8) as u16);
+            let _ = frag.reset_network_header();
+            frag.cb.flags = flags;
+            offset += len;
+            sent += 1;
+            self.ip_finish_output2(frag, dst);
+        }
+        Some(sent)
+    }
+
+    /// Linux ip_frag_init/ip_frag_next: copies the data into new pieces. A datagram that
+    /// was itself a non-last fragment keeps MF on its last piece, and offsets continue
+    /// from its own. Returns the pieces sent.
+    fn ip_frag_slow(
+        &mut self,
+        mut skb: SkBuff,
+        h: &IpHdr,
+        hlen: usize,
+        space: usize,
+        dst: &DstEntry,
+    ) -> Option<u64> {
+        if skb.linearize(&mut self.pool).is_err() {
+            self.kfree_skb(skb, DropReason::PktTooBig);
+            return None;
+        }
+        let df = if skb.cb.flags.contains(IpSkbFlags::FRAG_PMTU) {
+            IP_DF
+        } else {
+            0
+        };
+        let not_last = h.frag_off & IP_MF;
+        let base = usize::from(h.frag_off & IP_OFFSET) * 8;
+        let total = skb.len();
+        let mut left = total - hlen;
+        let mut pos = hlen;
+        let mut created = 0;
+        while left > 0 {
+            let mut len = left.min(space);
+            if len < left {
+                len &= !7;
+            }
+            let Ok(mut piece) = self.pool.alloc(LL_RESERVED, hlen + len) else {
+                self.kfree_skb(skb, DropReason::PktTooBig);
+                return None;
+            };
+            let data = skb.data();
+            let (Ok(()), Ok(())) = (
+                piece.put_slice(&data[..hlen]),
+                piece.put_slice(&data[pos..pos + len]),
+            ) else {
+                self.pool.recycle(piece);
+                self.kfree_skb(skb, DropReason::PktTooBig);
+                return None;
+            };
+            left -= len;
+            let mf = if left > 0 { IP_MF } else { not_last };
+            let offset = ((base + pos - hlen) / 8) as u16;
+            set_piece_header(piece.data_mut(), hlen + len, df | mf | offset);
+            let _ = piece.reset_network_header();
+            piece.cb.flags = skb.cb.flags;
+            piece.mark = skb.mark;
+            piece.priority = skb.priority;
+            pos += len;
+            if created == 0 {
+                // Later pieces copy a header whose uncopied options are gone.
+                if let Some(hdr) = skb.network_header_bytes_mut() {
+                    ip_options_fragment(&mut hdr[..hlen]);
+                }
+            }
+            created += 1;
+            self.ip_finish_output2(piece, dst);
+        }
+        self.consume_skb(skb);
+        Some(created)
+    }
+}
