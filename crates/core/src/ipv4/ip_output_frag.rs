@@ -110,13 +110,13 @@ impl Stack {
             return false;
         }
         let first = skb.headlen().saturating_sub(hlen);
-        if first > space || first % 8 != 0 || skb.headroom() < LL_RESERVED {
+        if first > space || !first.is_multiple_of(8) || skb.headroom() < LL_RESERVED {
             return false;
         }
         let n = skb.frag_list.len();
         skb.frag_list.iter().enumerate().all(|(i, f)| {
             f.len() <= space
-                && (f.len() % 8 == 0 || i + 1 == n)
+                && (f.len().is_multiple_of(8) || i + 1 == n)
                 && f.frag_list.is_empty()
                 && f.headroom() >= hlen + LL_RESERVED
         })
