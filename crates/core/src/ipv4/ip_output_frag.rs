@@ -223,3 +223,69 @@ impl Stack {
         Some(created)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StackConfig;
+    use skiff_wire::Ipv4Addr;
+    use skiff_wire::ethernet::EthernetAddress;
+    use skiff_wire::ipv4::{IpProtocol, Ipv4Repr};
+
+    #[test]
+    fn a_well_shaped_frag_list_is_sent_without_copies() {
+        let mut s = Stack::new(StackConfig::default());
+        let eth0 = s
+            .add_device("eth0", EthernetAddress([2, 0, 0, 0, 0, 1]), 1500)
+            .unwrap();
+        s.set_up(eth0, true).unwrap();
+        s.add_addr(eth0, Ipv4Addr::new(10, 0, 0, 1), 24).unwrap();
+        let peer = Ipv4Addr::new(10, 0, 0, 2);
+        s.add_neigh_static(eth0, peer, EthernetAddress([2, 0, 0, 0, 0, 2]));
+        while let Some((_, skb)) = s.poll_transmit() {
+            s.recycle(skb);
+        }
+        let dst = s
+            .route_output_simple(peer, Ipv4Addr::UNSPECIFIED, 0)
+            .unwrap();
+        let sizes = [1480, 1480, 100];
+        let ip = Ipv4Repr {
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: peer,
+            protocol: IpProtocol::from(17),
+            ttl: 64,
+            tos: 0,
+            ident: 99,
+            dont_frag: false,
+            more_frags: false,
+            frag_offset: 0,
+            options: &[],
+            payload_len: sizes.iter().sum(),
+        };
+        let mut skb = s.alloc_skb(20 + sizes[0]).unwrap();
+        ip.emit(skb.put(20).unwrap()).unwrap();
+        skb.put_slice(&[0; 1480]).unwrap();
+        skb.reset_network_header().unwrap();
+        for (i, &n) in sizes[1..].iter().enumerate() {
+            let mut frag = s.pool.alloc(LL_RESERVED + 20, n).unwrap();
+            frag.put_slice(&vec![i as u8 + 1; n]).unwrap();
+            skb.frag_list.push(frag);
+        }
+        let before = s.pool().stats();
+        s.ip_fragment(skb, &dst).unwrap();
+        assert_eq!(s.pool().stats(), before, "no buffer taken");
+        let mut offsets = Vec::new();
+        while let Some((_, f)) = s.poll_transmit() {
+            let p = Ipv4Packet::new_checked(&f.data()[14..]).unwrap();
+            assert!(p.verify_checksum());
+            assert_eq!(p.ident(), 99);
+            offsets.push((p.frag_offset(), p.more_frags(), p.payload().len()));
+            s.recycle(f);
+        }
+        assert_eq!(
+            offsets,
+            vec![(0, true, 1480), (1480, true, 1480), (2960, false, 100)]
+        );
+        assert_eq!((s.mib.ip.frag_oks, s.mib.ip.frag_creates), (1, 3));
+    }
+}
