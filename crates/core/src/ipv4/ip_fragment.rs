@@ -282,7 +282,11 @@ impl Stack {
         if !skb.cb.flags.contains(IpSkbFlags::FRAG_COMPLETE) && self.ip_frag_too_far(&key) {
             self.ip_frag_reinit(&key);
         }
-        let q = self.ipfrags.queues.get_mut(&key)?;
+        let Some(q) = self.ipfrags.queues.get_mut(&key) else {
+            // ip_defrag() created it; nothing since can have removed it.
+            self.kfree_skb(skb, DropReason::FragDiscard);
+            return None;
+        };
         let offset = u32::from(h.frag_off & IP_OFFSET) << 3;
         let ihl = h.ihl as u32;
         // R7, R14: 32-bit arithmetic, so offset + length cannot wrap.

@@ -81,6 +81,11 @@ impl Stack {
             mtu = max;
         }
         let hlen = h.ihl;
+        // Both paths slice the header off the front of the data.
+        if skb.network_offset() != Some(0) || skb.headlen() < hlen {
+            self.kfree_skb(skb, DropReason::IpInhdr);
+            return Err(OutputError::NoBufs);
+        }
         if mtu < hlen + 8 {
             self.kfree_skb(skb, DropReason::PktTooBig);
             return Err(OutputError::MsgSize);
