@@ -456,13 +456,13 @@ impl Stack {
 
     /// When [`Stack::handle_timeout`] must next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.neigh.poll_timeout(), self.ipfrags.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.neigh.poll_timeout(), self.ipfrags.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Runs every timer due at `now`: neighbour probes and failures.
+    /// Runs every timer due at `now`: neighbour probes and failures, reassembly expiry.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         self.trace_begin(0, "timer");

@@ -25,9 +25,10 @@ pub(crate) struct IpHdr {
     pub frag_off: u16,
 }
 
-const IP_MF: u16 = 0x2000;
-const IP_DF: u16 = 0x4000;
-const IP_OFFSET: u16 = 0x1fff;
+/// The flag and offset bits of `frag_off` (host order). Linux include/net/ip.h.
+pub(crate) const IP_MF: u16 = 0x2000;
+pub(crate) const IP_DF: u16 = 0x4000;
+pub(crate) const IP_OFFSET: u16 = 0x1fff;
 
 impl IpHdr {
     /// Reads the header at the network header of `skb`, which ip_rcv_core() (or the
@@ -64,6 +65,15 @@ impl IpHdr {
 
     pub(crate) fn dont_frag(&self) -> bool {
         self.frag_off & IP_DF != 0
+    }
+
+    pub(crate) fn more_frags(&self) -> bool {
+        self.frag_off & IP_MF != 0
+    }
+
+    /// The fragment offset in bytes.
+    pub(crate) fn frag_offset(&self) -> u32 {
+        u32::from(self.frag_off & IP_OFFSET) << 3
     }
 }
 
@@ -338,12 +348,11 @@ impl Stack {
 
     /// Linux ip_local_deliver(): the defrag call site, then LOCAL_IN.
     #[inline(always)]
-    pub(crate) fn ip_local_deliver(&mut self, skb: SkBuff, dst: &DstEntry) {
+    pub(crate) fn ip_local_deliver(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_local_deliver");
         let Some(mut h) = IpHdr::of(&skb) else {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         };
-        let mut skb = skb;
         if h.is_fragment() {
             // R16: reassembled before LOCAL_IN.
             let Some(whole) = self.ip_defrag(skb, DefragUser::LocalDeliver) else {

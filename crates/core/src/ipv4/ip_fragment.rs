@@ -6,7 +6,7 @@
 //! Memory is the truesize of what is queued. Past `ipfrag_high_thresh` every fragment is
 //! refused; memory comes back only when a queue completes, fails or expires.
 
-use super::input::IpHdr;
+use super::input::{IP_DF, IpHdr};
 use crate::drop::DropReason;
 use crate::rand::Prng;
 use crate::route::RouteType;
@@ -18,10 +18,6 @@ use core::time::Duration;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ipv4::Ipv4Packet;
 use std::collections::{BTreeMap, HashMap};
-
-const IP_MF: u16 = 0x2000;
-const IP_DF: u16 = 0x4000;
-const IP_OFFSET: u16 = 0x1fff;
 
 const INET_FRAG_FIRST_IN: u8 = 1;
 const INET_FRAG_LAST_IN: u8 = 2;
@@ -287,11 +283,11 @@ impl Stack {
             self.kfree_skb(skb, DropReason::FragDiscard);
             return None;
         };
-        let offset = u32::from(h.frag_off & IP_OFFSET) << 3;
+        let offset = h.frag_offset();
         let ihl = h.ihl as u32;
         // R7, R14: 32-bit arithmetic, so offset + length cannot wrap.
         let mut end = offset + (skb.len() as u32).saturating_sub(ihl);
-        if h.frag_off & IP_MF == 0 {
+        if !h.more_frags() {
             // R8: the last fragment fixes the length.
             if end < q.len || (q.flags & INET_FRAG_LAST_IN != 0 && end != q.len) {
                 return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
@@ -299,13 +295,9 @@ impl Stack {
             q.flags |= INET_FRAG_LAST_IN;
             q.len = end;
         } else {
-            // R9: whole 8-byte blocks only; the tail is cut off below.
-            if end & 7 != 0 {
-                end &= !7;
-                if skb.ip_summed != ChecksumState::Unnecessary {
-                    skb.ip_summed = ChecksumState::None;
-                }
-            }
+            // R9: whole 8-byte blocks only; the tail is cut off below (and ip_frag_reasm
+            // decides the checksum state of the whole).
+            end &= !7;
             if end > q.len {
                 if q.flags & INET_FRAG_LAST_IN != 0 {
                     return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
@@ -321,9 +313,6 @@ impl Stack {
             return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
         }
         skb.trim((end - offset) as usize);
-        if matches!(skb.ip_summed, ChecksumState::Complete(_)) {
-            skb.ip_summed = ChecksumState::None;
-        }
         let insert = frag_insert(&q.runs, offset, end);
         let start = match insert {
             Insert::Dup => {

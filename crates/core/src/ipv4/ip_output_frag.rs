@@ -1,17 +1,13 @@
 //! Output fragmentation. Linux net/ipv4/ip_output.c ip_fragment(), ip_do_fragment();
 //! RFC 791 §3.2. Reference R24.
 
-use super::input::IpHdr;
+use super::input::{IP_DF, IP_MF, IpHdr};
 use super::output::OutputError;
 use crate::drop::DropReason;
 use crate::route::DstEntry;
 use crate::skb::{IpSkbFlags, SkBuff};
 use crate::stack::{LL_RESERVED, Stack, stage};
 use skiff_wire::ipv4::Ipv4Packet;
-
-const IP_MF: u16 = 0x2000;
-const IP_DF: u16 = 0x4000;
-const IP_OFFSET: u16 = 0x1fff;
 
 /// Linux ip_options_fragment(): in the header of fragments after the first, options
 /// without the copied flag become NOPs; the header keeps its length.
@@ -138,7 +134,7 @@ impl Stack {
         let mut header = head[..hlen].to_vec();
         set_piece_header(head, first, frag_off | IP_MF);
         ip_options_fragment(&mut header);
-        let flags = skb.cb.flags;
+        let (flags, mark, priority) = (skb.cb.flags, skb.mark, skb.priority);
         let mut offset = first - hlen;
         self.ip_finish_output2(skb, dst);
         let n = frags.len();
@@ -155,6 +151,8 @@ impl Stack {
             set_piece_header(piece, hlen + len, mf | (offset / 8) as u16);
             let _ = frag.reset_network_header();
             frag.cb.flags = flags;
+            frag.mark = mark;
+            frag.priority = priority;
             offset += len;
             sent += 1;
             self.ip_finish_output2(frag, dst);
@@ -182,8 +180,8 @@ impl Stack {
         } else {
             0
         };
-        let not_last = h.frag_off & IP_MF;
-        let base = usize::from(h.frag_off & IP_OFFSET) * 8;
+        let not_last = if h.more_frags() { IP_MF } else { 0 };
+        let base = h.frag_offset() as usize;
         let total = skb.len();
         let mut left = total - hlen;
         let mut pos = hlen;
