@@ -304,6 +304,9 @@ pub struct SkBuffInner {
     pub iif: u32,
     pub mark: u32,
     pub priority: u32,
+    /// The packet may be fragmented even with DF set (a socket whose pmtudisc is below
+    /// DO, or a datagram the defrag hook reassembled). Linux `skb->ignore_df`.
+    pub ignore_df: bool,
     pub tstamp: Instant,
     pub cb: IpCb,
 }
@@ -405,6 +408,7 @@ impl SkBuffInner {
             iif: 0,
             mark: 0,
             priority: 0,
+            ignore_df: false,
             tstamp: Instant::ZERO,
             cb: IpCb::default(),
         }
@@ -423,7 +427,7 @@ impl SkBuffInner {
 
 impl SkBuffInner {
     /// Forgets everything a packet learnt on its way (header offsets, checksum and GSO
-    /// state, receiving device, mark, priority, control block) but keeps its bytes, so
+    /// state, receiving device, mark, priority, ignore_df, control block) but keeps its bytes, so
     /// they can leave as a new packet. Linux skb_scrub_packet().
     pub fn scrub(&mut self) {
         self.mac_header = None;
@@ -435,6 +439,7 @@ impl SkBuffInner {
         self.iif = 0;
         self.mark = 0;
         self.priority = 0;
+        self.ignore_df = false;
         self.cb = IpCb::default();
     }
 

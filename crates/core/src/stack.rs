@@ -178,7 +178,8 @@ impl Stack {
             sysctl: config.sysctl,
             devs: Vec::new(),
             ptypes: PacketTypes::default(),
-            fib: Fib::new(),
+            // A stream of its own, so adding the table moved no other random draw.
+            fib: Fib::with_rng(&mut Prng::new(config.seed ^ 0x666e_6865)),
             neigh,
             nf: Netfilter::new(),
             mib: Mib::default(),
@@ -456,15 +457,21 @@ impl Stack {
 
     /// When [`Stack::handle_timeout`] must next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.neigh.poll_timeout(), self.ipfrags.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.neigh.poll_timeout(),
+            self.ipfrags.next_deadline(),
+            self.fib.exceptions_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// Runs every timer due at `now`: neighbour probes and failures, reassembly expiry.
+    /// Runs every timer due at `now`: neighbour probes and failures, reassembly expiry,
+    /// path MTU expiry.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        self.fib.rt_exceptions_expire(now);
         self.trace_begin(0, "timer");
         let mut actions = core::mem::take(&mut self.neigh_actions);
         self.neigh.handle_timeout(now, &mut actions);

@@ -63,6 +63,7 @@ impl Sysctl {
 
 fn short(name: &str) -> &str {
     let name = name.strip_prefix("net.ipv4.").unwrap_or(name);
+    let name = name.strip_prefix("route.").unwrap_or(name);
     name.strip_prefix("conf.all.").unwrap_or(name)
 }
 
@@ -108,6 +109,13 @@ sysctls! {
     /// Fragments from one source that may arrive between two of one queue's before the
     /// queue is restarted; 0 disables the check.
     ipfrag_max_dist: u32 = 64, [0, i32::MAX as i64];
+    /// Path MTU discovery off: 1 sockets default to IP_PMTUDISC_DONT; 2 and 3 also ignore
+    /// fragmentation-needed (3 keeps it for protocols that validate it; none here do).
+    ip_no_pmtu_disc: u8 = 0, [0, 3];
+    /// route.min_pmtu: the smallest path MTU learned; smaller ones are clamped and locked.
+    min_pmtu: u32 = 552, [68, i32::MAX as i64];
+    /// route.mtu_expires: seconds a learned path MTU lasts.
+    mtu_expires: u32 = 600, [0, (i32::MAX / 1000) as i64];
 }
 
 /// A sysctl write or read that failed.
@@ -163,6 +171,9 @@ mod tests {
         assert_eq!(s.get("ipfrag_low_thresh"), Ok(3145728));
         assert_eq!(s.get("ipfrag_time"), Ok(30));
         assert_eq!(s.get("ipfrag_max_dist"), Ok(64));
+        assert_eq!(s.get("net.ipv4.route.min_pmtu"), Ok(552));
+        assert_eq!(s.get("route.mtu_expires"), Ok(600));
+        assert_eq!(s.set("min_pmtu", "67").unwrap_err().errno(), 22);
         assert_eq!(
             s.set("ipfrag_high_thresh", "3145727").unwrap_err().errno(),
             22

@@ -28,10 +28,13 @@ impl Stack {
             self.icmp_send(&skb, dst.flags, 3, 5, 0);
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
-        // ip_exceeds_mtu(): DF (or a reassembled packet's largest fragment) over the MTU.
+        // ip_exceeds_mtu(): a DF packet over the MTU, unless it may ignore DF and (if
+        // reassembled) its largest fragment fits.
         let mtu = dst.mtu as usize;
         let frag_max = usize::from(skb.cb.frag_max_size);
-        let exceeds = (h.dont_frag() && skb.len() > mtu && skb.gso.is_none()) || frag_max > mtu;
+        let exceeds = skb.len() > mtu
+            && h.dont_frag()
+            && (frag_max > mtu || (!skb.ignore_df && skb.gso.is_none()));
         if exceeds {
             self.icmp_send(&skb, dst.flags, 3, 4, dst.mtu);
             return self.kfree_skb(skb, DropReason::PktTooBig);

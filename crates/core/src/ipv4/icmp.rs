@@ -6,7 +6,7 @@ use crate::inetpeer::icmpv4_mask_allow;
 use crate::ipv4::input::{InetProtocol, IpHdr};
 use crate::ipv4::options::ip_options_echo;
 use crate::ipv4::output::IpSend;
-use crate::route::{DstEntry, RouteScope, RtFlags};
+use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
 use crate::skb::{ChecksumState, PacketType, SkBuff};
 use crate::stack::{LOOPBACK_IFINDEX, Stack, stage};
 use core::time::Duration;
@@ -128,7 +128,9 @@ impl Stack {
             protocol: 1,
             ttl: self.sysctl.ip_default_ttl,
             tos: h.tos,
+            // The ICMP socket's IP_PMTUDISC_DONT.
             df: false,
+            ignore_df: true,
         };
         let options = opts.as_ref().map_or(&[][..], |o| o.bytes());
         if self.ip_push_header(skb, &p, options, &dst).is_ok() {
@@ -152,7 +154,13 @@ impl Stack {
             return self.kfree_skb(skb, DropReason::IcmpInErrors);
         }
         let info = match icmp_type {
-            3 if code == 4 => u32::from(u16::from_be_bytes([data[6], data[7]])),
+            // ip_no_pmtu_disc: 1 keeps the error but not its MTU (so 0, learned as min_pmtu
+            // and locked); 2 and 3 ignore it (no protocol here validates ICMP tags).
+            3 if code == 4 => match self.sysctl.ip_no_pmtu_disc {
+                0 => u32::from(u16::from_be_bytes([data[6], data[7]])),
+                1 => 0,
+                _ => return self.consume_skb(skb),
+            },
             3 if code > 15 => return self.consume_skb(skb),
             12 => u32::from(data[4]),
             // RFC 1122 3.2.2.4 says pass it on; Linux drops reassembly timeouts here.
@@ -165,14 +173,37 @@ impl Stack {
         let protocol = u8::from(iph.protocol());
         let dst = iph.dst();
         stage!(self, "icmp_socket_deliver");
-        self.raw_icmp_error(protocol, dst, icmp_type, code, info);
+        // raw_icmp_error() learns the path MTU for a matching raw socket, icmp_err() for
+        // any ICMP datagram.
+        let mut learn = self.raw_icmp_error(protocol, dst, icmp_type, code, info);
         match InetProtocol::of(protocol) {
             // udp_err(): no UDP sockets yet, so no socket matches; Linux counts InErrors.
             Some(InetProtocol::Udp) => self.mib.icmp.in_errors += 1,
-            // icmp_err() only feeds ping sockets and PMTU; igmp has no err_handler.
-            Some(InetProtocol::Icmp) | Some(InetProtocol::Igmp) | None => {}
+            Some(InetProtocol::Icmp) => learn = true,
+            // igmp has no err_handler.
+            Some(InetProtocol::Igmp) | None => {}
+        }
+        if learn && icmp_type == 3 && code == 4 {
+            let mut fl = Flowi4::new(dst);
+            fl.saddr = iph.src();
+            fl.tos = iph.tos() & 0x1e;
+            fl.proto = protocol;
+            self.ipv4_update_pmtu(&fl, info);
         }
         self.consume_skb(skb);
+    }
+
+    /// Linux ipv4_update_pmtu(): learns the path MTU an ICMP fragmentation-needed reports.
+    pub(crate) fn ipv4_update_pmtu(&mut self, fl: &Flowi4, mtu: u32) {
+        stage!(self, "ipv4_update_pmtu");
+        let (min_pmtu, expires) = (self.sysctl.min_pmtu, self.sysctl.mtu_expires);
+        self.fib.ip_rt_update_pmtu(
+            fl,
+            mtu,
+            self.now,
+            min_pmtu,
+            Duration::from_secs(u64::from(expires)),
+        );
     }
 
     /// Linux icmpv4_global_allow(): the global token bucket, for types the ratemask limits.
@@ -298,7 +329,9 @@ impl Stack {
             protocol: 1,
             ttl: self.sysctl.ip_default_ttl,
             tos,
+            // The ICMP socket's IP_PMTUDISC_DONT.
             df: false,
+            ignore_df: true,
         };
         let sent = self.ip_build_and_send_pkt(&dst, p, opts.bytes(), 8 + quote.len(), |buf| {
             buf[0] = icmp_type;

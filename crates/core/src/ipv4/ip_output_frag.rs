@@ -40,9 +40,10 @@ fn set_piece_header(header: &mut [u8], tot_len: usize, frag_off: u16) {
 }
 
 impl Stack {
-    /// Linux ip_fragment(): a DF packet that may not be fragmented fails with FragFails
-    /// and ICMP 3/4 carrying the MTU (sent to ourselves on local output, R23); the rest
-    /// is ip_do_fragment().
+    /// Linux ip_fragment(): a DF packet fails with FragFails and ICMP 3/4 carrying the
+    /// MTU (sent to ourselves on local output, R23, which teaches us the path MTU) unless
+    /// it may ignore DF, and a reassembled one may only be cut back to its own fragment
+    /// size; the rest is ip_do_fragment().
     #[cold]
     #[inline(never)]
     pub(crate) fn ip_fragment(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
@@ -53,8 +54,7 @@ impl Stack {
         };
         let mtu = dst.mtu;
         let max = u32::from(skb.cb.frag_max_size);
-        // A reassembled DF datagram may be cut back to its own fragment size only.
-        if h.dont_frag() && (max == 0 || max > mtu) {
+        if h.dont_frag() && (!skb.ignore_df || (max != 0 && max > mtu)) {
             self.icmp_send(&skb, dst.flags, 3, 4, mtu);
             self.kfree_skb(skb, DropReason::PktTooBig);
             return Err(OutputError::MsgSize);

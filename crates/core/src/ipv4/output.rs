@@ -5,7 +5,7 @@ use crate::drop::DropReason;
 use crate::ipv4::input::IpHdr;
 use crate::netfilter::NfInetHook;
 use crate::rand::Prng;
-use crate::route::{DstEntry, RouteType};
+use crate::route::{DstEntry, RouteType, RtFlags};
 use crate::skb::SkBuff;
 use crate::stack::{LL_RESERVED, Stack, stage};
 use crate::time::Instant;
@@ -113,6 +113,56 @@ impl IpIdents {
     }
 }
 
+/// A socket's `IP_MTU_DISCOVER` mode. Linux `IP_PMTUDISC_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PmtuDisc {
+    /// Never set DF; fragment locally.
+    Dont = 0,
+    /// Set DF while the datagram fits the path MTU and it is not locked.
+    Want = 1,
+    /// Always set DF; larger datagrams fail with EMSGSIZE.
+    Do = 2,
+    /// Set DF, size by the device MTU and ignore the path MTU.
+    Probe = 3,
+    /// Size by the device MTU, no DF, never fragment.
+    Interface = 4,
+    /// As Interface, but fragment when the datagram is larger.
+    Omit = 5,
+}
+
+impl PmtuDisc {
+    /// The `int` of setsockopt(); anything else is EINVAL.
+    pub fn from_raw(v: i32) -> Option<PmtuDisc> {
+        Some(match v {
+            0 => PmtuDisc::Dont,
+            1 => PmtuDisc::Want,
+            2 => PmtuDisc::Do,
+            3 => PmtuDisc::Probe,
+            4 => PmtuDisc::Interface,
+            5 => PmtuDisc::Omit,
+            _ => return None,
+        })
+    }
+
+    /// Linux ip_sk_ignore_df(): the datagram may be fragmented on the way out.
+    pub(crate) fn ignore_df(self) -> bool {
+        self < PmtuDisc::Do || self == PmtuDisc::Omit
+    }
+
+    /// Linux ip_sk_use_pmtu(): size by the path MTU, else by the device's.
+    pub(crate) fn use_pmtu(self) -> bool {
+        self < PmtuDisc::Probe
+    }
+
+    /// Linux __ip_make_skb()'s DF decision for a datagram of `len` bytes on `dst`.
+    pub(crate) fn df(self, len: usize, dst: &DstEntry) -> bool {
+        // ip_dont_fragment()
+        let dont_fragment = self == PmtuDisc::Do
+            || (self == PmtuDisc::Want && !dst.flags.contains(RtFlags::MTU_LOCKED));
+        matches!(self, PmtuDisc::Do | PmtuDisc::Probe) || (len <= dst.mtu as usize && dont_fragment)
+    }
+}
+
 /// What a locally built packet looks like.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IpSend {
@@ -122,15 +172,17 @@ pub(crate) struct IpSend {
     pub ttl: u8,
     pub tos: u8,
     pub df: bool,
+    /// Linux `skb->ignore_df`, from the socket's [`PmtuDisc::ignore_df`].
+    pub ignore_df: bool,
 }
 
 impl Stack {
-    /// Linux ip_select_ident(), reference R25: ID 0 for DF datagrams (RFC 6864 atomic),
-    /// otherwise the hashed counters. (Connected sockets' per-socket counters come with
-    /// the sockets issue.)
+    /// Linux ip_select_ident(), reference R25: ID 0 for DF datagrams that may not be
+    /// fragmented (RFC 6864 atomic), otherwise the hashed counters. (Connected sockets'
+    /// per-socket counters come with the sockets issue.)
     #[inline]
     pub(crate) fn ip_select_ident(&mut self, p: &IpSend) -> u16 {
-        if p.df {
+        if p.df && !p.ignore_df {
             0
         } else {
             self.idents
@@ -198,6 +250,7 @@ impl Stack {
             self.pool.recycle(skb);
             return Err(OutputError::MsgSize);
         }
+        skb.ignore_df = p.ignore_df;
         self.ip_local_out(skb, dst)
     }
 

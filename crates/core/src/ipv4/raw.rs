@@ -5,7 +5,7 @@
 
 use crate::drop::DropReason;
 use crate::ipv4::input::IpHdr;
-use crate::ipv4::output::{IpSend, OutputError};
+use crate::ipv4::output::{IpSend, OutputError, PmtuDisc};
 use crate::route::{DstEntry, Flowi4, RouteError};
 use crate::skb::SkBuff;
 use crate::stack::{Stack, stage};
@@ -44,6 +44,8 @@ pub enum SockError {
     DestAddrReq,
     /// EAGAIN: nothing to receive.
     Again,
+    /// ENOTCONN: IP_MTU on an unconnected socket.
+    NotConn,
     /// An error from the output path (EMSGSIZE, ENETUNREACH, ...).
     Output(OutputError),
 }
@@ -55,6 +57,7 @@ impl SockError {
             SockError::Inval => 22,
             SockError::DestAddrReq => 89,
             SockError::Again => 11,
+            SockError::NotConn => 107,
             SockError::Output(e) => e.errno(),
         }
     }
@@ -67,6 +70,7 @@ impl fmt::Display for SockError {
             SockError::Inval => f.write_str("invalid argument (EINVAL)"),
             SockError::DestAddrReq => f.write_str("destination address required (EDESTADDRREQ)"),
             SockError::Again => f.write_str("try again (EAGAIN)"),
+            SockError::NotConn => f.write_str("not connected (ENOTCONN)"),
             SockError::Output(e) => write!(f, "{e}"),
         }
     }
@@ -93,6 +97,8 @@ struct RawSock {
     drops: u64,
     /// The last ICMP error for a connected socket (`sk_err`), as an errno.
     err: Option<i32>,
+    /// IP_MTU_DISCOVER.
+    pmtudisc: PmtuDisc,
 }
 
 #[derive(Debug, Default)]
@@ -125,6 +131,12 @@ impl Stack {
             rx_bytes: 0,
             drops: 0,
             err: None,
+            // inet_create()
+            pmtudisc: if self.sysctl.ip_no_pmtu_disc != 0 {
+                PmtuDisc::Dont
+            } else {
+                PmtuDisc::Want
+            },
         };
         let slot = self.raw.socks.iter().position(Option::is_none);
         let i = match slot {
@@ -159,6 +171,22 @@ impl Stack {
     pub fn raw_set_tos(&mut self, h: RawHandle, tos: u8) -> Result<(), SockError> {
         self.raw.get(h)?.tos = tos;
         Ok(())
+    }
+
+    /// setsockopt(IP_MTU_DISCOVER).
+    pub fn raw_set_mtu_discover(&mut self, h: RawHandle, mode: PmtuDisc) -> Result<(), SockError> {
+        self.raw.get(h)?.pmtudisc = mode;
+        Ok(())
+    }
+
+    /// getsockopt(IP_MTU): the path MTU of a connected socket's route, else ENOTCONN.
+    pub fn raw_mtu(&mut self, h: RawHandle) -> Result<u32, SockError> {
+        let s = self.raw.get(h)?;
+        let (peer, tos, protocol) = (s.peer.ok_or(SockError::NotConn)?, s.tos, s.protocol);
+        let mut fl = Flowi4::new(peer);
+        fl.tos = tos;
+        fl.proto = protocol;
+        Ok(self.fib.ip_route_output(&fl)?.mtu)
     }
 
     /// connect(): fixes the peer; send() then uses the cached route.
@@ -255,16 +283,32 @@ impl Stack {
     ) -> Result<usize, SockError> {
         stage!(self, "raw_sendmsg");
         let s = self.raw.get(h)?;
+        let pmtudisc = s.pmtudisc;
+        let mut dst = dst;
+        // ip_skb_dst_mtu(): PROBE and above size by the device, not the path.
+        if !pmtudisc.use_pmtu()
+            && let Some(dev) = self.fib.device(dst.dev)
+        {
+            dst.mtu = dev.mtu;
+        }
+        let len = 20 + payload.len();
         let p = IpSend {
             saddr: dst.saddr,
             daddr,
             protocol: s.protocol,
             ttl: s.ttl.unwrap_or(self.sysctl.ip_default_ttl),
             tos: s.tos,
-            df: false,
+            df: pmtudisc.df(len, &dst),
+            ignore_df: pmtudisc.ignore_df(),
         };
-        // ip_append_data(): a datagram is at most 64 KiB; past the MTU it is fragmented.
-        if payload.len() > 0xffff - 20 {
+        // __ip_append_data(): at most 64 KiB, and no more than the MTU unless the socket
+        // lets the datagram be fragmented (maxnonfragsize).
+        let max = if p.ignore_df {
+            0xffff
+        } else {
+            dst.mtu as usize
+        };
+        if len > max.min(0xffff) {
             return Err(SockError::Output(OutputError::MsgSize));
         }
         self.ip_build_and_send_pkt(&dst, p, &[], payload.len(), |buf| {
@@ -335,7 +379,8 @@ impl Stack {
 
     /// Linux raw_icmp_error() / raw_err(): a connected socket whose packet drew the error
     /// records it (ECONNREFUSED for port/protocol unreachable, EHOSTUNREACH otherwise, as
-    /// icmp_err_convert maps them).
+    /// icmp_err_convert maps them). Returns whether any socket of the protocol matched
+    /// (Linux then learns the path MTU of a fragmentation-needed).
     pub(crate) fn raw_icmp_error(
         &mut self,
         protocol: u8,
@@ -343,7 +388,7 @@ impl Stack {
         icmp_type: u8,
         code: u8,
         _info: u32,
-    ) {
+    ) -> bool {
         let errno = match (icmp_type, code) {
             (3, 0) | (3, 6) | (3, 9) | (3, 11) => 101, // ENETUNREACH
             (3, 2) => 92,                              // ENOPROTOOPT
@@ -355,10 +400,15 @@ impl Stack {
             (12, _) => 71,                             // EPROTO
             _ => 113,                                  // EHOSTUNREACH
         };
+        let mut matched = false;
         for s in self.raw.socks.iter_mut().flatten() {
-            if s.protocol == protocol && s.peer == Some(dst) {
-                s.err = Some(errno);
+            if s.protocol == protocol && s.peer.is_none_or(|p| p == dst) {
+                matched = true;
+                if s.peer.is_some() {
+                    s.err = Some(errno);
+                }
             }
         }
+        matched
     }
 }

@@ -5,12 +5,17 @@
 //!
 //! Deviations from Linux, all deliberate: no policy rules (one merged trie, as Linux runs
 //! without custom rules), no multipath, no route TOS, no multicast forwarding, no route or
-//! nexthop exception cache (every resolution is a slow-path resolution, so the `*_slow_*`
-//! counters count every call), `promote_secondaries` is 0.
+//! dst cache of Linux's kind (every resolution is a slow-path resolution, so the `*_slow_*`
+//! counters count every call), `promote_secondaries` is 0. Nexthop exceptions hold learned
+//! path MTUs only (no redirects).
 
 pub mod cache;
+pub mod exception;
 mod fib;
 
+use crate::rand::Prng;
+use crate::time::Instant;
+use exception::{FnheKey, FnheTable};
 use fib::{FibAlias, FibResult, FibTrie, NhDev, inet_make_mask};
 use std::cell::Cell;
 use std::fmt;
@@ -287,6 +292,8 @@ impl RtFlags {
     pub const BROADCAST: RtFlags = RtFlags(0x1000_0000);
     pub const MULTICAST: RtFlags = RtFlags(0x2000_0000);
     pub const LOCAL: RtFlags = RtFlags(0x8000_0000);
+    /// skiff's: the MTU is a locked path MTU (Linux `rt_mtu_locked`, ip_mtu_locked()).
+    pub const MTU_LOCKED: RtFlags = RtFlags(0x0000_0001);
 
     pub fn contains(self, other: RtFlags) -> bool {
         self.0 & other.0 == other.0
@@ -535,6 +542,8 @@ pub struct Fib {
     custom_local_routes: bool,
     genid: u32,
     stats: Counters,
+    /// Learned path MTUs (Linux keeps them on the nexthops).
+    fnhe: FnheTable,
 }
 
 impl Default for Fib {
@@ -544,7 +553,13 @@ impl Default for Fib {
 }
 
 impl Fib {
+    /// A FIB whose exception table hashes with a fixed key; see [`Fib::with_rng`].
     pub fn new() -> Fib {
+        Fib::with_rng(&mut Prng::new(0))
+    }
+
+    /// A FIB whose exception table hashes with keys from `rng`.
+    pub fn with_rng(rng: &mut Prng) -> Fib {
         Fib {
             trie: FibTrie::default(),
             devices: Vec::new(),
@@ -553,6 +568,7 @@ impl Fib {
             custom_local_routes: false,
             genid: 0,
             stats: Counters::default(),
+            fnhe: FnheTable::new(rng),
         }
     }
 
@@ -613,6 +629,7 @@ impl Fib {
         if was_up && !up {
             self.trie
                 .flush(|r| r.oif == ifindex && r.scope < RouteScope::HOST);
+            self.fnhe.flush_dev(ifindex);
         } else if up && !was_up {
             let addrs: Vec<InAddr> = self
                 .addrs
@@ -1171,14 +1188,16 @@ impl Fib {
             return self.ip_route_output_slow(fl);
         };
         inc(&self.stats.out_slow_tot);
+        let (mut mtu, mut flags) = (o.mtu, o.flags);
+        self.bind_exception(daddr, o.dev, o.gateway, &mut mtu, &mut flags);
         Ok(DstEntry {
             rt_type: RouteType::Unicast,
             input: o.input,
-            flags: o.flags,
+            flags,
             dev: o.dev,
             iif: 0,
             gateway: o.gateway,
-            mtu: o.mtu,
+            mtu,
             saddr: o.saddr,
             daddr: Ipv4Addr::from(daddr),
             genid: self.genid,
@@ -1362,7 +1381,10 @@ impl Fib {
         {
             inc(&self.stats.out_slow_mc);
         }
-        let (gateway, mtu) = Self::nexthop(res, dev_mtu);
+        let (gateway, mut mtu) = Self::nexthop(res, dev_mtu);
+        if !dev_loopback {
+            self.bind_exception(daddr, dev_out, gateway, &mut mtu, &mut flags);
+        }
         Ok(DstEntry {
             rt_type: rtype,
             input: if flags.contains(RtFlags::LOCAL) {
@@ -1379,6 +1401,116 @@ impl Fib {
             daddr: Ipv4Addr::from(daddr),
             genid: self.genid,
         })
+    }
+
+    // ---------------------------------------------------------------- path MTU
+
+    /// Linux rt_bind_exception() + ipv4_mtu(): a learned path MTU replaces the route's.
+    #[inline(always)]
+    fn bind_exception(
+        &self,
+        daddr: u32,
+        dev: u32,
+        gateway: Option<Ipv4Addr>,
+        mtu: &mut u32,
+        flags: &mut RtFlags,
+    ) {
+        if self.fnhe.is_empty() {
+            return;
+        }
+        let key = FnheKey {
+            daddr,
+            dev,
+            gw: gateway.map_or(0, u32::from),
+        };
+        if let Some(e) = self.fnhe.find(&key) {
+            *mtu = e.pmtu;
+            if e.locked {
+                *flags = *flags | RtFlags::MTU_LOCKED;
+            }
+        }
+    }
+
+    /// Learns a path MTU for the flow's destination from an ICMP fragmentation-needed.
+    /// Linux ipv4_update_pmtu() → __ip_rt_update_pmtu(), RFC 1191 as Linux reads it: a
+    /// locked path MTU and increases are ignored; below `min_pmtu` (an MTU of 0 too) the
+    /// estimate is clamped to it and locked; the same MTU only refreshes the expiry once
+    /// half of it has passed. Returns whether anything was learned.
+    pub fn ip_rt_update_pmtu(
+        &mut self,
+        fl: &Flowi4,
+        mtu: u32,
+        now: Instant,
+        min_pmtu: u32,
+        expires: std::time::Duration,
+    ) -> bool {
+        let Ok(dst) = self.ip_route_output(fl) else {
+            return false;
+        };
+        if dst.flags.contains(RtFlags::LOCAL) || dst.flags.contains(RtFlags::MTU_LOCKED) {
+            return false;
+        }
+        if dst.mtu < mtu {
+            return false;
+        }
+        let (mut mtu, mut lock) = (mtu, false);
+        if mtu < min_pmtu {
+            lock = true;
+            mtu = dst.mtu.min(min_pmtu);
+        }
+        let key = FnheKey {
+            daddr: u32::from(dst.daddr),
+            dev: dst.dev,
+            gw: dst.gateway.map_or(0, u32::from),
+        };
+        if let Some(e) = self.fnhe.find(&key)
+            && e.pmtu == mtu
+            && !lock
+            && now.saturating_add(expires / 2) < e.expires
+        {
+            return false;
+        }
+        self.fnhe
+            .update(key, mtu, lock, now.saturating_add(expires));
+        self.rt_cache_flush();
+        true
+    }
+
+    /// Drops the path MTUs that expired by `now` (Linux checks `dst.expires` lazily; the
+    /// stack runs this from its timers, see [`Fib::exceptions_deadline`]).
+    pub fn rt_exceptions_expire(&mut self, now: Instant) {
+        if self.fnhe.expire(now) {
+            self.rt_cache_flush();
+        }
+    }
+
+    /// When the next learned path MTU expires.
+    pub fn exceptions_deadline(&self) -> Option<Instant> {
+        self.fnhe.next_deadline()
+    }
+
+    /// The learned path MTUs (`ip route show cache`).
+    pub fn exceptions(&self) -> &FnheTable {
+        &self.fnhe
+    }
+
+    /// `ip route show cache`: one entry per learned path MTU.
+    pub fn render_cache(&self, now: Instant) -> String {
+        let mut out = String::new();
+        for e in self.fnhe.iter() {
+            let dev = self.device(e.dev).map_or("?", |d| d.name.as_str());
+            out.push_str(&e.daddr.to_string());
+            if let Some(gw) = e.gateway {
+                out.push_str(&format!(" via {gw}"));
+            }
+            let secs = e.expires.saturating_duration_since(now).as_secs();
+            let lock = if e.locked { "lock " } else { "" };
+            out.push_str(&format!(
+                " dev {dev} \n    cache expires {secs}sec mtu {lock}{} \n",
+                e.pmtu
+            ));
+        }
+        out
     }
 
     // ---------------------------------------------------------------- input
