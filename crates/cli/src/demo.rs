@@ -1,6 +1,7 @@
 //! `skiff demo`: host A — router R — host B in process, with ARP, forwarding, ICMP errors
 //! and netfilter, narrated, then every host's MIB tables.
 
+use skiff_core::ipv4::output::PmtuDisc;
 use skiff_core::ipv4::raw::{RawDatagram, RawHandle};
 use skiff_core::route::{FibRoute, RouteType};
 use skiff_core::sim::{HostId, LinkId, Sim};
@@ -24,6 +25,18 @@ const R_LAN2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
 const B_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 const UNROUTED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 77);
 const PING_ID: u16 = 0x5a5a;
+/// lan2's MTU: the smallest every IPv4 host must accept (RFC 791).
+const LAN2_MTU: u32 = 576;
+/// The Frag/Reasm counters the summary shows.
+const FRAG_COUNTERS: [&str; 7] = [
+    "IpFragOKs",
+    "IpFragFails",
+    "IpFragCreates",
+    "IpReasmReqds",
+    "IpReasmOKs",
+    "IpReasmFails",
+    "IpReasmTimeout",
+];
 
 struct Demo {
     sim: Sim,
@@ -60,7 +73,7 @@ impl Demo {
         let r = sim.add_stack(stack("R", opts.trace, 2));
         let b = sim.add_stack(stack("B", opts.trace, 3));
         let lan1 = sim.add_link("lan1", 1500);
-        let lan2 = sim.add_link("lan2", 1500);
+        let lan2 = sim.add_link("lan2", LAN2_MTU);
         if opts.pcap_dir.is_some() {
             sim.capture(lan1);
             sim.capture(lan2);
@@ -99,8 +112,18 @@ impl Demo {
         to: Ipv4Addr,
         ttl: Option<u8>,
     ) -> Result<Vec<RawDatagram>, Box<dyn std::error::Error>> {
+        self.ping_sized(to, ttl, 56)
+    }
+
+    /// `ping -s size`.
+    fn ping_sized(
+        &mut self,
+        to: Ipv4Addr,
+        ttl: Option<u8>,
+        size: usize,
+    ) -> Result<Vec<RawDatagram>, Box<dyn std::error::Error>> {
         self.seq += 1;
-        let payload: Vec<u8> = (0..56u8).collect();
+        let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();
         let repr = Icmpv4Repr::EchoRequest {
             ident: PING_ID,
             seq_no: self.seq,
@@ -121,6 +144,35 @@ impl Demo {
             got.push(d);
         }
         Ok(got)
+    }
+
+    /// FragCreates and ReasmOKs/Reqds of every host.
+    fn frag_counters(&self) -> Vec<[u64; 3]> {
+        [self.a, self.r, self.b]
+            .map(|h| {
+                let st = self.sim.stack_ref(h).stats();
+                ["IpFragCreates", "IpReasmReqds", "IpReasmOKs"].map(|c| st.get(c).unwrap_or(0))
+            })
+            .to_vec()
+    }
+
+    /// What each host fragmented and reassembled since `before`.
+    fn print_frag_delta(&self, before: &[[u64; 3]]) {
+        let now = self.frag_counters();
+        for (i, name) in ["A", "R", "B"].iter().enumerate() {
+            let [c, q, ok] = [0, 1, 2].map(|k| now[i][k] - before[i][k]);
+            let mut did = Vec::new();
+            if c > 0 {
+                did.push(format!("created {c} fragments"));
+            }
+            if q > 0 {
+                let s = if ok == 1 { "" } else { "s" };
+                did.push(format!("reassembled {q} fragments into {ok} datagram{s}"));
+            }
+            if !did.is_empty() {
+                println!("  {name}: {}", did.join("; "));
+            }
+        }
     }
 
     fn flush_trace(&mut self) {
@@ -154,6 +206,11 @@ fn describe(d: &RawDatagram) -> String {
         ),
         (3, 0) => format!("From {} Destination Net Unreachable", d.src),
         (3, 1) => format!("From {} Destination Host Unreachable", d.src),
+        (3, 4) => format!(
+            "From {} Frag needed and DF set (mtu = {})",
+            d.src,
+            p.next_hop_mtu()
+        ),
         (3, code) => format!("From {} Destination Unreachable, code {code}", d.src),
         (11, 0) => format!("From {} Time to live exceeded", d.src),
         (t, c) => format!("From {} ICMP type {t} code {c}", d.src),
@@ -228,6 +285,57 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
         "  (B's reply goes to R, which has no ping socket: A hears nothing, as with SNAT lacking conntrack)"
     );
     print_rules(&demo.sim.stack_ref(demo.r).nf.render_rules());
+
+    println!(
+        "\n6. ping -s 4000 A → B: A fragments to lan1's MTU 1500, R refragments each piece to lan2's {LAN2_MTU}, B reassembles and answers in {LAN2_MTU}-byte fragments that A reassembles"
+    );
+    demo.sim.stack(demo.r).nf.load_rules("")?;
+    let before = demo.frag_counters();
+    let got = demo.ping_sized(B_ADDR, None, 4000)?;
+    show(&got);
+    demo.print_frag_delta(&before);
+
+    println!(
+        "\n7. ping -s 1000 -M do A → B: DF set, so R answers fragmentation-needed and A learns the path MTU"
+    );
+    demo.sim
+        .stack(demo.a)
+        .raw_set_mtu_discover(demo.ping, PmtuDisc::Do)?;
+    let got = demo.ping_sized(B_ADDR, None, 1000)?;
+    show(&got);
+    let now = demo.sim.now;
+    println!("  A: ip route show cache");
+    for line in demo.sim.stack_ref(demo.a).fib.render_cache(now).lines() {
+        println!("    {line}");
+    }
+    match demo.ping_sized(B_ADDR, None, 1000) {
+        Err(e) => println!("  again: ping: sendmsg: {e}: A knows the path takes at most 576"),
+        Ok(got) => show(&got),
+    }
+    demo.sim
+        .stack(demo.a)
+        .raw_set_mtu_discover(demo.ping, PmtuDisc::Want)?;
+    println!(
+        "  ping -s 4000 again: A now sends {LAN2_MTU}-byte fragments that R forwards as they are"
+    );
+    let before = demo.frag_counters();
+    let got = demo.ping_sized(B_ADDR, None, 4000)?;
+    show(&got);
+    demo.print_frag_delta(&before);
+
+    println!("\n==== fragmentation and reassembly counters ====");
+    println!(
+        "    {:<5}{}",
+        "",
+        FRAG_COUNTERS.map(|c| format!("{c:>15}")).concat()
+    );
+    for (h, name) in [(demo.a, "A"), (demo.r, "R"), (demo.b, "B")] {
+        let st = demo.sim.stack_ref(h).stats();
+        let row: String = FRAG_COUNTERS
+            .map(|c| format!("{:>15}", st.get(c).unwrap_or(0)))
+            .concat();
+        println!("    {name:<5}{row}");
+    }
 
     for (h, name) in [(demo.a, "A"), (demo.r, "R"), (demo.b, "B")] {
         let s = demo.sim.stack_ref(h);

@@ -27,6 +27,17 @@ fn demo_runs_every_scenario() {
         "==== R: /proc/net/snmp ====",
         "Ip: 1 64 ",
         "IpExt: InNoRoutes",
+        // A 4000-byte ping across MTUs 1500 and 576, fragmented and reassembled both ways.
+        "4008 bytes from 10.0.2.2: icmp_seq=8 ttl=63",
+        "  R: created 8 fragments\n",
+        "  B: created 8 fragments; reassembled 8 fragments into 1 datagram",
+        // The DF probe teaches A the path MTU.
+        "From 10.0.1.1 Frag needed and DF set (mtu = 576)",
+        "    10.0.2.2 via 10.0.1.1 dev eth0 \n        cache expires 597sec mtu 576",
+        "again: ping: sendmsg: message too long (EMSGSIZE)",
+        "4008 bytes from 10.0.2.2: icmp_seq=11 ttl=63",
+        "  A: created 8 fragments; reassembled 8 fragments into 1 datagram",
+        "==== fragmentation and reassembly counters ====",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
