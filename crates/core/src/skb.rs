@@ -583,6 +583,40 @@ impl SkBuffInner {
         self.frag_list.truncate(keep);
     }
 
+    /// Calls `f` on the linear data, then on every `frag_list` piece in order.
+    pub fn for_each_chunk(&self, f: &mut dyn FnMut(&[u8])) {
+        f(self.data());
+        for frag in &self.frag_list {
+            frag.for_each_chunk(f);
+        }
+    }
+
+    /// Copies `to.len()` bytes from `offset` bytes past `data`, across `frag_list`.
+    /// Linux skb_copy_bits().
+    pub fn copy_bits(&self, offset: usize, to: &mut [u8]) -> Result<()> {
+        let (mut skip, mut filled) = (offset, 0);
+        self.for_each_chunk(&mut |chunk| {
+            if filled == to.len() {
+                return;
+            }
+            if skip >= chunk.len() {
+                skip -= chunk.len();
+                return;
+            }
+            let take = (chunk.len() - skip).min(to.len() - filled);
+            to[filled..filled + take].copy_from_slice(&chunk[skip..skip + take]);
+            filled += take;
+            skip = 0;
+        });
+        if filled < to.len() {
+            return Err(SkbError::TooShort {
+                need: offset.saturating_add(to.len()),
+                have: self.len(),
+            });
+        }
+        Ok(())
+    }
+
     /// Moves the `frag_list` bytes into the linear buffer, taking a bigger buffer from `pool`
     /// when the tailroom is short (headroom bytes and header offsets are kept). The emptied
     /// pieces go back to `pool`. Linux skb_linearize().
@@ -1111,6 +1145,27 @@ mod tests {
         s.trim(4);
         assert_eq!(bytes(&s), b"abcd");
         assert_eq!(s.len(), 4);
+    }
+
+    #[test]
+    fn copy_bits_crosses_the_frag_list() {
+        let mut pool = SkbPool::new(64, 8);
+        let mut s = pool.alloc(0, 4).unwrap();
+        s.put_slice(&[0, 1, 2, 3]).unwrap();
+        for piece in [&[4u8, 5, 6][..], &[7, 8]] {
+            let mut f = pool.alloc(0, piece.len()).unwrap();
+            f.put_slice(piece).unwrap();
+            s.frag_list.push(f);
+        }
+        let mut out = [0u8; 5];
+        s.copy_bits(2, &mut out).unwrap();
+        assert_eq!(out, [2, 3, 4, 5, 6]);
+        s.copy_bits(4, &mut out).unwrap();
+        assert_eq!(out, [4, 5, 6, 7, 8]);
+        assert!(s.copy_bits(5, &mut out).is_err());
+        let mut all = Vec::new();
+        s.for_each_chunk(&mut |c| all.extend_from_slice(c));
+        assert_eq!(all, (0..9).collect::<Vec<u8>>());
     }
 
     #[test]

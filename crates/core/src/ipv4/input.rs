@@ -382,17 +382,17 @@ impl Stack {
     #[inline]
     pub(crate) fn ip_local_deliver_finish(&mut self, mut skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "ip_local_deliver_finish");
-        // The protocol handlers read linear data (Linux pulls what they need); a datagram
-        // is at most 64 KiB, so linearizing cannot hit the buffer limit.
-        if skb.is_nonlinear() && skb.linearize(&mut self.pool).is_err() {
-            return self.kfree_skb(skb, DropReason::IpInhdr);
-        }
         if skb.pull(h.ihl).is_err() {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
         let raw = self.raw_local_deliver(&skb, h);
         match InetProtocol::of(h.protocol) {
             Some(proto) => {
+                // The protocol handlers read linear data (Linux pulls what they need); a
+                // datagram is at most 64 KiB, so linearizing cannot hit the buffer limit.
+                if skb.is_nonlinear() && skb.linearize(&mut self.pool).is_err() {
+                    return self.kfree_skb(skb, DropReason::IpInhdr);
+                }
                 self.mib.ip.in_delivers += 1;
                 match proto {
                     InetProtocol::Icmp => self.icmp_rcv(skb, h, dst),

@@ -160,9 +160,9 @@ impl Stack {
         Some(sent)
     }
 
-    /// Linux ip_frag_init/ip_frag_next: copies the data into new pieces. A datagram that
-    /// was itself a non-last fragment keeps MF on its last piece, and offsets continue
-    /// from its own. Returns the pieces sent.
+    /// Linux ip_frag_init/ip_frag_next: copies the data (skb_copy_bits(), across any
+    /// `frag_list`) into new pieces. A datagram that was itself a non-last fragment keeps
+    /// MF on its last piece, and offsets continue from its own. Returns the pieces sent.
     fn ip_frag_slow(
         &mut self,
         mut skb: SkBuff,
@@ -171,10 +171,6 @@ impl Stack {
         space: usize,
         dst: &DstEntry,
     ) -> Option<u64> {
-        if skb.linearize(&mut self.pool).is_err() {
-            self.kfree_skb(skb, DropReason::PktTooBig);
-            return None;
-        }
         let df = if skb.cb.flags.contains(IpSkbFlags::FRAG_PMTU) {
             IP_DF
         } else {
@@ -195,15 +191,15 @@ impl Stack {
                 self.kfree_skb(skb, DropReason::PktTooBig);
                 return None;
             };
-            let data = skb.data();
-            let (Ok(()), Ok(())) = (
-                piece.put_slice(&data[..hlen]),
-                piece.put_slice(&data[pos..pos + len]),
-            ) else {
+            let copied = piece.put(hlen + len).is_ok_and(|buf| {
+                buf[..hlen].copy_from_slice(&skb.data()[..hlen]);
+                skb.copy_bits(pos, &mut buf[hlen..]).is_ok()
+            });
+            if !copied {
                 self.pool.recycle(piece);
                 self.kfree_skb(skb, DropReason::PktTooBig);
                 return None;
-            };
+            }
             left -= len;
             let mf = if left > 0 { IP_MF } else { not_last };
             let offset = ((base + pos - hlen) / 8) as u16;

@@ -215,6 +215,49 @@ impl Stack {
         self.ip_push_header(skb, &p, options, dst)
     }
 
+    /// Linux ip_append_data() + ip_push_pending_frames() for one datagram: `payload` (the
+    /// transport header and data) is copied into pieces of `maxfraglen`, the head and its
+    /// `frag_list`, each with room for an IP header, so a datagram over the MTU leaves
+    /// through ip_fragment()'s fast path without another copy.
+    pub(crate) fn ip_append_data(
+        &mut self,
+        dst: &DstEntry,
+        p: IpSend,
+        payload: &[u8],
+    ) -> Result<(), OutputError> {
+        stage!(self, "ip_append_data");
+        let hlen = 20;
+        let mtu = dst.mtu as usize;
+        let space = if hlen + payload.len() <= mtu {
+            payload.len()
+        } else {
+            mtu.saturating_sub(hlen) & !7
+        };
+        if space == 0 && !payload.is_empty() {
+            return Err(OutputError::MsgSize);
+        }
+        let mut chunks = payload.chunks(space.max(1));
+        let first = chunks.next().unwrap_or(&[]);
+        let Ok(mut skb) = self.pool.alloc(LL_RESERVED + hlen, first.len()) else {
+            return Err(OutputError::NoBufs);
+        };
+        let mut ok = skb.put_slice(first).is_ok();
+        for chunk in chunks {
+            match self.pool.alloc(LL_RESERVED + hlen, chunk.len()) {
+                Ok(mut piece) => {
+                    ok &= piece.put_slice(chunk).is_ok();
+                    skb.frag_list.push(piece);
+                }
+                Err(_) => ok = false,
+            }
+        }
+        if !ok {
+            self.pool.recycle(skb);
+            return Err(OutputError::NoBufs);
+        }
+        self.ip_push_header(skb, &p, &[], dst)
+    }
+
     /// Puts the IPv4 header (with `options`) in front of the packet's data, which is the
     /// transport header and payload, then ip_local_out(). Linux ip_build_and_send_pkt()'s
     /// header half, and what ip_make_skb() writes.

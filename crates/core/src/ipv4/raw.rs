@@ -311,10 +311,8 @@ impl Stack {
         if len > max.min(0xffff) {
             return Err(SockError::Output(OutputError::MsgSize));
         }
-        self.ip_build_and_send_pkt(&dst, p, &[], payload.len(), |buf| {
-            buf.copy_from_slice(payload)
-        })
-        .map_err(SockError::Output)?;
+        self.ip_append_data(&dst, p, payload)
+            .map_err(SockError::Output)?;
         Ok(payload.len())
     }
 
@@ -348,24 +346,31 @@ impl Stack {
         };
         let mut matched = false;
         let mut full = 0;
+        let len = packet.len() + skb.data_len();
         for s in self.raw.socks.iter_mut().flatten() {
             if s.protocol != h.protocol || s.peer.is_some_and(|p| p != h.saddr) {
                 continue;
             }
             matched = true;
-            let cost = packet.len() + SKB_OVERHEAD;
+            let cost = len + SKB_OVERHEAD;
             if s.rx_bytes + cost > RAW_RCVBUF {
                 s.drops += 1;
                 full += 1;
                 continue;
             }
             s.rx_bytes += cost;
+            // skb_copy_datagram_msg(): straight from the pieces of a reassembled datagram.
+            let mut bytes = Vec::with_capacity(len);
+            bytes.extend_from_slice(packet);
+            for frag in &skb.frag_list {
+                frag.for_each_chunk(&mut |c| bytes.extend_from_slice(c));
+            }
             s.rx.push_back(RawDatagram {
                 src: h.saddr,
                 dst: h.daddr,
                 ttl: h.ttl,
                 ifindex: skb.iif,
-                packet: packet.to_vec(),
+                packet: bytes,
             });
         }
         for _ in 0..full {
