@@ -1,1 +1,136 @@
-//! Benchmarks live in benches/.
+//! Benchmarks live in benches/; this library holds the frames and stacks they share.
+
+pub mod frames {
+    //! Ethernet frames of IPv4 fragments, and a skiff host to feed them to.
+
+    use skiff_core::ipv4::raw::RawHandle;
+    use skiff_core::rand::Prng;
+    use skiff_core::{Stack, StackConfig};
+    use skiff_wire::Ipv4Addr;
+    use skiff_wire::ethernet::{EtherType, EthernetAddress, EthernetRepr};
+    use skiff_wire::ipv4::{IpProtocol, Ipv4Repr};
+
+    pub const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
+    pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
+    pub const OUR_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    /// RFC 3692 experimental: a raw socket takes it, and no protocol handler answers.
+    pub const PROTO: u8 = 253;
+
+    /// One Ethernet frame around an IPv4 packet of PROTO.
+    pub fn frame(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ident: u16,
+        more_frags: bool,
+        frag_offset: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let ip = Ipv4Repr {
+            src,
+            dst,
+            protocol: IpProtocol::from(PROTO),
+            ttl: 64,
+            tos: 0,
+            ident,
+            dont_frag: false,
+            more_frags,
+            frag_offset,
+            options: &[],
+            payload_len: payload.len(),
+        };
+        let mut f = vec![0u8; 14 + ip.buffer_len()];
+        EthernetRepr {
+            src: EthernetAddress(PEER_MAC),
+            dst: EthernetAddress(OUR_MAC),
+            vlan: None,
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(&mut f)
+        .expect("room for the Ethernet header");
+        ip.emit(&mut f[14..]).expect("room for the IP header");
+        f[34..].copy_from_slice(payload);
+        f
+    }
+
+    /// A datagram of `len` payload bytes cut for `mtu` as Linux does (R24), in order.
+    pub fn fragments(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ident: u16,
+        len: usize,
+        mtu: usize,
+    ) -> Vec<Vec<u8>> {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+        let space = (mtu - 20) & !7;
+        data.chunks(space)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let offset = i * space;
+                let mf = offset + chunk.len() < len;
+                frame(src, dst, ident, mf, offset as u16, chunk)
+            })
+            .collect()
+    }
+
+    /// `n` random 8-byte fragments from PEER_IP over `ids` IDs: random offsets below 8 KiB,
+    /// MF on seven in eight. FragmentSmack's shape.
+    pub fn flood(n: usize, ids: u32, seed: u64) -> Vec<Vec<u8>> {
+        let mut rng = Prng::new(seed);
+        (0..n)
+            .map(|_| {
+                let id = rng.below(ids) as u16;
+                let offset = (rng.below(1024) * 8) as u16;
+                let mf = rng.below(8) != 0;
+                frame(
+                    PEER_IP,
+                    OUR_IP,
+                    id,
+                    mf,
+                    offset,
+                    &rng.next_u64().to_be_bytes(),
+                )
+            })
+            .collect()
+    }
+
+    /// A skiff host: eth0 with OUR_IP/24 and `mtu`, PEER_IP known, a raw socket of PROTO.
+    pub struct SkiffHost {
+        pub s: Stack,
+        pub eth0: u32,
+        pub sock: RawHandle,
+    }
+
+    pub fn skiff_host(mtu: u32) -> SkiffHost {
+        let mut s = Stack::new(StackConfig::default());
+        let eth0 = s
+            .add_device("eth0", EthernetAddress(OUR_MAC), mtu)
+            .expect("a fresh stack takes eth0");
+        s.set_up(eth0, true).expect("eth0 exists");
+        s.add_addr(eth0, OUR_IP, 24).expect("a valid address");
+        s.add_neigh_static(eth0, PEER_IP, EthernetAddress(PEER_MAC));
+        let sock = s.raw_socket(PROTO).expect("a valid protocol");
+        while let Some((_, skb)) = s.poll_transmit() {
+            s.recycle(skb);
+        }
+        SkiffHost { s, eth0, sock }
+    }
+}
+
+/// glibc copies large blocks with `rep movsb`, whose speed on AMD Zen swings several-fold
+/// with the relative alignment of source and destination: a bench moved sixfold between
+/// runs with where a heap block landed. This runs the bench again with `rep movsb` off
+/// (a glibc tunable), so every copy, skiff's and the reference's, takes the vector loop.
+pub fn without_rep_movsb() {
+    const TUNABLE: &str = "glibc.cpu.x86_rep_movsb_threshold=2147483647";
+    if std::env::var_os("GLIBC_TUNABLES").is_some() {
+        return;
+    }
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let status = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("GLIBC_TUNABLES", TUNABLE)
+        .status()
+        .expect("the bench runs again");
+    std::process::exit(status.code().unwrap_or(1));
+}

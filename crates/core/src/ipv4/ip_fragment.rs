@@ -33,7 +33,7 @@ pub enum DefragUser {
 
 /// A queue's identity (R2). Linux `struct frag_v4_compare_key`; `vif` is the l3mdev (VRF)
 /// master's ifindex, always 0 as skiff has no VRFs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FragKey {
     saddr: Ipv4Addr,
     daddr: Ipv4Addr,
@@ -41,6 +41,19 @@ struct FragKey {
     protocol: u8,
     user: DefragUser,
     vif: u32,
+}
+
+/// The key as two words: two keyed multiplies per lookup rather than one per field.
+impl core::hash::Hash for FragKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from(u32::from(self.saddr)) << 32 | u64::from(u32::from(self.daddr)));
+        state.write_u64(
+            u64::from(self.id) << 48
+                | u64::from(self.protocol) << 40
+                | (self.user as u64) << 32
+                | u64::from(self.vif),
+        );
+    }
 }
 
 /// Fragments that follow one another exactly, from the run's offset (its map key) to
