@@ -37,7 +37,8 @@ fn stack() -> (Stack, [u32; 2]) {
 
 // Records: [op][len_hi][len_lo][bytes...]. op bit 0: device; bit 1: timer instead of a
 // frame; bit 2: make the frame ours (our MAC, IPv4 ethertype); bit 3: fix the IPv4
-// header checksum; bit 4: deliver as a batch of two.
+// header checksum; bit 4: deliver as a batch of two; bit 5: toggle the PRE_ROUTING
+// defrag hook first.
 fuzz_target!(|data: &[u8]| {
     let (mut s, devs) = stack();
     let mut now = Instant::from_secs(1);
@@ -47,6 +48,13 @@ fuzz_target!(|data: &[u8]| {
         let len = usize::from(u16::from_be_bytes([rest[1], rest[2]])).min(rest.len() - 3);
         let bytes = &rest[3..3 + len];
         rest = &rest[3 + len..];
+        if op & 32 != 0 {
+            if s.nf.defrag_enabled() {
+                s.nf.nf_defrag_ipv4_disable();
+            } else {
+                s.nf.nf_defrag_ipv4_enable().unwrap();
+            }
+        }
         if op & 2 != 0 {
             now = now.saturating_add(core::time::Duration::from_millis(len as u64 * 37));
             s.handle_timeout(now);
@@ -83,6 +91,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(sent <= 4096, "one input never makes an unbounded burst");
         assert!(s.neigh.len() <= s.neigh.parms().gc_thresh3);
         assert!(s.pool().free_len() <= 1024);
+        assert!(s.fib.exceptions().len() <= skiff_core::route::exception::FNHE_MAX);
+        assert!(s.ipfrags().mem() <= 4 << 20 | 64 << 10, "high_thresh plus one fragment");
     }
     now = now.saturating_add(core::time::Duration::from_secs(120));
     s.handle_timeout(now);

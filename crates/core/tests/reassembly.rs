@@ -453,3 +453,116 @@ fn r18_there_is_no_fragment_count_limit() {
     let d = h.s.raw_recv(sock).unwrap();
     assert_eq!(&d.packet[20..], &req[..]);
 }
+
+/// The frame carrying `payload[off..end]` of datagram `id` from PEER to `dst`, DF as given.
+fn routed_piece(
+    dst: Ipv4Addr,
+    id: u16,
+    payload: &[u8],
+    (off, end): (usize, usize),
+    df: bool,
+) -> Vec<u8> {
+    let mut p = Ip::new(PEER, dst, 17, payload[off..end].to_vec());
+    (p.ident, p.frag_offset, p.mf, p.df) = (id, off as u16, end < payload.len(), df);
+    p.frame()
+}
+
+/// (bytes, MF, offset) of what left.
+fn frag_shape(out: &[Out]) -> Vec<(usize, bool, usize)> {
+    out.iter()
+        .map(|o| {
+            let fo = u16::from_be_bytes([o.ip[6], o.ip[7]]);
+            (o.ip.len(), fo & 0x2000 != 0, usize::from(fo & 0x1fff) * 8)
+        })
+        .collect()
+}
+
+#[test]
+fn r16_a_router_forwards_fragments_as_they_are_by_default() {
+    let mut r = Host::new(true);
+    let data = udp(PEER, PEER1, 7, 9, &[5; 1192]);
+    for range in [(0, 576), (576, 1200)] {
+        r.rx(r.eth0, &routed_piece(PEER1, 9, &data, range, false));
+    }
+    let out = outs(r.tx());
+    assert_eq!(frag_shape(&out), vec![(596, true, 0), (644, false, 576)]);
+    assert_eq!(r.mib("IpReasmReqds"), 0);
+    assert!(!r.s.nf.defrag_enabled());
+}
+
+#[test]
+fn r16_the_prerouting_defrag_hook_reassembles_and_cuts_back_to_the_largest_fragment() {
+    let mut r = Host::new(true); // eth1 MTU 1400
+    r.s.nf.nf_defrag_ipv4_enable().unwrap();
+    r.s.nf.nf_defrag_ipv4_enable().unwrap();
+    // A rule after the hook sees the whole datagram once.
+    r.s.nf
+        .load_rules("-A PREROUTING -s 10.0.0.2 -j ACCEPT\n")
+        .unwrap();
+    let data = udp(PEER, PEER1, 7, 9, &[5; 1592]);
+    for range in [(0, 576), (576, 1152), (1152, 1600)] {
+        r.rx(r.eth0, &routed_piece(PEER1, 9, &data, range, false));
+    }
+    assert_eq!((r.mib("IpReasmReqds"), r.mib("IpReasmOKs")), (3, 1));
+    assert!(
+        r.s.nf.render_rules().contains("    1  1620 ACCEPT"),
+        "{}",
+        r.s.nf.render_rules()
+    );
+    let out = outs(r.tx());
+    assert_eq!(
+        frag_shape(&out),
+        vec![(596, true, 0), (596, true, 576), (468, false, 1152)],
+        "cut to the largest fragment (596 bytes), not to eth1's 1400"
+    );
+    let whole: Vec<u8> = out.iter().flat_map(|o| o.payload.clone()).collect();
+    assert_eq!(whole, data);
+    assert!(out.iter().all(|o| o.ttl == 63 && o.ident == 9));
+    // Disabled again, fragments pass through untouched.
+    r.s.nf.nf_defrag_ipv4_disable();
+    r.s.nf.load_rules("").unwrap();
+    for range in [(0, 576), (576, 1152), (1152, 1600)] {
+        r.rx(r.eth0, &routed_piece(PEER1, 10, &data, range, false));
+    }
+    assert_eq!(outs(r.tx()).len(), 3);
+    assert_eq!(r.mib("IpReasmReqds"), 3);
+}
+
+#[test]
+fn r16_df_fragments_reassembled_by_the_hook_are_refused_past_the_mtu() {
+    let mut r = Host::new(true); // eth1 MTU 1400
+    r.s.nf.nf_defrag_ipv4_enable().unwrap();
+    let data = udp(PEER, PEER1, 7, 9, &[5; 2952]);
+    for range in [(0, 1480), (1480, 2960)] {
+        r.rx(r.eth0, &routed_piece(PEER1, 11, &data, range, true));
+    }
+    let errs = icmps(r.tx());
+    assert_eq!(errs.len(), 1);
+    let (t, c, o) = &errs[0];
+    assert_eq!(
+        (*t, *c, &o.payload[6..8]),
+        (3, 4, &1400u16.to_be_bytes()[..])
+    );
+    assert_eq!((r.mib("IpReasmOKs"), r.mib("IpFragFails")), (1, 1));
+    // Fragments no larger than eth1's MTU go out as they came, DF on the first (Linux's
+    // fast path copies only offset and MF into later pieces).
+    for range in [(0, 1192), (1192, 2384), (2384, 2960)] {
+        r.rx(r.eth0, &routed_piece(PEER1, 12, &data, range, true));
+    }
+    let out = outs(r.tx());
+    assert_eq!(
+        frag_shape(&out),
+        vec![(1212, true, 0), (1212, true, 1192), (596, false, 2384)]
+    );
+    assert!(out[0].df, "IPSKB_FRAG_PMTU");
+}
+
+#[test]
+fn r16_the_hook_reassembles_for_local_delivery_too() {
+    let mut h = Host::new(false);
+    h.s.nf.nf_defrag_ipv4_enable().unwrap();
+    let req = echo(100);
+    send_all(&mut h, &pieces(1, &req, 40));
+    assert_eq!(replies(&mut h).len(), 1);
+    assert_eq!(h.mib("IpReasmOKs"), 1, "once, at PRE_ROUTING");
+}

@@ -269,9 +269,13 @@ impl Stack {
         let Some(orig) = skb_in.network_header_bytes() else {
             return;
         };
-        let Ok(iph) = Ipv4Packet::new_checked(orig) else {
+        // The linear part: a reassembled datagram keeps the rest in its frag_list, and
+        // the quote never reaches past the first fragment's data.
+        let ihl = usize::from(orig.first().map_or(0, |b| b & 0x0f)) * 4;
+        if ihl < 20 || orig.len() < ihl {
             return;
-        };
+        }
+        let iph = Ipv4Packet::new_unchecked(orig);
         if skb_in.pkt_type != PacketType::Host {
             return;
         }
@@ -281,7 +285,6 @@ impl Stack {
         if iph.frag_offset() != 0 {
             return;
         }
-        let ihl = iph.header_len();
         if icmp_is_error(icmp_type) && u8::from(iph.protocol()) == 1 {
             // Never an error about an error, nor about an unknown ICMP type.
             match orig.get(ihl) {

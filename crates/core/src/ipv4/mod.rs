@@ -51,18 +51,39 @@ impl Stack {
             in_dev: dev(in_dev),
             out_dev: dev(out_dev),
         };
-        match self.nf.nf_hook(skb, state) {
-            NfOutcome::Continue(skb) => Some(skb),
-            NfOutcome::Drop { skb, reject, why } => {
-                self.nf_drop(skb, reject, why);
-                None
-            }
-            NfOutcome::Stolen => None,
-            NfOutcome::Queued => {
-                self.trace_stage("nf_queue");
-                None
+        let outcome = self.nf.nf_hook(skb, state);
+        self.nf_outcome(state, outcome)
+    }
+
+    /// Acts on what the hook's ops decided; returns the packet when the okfn should run.
+    fn nf_outcome(&mut self, state: NfHookState, mut outcome: NfOutcome) -> Option<SkBuff> {
+        loop {
+            match outcome {
+                NfOutcome::Continue(skb) => return Some(skb),
+                NfOutcome::Drop { skb, reject, why } => {
+                    self.nf_drop(skb, reject, why);
+                    return None;
+                }
+                NfOutcome::Stolen => return None,
+                NfOutcome::Queued => {
+                    self.trace_stage("nf_queue");
+                    return None;
+                }
+                NfOutcome::Defrag { skb, resume } => {
+                    let mut whole = self.ipv4_conntrack_defrag(skb)?;
+                    // nf_ct_ipv4_gather_frags(): may be cut again to its fragments' size.
+                    whole.ignore_df = true;
+                    outcome = self.nf.nf_hook_resume(whole, state, resume);
+                }
             }
         }
+    }
+
+    /// nf_defrag_ipv4 ipv4_conntrack_defrag(): the datagram once whole (NF_ACCEPT), else
+    /// the fragment stays queued (NF_STOLEN).
+    fn ipv4_conntrack_defrag(&mut self, skb: SkBuff) -> Option<SkBuff> {
+        stage!(self, "ipv4_conntrack_defrag");
+        self.ip_defrag(skb, ip_fragment::DefragUser::ConntrackIn)
     }
 }
 
@@ -81,10 +102,8 @@ impl Stack {
             return false;
         };
         self.trace_begin(0, "nf_reinject");
-        match outcome {
-            NfOutcome::Continue(skb) => self.nf_okfn(state.hook, skb),
-            NfOutcome::Drop { skb, reject, why } => self.nf_drop(skb, reject, why),
-            NfOutcome::Stolen | NfOutcome::Queued => {}
+        if let Some(skb) = self.nf_outcome(state, outcome) {
+            self.nf_okfn(state.hook, skb);
         }
         self.trace_end();
         self.process_backlog();

@@ -263,11 +263,17 @@ pub enum NfOutcome {
     Stolen,
     /// The packet waits in an NFQUEUE for [`Netfilter::nf_reinject`].
     Queued,
+    /// The defrag op met a fragment: the stack reassembles it (`ip_defrag`, user
+    /// `IP_DEFRAG_CONNTRACK_IN`) and, with a whole datagram, goes on from op `resume`
+    /// through [`Netfilter::nf_hook_resume`].
+    Defrag { skb: SkBuff, resume: usize },
 }
 
 enum OpKind {
     Table,
     User(Box<dyn NfHookFn>),
+    /// nf_defrag_ipv4's ipv4_conntrack_defrag().
+    Defrag,
 }
 
 struct HookOp {
@@ -367,6 +373,34 @@ impl Netfilter {
         self.insert_op(hook, priority, OpKind::User(f))
     }
 
+    /// Loads nf_defrag_ipv4: fragments are reassembled at PRE_ROUTING, priority
+    /// `NF_IP_PRI_CONNTRACK_DEFRAG`, before any rule sees them, and a forwarded datagram
+    /// leaves cut back to its largest fragment. Linux nf_defrag_ipv4_enable(); off by
+    /// default. Enabling twice keeps one op.
+    pub fn nf_defrag_ipv4_enable(&mut self) -> Result<(), HookError> {
+        if self.defrag_enabled() {
+            return Ok(());
+        }
+        self.insert_op(
+            NfInetHook::PreRouting,
+            priority::NF_IP_PRI_CONNTRACK_DEFRAG,
+            OpKind::Defrag,
+        )
+        .map(|_| ())
+    }
+
+    /// Unloads nf_defrag_ipv4. Linux nf_defrag_ipv4_disable().
+    pub fn nf_defrag_ipv4_disable(&mut self) {
+        self.hooks[NfInetHook::PreRouting.index()].retain(|op| !matches!(op.kind, OpKind::Defrag));
+        self.update_active();
+    }
+
+    pub fn defrag_enabled(&self) -> bool {
+        self.hooks[NfInetHook::PreRouting.index()]
+            .iter()
+            .any(|op| matches!(op.kind, OpKind::Defrag))
+    }
+
     /// Removes a user op; false if it is not registered. Packets it queued are dropped
     /// ([`NfDrop::HookGone`]) when reinjected. Linux nf_unregister_net_hook().
     pub fn nf_unregister_net_hook(&mut self, h: HookHandle) -> bool {
@@ -385,6 +419,11 @@ impl Netfilter {
     /// IPv4 header. Linux include/linux/netfilter.h nf_hook(), net/netfilter/core.c nf_hook_slow().
     pub fn nf_hook(&mut self, skb: SkBuff, state: NfHookState) -> NfOutcome {
         self.nf_hook_slow(skb, state, 0)
+    }
+
+    /// Goes on with `state.hook`'s ops from index `i` (after [`NfOutcome::Defrag`]).
+    pub fn nf_hook_resume(&mut self, skb: SkBuff, state: NfHookState, i: usize) -> NfOutcome {
+        self.nf_hook_slow(skb, state, i)
     }
 
     /// Runs the ops of `state.hook` from index `i`. Linux nf_hook_slow().
@@ -414,6 +453,17 @@ impl Netfilter {
                     NfVerdict::Repeat => Step::Again,
                     NfVerdict::Stop => return NfOutcome::Continue(skb),
                 },
+                OpKind::Defrag => {
+                    // ip_is_fragment(): MF or an offset.
+                    let frag_off = skb
+                        .data()
+                        .get(6..8)
+                        .map(|b| u16::from_be_bytes([b[0], b[1]]));
+                    if frag_off.is_some_and(|f| f & 0x3fff != 0) {
+                        return NfOutcome::Defrag { skb, resume: i + 1 };
+                    }
+                    Step::Next
+                }
             };
             match step {
                 Step::Next => {
