@@ -53,59 +53,15 @@ fn skiff_reasm(h: &mut skiff_bench::frames::SkiffHost, frames: &[Vec<u8>], now: 
     got
 }
 
-mod smol {
-    use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-    use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
+mod smol;
+
+/// smoltcp with a raw socket of PROTO.
+mod smol_host {
+    use super::smol::{Ring, iface};
+    use smoltcp::iface::{Interface, SocketHandle, SocketSet};
     use smoltcp::socket::raw;
     use smoltcp::time::Instant;
-    use smoltcp::wire::{
-        EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpProtocol, IpVersion,
-    };
-
-    /// Frames read in place, one after the other, as from a DMA ring.
-    pub struct Ring {
-        pub frames: Vec<Vec<u8>>,
-        pub next: usize,
-        pub tx: Vec<u8>,
-    }
-
-    pub struct Rx<'a>(&'a [u8]);
-    pub struct Tx<'a>(&'a mut Vec<u8>);
-
-    impl RxToken for Rx<'_> {
-        fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-            f(self.0)
-        }
-    }
-
-    impl TxToken for Tx<'_> {
-        fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-            self.0.resize(len, 0);
-            f(self.0)
-        }
-    }
-
-    impl Device for Ring {
-        type RxToken<'a> = Rx<'a>;
-        type TxToken<'a> = Tx<'a>;
-
-        fn receive(&mut self, _: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-            let frame = self.frames.get(self.next)?;
-            self.next += 1;
-            Some((Rx(frame), Tx(&mut self.tx)))
-        }
-
-        fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
-            Some(Tx(&mut self.tx))
-        }
-
-        fn capabilities(&self) -> DeviceCapabilities {
-            let mut caps = DeviceCapabilities::default();
-            caps.medium = Medium::Ethernet;
-            caps.max_transmission_unit = 1514;
-            caps
-        }
-    }
+    use smoltcp::wire::{IpProtocol, IpVersion};
 
     pub struct Host {
         pub iface: Interface,
@@ -115,23 +71,10 @@ mod smol {
     }
 
     /// Boxed: the reassembly buffers live inside the Interface, and a heap block this
-    /// large is page-aligned, so copies see the same alignment in every run (on the stack,
-    /// runs differed sixfold with where the large copy happened to land).
+    /// large is page-aligned, so the large copies see the same alignment in every run.
     pub fn host(frames: Vec<Vec<u8>>) -> Box<Host> {
-        let mut dev = Ring {
-            frames,
-            next: 0,
-            tx: Vec::new(),
-        };
-        let mac = EthernetAddress(skiff_bench::frames::OUR_MAC);
-        let mut iface = Interface::new(
-            Config::new(HardwareAddress::Ethernet(mac)),
-            &mut dev,
-            Instant::ZERO,
-        );
-        iface.update_ip_addrs(|a| {
-            a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24)).unwrap();
-        });
+        let mut dev = Ring::new(frames);
+        let iface = iface(&mut dev);
         let rx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; 8], vec![0; 4 * 65536]);
         let tx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; 1], vec![0; 64]);
         let socket = raw::Socket::new(
@@ -182,11 +125,11 @@ fn bench_reasm(c: &mut Criterion) {
             })
         });
 
-        let mut sh = smol::host(frames.clone());
-        assert_eq!(smol::reasm(&mut sh), want);
-        assert_eq!(smol::reasm(&mut sh), want);
+        let mut sh = smol_host::host(frames.clone());
+        assert_eq!(smol_host::reasm(&mut sh), want);
+        assert_eq!(smol_host::reasm(&mut sh), want);
         g.bench_function(BenchmarkId::new("smoltcp", id), |b| {
-            b.iter(|| assert_eq!(smol::reasm(&mut sh), want))
+            b.iter(|| assert_eq!(smol_host::reasm(&mut sh), want))
         });
     }
     g.finish();

@@ -76,76 +76,7 @@ fn skiff_echo(s: &mut Stack, eth0: u32, frame: &[u8], now: Instant) -> usize {
     len
 }
 
-mod smol {
-    use smoltcp::iface::{Config, Interface, SocketSet};
-    use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
-    use smoltcp::time::Instant;
-    use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
-
-    /// One frame in (read in place, as from a DMA ring), one frame out.
-    pub struct OneFrame {
-        pub frame: Vec<u8>,
-        pub pending: bool,
-        pub tx: Vec<u8>,
-    }
-
-    pub struct Rx<'a>(&'a [u8]);
-    pub struct Tx<'a>(&'a mut Vec<u8>);
-
-    impl RxToken for Rx<'_> {
-        fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-            f(self.0)
-        }
-    }
-
-    impl TxToken for Tx<'_> {
-        fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-            self.0.resize(len, 0);
-            f(self.0)
-        }
-    }
-
-    impl Device for OneFrame {
-        type RxToken<'a> = Rx<'a>;
-        type TxToken<'a> = Tx<'a>;
-
-        fn receive(&mut self, _: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-            if !self.pending {
-                return None;
-            }
-            self.pending = false;
-            Some((Rx(&self.frame), Tx(&mut self.tx)))
-        }
-
-        fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
-            Some(Tx(&mut self.tx))
-        }
-
-        fn capabilities(&self) -> DeviceCapabilities {
-            let mut caps = DeviceCapabilities::default();
-            caps.medium = Medium::Ethernet;
-            caps.max_transmission_unit = 1514;
-            caps
-        }
-    }
-
-    pub fn iface(dev: &mut OneFrame) -> Interface {
-        let mac = EthernetAddress(super::OUR_MAC);
-        let mut iface = Interface::new(
-            Config::new(HardwareAddress::Ethernet(mac)),
-            dev,
-            Instant::ZERO,
-        );
-        iface.update_ip_addrs(|a| {
-            a.push(IpCidr::new(IpAddress::v4(10, 0, 0, 1), 24)).unwrap();
-        });
-        iface
-    }
-
-    pub fn poll(iface: &mut Interface, dev: &mut OneFrame, sockets: &mut SocketSet<'_>) {
-        iface.poll(Instant::ZERO, dev, sockets);
-    }
-}
+mod smol;
 
 /// An ARP request from the peer for our address: smoltcp learns the peer from it.
 fn arp_request_frame() -> Vec<u8> {
@@ -190,23 +121,21 @@ fn bench_rx(c: &mut Criterion) {
         })
     });
 
-    let mut dev = smol::OneFrame {
-        frame: arp_request_frame(),
-        pending: true,
-        tx: Vec::new(),
-    };
+    let mut dev = smol::Ring::new(vec![arp_request_frame()]);
     let mut iface = smol::iface(&mut dev);
     let mut sockets = smoltcp::iface::SocketSet::new(Vec::new());
-    smol::poll(&mut iface, &mut dev, &mut sockets);
-    dev.frame = frame.clone();
-    dev.pending = true;
+    let mut poll = |iface: &mut smoltcp::iface::Interface, dev: &mut smol::Ring| {
+        dev.next = 0;
+        iface.poll(smoltcp::time::Instant::ZERO, dev, &mut sockets);
+    };
+    poll(&mut iface, &mut dev);
+    dev.frames = vec![frame.clone()];
     dev.tx.clear();
-    smol::poll(&mut iface, &mut dev, &mut sockets);
+    poll(&mut iface, &mut dev);
     assert_eq!(dev.tx.len(), 64, "smoltcp answers the echo request");
     g.bench_function(BenchmarkId::new("smoltcp", "icmp-echo-64"), |b| {
         b.iter(|| {
-            dev.pending = true;
-            smol::poll(&mut iface, &mut dev, &mut sockets);
+            poll(&mut iface, &mut dev);
             black_box(dev.tx.len())
         })
     });
