@@ -6,7 +6,9 @@
 //!
 //! Group `reasm_flood`: 1,000,000 random 8-byte fragments across 10,000 IDs from one
 //! source, into skiff. Criterion reports fragments per second; the peak reassembly memory
-//! is printed and must stay at or under `ipfrag_high_thresh`.
+//! is printed. As in Linux, a fragment is admitted while memory is at or under
+//! `ipfrag_high_thresh`, so the peak may pass it by the charge of one admission (the
+//! fragment, and its queue if it opened one), never more.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use skiff_bench::frames::{OUR_IP, PEER_IP, PROTO, fragments, skiff_host};
@@ -142,6 +144,8 @@ fn bench_reasm_flood(c: &mut Criterion) {
     let high = h.s.sysctl().ipfrag_high_thresh as usize;
     let mut t = 1_000_000_000u64;
     let mut peak = 0usize;
+    // The largest charge of one fragment.
+    let mut step = 0usize;
     let mut g = c.benchmark_group("reasm_flood");
     g.sample_size(10);
     g.throughput(Throughput::Elements(FRAGS as u64));
@@ -152,18 +156,24 @@ fn bench_reasm_flood(c: &mut Criterion) {
                 t += 1000;
                 let mut skb = h.s.alloc_skb(f.len()).unwrap();
                 skb.put_slice(f).unwrap();
+                let before = h.s.ipfrags().mem();
                 h.s.netif_receive(Instant::from_nanos(t), h.eth0, skb);
-                peak = peak.max(h.s.ipfrags().mem());
+                let after = h.s.ipfrags().mem();
+                step = step.max(after.saturating_sub(before));
+                peak = peak.max(after);
             }
         })
     });
     g.finish();
     println!(
-        "reasm_flood: peak reassembly memory {peak} bytes, ipfrag_high_thresh {high}, {} queues at the end, ReasmFails {}",
+        "reasm_flood: peak reassembly memory {peak} bytes, ipfrag_high_thresh {high}, largest charge of one fragment {step}, {} queues at the end, ReasmFails {}",
         h.s.ipfrags().len(),
         h.s.stats().get("IpReasmFails").unwrap_or(0)
     );
-    assert!(peak <= high, "peak {peak} over ipfrag_high_thresh {high}");
+    assert!(
+        peak <= high + step,
+        "peak {peak} over ipfrag_high_thresh {high} plus one fragment ({step})"
+    );
 }
 
 criterion_group!(benches, bench_reasm, bench_reasm_flood);
