@@ -228,3 +228,19 @@ fn ptb_floods_stay_bounded() {
         skiff_core::route::exception::FNHE_MAX
     );
 }
+
+#[test]
+fn an_error_about_our_icmp_teaches_without_any_socket() {
+    let mut h = Host::new(false);
+    h.s.add_route(FibRoute::new(Ipv4Addr::UNSPECIFIED, 0, RouteType::Unicast).via(PEER))
+        .unwrap();
+    // REMOTE pings us with 1400 bytes; the reply (our ICMP) draws a frag-needed.
+    let echo = Ip::new(REMOTE, ME, 1, icmp(8, 0, [0, 9, 0, 1], &[7; 1372]));
+    h.rx(h.eth0, &echo.frame());
+    let reply = outs(h.tx());
+    assert_eq!(shape(&reply), vec![(1400, false)]);
+    ptb(&mut h, &reply[0], 1000);
+    assert!(cache(&h).contains("mtu 1000"), "icmp_err(): {}", cache(&h));
+    h.rx(h.eth0, &echo.frame());
+    assert_eq!(shape(&outs(h.tx())), vec![(996, false), (424, false)]);
+}
