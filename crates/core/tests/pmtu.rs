@@ -244,3 +244,37 @@ fn an_error_about_our_icmp_teaches_without_any_socket() {
     h.rx(h.eth0, &echo.frame());
     assert_eq!(shape(&outs(h.tx())), vec![(996, false), (424, false)]);
 }
+
+#[test]
+fn forwarding_honours_only_a_locked_path_mtu() {
+    let mut r = Host::new(true); // eth1 MTU 1400
+    let sock = r.s.raw_socket(1).unwrap();
+    let probe = icmp(8, 0, [0, 7, 0, 1], &[1; 1000]);
+    let mut learn = |r: &mut Host, mtu: u16| {
+        let now = r.now;
+        r.s.raw_sendto(now, sock, PEER1, &probe).unwrap();
+        let sent = outs(r.tx());
+        let m = icmp(3, 4, [0, 0, (mtu >> 8) as u8, mtu as u8], &sent[0].ip[..28]);
+        let mut p = Ip::new(PEER1, ME1, 1, m);
+        p.eth_dst = MAC1;
+        r.rx(r.eth1, &p.frame());
+    };
+    let forward = |r: &mut Host| {
+        r.rx(r.eth0, &Ip::udp(PEER, PEER1, 9, &[3; 1972]).frame());
+        shape(&outs(r.tx()))
+    };
+    learn(&mut r, 1000);
+    assert!(cache(&r).contains("mtu 1000"));
+    assert_eq!(
+        forward(&mut r),
+        vec![(1396, false), (624, false)],
+        "eth1's MTU"
+    );
+    learn(&mut r, 400);
+    assert!(cache(&r).contains("mtu lock 552"), "{}", cache(&r));
+    assert_eq!(
+        forward(&mut r),
+        vec![(548, false), (548, false), (548, false), (416, false)],
+        "a locked path MTU holds for forwarding too"
+    );
+}

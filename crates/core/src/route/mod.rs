@@ -1707,7 +1707,17 @@ impl Fib {
             RtFlags(0)
         };
         inc(&self.stats.in_slow_tot);
-        let (gateway, mtu) = Self::nexthop(Some(res), out.mtu);
+        let (gateway, mut mtu) = Self::nexthop(Some(res), out.mtu);
+        // ip_dst_mtu_maybe_forward(): forwarding ignores a learned path MTU unless it is
+        // locked (ip_forward_use_pmtu is 0).
+        let (mut pmtu, mut pflags) = (mtu, flags);
+        self.bind_exception(d, out.ifindex, gateway, &mut pmtu, &mut pflags);
+        let flags = if pflags.contains(RtFlags::MTU_LOCKED) {
+            mtu = pmtu;
+            pflags
+        } else {
+            flags
+        };
         Ok(DstEntry {
             rt_type: RouteType::Unicast,
             input: DstInput::Forward,
