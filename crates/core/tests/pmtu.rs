@@ -250,7 +250,7 @@ fn forwarding_honours_only_a_locked_path_mtu() {
     let mut r = Host::new(true); // eth1 MTU 1400
     let sock = r.s.raw_socket(1).unwrap();
     let probe = icmp(8, 0, [0, 7, 0, 1], &[1; 1000]);
-    let mut learn = |r: &mut Host, mtu: u16| {
+    let learn = |r: &mut Host, mtu: u16| {
         let now = r.now;
         r.s.raw_sendto(now, sock, PEER1, &probe).unwrap();
         let sent = outs(r.tx());
