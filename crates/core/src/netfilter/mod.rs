@@ -33,6 +33,7 @@ pub use log::LOG_RING_SIZE;
 pub use queue::{NFQ_MAXLEN_LIMIT, NFQNL_QMAX_DEFAULT, NfqStats};
 pub use rules::{MAX_RULES, RuleError};
 
+use crate::ipv4::input::{IP_MF, IP_OFFSET};
 use crate::skb::SkBuff;
 use core::fmt;
 use log::LogRing;
@@ -459,7 +460,7 @@ impl Netfilter {
                         .data()
                         .get(6..8)
                         .map(|b| u16::from_be_bytes([b[0], b[1]]));
-                    if frag_off.is_some_and(|f| f & 0x3fff != 0) {
+                    if frag_off.is_some_and(|f| f & (IP_MF | IP_OFFSET) != 0) {
                         return NfOutcome::Defrag { skb, resume: i + 1 };
                     }
                     Step::Next

@@ -21,6 +21,16 @@ pub(crate) struct FnheKey {
     pub gw: u32,
 }
 
+impl FnheKey {
+    pub(crate) fn new(daddr: u32, dev: u32, gateway: Option<Ipv4Addr>) -> FnheKey {
+        FnheKey {
+            daddr,
+            dev,
+            gw: gateway.map_or(0, u32::from),
+        }
+    }
+}
+
 /// One learned path MTU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fnhe {

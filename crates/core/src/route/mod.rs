@@ -4,10 +4,10 @@
 //! Linux net/ipv4/route.c, fib_trie.c, fib_frontend.c, devinet.c.
 //!
 //! Deviations from Linux, all deliberate: no policy rules (one merged trie, as Linux runs
-//! without custom rules), no multipath, no route TOS, no multicast forwarding, no route or
-//! dst cache of Linux's kind (every resolution is a slow-path resolution, so the `*_slow_*`
-//! counters count every call), `promote_secondaries` is 0. Nexthop exceptions hold learned
-//! path MTUs only (no redirects).
+//! without custom rules), no multipath, no route TOS, no multicast forwarding, no per-nexthop
+//! route cache (every resolution is a slow-path resolution, so the `*_slow_*` counters count
+//! every call), `promote_secondaries` is 0. Nexthop exceptions hold learned path MTUs only
+//! (no redirects).
 
 pub mod cache;
 pub mod exception;
@@ -1418,12 +1418,7 @@ impl Fib {
         if self.fnhe.is_empty() {
             return;
         }
-        let key = FnheKey {
-            daddr,
-            dev,
-            gw: gateway.map_or(0, u32::from),
-        };
-        if let Some(e) = self.fnhe.find(&key) {
+        if let Some(e) = self.fnhe.find(&FnheKey::new(daddr, dev, gateway)) {
             *mtu = e.pmtu;
             if e.locked {
                 *flags = *flags | RtFlags::MTU_LOCKED;
@@ -1435,7 +1430,7 @@ impl Fib {
     /// Linux ipv4_update_pmtu() → __ip_rt_update_pmtu(), RFC 1191 as Linux reads it: a
     /// locked path MTU and increases are ignored; below `min_pmtu` (an MTU of 0 too) the
     /// estimate is clamped to it and locked; the same MTU only refreshes the expiry once
-    /// half of it has passed. Returns whether anything was learned.
+    /// half of it has passed.
     pub fn ip_rt_update_pmtu(
         &mut self,
         fl: &Flowi4,
@@ -1443,37 +1438,32 @@ impl Fib {
         now: Instant,
         min_pmtu: u32,
         expires: std::time::Duration,
-    ) -> bool {
+    ) {
         let Ok(dst) = self.ip_route_output(fl) else {
-            return false;
+            return;
         };
         if dst.flags.contains(RtFlags::LOCAL) || dst.flags.contains(RtFlags::MTU_LOCKED) {
-            return false;
+            return;
         }
         if dst.mtu < mtu {
-            return false;
+            return;
         }
         let (mut mtu, mut lock) = (mtu, false);
         if mtu < min_pmtu {
             lock = true;
             mtu = dst.mtu.min(min_pmtu);
         }
-        let key = FnheKey {
-            daddr: u32::from(dst.daddr),
-            dev: dst.dev,
-            gw: dst.gateway.map_or(0, u32::from),
-        };
+        let key = FnheKey::new(u32::from(dst.daddr), dst.dev, dst.gateway);
         if let Some(e) = self.fnhe.find(&key)
             && e.pmtu == mtu
             && !lock
             && now.saturating_add(expires / 2) < e.expires
         {
-            return false;
+            return;
         }
         self.fnhe
             .update(key, mtu, lock, now.saturating_add(expires));
         self.rt_cache_flush();
-        true
     }
 
     /// Drops the path MTUs that expired by `now` (Linux checks `dst.expires` lazily; the
