@@ -2,7 +2,8 @@
 //! and netfilter, narrated, then every host's MIB tables.
 
 use skiff_core::ipv4::output::PmtuDisc;
-use skiff_core::ipv4::raw::{RawDatagram, RawHandle};
+use skiff_core::ipv4::raw::RawDatagram;
+use skiff_core::socket::{SockFd as RawHandle, SockOpt};
 use skiff_core::route::{FibRoute, RouteType};
 use skiff_core::sim::{HostId, LinkId, Sim};
 use skiff_core::sysctl::Sysctl;
@@ -59,6 +60,7 @@ fn default_via(gateway: Ipv4Addr) -> FibRoute {
 
 fn stack(name: &str, trace: bool, seed: u64) -> Stack {
     Stack::new(StackConfig {
+        cap_net_raw: true,
         name: name.to_string(),
         seed,
         sysctl: Sysctl::default(),
@@ -133,7 +135,7 @@ impl Demo {
         repr.emit(&mut msg)?;
         let now = self.sim.now;
         let a = self.sim.stack(self.a);
-        a.raw_set_ttl(self.ping, ttl)?;
+        a.setsockopt(self.ping, SockOpt::Ttl(ttl.map_or(-1, i32::from)))?;
         a.raw_sendto(now, self.ping, to, &msg)?;
         self.sim.run();
         // Long enough for ARP to resolve (its retransmits are 1 s apart).
@@ -300,7 +302,7 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
     );
     demo.sim
         .stack(demo.a)
-        .raw_set_mtu_discover(demo.ping, PmtuDisc::Do)?;
+        .setsockopt(demo.ping, SockOpt::MtuDiscover(PmtuDisc::Do as i32))?;
     let got = demo.ping_sized(B_ADDR, None, 1000)?;
     show(&got);
     let now = demo.sim.now;
@@ -314,7 +316,7 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
     }
     demo.sim
         .stack(demo.a)
-        .raw_set_mtu_discover(demo.ping, PmtuDisc::Want)?;
+        .setsockopt(demo.ping, SockOpt::MtuDiscover(PmtuDisc::Want as i32))?;
     println!(
         "  ping -s 4000 again: A now sends {LAN2_MTU}-byte fragments that R forwards as they are"
     );

@@ -39,6 +39,7 @@ pub mod stack;
 pub mod stats;
 pub mod sysctl;
 pub mod time;
+pub mod socket;
 pub mod udp;
 
 pub use stack::{Stack, StackConfig};

@@ -309,6 +309,16 @@ pub struct SkBuffInner {
     pub ignore_df: bool,
     pub tstamp: Instant,
     pub cb: IpCb,
+    /// The sending socket whose send buffer this packet is charged to while it waits in
+    /// a device queue (Linux `skb->sk` with sock_wfree()).
+    pub(crate) sk: Option<SkOwner>,
+}
+
+/// A socket a packet belongs to: its slot and the generation that opened it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SkOwner {
+    pub slot: u32,
+    pub generation: u32,
 }
 
 impl Clone for SkBuff {
@@ -409,6 +419,7 @@ impl SkBuffInner {
             mark: 0,
             priority: 0,
             ignore_df: false,
+            sk: None,
             tstamp: Instant::ZERO,
             cb: IpCb::default(),
         }
@@ -441,6 +452,7 @@ impl SkBuffInner {
         self.priority = 0;
         self.ignore_df = false;
         self.cb = IpCb::default();
+        self.sk = None;
     }
 
     /// Bytes before `data`. Linux skb_headroom().

@@ -5,7 +5,6 @@ use crate::drop::DropReason;
 use crate::inetpeer::{IcmpGlobal, InetPeerTable};
 use crate::ipv4::ip_fragment::IpFrags;
 use crate::ipv4::output::IpIdents;
-use crate::ipv4::raw::RawSockets;
 use crate::neigh::{NeighAction, NeighDev, NeighDropReason, NeighParms, NeighTable, NextHopKind};
 use crate::netdev::{DevKind, LOOPBACK_MTU, NetDevice, PacketTypes};
 use crate::netfilter::Netfilter;
@@ -51,6 +50,9 @@ pub struct StackConfig {
     pub sysctl: Sysctl,
     /// Record every packet's path as kernel function names (see [`Stack::drain_trace`]).
     pub trace: bool,
+    /// The capability CAP_NET_RAW: raw sockets, SO_MARK, SO_PRIORITY above 6. Off by
+    /// default, as for an unprivileged Linux process.
+    pub cap_net_raw: bool,
 }
 
 impl Default for StackConfig {
@@ -60,6 +62,7 @@ impl Default for StackConfig {
             seed: 0x5eed,
             sysctl: Sysctl::default(),
             trace: false,
+            cap_net_raw: false,
         }
     }
 }
@@ -142,7 +145,9 @@ pub struct Stack {
     pub(crate) idents: IpIdents,
     pub(crate) dst_cache: DstCache,
     pub(crate) ipfrags: IpFrags,
-    pub(crate) raw: RawSockets,
+    pub(crate) socks: crate::socket::Sockets,
+    /// CAP_NET_RAW: SOCK_RAW, SO_MARK and high SO_PRIORITY are allowed.
+    pub(crate) cap_net_raw: bool,
     /// Frames looped back (Linux netif_rx backlog), with the dst they kept.
     backlog: VecDeque<(SkBuff, DstEntry)>,
     neigh_actions: Vec<NeighAction>,
@@ -191,7 +196,8 @@ impl Stack {
             idents,
             dst_cache,
             ipfrags,
-            raw: RawSockets::default(),
+            socks: crate::socket::Sockets::new(&mut Prng::new(config.seed ^ 0x736f_636b)),
+            cap_net_raw: config.cap_net_raw,
             backlog: VecDeque::new(),
             neigh_actions: Vec::new(),
             now: Instant::ZERO,
@@ -277,7 +283,10 @@ impl Stack {
         } else {
             dev.tx_queue.drain(..).collect()
         };
-        for skb in dropped {
+        for mut skb in dropped {
+            if let Some(o) = skb.sk.take() {
+                self.sock_wmem(o, skb.len(), false);
+            }
             self.kfree_skb(skb, DropReason::DevReady);
         }
         if !up {
@@ -446,9 +455,13 @@ impl Stack {
             if i >= n {
                 i = 0;
             }
-            if let Some(skb) = self.devs[i].tx_queue.pop_front() {
+            if let Some(mut skb) = self.devs[i].tx_queue.pop_front() {
                 self.tx_next = i + 1;
-                return Some((self.devs[i].ifindex, skb));
+                let ifindex = self.devs[i].ifindex;
+                if let Some(o) = skb.sk.take() {
+                    self.sock_wmem(o, skb.len(), false);
+                }
+                return Some((ifindex, skb));
             }
             i += 1;
         }
@@ -519,9 +532,16 @@ impl Stack {
         dev.stats.tx_packets += 1;
         dev.stats.tx_bytes += skb.len() as u64;
         if !dev.is_loopback() {
+            let owner = skb.sk;
+            let len = skb.len();
             dev.tx_queue.push_back(skb);
+            if let Some(o) = owner {
+                self.sock_wmem(o, len, true);
+            }
             return;
         }
+        // loopback_xmit(): skb_orphan().
+        skb.sk = None;
         // loopback_xmit() → netif_rx(): eth_type_trans on lo sees its own address.
         let Some(dst) = dst else {
             return self.kfree_skb(skb, DropReason::DevReady);
@@ -949,7 +969,10 @@ mod tests {
     #[test]
     fn stages_open_tracing_spans() {
         let spans = std::sync::Arc::new(Spans::default());
-        let mut s = Stack::new(StackConfig::default());
+        let mut s = Stack::new(StackConfig {
+            cap_net_raw: true,
+            ..StackConfig::default()
+        });
         let sock = s.raw_socket(1).unwrap();
         let echo = [8, 0, 0xf7, 0xfe, 0, 1, 0, 0]; // type 8, id 1, seq 0, checksum filled
         tracing::subscriber::with_default(spans.clone(), || {

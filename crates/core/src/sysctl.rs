@@ -9,22 +9,25 @@ macro_rules! sysctls {
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct Sysctl {
             $($(#[$meta])* pub $name: $ty,)*
+            /// Ephemeral ports for autobind and bind(port 0): `low high`, inclusive.
+            pub ip_local_port_range: (u16, u16),
         }
 
         impl Default for Sysctl {
             fn default() -> Self {
-                Sysctl { $($name: $default,)* }
+                Sysctl { $($name: $default,)* ip_local_port_range: (32768, 60999) }
             }
         }
 
         impl Sysctl {
             /// Every name, in declaration order.
-            pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)*];
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)* "ip_local_port_range"];
 
             /// The value of `name` (the short name, `ip_forward`, or the full one,
             /// `net.ipv4.ip_forward`).
             pub fn get(&self, name: &str) -> Result<i64, SysctlError> {
                 match short(name) {
+                    "ip_local_port_range" => Err(SysctlError::Invalid(name.to_string(), "(two values; see Sysctl::render)".to_string())),
                     $(stringify!($name) => Ok(i64::from(self.$name)),)*
                     _ => Err(SysctlError::NoEntry(name.to_string())),
                 }
@@ -33,6 +36,9 @@ macro_rules! sysctls {
             /// Sets `name` from its decimal text. Values outside the kernel's range are
             /// refused with EINVAL, as proc_dointvec_minmax does.
             pub fn set(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
+                if short(name) == "ip_local_port_range" {
+                    return self.set_port_range(name, value);
+                }
                 let v: i64 = value.trim().parse().map_err(|_| SysctlError::Invalid(name.to_string(), value.to_string()))?;
                 match short(name) {
                     $(stringify!($name) => {
@@ -57,6 +63,30 @@ impl Sysctl {
             "ipfrag_high_thresh" => v >= i64::from(self.ipfrag_low_thresh),
             "ipfrag_low_thresh" => v <= i64::from(self.ipfrag_high_thresh),
             _ => true,
+        }
+    }
+}
+
+impl Sysctl {
+    /// The value as `sysctl` prints it (`32768\t60999` for the port range).
+    pub fn render(&self, name: &str) -> Result<String, SysctlError> {
+        if short(name) == "ip_local_port_range" {
+            let (lo, hi) = self.ip_local_port_range;
+            return Ok(format!("{lo}\t{hi}"));
+        }
+        self.get(name).map(|v| v.to_string())
+    }
+
+    /// Linux ipv4_local_port_range(): two ports, low not above high.
+    fn set_port_range(&mut self, name: &str, value: &str) -> Result<(), SysctlError> {
+        let bad = || SysctlError::Invalid(name.to_string(), value.to_string());
+        let mut it = value.split_whitespace().map(|v| v.parse::<u16>());
+        match (it.next(), it.next(), it.next()) {
+            (Some(Ok(lo)), Some(Ok(hi)), None) if lo <= hi && lo >= 1 => {
+                self.ip_local_port_range = (lo, hi);
+                Ok(())
+            }
+            _ => Err(bad()),
         }
     }
 }
@@ -116,6 +146,8 @@ sysctls! {
     min_pmtu: u32 = 552, [68, i32::MAX as i64];
     /// route.mtu_expires: seconds a learned path MTU lasts.
     mtu_expires: u32 = 600, [0, (i32::MAX / 1000) as i64];
+    /// bind() may take an address that is not local.
+    ip_nonlocal_bind: u8 = 0, [0, 1];
 }
 
 /// A sysctl write or read that failed.

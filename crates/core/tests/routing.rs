@@ -3,9 +3,11 @@
 
 mod common;
 
+use skiff_core::socket::{SockAddr, SockOpt, SockOptName};
+use std::net::SocketAddrV4;
 use common::*;
 use skiff_core::drop::DropReason;
-use skiff_core::ipv4::raw::SockError;
+use skiff_core::socket::SockError;
 use skiff_core::route::{FibRoute, RouteType};
 use skiff_wire::Ipv4Addr;
 
@@ -73,13 +75,13 @@ fn local_route_loops_back_to_ourselves() {
 fn subnet_broadcast_output_goes_to_the_broadcast_mac() {
     let mut h = Host::new(false);
     let sock = h.s.raw_socket(17).unwrap();
-    h.s.raw_sendto(
-        h.now,
-        sock,
-        Ipv4Addr::new(10, 0, 0, 255),
-        &udp(ME, Ipv4Addr::new(10, 0, 0, 255), 1, 2, b"b"),
-    )
-    .unwrap();
+    let bcast = Ipv4Addr::new(10, 0, 0, 255);
+    let msg = udp(ME, bcast, 1, 2, b"b");
+    // Without SO_BROADCAST, raw_sendmsg() refuses a broadcast route.
+    let err = h.s.raw_sendto(h.now, sock, bcast, &msg).unwrap_err();
+    assert_eq!(err, SockError::Access);
+    h.s.setsockopt(sock, SockOpt::Broadcast(true)).unwrap();
+    h.s.raw_sendto(h.now, sock, bcast, &msg).unwrap();
     let out = outs(h.tx());
     assert_eq!(out.len(), 1);
     assert_eq!(
@@ -95,8 +97,8 @@ fn the_dst_cache_is_invalidated_when_routes_change() {
     h.s.add_route(FibRoute::new(NET, 24, RouteType::Unicast).via(PEER))
         .unwrap();
     let sock = h.s.raw_socket(1).unwrap();
-    h.s.raw_connect(sock, DST).unwrap();
-    h.s.raw_send(h.now, sock, &echo_msg(1)).unwrap();
+    h.s.connect(sock, SockAddr::Inet(SocketAddrV4::new(DST, 0))).unwrap();
+    h.s.sendto(h.now, sock, &echo_msg(1), 0, None).unwrap();
     assert_eq!(outs(h.tx())[0].eth_dst, PEER_MAC);
     // A more specific route through another on-link gateway.
     let other = Ipv4Addr::new(10, 0, 0, 3);
@@ -106,7 +108,7 @@ fn the_dst_cache_is_invalidated_when_routes_change() {
     h.s.add_route(FibRoute::new(DST, 32, RouteType::Unicast).via(other))
         .unwrap();
     assert_ne!(h.s.fib.genid(), genid);
-    h.s.raw_send(h.now, sock, &echo_msg(2)).unwrap();
+    h.s.sendto(h.now, sock, &echo_msg(2), 0, None).unwrap();
     assert_eq!(
         outs(h.tx())[0].eth_dst,
         other_mac,
@@ -118,7 +120,7 @@ fn the_dst_cache_is_invalidated_when_routes_change() {
         .unwrap();
     h.s.add_route(FibRoute::new(DST, 32, RouteType::Prohibit))
         .unwrap();
-    let err = h.s.raw_send(h.now, sock, &echo_msg(3)).unwrap_err();
+    let err = h.s.sendto(h.now, sock, &echo_msg(3), 0, None).unwrap_err();
     assert_eq!(err.errno(), 13);
 }
 
@@ -131,7 +133,7 @@ fn local_output_over_64k_is_emsgsize() {
             .unwrap_err();
     assert_eq!(
         err,
-        SockError::Output(skiff_core::ipv4::output::OutputError::MsgSize)
+        SockError::MsgSize
     );
     assert_eq!(err.errno(), 90);
 }
@@ -139,19 +141,19 @@ fn local_output_over_64k_is_emsgsize() {
 #[test]
 fn raw_socket_errors_and_ttl() {
     let mut h = Host::new(false);
-    assert_eq!(h.s.raw_socket(0).unwrap_err().errno(), 22);
+    assert_eq!(h.s.raw_socket(0).unwrap_err().errno(), 93, "EPROTONOSUPPORT");
     let sock = h.s.raw_socket(1).unwrap();
-    assert_eq!(h.s.raw_set_ttl(sock, Some(0)).unwrap_err().errno(), 22);
+    assert_eq!(h.s.setsockopt(sock, SockOpt::Ttl(0)).unwrap_err().errno(), 22);
     assert_eq!(
-        h.s.raw_send(h.now, sock, b"x").unwrap_err().errno(),
+        h.s.sendto(h.now, sock, b"x", 0, None).unwrap_err().errno(),
         89,
         "EDESTADDRREQ"
     );
     assert_eq!(h.s.raw_recv(sock).unwrap_err().errno(), 11, "EAGAIN");
-    h.s.raw_set_ttl(sock, Some(3)).unwrap();
+    h.s.setsockopt(sock, SockOpt::Ttl(3)).unwrap();
     h.s.raw_sendto(h.now, sock, PEER, &echo_msg(1)).unwrap();
     assert_eq!(outs(h.tx())[0].ttl, 3);
-    h.s.raw_close(sock).unwrap();
+    h.s.close(sock).unwrap();
     assert_eq!(h.s.raw_recv(sock).unwrap_err().errno(), 9, "EBADF");
 }
 
@@ -159,14 +161,14 @@ fn raw_socket_errors_and_ttl() {
 fn connected_raw_socket_records_icmp_errors() {
     let mut h = Host::new(false);
     let sock = h.s.raw_socket(17).unwrap();
-    h.s.raw_connect(sock, PEER).unwrap();
+    h.s.connect(sock, SockAddr::Inet(SocketAddrV4::new(PEER, 0))).unwrap();
     // A port unreachable quoting a UDP datagram we sent to PEER.
     let quoted = Ip::udp(ME, PEER, 9, b"q").frame()[14..].to_vec();
     h.rx(
         h.eth0,
         &Ip::new(PEER, ME, 1, icmp(3, 3, [0; 4], &quoted)).frame(),
     );
-    assert_eq!(h.s.raw_take_error(sock).unwrap(), Some(111), "ECONNREFUSED");
+    assert_eq!(h.s.getsockopt(sock, SockOptName::Error).unwrap(), 111, "ECONNREFUSED");
     assert_eq!(h.mib("IcmpInDestUnreachs"), 1);
     assert_eq!(h.mib("IcmpInErrors"), 1, "udp_err found no UDP socket");
 }
@@ -183,7 +185,7 @@ fn raw_receive_queue_is_bounded() {
         h.tx().is_empty(),
         "a raw listener means no protocol unreachable"
     );
-    let drops = h.s.raw_drops(sock).unwrap();
+    let drops = h.s.sock_drops(sock).unwrap();
     assert!(drops > 0);
     assert_eq!(h.drops(DropReason::SocketRcvbuff), drops);
     let mut n = 0;

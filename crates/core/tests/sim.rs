@@ -26,6 +26,7 @@ fn segment(mtu: u32) -> (Sim, Vec<skiff_core::sim::HostId>, skiff_core::sim::Lin
     let mut hosts = Vec::new();
     for i in 1..=3u8 {
         let h = sim.add_stack(Stack::new(StackConfig {
+            cap_net_raw: true,
             seed: u64::from(i),
             ..StackConfig::default()
         }));

@@ -131,6 +131,7 @@ impl Stack {
             // The ICMP socket's IP_PMTUDISC_DONT.
             df: false,
             ignore_df: true,
+            ident: None,
         };
         let options = opts.as_ref().map_or(&[][..], |o| o.bytes());
         if self.ip_push_header(skb, &p, options, &dst).is_ok() {
@@ -172,13 +173,14 @@ impl Stack {
         }
         let protocol = u8::from(iph.protocol());
         let dst = iph.dst();
+        let offender = IpHdr::of(&skb).map_or(Ipv4Addr::UNSPECIFIED, |h| h.saddr);
         stage!(self, "icmp_socket_deliver");
-        // raw_icmp_error() learns the path MTU for a matching raw socket, icmp_err() for
-        // any ICMP datagram.
-        let mut learn = self.raw_icmp_error(protocol, dst, icmp_type, code, info);
+        // raw_icmp_error() learns the path MTU for a matching raw socket, udp_err() for a
+        // matching UDP socket, icmp_err() for any ICMP datagram.
+        let inner = &data[8..];
+        let mut learn = self.raw_icmp_error(inner, offender, icmp_type, code, info);
         match InetProtocol::of(protocol) {
-            // udp_err(): no UDP sockets yet, so no socket matches; Linux counts InErrors.
-            Some(InetProtocol::Udp) => self.mib.icmp.in_errors += 1,
+            Some(InetProtocol::Udp) => learn |= self.udp_err(inner, offender, icmp_type, code, info),
             Some(InetProtocol::Icmp) => learn = true,
             // igmp has no err_handler.
             Some(InetProtocol::Igmp) | None => {}
@@ -335,6 +337,7 @@ impl Stack {
             // The ICMP socket's IP_PMTUDISC_DONT.
             df: false,
             ignore_df: true,
+            ident: None,
         };
         let sent = self.ip_build_and_send_pkt(&dst, p, opts.bytes(), 8 + quote.len(), |buf| {
             buf[0] = icmp_type;

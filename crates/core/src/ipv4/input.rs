@@ -255,8 +255,9 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn ip_route_input_slow(&mut self, key: DstKey) -> Result<DstEntry, DropReason> {
-        // 224.0.0.1 is joined on every device; IGMP group membership comes later.
-        let mc_member = key.daddr == Ipv4Addr::new(224, 0, 0, 1);
+        // 224.0.0.1 is joined on every device, other groups by IP_ADD_MEMBERSHIP.
+        let mc_member =
+            key.daddr == Ipv4Addr::new(224, 0, 0, 1) || self.mc_joined(key.dev, key.daddr);
         let dst = self
             .fib
             .ip_route_input(key.daddr, key.saddr, key.tos, key.dev, mc_member)
@@ -385,7 +386,7 @@ impl Stack {
         if skb.pull(h.ihl).is_err() {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
-        let raw = self.raw_local_deliver(&skb, h);
+        let raw = self.raw_local_deliver(&skb, h, dst);
         match InetProtocol::of(h.protocol) {
             Some(proto) => {
                 // The protocol handlers read linear data (Linux pulls what they need); a

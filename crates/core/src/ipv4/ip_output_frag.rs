@@ -134,7 +134,7 @@ impl Stack {
         let mut header = head[..hlen].to_vec();
         set_piece_header(head, first, frag_off | IP_MF);
         ip_options_fragment(&mut header);
-        let (flags, mark, priority) = (skb.cb.flags, skb.mark, skb.priority);
+        let (flags, mark, priority, sk) = (skb.cb.flags, skb.mark, skb.priority, skb.sk);
         let mut offset = first - hlen;
         self.ip_finish_output2(skb, dst);
         let n = frags.len();
@@ -153,6 +153,7 @@ impl Stack {
             frag.cb.flags = flags;
             frag.mark = mark;
             frag.priority = priority;
+            frag.sk = sk;
             offset += len;
             sent += 1;
             self.ip_finish_output2(frag, dst);
@@ -208,6 +209,7 @@ impl Stack {
             piece.cb.flags = skb.cb.flags;
             piece.mark = skb.mark;
             piece.priority = skb.priority;
+            piece.sk = skb.sk;
             pos += len;
             if created == 0 {
                 // Later pieces copy a header whose uncopied options are gone.

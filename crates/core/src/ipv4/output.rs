@@ -174,6 +174,8 @@ pub(crate) struct IpSend {
     pub df: bool,
     /// Linux `skb->ignore_df`, from the socket's [`PmtuDisc::ignore_df`].
     pub ignore_df: bool,
+    /// An ID already chosen (a segment of a GSO datagram), else ip_select_ident().
+    pub ident: Option<u16>,
 }
 
 impl Stack {
@@ -181,12 +183,12 @@ impl Stack {
     /// fragmented (RFC 6864 atomic), otherwise the hashed counters. (Connected sockets'
     /// per-socket counters come with the sockets issue.)
     #[inline]
-    pub(crate) fn ip_select_ident(&mut self, p: &IpSend) -> u16 {
+    pub(crate) fn ip_select_ident(&mut self, p: &IpSend, segs: u16) -> u16 {
         if p.df && !p.ignore_df {
             0
         } else {
             self.idents
-                .select(self.now, p.daddr, p.saddr, p.protocol, 1)
+                .select(self.now, p.daddr, p.saddr, p.protocol, segs)
         }
     }
 
@@ -215,34 +217,38 @@ impl Stack {
         self.ip_push_header(skb, &p, options, dst)
     }
 
-    /// Linux ip_append_data() + ip_push_pending_frames() for one datagram: `payload` (the
-    /// transport header and data) is copied into pieces of `maxfraglen`, the head and its
-    /// `frag_list`, each with room for an IP header, so a datagram over the MTU leaves
-    /// through ip_fragment()'s fast path without another copy.
-    pub(crate) fn ip_append_data(
+    /// Linux __ip_append_data()'s buffer geometry: `transhdr` zero bytes for the
+    /// transport header, then `payload`, in pieces of `maxfraglen` for an `mtu` and an IP
+    /// header of `hlen` bytes: the head and its `frag_list`, each with headroom for the IP
+    /// header, so a datagram over the MTU leaves through ip_fragment()'s fast path without
+    /// another copy. The packet's data starts at the transport header.
+    pub(crate) fn ip_make_skb(
         &mut self,
-        dst: &DstEntry,
-        p: IpSend,
+        mtu: usize,
+        hlen: usize,
+        transhdr: usize,
         payload: &[u8],
-    ) -> Result<(), OutputError> {
-        stage!(self, "ip_append_data");
-        let hlen = 20;
-        let mtu = dst.mtu as usize;
-        let space = if hlen + payload.len() <= mtu {
-            payload.len()
+    ) -> Result<SkBuff, OutputError> {
+        let total = transhdr + payload.len();
+        let space = if hlen + total <= mtu {
+            total
         } else {
             mtu.saturating_sub(hlen) & !7
         };
-        if space == 0 && !payload.is_empty() {
+        if space < transhdr.max(1) && total > 0 {
             return Err(OutputError::MsgSize);
         }
-        let mut chunks = payload.chunks(space.max(1));
-        let first = chunks.next().unwrap_or(&[]);
-        let Ok(mut skb) = self.pool.alloc(LL_RESERVED + hlen, first.len()) else {
+        let first = space.min(total);
+        let Ok(mut skb) = self.pool.alloc(LL_RESERVED + hlen, first) else {
             return Err(OutputError::NoBufs);
         };
-        let mut ok = skb.put_slice(first).is_ok();
-        for chunk in chunks {
+        let mut ok = skb
+            .put(transhdr)
+            .map(|h| h.fill(0))
+            .is_ok();
+        let (head, rest) = payload.split_at(first - transhdr);
+        ok &= skb.put_slice(head).is_ok();
+        for chunk in rest.chunks(space.max(1)) {
             match self.pool.alloc(LL_RESERVED + hlen, chunk.len()) {
                 Ok(mut piece) => {
                     ok &= piece.put_slice(chunk).is_ok();
@@ -255,7 +261,7 @@ impl Stack {
             self.pool.recycle(skb);
             return Err(OutputError::NoBufs);
         }
-        self.ip_push_header(skb, &p, &[], dst)
+        Ok(skb)
     }
 
     /// Puts the IPv4 header (with `options`) in front of the packet's data, which is the
@@ -276,7 +282,7 @@ impl Stack {
             protocol: IpProtocol::from(p.protocol),
             ttl: p.ttl,
             tos: p.tos,
-            ident: self.ip_select_ident(p),
+            ident: p.ident.unwrap_or_else(|| self.ip_select_ident(p, 1)),
             dont_frag: p.df,
             more_frags: false,
             frag_offset: 0,

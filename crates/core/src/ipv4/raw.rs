@@ -1,29 +1,22 @@
-//! Raw IPv4 sockets, the minimum the datapath needs: Linux net/ipv4/raw.c
-//! raw_local_deliver() (every matching socket gets a copy before the protocol handler),
-//! raw_icmp_error(), and raw_sendmsg() without IP_HDRINCL. The socket layer proper
-//! (errno-typed creation, options, blocking APIs) comes with the sockets issue.
+//! Raw IPv4 sockets: Linux net/ipv4/raw.c raw_local_deliver() (every matching socket gets
+//! a copy before the protocol handler, ICMP_FILTER applied), raw_err(), and raw_sendmsg()
+//! with and without IP_HDRINCL. Creation, options and recvmsg() are the socket layer's.
 
 use crate::drop::DropReason;
 use crate::ipv4::input::IpHdr;
 use crate::ipv4::output::{IpSend, OutputError, PmtuDisc};
-use crate::route::{DstEntry, Flowi4, RouteError};
-use crate::skb::SkBuff;
-use crate::stack::{Stack, stage};
-use core::fmt;
+use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
+use crate::socket::{
+    AF_INET, ExtendedErr, MSG_DONTROUTE, MSG_MORE, MSG_OOB, MSG_PROBE, PktInfo, RxEntry,
+    SKB_OVERHEAD, SO_EE_ORIGIN_ICMP, SOCK_RAW, SendMsg, SockAddr, SockError, SockFd,
+};
+use crate::stack::{LL_RESERVED, Stack, stage};
+use crate::udp::icmp_err_convert;
 use skiff_wire::Ipv4Addr;
-use std::collections::VecDeque;
-
-/// Linux `net.core.rmem_default`: a raw socket's receive buffer.
-const RAW_RCVBUF: usize = 212_992;
-/// Linux `SKB_TRUESIZE` overhead charged per queued datagram.
-const SKB_OVERHEAD: usize = 576;
-
-/// A raw socket handle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RawHandle(usize);
+use std::net::SocketAddrV4;
 
 /// A datagram a raw socket received: the whole IP packet, header included, as Linux
-/// raw sockets return it.
+/// raw sockets return it, with the header fields tests look at most.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawDatagram {
     pub src: Ipv4Addr,
@@ -33,257 +26,154 @@ pub struct RawDatagram {
     pub packet: Vec<u8>,
 }
 
-/// A socket call that failed. Each names its errno.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SockError {
-    /// EBADF: no such socket.
-    BadFd,
-    /// EINVAL: a bad argument (protocol 0 or 255, TTL 0...).
-    Inval,
-    /// EDESTADDRREQ: send() on an unconnected socket.
-    DestAddrReq,
-    /// EAGAIN: nothing to receive.
-    Again,
-    /// ENOTCONN: IP_MTU on an unconnected socket.
-    NotConn,
-    /// An error from the output path (EMSGSIZE, ENETUNREACH, ...).
-    Output(OutputError),
-}
-
-impl SockError {
-    pub fn errno(&self) -> i32 {
-        match self {
-            SockError::BadFd => 9,
-            SockError::Inval => 22,
-            SockError::DestAddrReq => 89,
-            SockError::Again => 11,
-            SockError::NotConn => 107,
-            SockError::Output(e) => e.errno(),
-        }
-    }
-}
-
-impl fmt::Display for SockError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SockError::BadFd => f.write_str("bad socket (EBADF)"),
-            SockError::Inval => f.write_str("invalid argument (EINVAL)"),
-            SockError::DestAddrReq => f.write_str("destination address required (EDESTADDRREQ)"),
-            SockError::Again => f.write_str("try again (EAGAIN)"),
-            SockError::NotConn => f.write_str("not connected (ENOTCONN)"),
-            SockError::Output(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for SockError {}
-
-impl From<RouteError> for SockError {
-    fn from(e: RouteError) -> Self {
-        SockError::Output(OutputError::Route(e))
-    }
-}
-
-#[derive(Debug)]
-struct RawSock {
-    protocol: u8,
-    ttl: Option<u8>,
-    tos: u8,
-    /// connect(): the peer, and the cached route (sk_dst_cache, checked by genid).
-    peer: Option<Ipv4Addr>,
-    dst_cache: Option<DstEntry>,
-    rx: VecDeque<RawDatagram>,
-    rx_bytes: usize,
-    drops: u64,
-    /// The last ICMP error for a connected socket (`sk_err`), as an errno.
-    err: Option<i32>,
-    /// IP_MTU_DISCOVER.
-    pmtudisc: PmtuDisc,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct RawSockets {
-    socks: Vec<Option<RawSock>>,
-}
-
-impl RawSockets {
-    fn get(&mut self, h: RawHandle) -> Result<&mut RawSock, SockError> {
-        self.socks
-            .get_mut(h.0)
-            .and_then(Option::as_mut)
-            .ok_or(SockError::BadFd)
-    }
-}
-
 impl Stack {
     /// socket(AF_INET, SOCK_RAW, protocol).
-    pub fn raw_socket(&mut self, protocol: u8) -> Result<RawHandle, SockError> {
-        if protocol == 0 || protocol == 255 {
-            return Err(SockError::Inval);
-        }
-        let sock = RawSock {
-            protocol,
-            ttl: None,
-            tos: 0,
-            peer: None,
-            dst_cache: None,
-            rx: VecDeque::new(),
-            rx_bytes: 0,
-            drops: 0,
-            err: None,
-            // inet_create()
-            pmtudisc: if self.sysctl.ip_no_pmtu_disc != 0 {
-                PmtuDisc::Dont
-            } else {
-                PmtuDisc::Want
-            },
-        };
-        let slot = self.raw.socks.iter().position(Option::is_none);
-        let i = match slot {
-            Some(i) => {
-                self.raw.socks[i] = Some(sock);
-                i
-            }
-            None => {
-                self.raw.socks.push(Some(sock));
-                self.raw.socks.len() - 1
-            }
-        };
-        Ok(RawHandle(i))
+    pub fn raw_socket(&mut self, protocol: u8) -> Result<SockFd, SockError> {
+        self.socket(AF_INET, SOCK_RAW, i32::from(protocol))
     }
 
-    pub fn raw_close(&mut self, h: RawHandle) -> Result<(), SockError> {
-        self.raw.get(h)?;
-        self.raw.socks[h.0] = None;
-        Ok(())
-    }
-
-    /// setsockopt(IP_TTL): 1..=255; `None` restores the default (ip_default_ttl).
-    pub fn raw_set_ttl(&mut self, h: RawHandle, ttl: Option<u8>) -> Result<(), SockError> {
-        if ttl == Some(0) {
-            return Err(SockError::Inval);
-        }
-        self.raw.get(h)?.ttl = ttl;
-        Ok(())
-    }
-
-    /// setsockopt(IP_TOS).
-    pub fn raw_set_tos(&mut self, h: RawHandle, tos: u8) -> Result<(), SockError> {
-        self.raw.get(h)?.tos = tos;
-        Ok(())
-    }
-
-    /// setsockopt(IP_MTU_DISCOVER).
-    pub fn raw_set_mtu_discover(&mut self, h: RawHandle, mode: PmtuDisc) -> Result<(), SockError> {
-        self.raw.get(h)?.pmtudisc = mode;
-        Ok(())
-    }
-
-    /// getsockopt(IP_MTU): the path MTU of a connected socket's route, else ENOTCONN.
-    pub fn raw_mtu(&mut self, h: RawHandle) -> Result<u32, SockError> {
-        let s = self.raw.get(h)?;
-        let (peer, tos, protocol) = (s.peer.ok_or(SockError::NotConn)?, s.tos, s.protocol);
-        let mut fl = Flowi4::new(peer);
-        fl.tos = tos;
-        fl.proto = protocol;
-        Ok(self.fib.ip_route_output(&fl)?.mtu)
-    }
-
-    /// connect(): fixes the peer; send() then uses the cached route.
-    pub fn raw_connect(&mut self, h: RawHandle, peer: Ipv4Addr) -> Result<(), SockError> {
-        let s = self.raw.get(h)?;
-        s.peer = Some(peer);
-        s.dst_cache = None;
-        Ok(())
-    }
-
-    /// sendto(): raw_sendmsg() without IP_HDRINCL; `payload` is the protocol header and data.
+    /// sendto() on a raw socket: `payload` is the protocol header and data (the whole
+    /// IP packet with IP_HDRINCL).
     pub fn raw_sendto(
         &mut self,
         now: crate::time::Instant,
-        h: RawHandle,
+        fd: SockFd,
         daddr: Ipv4Addr,
         payload: &[u8],
     ) -> Result<usize, SockError> {
-        self.now = now;
-        let s = self.raw.get(h)?;
-        let tos = s.tos;
-        let mut fl = Flowi4::new(daddr);
-        fl.tos = tos;
-        fl.proto = s.protocol;
-        self.trace_begin(0, "sendto");
-        let dst = self.fib.ip_route_output(&fl);
-        self.raw_xmit(h, dst, daddr, payload, false)
+        let to = SockAddr::Inet(SocketAddrV4::new(daddr, 0));
+        self.sendto(now, fd, payload, 0, Some(to))
     }
 
-    /// send() on a connected raw socket: Linux ip_queue_xmit() semantics, reusing the
-    /// socket's cached route while `sk_dst_check` holds and routing again when it does not.
-    pub fn raw_send(
-        &mut self,
-        now: crate::time::Instant,
-        h: RawHandle,
-        payload: &[u8],
-    ) -> Result<usize, SockError> {
-        self.now = now;
-        let s = self.raw.get(h)?;
-        let (peer, tos, protocol, cache) = (
-            s.peer.ok_or(SockError::DestAddrReq)?,
-            s.tos,
-            s.protocol,
-            s.dst_cache,
-        );
-        self.trace_begin(0, "send");
-        stage!(self, "ip_queue_xmit");
-        let cached = cache.filter(|d| self.fib.dst_check(d));
-        let dst = match cached {
-            Some(dst) => Ok(dst),
-            None => {
-                let mut fl = Flowi4::new(peer);
-                fl.tos = tos;
-                fl.proto = protocol;
-                self.fib.ip_route_output(&fl)
-            }
+    /// recvfrom() on a raw socket, as a [`RawDatagram`]; EAGAIN when the queue is empty.
+    pub fn raw_recv(&mut self, fd: SockFd) -> Result<RawDatagram, SockError> {
+        let mut buf = vec![0; 0xffff];
+        let (m, pktinfo) = self.sock_recvmsg(fd, &mut buf, 0)?;
+        buf.truncate(m.len);
+        let p = skiff_wire::ipv4::Ipv4Packet::new_unchecked(&buf[..]);
+        let (dst, ttl) = if buf.len() >= 20 {
+            (p.dst(), p.ttl())
+        } else {
+            (Ipv4Addr::UNSPECIFIED, 0)
         };
-        self.raw_xmit(h, dst, peer, payload, true)
+        Ok(RawDatagram {
+            src: *m.addr.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).ip(),
+            dst,
+            ttl,
+            ifindex: pktinfo.map_or(0, |p| p.ifindex),
+            packet: buf,
+        })
     }
 
-    /// Sends on the route found for `daddr` (caching it on a connected socket), then
-    /// runs what looped back. A routing failure counts OutNoRoutes.
-    fn raw_xmit(
-        &mut self,
-        h: RawHandle,
-        dst: Result<DstEntry, RouteError>,
-        daddr: Ipv4Addr,
-        payload: &[u8],
-        cache: bool,
-    ) -> Result<usize, SockError> {
-        let res = match dst {
-            Ok(dst) => {
-                if cache {
-                    self.raw.get(h)?.dst_cache = Some(dst);
-                }
-                self.raw_send_routed(h, dst, daddr, payload)
-            }
-            Err(e) => {
-                self.mib.ip.out_no_routes += 1;
-                Err(e.into())
-            }
-        };
-        self.trace_end();
-        self.process_backlog();
-        res
-    }
-
-    fn raw_send_routed(
-        &mut self,
-        h: RawHandle,
-        dst: DstEntry,
-        daddr: Ipv4Addr,
-        payload: &[u8],
-    ) -> Result<usize, SockError> {
+    /// Linux raw_sendmsg().
+    pub(crate) fn raw_sendmsg(&mut self, fd: SockFd, msg: &SendMsg<'_>) -> Result<usize, SockError> {
         stage!(self, "raw_sendmsg");
-        let s = self.raw.get(h)?;
+        let len = msg.data.len();
+        if len > 0xffff {
+            return Err(SockError::MsgSize);
+        }
+        if msg.flags & MSG_OOB != 0 {
+            return Err(SockError::OpNotSupp);
+        }
+        if msg.flags & MSG_MORE != 0 {
+            // Corking raw datagrams is not built.
+            return Err(SockError::OpNotSupp);
+        }
+        let s = self.socks.get(fd)?;
+        let (daddr, mut connected) = match msg.addr {
+            Some(SockAddr::Inet(a)) => (*a.ip(), false),
+            Some(SockAddr::Unspec) => (Ipv4Addr::UNSPECIFIED, false),
+            Some(SockAddr::Other(_)) => return Err(SockError::AfNoSupport),
+            None => {
+                if !s.connected {
+                    return Err(SockError::DestAddrReq);
+                }
+                (s.daddr, true)
+            }
+        };
+        let mut ipc = crate::udp::Ipc {
+            oif: s.bound_dev_if,
+            ttl: None,
+            tos: s.tos,
+            mark: s.mark,
+            priority: s.priority,
+            gso_size: 0,
+            addr: s.saddr,
+            opt: None,
+        };
+        let (hdrincl, protocol, broadcast, mc_index, mc_addr) =
+            (s.hdrincl, s.protocol, s.broadcast, s.mc_index, s.mc_addr);
+        for c in msg.cmsgs {
+            self.ip_cmsg_send(&mut ipc, c, false)?;
+        }
+        if !msg.cmsgs.is_empty() {
+            connected = false;
+        }
+        let opt = match ipc.opt.take() {
+            Some(o) => {
+                if hdrincl {
+                    return Err(SockError::Inval);
+                }
+                o
+            }
+            None => self.socks.get(fd)?.opt.clone(),
+        };
+        let mut saddr = ipc.addr;
+        let mut fl = Flowi4::new(daddr);
+        if msg.flags & MSG_DONTROUTE != 0 {
+            fl.scope = RouteScope::LINK;
+            connected = false;
+        }
+        if daddr.is_multicast() {
+            if ipc.oif == 0 {
+                ipc.oif = mc_index;
+            }
+            if saddr.is_unspecified() {
+                saddr = mc_addr;
+            }
+        }
+        let cached = if connected {
+            self.socks
+                .get(fd)?
+                .dst_cache
+                .filter(|d| self.fib.dst_check(d))
+        } else {
+            None
+        };
+        let dst = match cached {
+            Some(d) => d,
+            None => {
+                stage!(self, "ip_route_output_flow");
+                fl.saddr = saddr;
+                fl.oif = ipc.oif;
+                fl.tos = ipc.tos & 0x1e;
+                fl.proto = protocol;
+                fl.mark = ipc.mark;
+                match self.fib.ip_route_output(&fl) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.mib.ip.out_no_routes += 1;
+                        return Err(e.into());
+                    }
+                }
+            }
+        };
+        if dst.flags.contains(RtFlags::BROADCAST) && !broadcast {
+            return Err(SockError::Access);
+        }
+        if connected {
+            self.socks.get(fd)?.dst_cache = Some(dst);
+        }
+        if hdrincl {
+            return self.raw_send_hdrinc(fd, &dst, daddr, msg.data, msg.flags).map(|()| len);
+        }
+        let s = self.socks.get(fd)?;
         let pmtudisc = s.pmtudisc;
+        let ttl = ipc.ttl.unwrap_or(if dst.flags.contains(RtFlags::MULTICAST) {
+            s.mc_ttl
+        } else {
+            s.ttl.unwrap_or(self.sysctl.ip_default_ttl)
+        });
         let mut dst = dst;
         // ip_skb_dst_mtu(): PROBE and above size by the device, not the path.
         if !pmtudisc.use_pmtu()
@@ -291,90 +181,156 @@ impl Stack {
         {
             dst.mtu = dev.mtu;
         }
-        let len = 20 + payload.len();
-        let p = IpSend {
-            saddr: dst.saddr,
-            daddr,
-            protocol: s.protocol,
-            ttl: s.ttl.unwrap_or(self.sysctl.ip_default_ttl),
-            tos: s.tos,
-            df: pmtudisc.df(len, &dst),
-            ignore_df: pmtudisc.ignore_df(),
-        };
+        let hlen = 20 + opt.len();
+        let total = hlen + len;
         // __ip_append_data(): at most 64 KiB, and no more than the MTU unless the socket
         // lets the datagram be fragmented (maxnonfragsize).
-        let max = if p.ignore_df {
+        let max = if pmtudisc.ignore_df() {
             0xffff
         } else {
             dst.mtu as usize
         };
-        if len > max.min(0xffff) {
-            return Err(SockError::Output(OutputError::MsgSize));
+        if total > max.min(0xffff) {
+            self.ip_local_error(fd, daddr, 0, dst.mtu - opt.len() as u32);
+            return Err(SockError::MsgSize);
         }
-        self.ip_append_data(&dst, p, payload)
-            .map_err(SockError::Output)?;
-        Ok(payload.len())
-    }
-
-    /// recvfrom(): the next datagram, or EAGAIN.
-    pub fn raw_recv(&mut self, h: RawHandle) -> Result<RawDatagram, SockError> {
-        let s = self.raw.get(h)?;
-        let d = s.rx.pop_front().ok_or(SockError::Again)?;
-        s.rx_bytes -= d.packet.len() + SKB_OVERHEAD;
-        Ok(d)
-    }
-
-    /// SO_ERROR: takes the pending error of a connected socket.
-    pub fn raw_take_error(&mut self, h: RawHandle) -> Result<Option<i32>, SockError> {
-        Ok(self.raw.get(h)?.err.take())
-    }
-
-    /// Datagrams dropped because the receive buffer was full (sk_drops).
-    pub fn raw_drops(&mut self, h: RawHandle) -> Result<u64, SockError> {
-        Ok(self.raw.get(h)?.drops)
-    }
-
-    /// Linux raw_local_deliver(): a copy for every raw socket of the protocol whose peer
-    /// (if connected) is the source. `skb.data()` is past the IP header. Returns whether
-    /// any socket matched.
-    pub(crate) fn raw_local_deliver(&mut self, skb: &SkBuff, h: &IpHdr) -> bool {
-        if self.raw.socks.is_empty() {
-            return false;
+        if msg.flags & MSG_PROBE != 0 {
+            return Ok(len);
         }
-        let Some(packet) = skb.network_header_bytes() else {
-            return false;
+        self.socks.get(fd)?.sock_error()?;
+        let p = IpSend {
+            saddr: dst.saddr,
+            daddr,
+            protocol,
+            ttl,
+            tos: ipc.tos,
+            df: pmtudisc.df(total, &dst),
+            ignore_df: pmtudisc.ignore_df(),
+            ident: None,
         };
+        let mut skb = self.ip_make_skb(dst.mtu as usize, hlen, 0, msg.data)?;
+        skb.mark = ipc.mark;
+        skb.priority = ipc.priority;
+        skb.sk = self.sk_owner(fd);
+        match self.ip_push_header(skb, &p, &opt, &dst) {
+            Ok(()) => Ok(len),
+            // ip_push_pending_frames(): ENOBUFS only with IP_RECVERR.
+            Err(OutputError::NoBufs) if !self.socks.get_ref(fd)?.recverr => Ok(len),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Linux raw_send_hdrinc(): the caller wrote the IP header. Its source (if 0), total
+    /// length, ID (if 0) and checksum are filled in; nothing larger than the device MTU.
+    fn raw_send_hdrinc(
+        &mut self,
+        fd: SockFd,
+        dst: &DstEntry,
+        daddr: Ipv4Addr,
+        packet: &[u8],
+        flags: u32,
+    ) -> Result<(), SockError> {
+        let dev_mtu = self.fib.device(dst.dev).map_or(dst.mtu, |d| d.mtu);
+        if packet.len() > dev_mtu as usize {
+            self.ip_local_error(fd, daddr, 0, dev_mtu);
+            return Err(SockError::MsgSize);
+        }
+        if packet.len() < 20 {
+            return Err(SockError::Inval);
+        }
+        if flags & MSG_PROBE != 0 {
+            return Ok(());
+        }
+        let ihl = usize::from(packet[0] & 0x0f) * 4;
+        // Linux sends a header shorter than 20 bytes untouched; skiff refuses it.
+        if ihl > packet.len() || ihl < 20 {
+            return Err(SockError::Inval);
+        }
+        let Ok(mut skb) = self.pool.alloc(LL_RESERVED, packet.len()) else {
+            return Err(SockError::NoBufs);
+        };
+        if skb.put_slice(packet).is_err()
+            || skb.reset_network_header().is_err()
+            || skb.set_transport_header(ihl).is_err()
+        {
+            self.pool.recycle(skb);
+            return Err(SockError::NoBufs);
+        }
+        let Some(h) = IpHdr::of(&skb) else {
+            self.pool.recycle(skb);
+            return Err(SockError::Inval);
+        };
+        let hdr = skb.data_mut();
+        if h.saddr.is_unspecified() {
+            hdr[12..16].copy_from_slice(&dst.saddr.octets());
+        }
+        if hdr[4..6] == [0, 0] {
+            let p = IpSend {
+                saddr: dst.saddr,
+                daddr: h.daddr,
+                protocol: h.protocol,
+                ttl: h.ttl,
+                tos: h.tos,
+                df: h.frag_off & crate::ipv4::input::IP_DF != 0,
+                ignore_df: false,
+                ident: None,
+            };
+            let id = self.ip_select_ident(&p, 1);
+            skb.data_mut()[4..6].copy_from_slice(&id.to_be_bytes());
+        }
+        skb.sk = self.sk_owner(fd);
+        let s = self.socks.get_ref(fd)?;
+        skb.mark = s.mark;
+        skb.priority = s.priority;
+        self.ip_local_out(skb, dst).map_err(SockError::from)
+    }
+
+    /// Linux raw_local_deliver() → raw_v4_input(): a copy for every raw socket of the
+    /// protocol whose bound address, peer and ICMP filter admit the packet. `skb.data()`
+    /// is past the IP header. Returns whether any socket matched.
+    pub(crate) fn raw_local_deliver(&mut self, skb: &crate::skb::SkBuff, h: &IpHdr, dst: &DstEntry) -> bool {
+        if self.socks.raw.is_empty() {
+            return false;
+        }
+        let icmp_type = skb.data().first().copied().unwrap_or(0);
         let mut matched = false;
-        let mut full = 0;
-        let len = packet.len() + skb.data_len();
-        for s in self.raw.socks.iter_mut().flatten() {
-            if s.protocol != h.protocol || s.peer.is_some_and(|p| p != h.saddr) {
+        for i in 0..self.socks.raw.len() {
+            let slot = self.socks.raw[i];
+            let s = self.socks.slot(slot);
+            if s.protocol != h.protocol
+                || (!s.rcv_saddr.is_unspecified() && s.rcv_saddr != h.daddr)
+                || (s.connected && s.daddr != h.saddr)
+                || (s.bound_dev_if != 0 && s.bound_dev_if != skb.iif)
+            {
                 continue;
             }
             matched = true;
-            let cost = len + SKB_OVERHEAD;
-            if s.rx_bytes + cost > RAW_RCVBUF {
-                s.drops += 1;
-                full += 1;
+            // raw_v4_input(): ICMP_FILTER drops the types whose bit is set.
+            if h.protocol == 1 && icmp_type < 32 && s.icmp_filter & (1 << icmp_type) != 0 {
                 continue;
             }
-            s.rx_bytes += cost;
-            // skb_copy_datagram_msg(): straight from the pieces of a reassembled datagram.
-            let mut bytes = Vec::with_capacity(len);
-            bytes.extend_from_slice(packet);
-            for frag in &skb.frag_list {
-                frag.for_each_chunk(&mut |c| bytes.extend_from_slice(c));
+            let mut copy = skb.clone();
+            if copy.push(h.ihl).is_err() {
+                continue;
             }
-            s.rx.push_back(RawDatagram {
-                src: h.saddr,
-                dst: h.daddr,
+            let len = copy.len();
+            let entry = RxEntry {
+                len,
+                src: SocketAddrV4::new(h.saddr, 0),
+                pktinfo: PktInfo {
+                    ifindex: skb.iif,
+                    spec_dst: dst.saddr,
+                    addr: h.daddr,
+                },
                 ttl: h.ttl,
-                ifindex: skb.iif,
-                packet: bytes,
-            });
-        }
-        for _ in 0..full {
-            self.count_drop(DropReason::SocketRcvbuff);
+                tos: h.tos,
+                truesize: len + SKB_OVERHEAD,
+                peeked: false,
+                skb: copy,
+            };
+            if let Err(skb) = self.sock_queue_rcv(slot, entry) {
+                self.kfree_skb(skb, DropReason::SocketRcvbuff);
+            }
         }
         if matched {
             stage!(self, "raw_local_deliver");
@@ -382,36 +338,57 @@ impl Stack {
         matched
     }
 
-    /// Linux raw_icmp_error() / raw_err(): a connected socket whose packet drew the error
-    /// records it (ECONNREFUSED for port/protocol unreachable, EHOSTUNREACH otherwise, as
-    /// icmp_err_convert maps them). Returns whether any socket of the protocol matched
-    /// (Linux then learns the path MTU of a fragmentation-needed).
+    /// Linux raw_icmp_error() → raw_err(): every raw socket of the quoted protocol that
+    /// sent to the quoted destination hears of the error: queued with IP_RECVERR, and a
+    /// hard error becomes the pending error of a connected socket. `inner` is the quoted
+    /// IP header and what follows. Returns whether any socket matched (Linux then learns
+    /// the path MTU of a fragmentation-needed).
     pub(crate) fn raw_icmp_error(
         &mut self,
-        protocol: u8,
-        dst: Ipv4Addr,
+        inner: &[u8],
+        offender: Ipv4Addr,
         icmp_type: u8,
         code: u8,
-        _info: u32,
+        info: u32,
     ) -> bool {
-        let errno = match (icmp_type, code) {
-            (3, 0) | (3, 6) | (3, 9) | (3, 11) => 101, // ENETUNREACH
-            (3, 2) => 92,                              // ENOPROTOOPT
-            (3, 3) => 111,                             // ECONNREFUSED
-            (3, 4) => 90,                              // EMSGSIZE
-            (3, 5) => 95,                              // EOPNOTSUPP
-            (3, 10) | (3, 13) => 13,                   // EACCES
-            (11, _) => 113,                            // EHOSTUNREACH
-            (12, _) => 71,                             // EPROTO
-            _ => 113,                                  // EHOSTUNREACH
-        };
+        let iph = skiff_wire::ipv4::Ipv4Packet::new_unchecked(inner);
+        let (protocol, us, them) = (u8::from(iph.protocol()), iph.src(), iph.dst());
+        let ihl = usize::from(inner[0] & 0x0f) * 4;
         let mut matched = false;
-        for s in self.raw.socks.iter_mut().flatten() {
-            if s.protocol == protocol && s.peer.is_none_or(|p| p == dst) {
-                matched = true;
-                if s.peer.is_some() {
-                    s.err = Some(errno);
-                }
+        for i in 0..self.socks.raw.len() {
+            let slot = self.socks.raw[i];
+            let s = self.socks.slot(slot);
+            if s.protocol != protocol
+                || (!s.rcv_saddr.is_unspecified() && s.rcv_saddr != us)
+                || (s.connected && s.daddr != them)
+            {
+                continue;
+            }
+            matched = true;
+            if !s.recverr && !s.connected {
+                continue;
+            }
+            let (err, hard) = match (icmp_type, code) {
+                (3, 4) => (SockError::MsgSize, s.pmtudisc != PmtuDisc::Dont),
+                (3, 0..=15) | (12, _) => icmp_err_convert(icmp_type, code),
+                (4, _) => continue,
+                _ => (SockError::HostUnreach, false),
+            };
+            if s.recverr {
+                let payload = if s.hdrincl { inner } else { &inner[ihl.min(inner.len())..] };
+                let ee = ExtendedErr {
+                    errno: err,
+                    origin: SO_EE_ORIGIN_ICMP,
+                    icmp_type,
+                    icmp_code: code,
+                    info,
+                    offender: Some(offender),
+                };
+                self.sock_queue_err(slot, ee, SocketAddrV4::new(them, 0), payload);
+            }
+            let s = self.socks.slot(slot);
+            if s.recverr || hard {
+                s.err = err.errno();
             }
         }
         matched

@@ -584,7 +584,7 @@ impl Fib {
     }
 
     /// Linux rt_cache_flush().
-    fn rt_cache_flush(&mut self) {
+    pub(crate) fn rt_cache_flush(&mut self) {
         self.genid = self.genid.wrapping_add(1);
     }
 

@@ -1,19 +1,48 @@
-//! UDP receive, as far as the datapath needs it before sockets exist: Linux
-//! net/ipv4/udp.c __udp4_lib_rcv() length and checksum checks, then the socket lookup,
-//! which finds nothing yet, so every datagram answers ICMP port unreachable (NoPorts).
-//! Sockets, lookup scoring and delivery come with the sockets issue.
+//! UDP and UDP-Lite receive: Linux net/ipv4/udp.c __udp4_lib_rcv(), __udp4_lib_lookup()
+//! with its scoring and SO_REUSEPORT groups, __udp4_lib_mcast_deliver(),
+//! udp_queue_rcv_skb(), and __udp4_lib_err(). The send half is in `send`.
+
+mod send;
+
+pub(crate) use send::Ipc;
 
 use crate::drop::DropReason;
 use crate::ipv4::input::IpHdr;
+use crate::ipv4::output::PmtuDisc;
 use crate::route::{DstEntry, RtFlags};
 use crate::skb::{ChecksumState, SkBuff};
+use crate::socket::{ExtendedErr, Kind, PktInfo, RxEntry, SKB_OVERHEAD, SO_EE_ORIGIN_ICMP, SockError};
 use crate::stack::{Stack, stage};
 use skiff_wire::udp::{UdpLiteRepr, UdpPacket, UdpRepr};
-use skiff_wire::{Error, RxChecksum};
+use skiff_wire::{Error, Ipv4Addr, RxChecksum};
+use std::net::SocketAddrV4;
+
+/// Linux icmp_err_convert[]: the errno of an ICMP error and whether it is hard (reported
+/// to a connected socket without IP_RECVERR).
+pub(crate) fn icmp_err_convert(icmp_type: u8, code: u8) -> (SockError, bool) {
+    match (icmp_type, code) {
+        (3, 0) => (SockError::NetUnreach, false),
+        (3, 1) => (SockError::HostUnreach, false),
+        (3, 2) => (SockError::NoProtoOpt, true),
+        (3, 3) => (SockError::ConnRefused, true),
+        (3, 4) => (SockError::MsgSize, false),
+        (3, 5) => (SockError::OpNotSupp, false),
+        (3, 6) => (SockError::NetUnreach, true),
+        (3, 7) => (SockError::HostDown, true),
+        (3, 8) => (SockError::NoNet, true),
+        (3, 9) => (SockError::NetUnreach, true),
+        (3, 10) => (SockError::HostUnreach, true),
+        (3, 11) => (SockError::NetUnreach, false),
+        (3, 12) => (SockError::HostUnreach, false),
+        (3, 13..=15) => (SockError::HostUnreach, true),
+        (12, _) => (SockError::Proto, true),
+        _ => (SockError::HostUnreach, false),
+    }
+}
 
 impl Stack {
     /// Linux udp_rcv() / udplite_rcv() → __udp4_lib_rcv(). `data` is at the UDP header.
-    pub(crate) fn udp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
+    pub(crate) fn udp_rcv(&mut self, mut skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "udp_rcv");
         let lite = h.protocol == skiff_wire::udp::IPPROTO_UDPLITE;
         let csum = if skb.ip_summed == ChecksumState::Unnecessary {
@@ -21,41 +50,287 @@ impl Stack {
         } else {
             RxChecksum::Verify
         };
+        // (source port, destination port, UDP length, UDP-Lite coverage)
         let parsed = if lite {
-            UdpPacket::new_checked_lite(skb.data())
-                .and_then(|p| UdpLiteRepr::parse(&p, h.saddr, h.daddr, csum).map(|r| r.dst_port))
+            UdpPacket::new_checked_lite(skb.data()).and_then(|p| {
+                UdpLiteRepr::parse(&p, h.saddr, h.daddr, csum).map(|r| {
+                    let cov = usize::from(p.len());
+                    (r.src_port, r.dst_port, p.datagram_len(), cov)
+                })
+            })
         } else {
-            UdpPacket::new_checked(skb.data())
-                .and_then(|p| UdpRepr::parse(&p, h.saddr, h.daddr, csum).map(|r| r.dst_port))
+            UdpPacket::new_checked(skb.data()).and_then(|p| {
+                UdpRepr::parse(&p, h.saddr, h.daddr, csum)
+                    .map(|r| (r.src_port, r.dst_port, p.datagram_len(), 0))
+            })
         };
-        let mib = if lite {
-            &mut self.mib.udp_lite
-        } else {
-            &mut self.mib.udp
+        let (sport, dport, ulen, cov) = match parsed {
+            Ok(v) => v,
+            Err(Error::BadChecksum) => {
+                let mib = self.udp_mib(lite);
+                mib.in_csum_errors += 1;
+                mib.in_errors += 1;
+                return self.kfree_skb(skb, DropReason::UdpCsum);
+            }
+            Err(_) => {
+                self.udp_mib(lite).in_errors += 1;
+                return self.kfree_skb(skb, DropReason::UdpTooSmall);
+            }
         };
-        match parsed {
-            Ok(_port) => {
-                // __udp4_lib_lookup() finds no socket yet. Broadcast and multicast go to
-                // every matching socket and never draw an ICMP error (IgnoredMulti).
-                if dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST)
-                {
-                    mib.ignored_multi += 1;
-                    return self.kfree_skb(skb, DropReason::NoSocket);
-                }
-                mib.no_ports += 1;
-                stage!(self, "__udp4_lib_lookup");
+        // Bytes past the UDP length are not the datagram's (pskb_trim_rcsum()).
+        skb.trim(ulen);
+        if dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST) {
+            return self.udp4_lib_mcast_deliver(skb, h, dst, sport, dport, lite);
+        }
+        stage!(self, "__udp4_lib_lookup");
+        match self.udp4_lib_lookup(h.saddr, sport, h.daddr, dport, skb.iif, lite) {
+            Some(slot) => self.udp_queue_rcv_skb(slot, skb, h, dst, sport, cov),
+            None => {
+                self.udp_mib(lite).no_ports += 1;
                 self.icmp_send(&skb, dst.flags, 3, 3, 0);
                 self.kfree_skb(skb, DropReason::NoSocket)
             }
-            Err(Error::BadChecksum) => {
-                mib.in_csum_errors += 1;
-                mib.in_errors += 1;
-                self.kfree_skb(skb, DropReason::UdpCsum)
-            }
-            Err(_) => {
-                mib.in_errors += 1;
-                self.kfree_skb(skb, DropReason::UdpTooSmall)
-            }
         }
     }
+
+    fn udp_mib(&mut self, lite: bool) -> &mut crate::stats::UdpMib {
+        if lite {
+            &mut self.mib.udp_lite
+        } else {
+            &mut self.mib.udp
+        }
+    }
+
+    /// Linux __udp4_lib_lookup(): the best-scoring socket bound to `dport` (connected beats
+    /// bound address beats wildcard), then, for an unconnected SO_REUSEPORT socket, the
+    /// member of its group the flow hash picks.
+    pub(crate) fn udp4_lib_lookup(
+        &self,
+        saddr: Ipv4Addr,
+        sport: u16,
+        daddr: Ipv4Addr,
+        dport: u16,
+        dif: u32,
+        lite: bool,
+    ) -> Option<u32> {
+        let list = self.socks.ports.get(&(lite, dport))?;
+        let mut best = None;
+        let mut badness = -1;
+        for &i in list {
+            let Some(s) = self.socks.slots[i as usize].as_ref() else {
+                continue;
+            };
+            let score = compute_score(s, saddr, sport, daddr, dif);
+            if score > badness {
+                badness = score;
+                best = Some(i);
+            }
+        }
+        let best = best?;
+        let b = self.socks.slots[best as usize].as_ref()?;
+        if !b.reuseport || b.connected {
+            return Some(best);
+        }
+        // reuseport_select_sock(): the group in the order its members bound.
+        let group: Vec<u32> = list
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&i| {
+                self.socks.slots[i as usize].as_ref().is_some_and(|s| {
+                    s.reuseport
+                        && !s.connected
+                        && s.rcv_saddr == b.rcv_saddr
+                        && s.bound_dev_if == b.bound_dev_if
+                })
+            })
+            .collect();
+        let hash = self.socks.ehashfn(saddr, sport, daddr, dport);
+        let n = group.len() as u64;
+        group.get(((u64::from(hash) * n) >> 32) as usize).copied()
+    }
+
+    /// Linux __udp4_lib_mcast_deliver(): a copy for every socket bound to the port whose
+    /// address, peer and device match; none is IgnoredMulti.
+    fn udp4_lib_mcast_deliver(
+        &mut self,
+        skb: SkBuff,
+        h: &IpHdr,
+        dst: &DstEntry,
+        sport: u16,
+        dport: u16,
+        lite: bool,
+    ) {
+        let targets: Vec<u32> = self
+            .socks
+            .ports
+            .get(&(lite, dport))
+            .map(|list| {
+                list.iter()
+                    .copied()
+                    .filter(|&i| {
+                        self.socks.slots[i as usize].as_ref().is_some_and(|s| {
+                            (s.rcv_saddr.is_unspecified() || s.rcv_saddr == h.daddr)
+                                && (!s.connected || (s.daddr == h.saddr && s.dport == sport))
+                                && (s.bound_dev_if == 0 || s.bound_dev_if == skb.iif)
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some((&last, rest)) = targets.split_last() else {
+            self.udp_mib(lite).ignored_multi += 1;
+            return self.kfree_skb(skb, DropReason::NoSocket);
+        };
+        for &slot in rest {
+            let copy = skb.clone();
+            self.udp_queue_rcv_skb(slot, copy, h, dst, sport, 0);
+        }
+        self.udp_queue_rcv_skb(last, skb, h, dst, sport, 0);
+    }
+
+    /// Linux udp_queue_rcv_skb() → __udp_enqueue_schedule_skb(): queue the payload, or
+    /// count RcvbufErrors and InErrors when the receive buffer is full.
+    fn udp_queue_rcv_skb(
+        &mut self,
+        slot: u32,
+        mut skb: SkBuff,
+        h: &IpHdr,
+        dst: &DstEntry,
+        sport: u16,
+        cov: usize,
+    ) {
+        stage!(self, "udp_queue_rcv_skb");
+        let s = self.socks.slot(slot);
+        let lite = s.kind == Kind::UdpLite;
+        // UDP-Lite: a coverage below what the socket requires is an error (RFC 3828 §3.3).
+        if lite && s.recv_cscov != 0 && cov != 0 && cov < usize::from(s.recv_cscov) {
+            self.udp_mib(lite).in_errors += 1;
+            return self.kfree_skb(skb, DropReason::UdpCsum);
+        }
+        if skb.pull(8).is_err() {
+            self.udp_mib(lite).in_errors += 1;
+            return self.kfree_skb(skb, DropReason::UdpTooSmall);
+        }
+        let len = skb.len();
+        let entry = RxEntry {
+            len,
+            src: SocketAddrV4::new(h.saddr, sport),
+            pktinfo: PktInfo {
+                ifindex: skb.iif,
+                spec_dst: dst.saddr,
+                addr: h.daddr,
+            },
+            ttl: h.ttl,
+            tos: h.tos,
+            truesize: len + SKB_OVERHEAD,
+            peeked: false,
+            skb,
+        };
+        if let Err(skb) = self.sock_queue_rcv(slot, entry) {
+            let mib = self.udp_mib(lite);
+            mib.rcvbuf_errors += 1;
+            mib.in_errors += 1;
+            self.kfree_skb(skb, DropReason::SocketRcvbuff);
+        }
+    }
+
+    /// Linux __udp4_lib_err(): an ICMP error quoting one of our datagrams. `inner` is the
+    /// quoted IP header and at least 8 bytes; `offender` sent the error. Returns whether a
+    /// socket matched (the caller then learns a fragmentation-needed MTU).
+    pub(crate) fn udp_err(
+        &mut self,
+        inner: &[u8],
+        offender: Ipv4Addr,
+        icmp_type: u8,
+        code: u8,
+        info: u32,
+    ) -> bool {
+        stage!(self, "udp_err");
+        let ihl = usize::from(inner[0] & 0x0f) * 4;
+        let (Some(us), Some(them), Some(uh)) = (
+            inner.get(12..16),
+            inner.get(16..20),
+            inner.get(ihl..ihl + 8),
+        ) else {
+            return false;
+        };
+        let lite = inner[9] == skiff_wire::udp::IPPROTO_UDPLITE;
+        let saddr = Ipv4Addr::new(us[0], us[1], us[2], us[3]);
+        let daddr = Ipv4Addr::new(them[0], them[1], them[2], them[3]);
+        let sport = u16::from_be_bytes([uh[0], uh[1]]);
+        let dport = u16::from_be_bytes([uh[2], uh[3]]);
+        let Some(slot) = self.udp4_lib_lookup(daddr, dport, saddr, sport, 0, lite) else {
+            self.mib.icmp.in_errors += 1;
+            return false;
+        };
+        let s = self.socks.slot(slot);
+        let (err, hard) = match (icmp_type, code) {
+            (11, _) => (SockError::HostUnreach, false),
+            (3, 4) => {
+                if s.pmtudisc == PmtuDisc::Dont {
+                    return true;
+                }
+                (SockError::MsgSize, true)
+            }
+            (3, _) | (12, _) => icmp_err_convert(icmp_type, code),
+            _ => return false,
+        };
+        if !s.recverr {
+            if !hard || !s.connected {
+                return true;
+            }
+            s.err = err.errno();
+            return true;
+        }
+        let ee = ExtendedErr {
+            errno: err,
+            origin: SO_EE_ORIGIN_ICMP,
+            icmp_type,
+            icmp_code: code,
+            info,
+            offender: Some(offender),
+        };
+        let payload = &inner[(ihl + 8).min(inner.len())..];
+        self.sock_queue_err(slot, ee, SocketAddrV4::new(daddr, dport), payload);
+        self.socks.slot(slot).err = err.errno();
+        true
+    }
+}
+
+/// Linux compute_score(): -1 when the socket cannot take the datagram, else 2 plus 4 for
+/// each of bound address, connected peer address, peer port and bound device.
+fn compute_score(
+    s: &crate::socket::Socket,
+    saddr: Ipv4Addr,
+    sport: u16,
+    daddr: Ipv4Addr,
+    dif: u32,
+) -> i32 {
+    let mut score = 2;
+    if !s.rcv_saddr.is_unspecified() {
+        if s.rcv_saddr != daddr {
+            return -1;
+        }
+        score += 4;
+    }
+    if s.connected && !s.daddr.is_unspecified() {
+        if s.daddr != saddr {
+            return -1;
+        }
+        score += 4;
+    }
+    if s.connected && s.dport != 0 {
+        if s.dport != sport {
+            return -1;
+        }
+        score += 4;
+    }
+    if s.bound_dev_if != 0 {
+        if s.bound_dev_if != dif {
+            return -1;
+        }
+        score += 4;
+    }
+    score
 }

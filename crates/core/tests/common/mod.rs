@@ -31,6 +31,7 @@ pub struct Host {
 impl Host {
     pub fn new(router: bool) -> Host {
         let mut s = Stack::new(StackConfig {
+            cap_net_raw: true,
             trace: true,
             ..StackConfig::default()
         });

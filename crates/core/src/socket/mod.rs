@@ -1,0 +1,1113 @@
+//! The socket layer: Linux net/socket.c __sock_create() and net/ipv4/af_inet.c
+//! inet_create(), inet_bind(), inet_dgram_connect(), the options of ip_sockglue.c and
+//! sock.c, and the datagram receive queue every inet socket shares (net/core/datagram.c).
+//! UDP's own send and receive halves are in `udp/`, raw sockets in `ipv4/raw`.
+
+mod error;
+pub mod opt;
+
+pub use error::SockError;
+pub use opt::{IpMreqn, SockOpt, SockOptName};
+
+use crate::ipv4::output::PmtuDisc;
+use crate::rand::Prng;
+use crate::route::{DstEntry, RouteType};
+use crate::skb::SkBuff;
+use crate::stack::Stack;
+use core::fmt;
+use skiff_wire::Ipv4Addr;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+pub const AF_UNSPEC: i32 = 0;
+pub const AF_INET: i32 = 2;
+pub const AF_INET6: i32 = 10;
+/// Linux `NPROTO`: families at or above it are EAFNOSUPPORT before any lookup.
+const NPROTO: i32 = 46;
+
+pub const SOCK_STREAM: i32 = 1;
+pub const SOCK_DGRAM: i32 = 2;
+pub const SOCK_RAW: i32 = 3;
+pub const SOCK_NONBLOCK: i32 = 0o4000;
+pub const SOCK_CLOEXEC: i32 = 0o2_000_000;
+const SOCK_TYPE_MASK: i32 = 0xf;
+const SOCK_MAX: i32 = 11;
+
+pub const IPPROTO_IP: i32 = 0;
+pub const IPPROTO_ICMP: i32 = 1;
+pub const IPPROTO_TCP: i32 = 6;
+pub const IPPROTO_UDP: i32 = 17;
+pub const IPPROTO_UDPLITE: i32 = 136;
+pub const IPPROTO_RAW: i32 = 255;
+/// Linux `IPPROTO_MAX`.
+const IPPROTO_MAX: i32 = 263;
+
+pub const MSG_OOB: u32 = 0x1;
+pub const MSG_PEEK: u32 = 0x2;
+pub const MSG_DONTROUTE: u32 = 0x4;
+pub const MSG_PROBE: u32 = 0x10;
+pub const MSG_TRUNC: u32 = 0x20;
+pub const MSG_DONTWAIT: u32 = 0x40;
+pub const MSG_CONFIRM: u32 = 0x800;
+pub const MSG_ERRQUEUE: u32 = 0x2000;
+pub const MSG_MORE: u32 = 0x8000;
+
+/// `SO_EE_ORIGIN_LOCAL` and `SO_EE_ORIGIN_ICMP`.
+pub const SO_EE_ORIGIN_LOCAL: u8 = 1;
+pub const SO_EE_ORIGIN_ICMP: u8 = 2;
+
+/// Linux `net.core.rmem_default` / `wmem_default`, and the `_max` that caps SO_RCVBUF and
+/// SO_SNDBUF.
+pub(crate) const RMEM_DEFAULT: usize = 212_992;
+pub(crate) const WMEM_DEFAULT: usize = 212_992;
+pub(crate) const RMEM_MAX: usize = 212_992;
+pub(crate) const WMEM_MAX: usize = 212_992;
+/// Linux `SOCK_MIN_RCVBUF` and `SOCK_MIN_SNDBUF` on x86_64.
+pub(crate) const SOCK_MIN_RCVBUF: usize = 2_304;
+pub(crate) const SOCK_MIN_SNDBUF: usize = 4_608;
+/// What a queued datagram costs beyond its bytes (Linux `SKB_TRUESIZE` overhead).
+pub(crate) const SKB_OVERHEAD: usize = 576;
+/// Linux `net.ipv4.igmp_max_memberships`.
+const IGMP_MAX_MEMBERSHIPS: usize = 20;
+
+/// A socket descriptor, valid until [`Stack::close`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SockFd(pub(crate) u32);
+
+impl SockFd {
+    /// The descriptor's number.
+    pub fn as_raw(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for SockFd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "socket {}", self.0)
+    }
+}
+
+/// A `struct sockaddr` as the calls take it: IPv4, `AF_UNSPEC` (connect() to
+/// disconnect), or another family, which every call refuses as Linux does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockAddr {
+    Inet(SocketAddrV4),
+    Unspec,
+    Other(u16),
+}
+
+impl From<SocketAddrV4> for SockAddr {
+    fn from(a: SocketAddrV4) -> Self {
+        SockAddr::Inet(a)
+    }
+}
+
+/// A control message for sendmsg(). Linux ip_cmsg_send(), __sock_cmsg_send() and
+/// udp_cmsg_send().
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendCmsg {
+    /// IP_PKTINFO: the output interface (0: any) and the source address (0.0.0.0: any).
+    PktInfo { ifindex: u32, spec_dst: Ipv4Addr },
+    /// IP_TTL: 1..=255, else EINVAL.
+    Ttl(i32),
+    /// IP_TOS: 0..=255, else EINVAL.
+    Tos(i32),
+    /// IP_RETOPTS: IP options for this datagram (at most 40 bytes).
+    RetOpts(Vec<u8>),
+    /// SO_MARK (needs the raw capability).
+    Mark(u32),
+    /// SO_PRIORITY (above 6 needs the raw capability).
+    Priority(u32),
+    /// UDP_SEGMENT: the GSO segment size.
+    UdpSegment(u16),
+    /// Any control message in its wire form (`cmsg_level`, `cmsg_type`, data), checked
+    /// as Linux checks it.
+    Raw { level: i32, kind: i32, data: Vec<u8> },
+}
+
+pub(crate) const SOL_IP: i32 = 0;
+pub(crate) const SOL_SOCKET: i32 = 1;
+pub(crate) const SOL_UDP: i32 = 17;
+
+/// A sendmsg() call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendMsg<'a> {
+    pub data: &'a [u8],
+    /// `msg_name`: the destination, or `None` for a connected socket's peer.
+    pub addr: Option<SockAddr>,
+    pub cmsgs: &'a [SendCmsg],
+    /// `MSG_*` flags.
+    pub flags: u32,
+}
+
+/// IP_PKTINFO on receive. Linux `struct in_pktinfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PktInfo {
+    pub ifindex: u32,
+    /// The local address a reply would come from (fib_compute_spec_dst()).
+    pub spec_dst: Ipv4Addr,
+    /// The header's destination address.
+    pub addr: Ipv4Addr,
+}
+
+/// An extended error from the error queue. Linux `struct sock_extended_err` plus the
+/// offender address (`SO_EE_OFFENDER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtendedErr {
+    pub errno: SockError,
+    /// `SO_EE_ORIGIN_ICMP` or `SO_EE_ORIGIN_LOCAL`.
+    pub origin: u8,
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    /// The MTU of a fragmentation-needed or of a local EMSGSIZE.
+    pub info: u32,
+    /// The host that sent the ICMP error; `None` for local errors.
+    pub offender: Option<Ipv4Addr>,
+}
+
+/// The control messages recvmsg() returns, in Linux's order (ip_cmsg_recv_offset()).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecvCmsgs {
+    /// IP_PKTINFO.
+    pub pktinfo: Option<PktInfo>,
+    /// IP_TTL (IP_RECVTTL on).
+    pub ttl: Option<u8>,
+    /// IP_TOS (IP_RECVTOS on).
+    pub tos: Option<u8>,
+    /// IP_RECVERR, from MSG_ERRQUEUE.
+    pub err: Option<ExtendedErr>,
+    /// UDP_GRO: the segment size of a coalesced datagram.
+    pub gso_size: Option<u16>,
+}
+
+/// What recvmsg() returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvMsg {
+    /// The return value: bytes copied, or the datagram's length with MSG_TRUNC.
+    pub len: usize,
+    /// `msg_name`: the source (or, from the error queue, the original destination).
+    pub addr: Option<SocketAddrV4>,
+    /// `msg_flags`: MSG_TRUNC, MSG_ERRQUEUE.
+    pub flags: u32,
+    pub cmsgs: RecvCmsgs,
+}
+
+/// Which kind of inet socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Udp,
+    UdpLite,
+    Raw,
+}
+
+/// A queued datagram: the buffer (at the payload for UDP, at the IP header for raw) and
+/// what recvmsg() reports about it.
+#[derive(Debug)]
+pub(crate) struct RxEntry {
+    pub skb: SkBuff,
+    pub len: usize,
+    pub src: SocketAddrV4,
+    pub pktinfo: PktInfo,
+    pub ttl: u8,
+    pub tos: u8,
+    pub truesize: usize,
+    pub peeked: bool,
+}
+
+/// A queued extended error (Linux ip_icmp_error(), ip_local_error()).
+#[derive(Debug)]
+pub(crate) struct ErrEntry {
+    pub ee: ExtendedErr,
+    pub addr: SocketAddrV4,
+    pub payload: Vec<u8>,
+    pub truesize: usize,
+}
+
+/// A corked datagram (Linux `inet->cork` and the socket's write queue).
+#[derive(Debug)]
+pub(crate) struct Cork {
+    pub dst: DstEntry,
+    pub daddr: Ipv4Addr,
+    pub dport: u16,
+    pub ttl: u8,
+    pub tos: u8,
+    pub mark: u32,
+    pub priority: u32,
+    pub gso_size: u16,
+    pub opt: Vec<u8>,
+    /// `cork->fragsize`: the path or device MTU when the cork was set up.
+    pub fragsize: u32,
+    /// The datagram so far, UDP header room included.
+    pub data: Vec<u8>,
+}
+
+/// One socket: Linux `struct sock` + `inet_sock` + `udp_sock`/`raw_sock`.
+#[derive(Debug)]
+pub(crate) struct Socket {
+    pub kind: Kind,
+    pub protocol: u8,
+    pub generation: u32,
+    pub nonblock: bool,
+    // inet_sock: addresses. `num` is the local port (0: unbound).
+    pub rcv_saddr: Ipv4Addr,
+    pub saddr: Ipv4Addr,
+    pub num: u16,
+    pub daddr: Ipv4Addr,
+    pub dport: u16,
+    pub connected: bool,
+    pub bound_dev_if: u32,
+    /// SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK: bind() chose them.
+    pub addr_locked: bool,
+    pub port_locked: bool,
+    pub dst_cache: Option<DstEntry>,
+    // Options.
+    pub ttl: Option<u8>,
+    pub tos: u8,
+    pub pmtudisc: PmtuDisc,
+    pub recverr: bool,
+    pub pktinfo: bool,
+    pub recvttl: bool,
+    pub recvtos: bool,
+    pub hdrincl: bool,
+    pub broadcast: bool,
+    pub reuseaddr: bool,
+    pub reuseport: bool,
+    pub no_check_tx: bool,
+    pub opt: Vec<u8>,
+    pub mc_ttl: u8,
+    pub mc_loop: bool,
+    pub mc_index: u32,
+    pub mc_addr: Ipv4Addr,
+    pub mc_list: Vec<(Ipv4Addr, u32)>,
+    pub rcvbuf: usize,
+    pub sndbuf: usize,
+    pub rcvtimeo: Option<Duration>,
+    pub sndtimeo: Option<Duration>,
+    pub mark: u32,
+    pub priority: u32,
+    pub peek_off: i32,
+    pub icmp_filter: u32,
+    // UDP.
+    pub cork: bool,
+    pub gso_size: u16,
+    pub gro: bool,
+    pub pending: Option<Cork>,
+    /// UDPLITE_SEND_CSCOV / UDPLITE_RECV_CSCOV (0: the whole datagram).
+    pub send_cscov: u16,
+    pub recv_cscov: u16,
+    // Queues.
+    pub rx: VecDeque<RxEntry>,
+    pub rmem: usize,
+    pub wmem: usize,
+    pub drops: u64,
+    pub err: i32,
+    pub err_queue: VecDeque<ErrEntry>,
+}
+
+impl Socket {
+    fn new(kind: Kind, protocol: u8, generation: u32, pmtudisc: PmtuDisc) -> Socket {
+        Socket {
+            kind,
+            protocol,
+            generation,
+            nonblock: false,
+            rcv_saddr: Ipv4Addr::UNSPECIFIED,
+            saddr: Ipv4Addr::UNSPECIFIED,
+            num: 0,
+            daddr: Ipv4Addr::UNSPECIFIED,
+            dport: 0,
+            connected: false,
+            bound_dev_if: 0,
+            addr_locked: false,
+            port_locked: false,
+            dst_cache: None,
+            ttl: None,
+            tos: 0,
+            pmtudisc,
+            recverr: false,
+            pktinfo: false,
+            recvttl: false,
+            recvtos: false,
+            hdrincl: kind == Kind::Raw && protocol == 255,
+            broadcast: false,
+            reuseaddr: false,
+            reuseport: false,
+            no_check_tx: false,
+            opt: Vec::new(),
+            mc_ttl: 1,
+            mc_loop: true,
+            mc_index: 0,
+            mc_addr: Ipv4Addr::UNSPECIFIED,
+            mc_list: Vec::new(),
+            rcvbuf: RMEM_DEFAULT,
+            sndbuf: WMEM_DEFAULT,
+            rcvtimeo: None,
+            sndtimeo: None,
+            mark: 0,
+            priority: 0,
+            peek_off: -1,
+            icmp_filter: 0,
+            cork: false,
+            gso_size: 0,
+            gro: false,
+            pending: None,
+            send_cscov: 0,
+            recv_cscov: 0,
+            rx: VecDeque::new(),
+            rmem: 0,
+            wmem: 0,
+            drops: 0,
+            err: 0,
+            err_queue: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn is_udp(&self) -> bool {
+        self.kind != Kind::Raw
+    }
+
+    /// sock_error(): takes the pending error.
+    pub(crate) fn sock_error(&mut self) -> Result<(), SockError> {
+        match core::mem::take(&mut self.err) {
+            0 => Ok(()),
+            e => Err(SockError::from_errno(e)),
+        }
+    }
+
+    /// The queue is over its limit (Linux __udp_enqueue_schedule_skb(), sock_queue_rcv_skb():
+    /// a datagram is admitted while the memory already charged is within rcvbuf).
+    pub(crate) fn rcvbuf_full(&self) -> bool {
+        self.rmem > self.rcvbuf
+    }
+}
+
+/// The socket table: descriptors, the UDP port hash (Linux `udp_table`) and the raw
+/// sockets in creation order (`raw_v4_hashinfo`).
+#[derive(Debug)]
+pub(crate) struct Sockets {
+    pub slots: Vec<Option<Socket>>,
+    generation: u32,
+    /// (UDP-Lite, local port) → bound sockets, most recently bound first.
+    pub ports: HashMap<(bool, u16), Vec<u32>, ahash::RandomState>,
+    pub raw: Vec<u32>,
+    /// Multicast memberships per (device, group), for input route decisions.
+    pub mc_groups: HashMap<(u32, Ipv4Addr), u32, ahash::RandomState>,
+    pub rng: Prng,
+    /// Keys the reuseport flow hash.
+    pub hash_key: [u64; 4],
+}
+
+impl Sockets {
+    pub(crate) fn new(rng: &mut Prng) -> Sockets {
+        let mut fork = rng.fork();
+        let k = fork.hash_keys();
+        let state = || ahash::RandomState::with_seeds(k[0], k[1], k[2], k[3]);
+        Sockets {
+            slots: Vec::new(),
+            generation: 0,
+            ports: HashMap::with_hasher(state()),
+            raw: Vec::new(),
+            mc_groups: HashMap::with_hasher(state()),
+            hash_key: fork.hash_keys(),
+            rng: fork,
+        }
+    }
+
+    pub(crate) fn get(&mut self, fd: SockFd) -> Result<&mut Socket, SockError> {
+        self.slots
+            .get_mut(fd.0 as usize)
+            .and_then(Option::as_mut)
+            .ok_or(SockError::BadFd)
+    }
+
+    pub(crate) fn get_ref(&self, fd: SockFd) -> Result<&Socket, SockError> {
+        self.slots
+            .get(fd.0 as usize)
+            .and_then(Option::as_ref)
+            .ok_or(SockError::BadFd)
+    }
+
+    /// The socket in `slot`, which the tables only hold while it is open.
+    pub(crate) fn slot(&mut self, slot: u32) -> &mut Socket {
+        self.slots[slot as usize]
+            .as_mut()
+            .expect("the tables only name open sockets")
+    }
+
+    fn insert(&mut self, s: Socket) -> SockFd {
+        match self.slots.iter().position(Option::is_none) {
+            Some(i) => {
+                self.slots[i] = Some(s);
+                SockFd(i as u32)
+            }
+            None => {
+                self.slots.push(Some(s));
+                SockFd(self.slots.len() as u32 - 1)
+            }
+        }
+    }
+
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        self.generation
+    }
+
+    /// Removes the socket from the port hash (udp_lib_unhash()).
+    pub(crate) fn unhash(&mut self, fd: SockFd) {
+        let Ok(s) = self.get_ref(fd) else { return };
+        let key = (s.kind == Kind::UdpLite, s.num);
+        if let Some(list) = self.ports.get_mut(&key) {
+            list.retain(|&i| i != fd.0);
+            if list.is_empty() {
+                self.ports.remove(&key);
+            }
+        }
+    }
+
+    /// Linux udp_lib_lport_inuse(): would `fd` bound to (`addr`, `port`) clash with another
+    /// socket? Both SO_REUSEADDR, or both SO_REUSEPORT, share a port.
+    fn lport_inuse(&self, fd: SockFd, lite: bool, addr: Ipv4Addr, port: u16) -> bool {
+        let Some(s) = self.slots[fd.0 as usize].as_ref() else {
+            return false;
+        };
+        let Some(list) = self.ports.get(&(lite, port)) else {
+            return false;
+        };
+        list.iter().any(|&i| {
+            let Some(o) = self.slots[i as usize].as_ref() else {
+                return false;
+            };
+            i != fd.0
+                && (!o.reuseaddr || !s.reuseaddr)
+                && (o.bound_dev_if == 0 || s.bound_dev_if == 0 || o.bound_dev_if == s.bound_dev_if)
+                && (o.rcv_saddr.is_unspecified() || addr.is_unspecified() || o.rcv_saddr == addr)
+                && !(o.reuseport && s.reuseport)
+        })
+    }
+
+    /// Linux udp_lib_get_port(): binds `fd` to `port`, or to a free port of
+    /// `ip_local_port_range` from a random start when `port` is 0.
+    pub(crate) fn get_port(
+        &mut self,
+        fd: SockFd,
+        addr: Ipv4Addr,
+        port: u16,
+        range: (u16, u16),
+    ) -> Result<u16, SockError> {
+        let lite = self.get_ref(fd)?.kind == Kind::UdpLite;
+        let port = if port != 0 {
+            if self.lport_inuse(fd, lite, addr, port) {
+                return Err(SockError::AddrInUse);
+            }
+            port
+        } else {
+            let (low, high) = range;
+            let remaining = u32::from(high.saturating_sub(low)) + 1;
+            let start = self.rng.below(remaining);
+            (0..remaining)
+                .map(|i| low + ((start + i) % remaining) as u16)
+                .find(|&p| !self.lport_inuse(fd, lite, addr, p))
+                .ok_or(SockError::AddrInUse)?
+        };
+        let s = self.get(fd)?;
+        s.num = port;
+        s.rcv_saddr = addr;
+        self.ports.entry((lite, port)).or_default().insert(0, fd.0);
+        Ok(port)
+    }
+
+    /// The reuseport flow hash of a received datagram (Linux udp_ehashfn()).
+    pub(crate) fn ehashfn(&self, saddr: Ipv4Addr, sport: u16, daddr: Ipv4Addr, dport: u16) -> u32 {
+        fn mix(a: u64, b: u64) -> u64 {
+            let p = u128::from(a) * u128::from(b);
+            (p as u64) ^ ((p >> 64) as u64)
+        }
+        let k = &self.hash_key;
+        let addrs = u64::from(u32::from(saddr)) << 32 | u64::from(u32::from(daddr));
+        let ports = u64::from(sport) << 16 | u64::from(dport);
+        (mix(mix(addrs ^ k[0], k[1]) ^ ports ^ k[2], k[3]) >> 32) as u32
+    }
+}
+
+impl Stack {
+    /// socket(): Linux __sock_create() + inet_create(). `ty` may carry SOCK_NONBLOCK and
+    /// SOCK_CLOEXEC. Supported: SOCK_DGRAM with UDP (protocol 0 or 17) or UDP-Lite, and
+    /// SOCK_RAW with any protocol 1..=255, which needs the raw capability
+    /// ([`StackConfig::cap_net_raw`](crate::StackConfig)).
+    pub fn socket(&mut self, family: i32, ty: i32, protocol: i32) -> Result<SockFd, SockError> {
+        if !(0..NPROTO).contains(&family) {
+            return Err(SockError::AfNoSupport);
+        }
+        let flags = ty & !SOCK_TYPE_MASK;
+        if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+            return Err(SockError::Inval);
+        }
+        let ty = ty & SOCK_TYPE_MASK;
+        if !(0..SOCK_MAX).contains(&ty) {
+            return Err(SockError::Inval);
+        }
+        if family != AF_INET {
+            return Err(SockError::AfNoSupport);
+        }
+        if !(0..IPPROTO_MAX).contains(&protocol) {
+            return Err(SockError::Inval);
+        }
+        let kind = match (ty, protocol) {
+            (SOCK_DGRAM, IPPROTO_IP | IPPROTO_UDP) => Kind::Udp,
+            (SOCK_DGRAM, IPPROTO_UDPLITE) => Kind::UdpLite,
+            // Ping sockets: the default `ping_group_range` (1 0) admits no group.
+            (SOCK_DGRAM, IPPROTO_ICMP) => return Err(SockError::Access),
+            (SOCK_DGRAM, _) => return Err(SockError::ProtoNoSupport),
+            (SOCK_RAW, IPPROTO_IP) => return Err(SockError::ProtoNoSupport),
+            (SOCK_RAW, _) if !self.cap_net_raw => return Err(SockError::Perm),
+            // Protocols above 255 are accepted by Linux but never match a packet.
+            (SOCK_RAW, p) if p > 255 => return Err(SockError::ProtoNoSupport),
+            (SOCK_RAW, _) => Kind::Raw,
+            // No TCP (yet), and no other inet socket type.
+            _ => return Err(SockError::SocktNoSupport),
+        };
+        let protocol = match kind {
+            Kind::Udp => 17,
+            Kind::UdpLite => 136,
+            Kind::Raw => protocol as u8,
+        };
+        let pmtudisc = if self.sysctl.ip_no_pmtu_disc != 0 {
+            PmtuDisc::Dont
+        } else {
+            PmtuDisc::Want
+        };
+        let generation = self.socks.next_generation();
+        let mut s = Socket::new(kind, protocol, generation, pmtudisc);
+        s.nonblock = flags & SOCK_NONBLOCK != 0;
+        if kind == Kind::Raw {
+            // A raw socket is "bound" to its protocol (inet->inet_num).
+            s.num = u16::from(protocol);
+        }
+        let fd = self.socks.insert(s);
+        if kind == Kind::Raw {
+            self.socks.raw.push(fd.0);
+        }
+        Ok(fd)
+    }
+
+    /// close(): a corked datagram is discarded, the port and memberships released.
+    pub fn close(&mut self, fd: SockFd) -> Result<(), SockError> {
+        let kind = self.socks.get(fd)?.kind;
+        if kind == Kind::Raw {
+            self.socks.raw.retain(|&i| i != fd.0);
+        } else {
+            self.socks.unhash(fd);
+        }
+        let s = self.socks.get(fd)?;
+        let groups = core::mem::take(&mut s.mc_list);
+        let dropped: Vec<SkBuff> = s.rx.drain(..).map(|e| e.skb).collect();
+        for (group, ifindex) in groups {
+            self.mc_group_unref(ifindex, group);
+        }
+        for skb in dropped {
+            self.pool.recycle(skb);
+        }
+        self.socks.slots[fd.0 as usize] = None;
+        Ok(())
+    }
+
+    /// Grants or drops CAP_NET_RAW (see [`StackConfig::cap_net_raw`](crate::StackConfig)).
+    pub fn set_cap_net_raw(&mut self, on: bool) {
+        self.cap_net_raw = on;
+    }
+
+    /// Charges (`charge`) or releases a packet of `len` bytes on its socket's send buffer:
+    /// charged while it waits in a device queue, released when the device takes it.
+    pub(crate) fn sock_wmem(&mut self, o: crate::skb::SkOwner, len: usize, charge: bool) {
+        let Some(Some(s)) = self.socks.slots.get_mut(o.slot as usize) else {
+            return;
+        };
+        if s.generation != o.generation {
+            return;
+        }
+        let size = len + SKB_OVERHEAD;
+        s.wmem = if charge {
+            s.wmem + size
+        } else {
+            s.wmem.saturating_sub(size)
+        };
+    }
+
+    /// The owner tag for packets `fd` sends.
+    pub(crate) fn sk_owner(&self, fd: SockFd) -> Option<crate::skb::SkOwner> {
+        let s = self.socks.get_ref(fd).ok()?;
+        Some(crate::skb::SkOwner {
+            slot: fd.0,
+            generation: s.generation,
+        })
+    }
+
+    /// Whether recvmsg() would return something now (data, a pending error, or an
+    /// error-queue entry): POLLIN | POLLERR.
+    pub fn readable(&self, fd: SockFd) -> Result<bool, SockError> {
+        let s = self.socks.get_ref(fd)?;
+        Ok(!s.rx.is_empty() || s.err != 0 || !s.err_queue.is_empty())
+    }
+
+    /// Whether a send would find room in the send buffer: POLLOUT (sock_writeable()).
+    pub fn writable(&self, fd: SockFd) -> Result<bool, SockError> {
+        let s = self.socks.get_ref(fd)?;
+        Ok(s.wmem < s.sndbuf / 2)
+    }
+
+    /// Whether the socket was created with SOCK_NONBLOCK or set so with [`Stack::set_nonblocking`].
+    pub fn is_nonblocking(&self, fd: SockFd) -> Result<bool, SockError> {
+        Ok(self.socks.get_ref(fd)?.nonblock)
+    }
+
+    /// fcntl(O_NONBLOCK). The core never blocks; the shell's blocking APIs honour it.
+    pub fn set_nonblocking(&mut self, fd: SockFd, on: bool) -> Result<(), SockError> {
+        self.socks.get(fd)?.nonblock = on;
+        Ok(())
+    }
+
+    /// Datagrams dropped because the receive buffer was full (`sk_drops`).
+    pub fn sock_drops(&self, fd: SockFd) -> Result<u64, SockError> {
+        Ok(self.socks.get_ref(fd)?.drops)
+    }
+
+    /// bind(): Linux inet_bind() → __inet_bind().
+    pub fn bind(&mut self, fd: SockFd, addr: SockAddr) -> Result<(), SockError> {
+        let a = match addr {
+            SockAddr::Inet(a) => a,
+            // Linux accepts AF_UNSPEC only with INADDR_ANY, for old programs.
+            SockAddr::Unspec => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            SockAddr::Other(_) => return Err(SockError::AfNoSupport),
+        };
+        let kind = self.socks.get(fd)?.kind;
+        let ip = *a.ip();
+        let rtype = self.fib.inet_addr_type(ip);
+        let local = matches!(rtype, RouteType::Local | RouteType::Multicast | RouteType::Broadcast);
+        if !ip.is_unspecified() && !local && self.sysctl.ip_nonlocal_bind == 0 {
+            return Err(SockError::AddrNotAvail);
+        }
+        if kind == Kind::Raw {
+            // raw_bind(): only the address matters.
+            let s = self.socks.get(fd)?;
+            s.rcv_saddr = ip;
+            s.saddr = if matches!(rtype, RouteType::Multicast | RouteType::Broadcast) {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                ip
+            };
+            s.dst_cache = None;
+            return Ok(());
+        }
+        let s = self.socks.get(fd)?;
+        if s.num != 0 || s.connected {
+            return Err(SockError::Inval);
+        }
+        let range = self.sysctl.ip_local_port_range;
+        let port = self.socks.get_port(fd, ip, a.port(), range)?;
+        let s = self.socks.get(fd)?;
+        s.saddr = if matches!(rtype, RouteType::Multicast | RouteType::Broadcast) {
+            Ipv4Addr::UNSPECIFIED
+        } else {
+            ip
+        };
+        s.addr_locked = !ip.is_unspecified();
+        s.port_locked = port != 0 && a.port() != 0;
+        s.dst_cache = None;
+        Ok(())
+    }
+
+    /// inet_autobind(): a UDP socket that sends or connects unbound gets an ephemeral
+    /// port (EAGAIN when none is free).
+    pub(crate) fn inet_autobind(&mut self, fd: SockFd) -> Result<(), SockError> {
+        let s = self.socks.get(fd)?;
+        if s.num != 0 || !s.is_udp() {
+            return Ok(());
+        }
+        let range = self.sysctl.ip_local_port_range;
+        self.socks
+            .get_port(fd, Ipv4Addr::UNSPECIFIED, 0, range)
+            .map(|_| ())
+            .map_err(|_| SockError::Again)
+    }
+
+    /// connect(): Linux inet_dgram_connect() → ip4_datagram_connect(); AF_UNSPEC
+    /// disconnects (udp_disconnect()).
+    pub fn connect(&mut self, fd: SockFd, addr: SockAddr) -> Result<(), SockError> {
+        let a = match addr {
+            SockAddr::Inet(a) => a,
+            SockAddr::Unspec => return self.disconnect(fd),
+            SockAddr::Other(_) => return Err(SockError::AfNoSupport),
+        };
+        self.inet_autobind(fd)?;
+        let s = self.socks.get(fd)?;
+        s.dst_cache = None;
+        let (saddr, oif, tos, proto, mark, broadcast) =
+            (s.saddr, s.bound_dev_if, s.tos, s.protocol, s.mark, s.broadcast);
+        let mut oif = oif;
+        let mut saddr = saddr;
+        if a.ip().is_multicast() {
+            if oif == 0 {
+                oif = s.mc_index;
+            }
+            if saddr.is_unspecified() {
+                saddr = s.mc_addr;
+            }
+        }
+        let mut fl = crate::route::Flowi4::new(*a.ip());
+        fl.saddr = saddr;
+        fl.oif = oif;
+        fl.tos = tos & 0x1e;
+        fl.proto = proto;
+        fl.mark = mark;
+        let dst = match self.fib.ip_route_output(&fl) {
+            Ok(d) => d,
+            Err(e) => {
+                if e == crate::route::RouteError::NetUnreach {
+                    self.mib.ip.out_no_routes += 1;
+                }
+                return Err(e.into());
+            }
+        };
+        if dst.flags.contains(crate::route::RtFlags::BROADCAST) && !broadcast {
+            return Err(SockError::Access);
+        }
+        let s = self.socks.get(fd)?;
+        if s.saddr.is_unspecified() {
+            s.saddr = dst.saddr;
+        }
+        if s.rcv_saddr.is_unspecified() {
+            // The port hash keeps the port; the address only refines lookups.
+            s.rcv_saddr = dst.saddr;
+        }
+        s.daddr = *a.ip();
+        s.dport = a.port();
+        s.connected = true;
+        s.dst_cache = Some(dst);
+        Ok(())
+    }
+
+    /// Linux __udp_disconnect(): forget the peer, and the address and port unless bind()
+    /// chose them.
+    fn disconnect(&mut self, fd: SockFd) -> Result<(), SockError> {
+        let s = self.socks.get(fd)?;
+        s.connected = false;
+        s.daddr = Ipv4Addr::UNSPECIFIED;
+        s.dport = 0;
+        s.dst_cache = None;
+        if !s.addr_locked {
+            s.saddr = Ipv4Addr::UNSPECIFIED;
+            s.rcv_saddr = Ipv4Addr::UNSPECIFIED;
+        }
+        if s.is_udp() && !s.port_locked {
+            self.socks.unhash(fd);
+            self.socks.get(fd)?.num = 0;
+        }
+        Ok(())
+    }
+
+    /// getsockname().
+    pub fn local_addr(&self, fd: SockFd) -> Result<SocketAddrV4, SockError> {
+        let s = self.socks.get_ref(fd)?;
+        let port = if s.is_udp() { s.num } else { 0 };
+        Ok(SocketAddrV4::new(s.rcv_saddr, port))
+    }
+
+    /// getpeername(): ENOTCONN unless connected.
+    pub fn peer_addr(&self, fd: SockFd) -> Result<SocketAddrV4, SockError> {
+        let s = self.socks.get_ref(fd)?;
+        if !s.connected {
+            return Err(SockError::NotConn);
+        }
+        Ok(SocketAddrV4::new(s.daddr, s.dport))
+    }
+
+    /// sendto() on any socket.
+    pub fn sendto(
+        &mut self,
+        now: crate::time::Instant,
+        fd: SockFd,
+        data: &[u8],
+        flags: u32,
+        addr: Option<SockAddr>,
+    ) -> Result<usize, SockError> {
+        let msg = SendMsg {
+            data,
+            addr,
+            cmsgs: &[],
+            flags,
+        };
+        self.sendmsg(now, fd, &msg)
+    }
+
+    /// sendmsg(): udp_sendmsg() or raw_sendmsg(). Whatever was looped back is received
+    /// before the call returns.
+    pub fn sendmsg(
+        &mut self,
+        now: crate::time::Instant,
+        fd: SockFd,
+        msg: &SendMsg<'_>,
+    ) -> Result<usize, SockError> {
+        self.now = now;
+        let kind = self.socks.get(fd)?.kind;
+        self.trace_begin(0, "sendmsg");
+        let res = if kind == Kind::Raw {
+            self.raw_sendmsg(fd, msg)
+        } else {
+            self.udp_sendmsg(fd, msg)
+        };
+        self.trace_end();
+        self.process_backlog();
+        res
+    }
+
+    /// recvmsg() into `buf`: the next datagram (udp_recvmsg(), raw_recvmsg()), or with
+    /// MSG_ERRQUEUE the next extended error (ip_recv_error()). EAGAIN when there is none;
+    /// the core never blocks.
+    pub fn recvmsg(&mut self, fd: SockFd, buf: &mut [u8], flags: u32) -> Result<RecvMsg, SockError> {
+        self.sock_recvmsg(fd, buf, flags).map(|(m, _)| m)
+    }
+
+    /// recvmsg(), and the datagram's IP_PKTINFO whether or not the socket asked for it.
+    pub(crate) fn sock_recvmsg(
+        &mut self,
+        fd: SockFd,
+        buf: &mut [u8],
+        flags: u32,
+    ) -> Result<(RecvMsg, Option<PktInfo>), SockError> {
+        if flags & MSG_ERRQUEUE != 0 {
+            return self.ip_recv_error(fd, buf).map(|m| (m, None));
+        }
+        if flags & MSG_OOB != 0 {
+            return Err(SockError::OpNotSupp);
+        }
+        let s = self.socks.get(fd)?;
+        s.sock_error()?;
+        let peeking = flags & MSG_PEEK != 0;
+        // sk_peek_offset(): with SO_PEEK_OFF on, a peek starts where the last one ended,
+        // walking across datagrams (__skb_try_recv_from_queue()).
+        let mut off = if peeking && s.peek_off >= 0 {
+            s.peek_off as usize
+        } else {
+            0
+        };
+        let mut idx = 0;
+        if peeking && s.peek_off >= 0 {
+            while let Some(e) = s.rx.get(idx) {
+                if off >= e.len && (off > 0 || e.peeked) {
+                    off -= e.len;
+                    idx += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        let Some(e) = s.rx.get_mut(idx) else {
+            return Err(SockError::Again);
+        };
+        let ulen = e.len;
+        let avail = ulen.saturating_sub(off);
+        let copied = buf.len().min(avail);
+        let mut msg_flags = 0;
+        if buf.len() < avail {
+            msg_flags |= MSG_TRUNC;
+        }
+        if e.skb.copy_bits(off, &mut buf[..copied]).is_err() {
+            return Err(SockError::Inval);
+        }
+        let mut cmsgs = RecvCmsgs::default();
+        if s.pktinfo {
+            cmsgs.pktinfo = Some(e.pktinfo);
+        }
+        if s.recvttl {
+            cmsgs.ttl = Some(e.ttl);
+        }
+        if s.recvtos {
+            cmsgs.tos = Some(e.tos);
+        }
+        let src = e.src;
+        let pktinfo = e.pktinfo;
+        let ret = if flags & MSG_TRUNC != 0 { ulen } else { copied };
+        if peeking {
+            e.peeked = true;
+            if s.peek_off >= 0 {
+                s.peek_off = s.peek_off.saturating_add(ret as i32);
+            }
+        } else {
+            if s.peek_off >= 0 {
+                s.peek_off = (s.peek_off - ret as i32).max(0);
+            }
+            let e = s.rx.remove(idx).expect("the entry was just read");
+            s.rmem -= e.truesize;
+            let kind = s.kind;
+            self.pool.recycle(e.skb);
+            match kind {
+                Kind::Udp => self.mib.udp.in_datagrams += 1,
+                Kind::UdpLite => self.mib.udp_lite.in_datagrams += 1,
+                Kind::Raw => {}
+            }
+        }
+        let msg = RecvMsg {
+            len: ret,
+            addr: Some(src),
+            flags: msg_flags,
+            cmsgs,
+        };
+        Ok((msg, Some(pktinfo)))
+    }
+
+    /// recv_from(): recvmsg() without control messages.
+    pub fn recv_from(
+        &mut self,
+        fd: SockFd,
+        buf: &mut [u8],
+        flags: u32,
+    ) -> Result<(usize, SocketAddrV4), SockError> {
+        let m = self.recvmsg(fd, buf, flags)?;
+        let addr = m.addr.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+        Ok((m.len, addr))
+    }
+
+    /// Linux ip_recv_error(): the next extended error with its IP_RECVERR cmsg; the next
+    /// queued error becomes the socket's pending one.
+    fn ip_recv_error(&mut self, fd: SockFd, buf: &mut [u8]) -> Result<RecvMsg, SockError> {
+        let s = self.socks.get(fd)?;
+        let e = s.err_queue.pop_front().ok_or(SockError::Again)?;
+        s.rmem = s.rmem.saturating_sub(e.truesize);
+        s.err = s.err_queue.front().map_or(0, |n| n.ee.errno.errno());
+        let copied = buf.len().min(e.payload.len());
+        buf[..copied].copy_from_slice(&e.payload[..copied]);
+        let mut flags = MSG_ERRQUEUE;
+        if copied < e.payload.len() {
+            flags |= MSG_TRUNC;
+        }
+        Ok(RecvMsg {
+            len: copied,
+            addr: Some(e.addr),
+            flags,
+            cmsgs: RecvCmsgs {
+                err: Some(e.ee),
+                ..RecvCmsgs::default()
+            },
+        })
+    }
+
+    /// Queues an extended error when the socket asked for them (IP_RECVERR); Linux
+    /// ip_icmp_error() / ip_local_error() + sock_queue_err_skb(), charged to rcvbuf.
+    pub(crate) fn sock_queue_err(&mut self, slot: u32, ee: ExtendedErr, addr: SocketAddrV4, payload: &[u8]) {
+        let s = self.socks.slot(slot);
+        if !s.recverr {
+            return;
+        }
+        let truesize = payload.len() + SKB_OVERHEAD;
+        if s.rmem + truesize >= s.rcvbuf {
+            return;
+        }
+        s.rmem += truesize;
+        s.err_queue.push_back(ErrEntry {
+            ee,
+            addr,
+            payload: payload.to_vec(),
+            truesize,
+        });
+        s.err = ee.errno.errno();
+    }
+
+    /// ip_local_error(): EMSGSIZE found before sending, with the MTU.
+    pub(crate) fn ip_local_error(&mut self, fd: SockFd, daddr: Ipv4Addr, dport: u16, mtu: u32) {
+        let ee = ExtendedErr {
+            errno: SockError::MsgSize,
+            origin: SO_EE_ORIGIN_LOCAL,
+            icmp_type: 0,
+            icmp_code: 0,
+            info: mtu,
+            offender: None,
+        };
+        self.sock_queue_err(fd.0, ee, SocketAddrV4::new(daddr, dport), &[]);
+    }
+
+    /// Linux sock_queue_rcv_skb() / __udp_enqueue_schedule_skb(): queues a datagram if the
+    /// receive buffer has room, else counts a drop on the socket and returns the buffer.
+    pub(crate) fn sock_queue_rcv(&mut self, slot: u32, entry: RxEntry) -> Result<(), SkBuff> {
+        let s = self.socks.slot(slot);
+        if s.rcvbuf_full() {
+            s.drops += 1;
+            return Err(entry.skb);
+        }
+        s.rmem += entry.truesize;
+        s.rx.push_back(entry);
+        Ok(())
+    }
+
+    /// A multicast membership was added on `ifindex`: the input path now accepts the
+    /// group there (ip_mc_inc_group()).
+    pub(crate) fn mc_group_ref(&mut self, ifindex: u32, group: Ipv4Addr) {
+        *self.socks.mc_groups.entry((ifindex, group)).or_insert(0) += 1;
+        self.fib.rt_cache_flush();
+    }
+
+    pub(crate) fn mc_group_unref(&mut self, ifindex: u32, group: Ipv4Addr) {
+        if let Some(n) = self.socks.mc_groups.get_mut(&(ifindex, group)) {
+            *n -= 1;
+            if *n == 0 {
+                self.socks.mc_groups.remove(&(ifindex, group));
+            }
+        }
+        self.fib.rt_cache_flush();
+    }
+
+    /// Has some socket joined `group` on `ifindex`?
+    pub(crate) fn mc_joined(&self, ifindex: u32, group: Ipv4Addr) -> bool {
+        self.socks.mc_groups.contains_key(&(ifindex, group))
+    }
+
+    /// IP_ADD_MEMBERSHIP: Linux ip_mc_join_group().
+    fn ip_mc_join_group(&mut self, fd: SockFd, m: IpMreqn) -> Result<(), SockError> {
+        if !m.multiaddr.is_multicast() {
+            return Err(SockError::Inval);
+        }
+        let ifindex = self.ip_mc_find_dev(&m).ok_or(SockError::NoDev)?;
+        let s = self.socks.get(fd)?;
+        if s.mc_list.contains(&(m.multiaddr, ifindex)) {
+            return Err(SockError::AddrInUse);
+        }
+        if s.mc_list.len() >= IGMP_MAX_MEMBERSHIPS {
+            return Err(SockError::NoBufs);
+        }
+        s.mc_list.push((m.multiaddr, ifindex));
+        self.mc_group_ref(ifindex, m.multiaddr);
+        Ok(())
+    }
+
+    /// IP_DROP_MEMBERSHIP: Linux ip_mc_leave_group().
+    fn ip_mc_leave_group(&mut self, fd: SockFd, m: IpMreqn) -> Result<(), SockError> {
+        let ifindex = self.ip_mc_find_dev(&m).ok_or(SockError::NoDev)?;
+        let s = self.socks.get(fd)?;
+        let at = s
+            .mc_list
+            .iter()
+            .position(|&(g, i)| g == m.multiaddr && (m.ifindex == 0 || i == ifindex))
+            .ok_or(SockError::AddrNotAvail)?;
+        let (g, i) = s.mc_list.remove(at);
+        self.mc_group_unref(i, g);
+        Ok(())
+    }
+
+    /// Linux ip_mc_find_dev(): by index, else by local address, else the route to the group.
+    fn ip_mc_find_dev(&self, m: &IpMreqn) -> Option<u32> {
+        if m.ifindex != 0 {
+            return self.dev(m.ifindex).map(|d| d.ifindex);
+        }
+        if !m.address.is_unspecified() {
+            return self
+                .fib
+                .addrs()
+                .find(|a| a.local == m.address)
+                .map(|a| a.ifindex);
+        }
+        self.fib
+            .ip_route_output(&crate::route::Flowi4::new(m.multiaddr))
+            .ok()
+            .map(|d| d.dev)
+    }
+}

@@ -1,0 +1,382 @@
+//! setsockopt() and getsockopt(): Linux net/core/sock.c sk_setsockopt(),
+//! net/ipv4/ip_sockglue.c do_ip_setsockopt(), udp.c udp_lib_setsockopt(), raw.c.
+
+use super::{
+    IPPROTO_UDP, Kind, RMEM_MAX, SOCK_DGRAM, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, SOCK_RAW, SockError,
+    SockFd, WMEM_MAX,
+};
+use crate::ipv4::output::PmtuDisc;
+use crate::stack::Stack;
+use skiff_wire::Ipv4Addr;
+use std::time::Duration;
+
+/// Linux `struct ip_mreqn`: a group, and the interface by index or by local address
+/// (both 0: the route to the group decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpMreqn {
+    pub multiaddr: Ipv4Addr,
+    pub address: Ipv4Addr,
+    pub ifindex: u32,
+}
+
+/// Linux `UDP_MAX_SEGMENTS`.
+pub const UDP_MAX_SEGMENTS: usize = 128;
+
+/// A socket option to set. Integer values are checked as Linux checks the `int`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SockOpt {
+    // SOL_SOCKET
+    Broadcast(bool),
+    ReuseAddr(bool),
+    ReusePort(bool),
+    /// SO_RCVBUF: doubled, capped at `rmem_max`, at least SOCK_MIN_RCVBUF.
+    RcvBuf(i32),
+    SndBuf(i32),
+    /// SO_RCVTIMEO / SO_SNDTIMEO for the blocking API (`None`: wait forever).
+    RcvTimeo(Option<Duration>),
+    SndTimeo(Option<Duration>),
+    NoCheck(bool),
+    /// SO_PEEK_OFF: -1 turns it off.
+    PeekOff(i32),
+    /// SO_MARK (needs the raw capability).
+    Mark(u32),
+    /// SO_PRIORITY (above 6 needs the raw capability).
+    Priority(i32),
+    // SOL_IP
+    /// IP_TTL: 1..=255, or -1 for `ip_default_ttl`.
+    Ttl(i32),
+    Tos(i32),
+    /// IP_MTU_DISCOVER: `IP_PMTUDISC_*` 0..=5.
+    MtuDiscover(i32),
+    RecvErr(bool),
+    PktInfo(bool),
+    RecvTtl(bool),
+    RecvTos(bool),
+    /// IP_HDRINCL (raw sockets).
+    HdrIncl(bool),
+    /// IP_OPTIONS: sent with every datagram (at most 40 bytes).
+    Options(Vec<u8>),
+    /// IP_MULTICAST_TTL: 0..=255, -1 for 1.
+    MulticastTtl(i32),
+    MulticastLoop(bool),
+    /// IP_MULTICAST_IF: both zero resets.
+    MulticastIf { ifindex: u32, addr: Ipv4Addr },
+    AddMembership(IpMreqn),
+    DropMembership(IpMreqn),
+    // SOL_UDP
+    UdpCork(bool),
+    /// UDP_SEGMENT: 0..=65535.
+    UdpSegment(i32),
+    UdpGro(bool),
+    /// UDPLITE_SEND_CSCOV / UDPLITE_RECV_CSCOV.
+    UdpLiteSendCscov(i32),
+    UdpLiteRecvCscov(i32),
+    // SOL_RAW
+    /// ICMP_FILTER: bit n drops ICMP type n (raw IPPROTO_ICMP sockets).
+    IcmpFilter(u32),
+}
+
+/// A socket option to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockOptName {
+    Broadcast,
+    ReuseAddr,
+    ReusePort,
+    RcvBuf,
+    SndBuf,
+    /// In microseconds; 0 is "wait forever".
+    RcvTimeo,
+    SndTimeo,
+    NoCheck,
+    PeekOff,
+    Mark,
+    Priority,
+    /// SO_ERROR: takes the pending error.
+    Error,
+    Type,
+    Protocol,
+    Ttl,
+    Tos,
+    MtuDiscover,
+    /// IP_MTU: the path MTU of a connected socket.
+    Mtu,
+    RecvErr,
+    PktInfo,
+    RecvTtl,
+    RecvTos,
+    HdrIncl,
+    MulticastTtl,
+    MulticastLoop,
+    UdpCork,
+    UdpSegment,
+    UdpGro,
+    IcmpFilter,
+}
+
+impl Stack {
+    /// setsockopt().
+    pub fn setsockopt(&mut self, fd: SockFd, opt: SockOpt) -> Result<(), SockError> {
+        let cap = self.cap_net_raw;
+        let s = self.socks.get(fd)?;
+        let udp = s.is_udp();
+        match opt {
+            SockOpt::Broadcast(v) => s.broadcast = v,
+            SockOpt::ReuseAddr(v) => s.reuseaddr = v,
+            SockOpt::ReusePort(v) => s.reuseport = v,
+            SockOpt::RcvBuf(v) => {
+                s.rcvbuf = (v.clamp(0, RMEM_MAX as i32) as usize * 2).max(SOCK_MIN_RCVBUF)
+            }
+            SockOpt::SndBuf(v) => {
+                s.sndbuf = (v.clamp(0, WMEM_MAX as i32) as usize * 2).max(SOCK_MIN_SNDBUF)
+            }
+            SockOpt::RcvTimeo(t) => s.rcvtimeo = t.filter(|d| !d.is_zero()),
+            SockOpt::SndTimeo(t) => s.sndtimeo = t.filter(|d| !d.is_zero()),
+            SockOpt::NoCheck(v) => s.no_check_tx = v,
+            SockOpt::PeekOff(v) => {
+                // Raw sockets have no set_peek_off.
+                if !udp {
+                    return Err(SockError::OpNotSupp);
+                }
+                if v < -1 {
+                    return Err(SockError::Inval);
+                }
+                s.peek_off = v;
+            }
+            SockOpt::Mark(v) => {
+                if !cap {
+                    return Err(SockError::Perm);
+                }
+                if s.mark != v {
+                    s.mark = v;
+                    s.dst_cache = None;
+                }
+            }
+            SockOpt::Priority(v) => {
+                if !(0..=6).contains(&v) && !cap {
+                    return Err(SockError::Perm);
+                }
+                s.priority = v as u32;
+            }
+            SockOpt::Ttl(v) => {
+                s.ttl = match v {
+                    -1 => None,
+                    1..=255 => Some(v as u8),
+                    _ => return Err(SockError::Inval),
+                }
+            }
+            SockOpt::Tos(v) => {
+                // __ip_sock_set_tos(): stored as a byte.
+                let tos = v as u8;
+                if s.tos != tos {
+                    s.tos = tos;
+                    s.priority = rt_tos2priority(tos);
+                    s.dst_cache = None;
+                }
+            }
+            SockOpt::MtuDiscover(v) => {
+                s.pmtudisc = PmtuDisc::from_raw(v).ok_or(SockError::Inval)?;
+            }
+            SockOpt::RecvErr(v) => {
+                s.recverr = v;
+                if !v {
+                    let freed: usize = s.err_queue.drain(..).map(|e| e.truesize).sum();
+                    s.rmem = s.rmem.saturating_sub(freed);
+                }
+            }
+            SockOpt::PktInfo(v) => s.pktinfo = v,
+            SockOpt::RecvTtl(v) => s.recvttl = v,
+            SockOpt::RecvTos(v) => s.recvtos = v,
+            SockOpt::HdrIncl(v) => {
+                if udp {
+                    return Err(SockError::NoProtoOpt);
+                }
+                s.hdrincl = v;
+            }
+            SockOpt::Options(o) => {
+                let opt = ip_options_get(&o, cap)?;
+                s.opt = opt;
+            }
+            SockOpt::MulticastTtl(v) => {
+                s.mc_ttl = match v {
+                    -1 => 1,
+                    0..=255 => v as u8,
+                    _ => return Err(SockError::Inval),
+                }
+            }
+            SockOpt::MulticastLoop(v) => s.mc_loop = v,
+            SockOpt::MulticastIf { ifindex, addr } => {
+                if ifindex == 0 && addr.is_unspecified() {
+                    s.mc_index = 0;
+                    s.mc_addr = Ipv4Addr::UNSPECIFIED;
+                    return Ok(());
+                }
+                let bound = s.bound_dev_if;
+                let dev = if ifindex != 0 {
+                    self.dev(ifindex).map(|d| d.ifindex)
+                } else {
+                    self.fib.addrs().find(|a| a.local == addr).map(|a| a.ifindex)
+                };
+                let dev = dev.ok_or(SockError::AddrNotAvail)?;
+                if bound != 0 && bound != dev {
+                    return Err(SockError::Inval);
+                }
+                let s = self.socks.get(fd)?;
+                s.mc_index = dev;
+                s.mc_addr = addr;
+            }
+            SockOpt::AddMembership(m) => return self.ip_mc_join_group(fd, m),
+            SockOpt::DropMembership(m) => return self.ip_mc_leave_group(fd, m),
+            SockOpt::UdpCork(v) => {
+                if !udp {
+                    return Err(SockError::NoProtoOpt);
+                }
+                s.cork = v;
+                if !v {
+                    return self.udp_push_pending_frames(fd).map(|_| ());
+                }
+            }
+            SockOpt::UdpSegment(v) => {
+                if !udp {
+                    return Err(SockError::NoProtoOpt);
+                }
+                s.gso_size = u16::try_from(v).map_err(|_| SockError::Inval)?;
+            }
+            SockOpt::UdpGro(v) => {
+                if !udp {
+                    return Err(SockError::NoProtoOpt);
+                }
+                s.gro = v;
+            }
+            SockOpt::UdpLiteSendCscov(v) | SockOpt::UdpLiteRecvCscov(v) => {
+                if s.kind != Kind::UdpLite {
+                    return Err(SockError::NoProtoOpt);
+                }
+                // udp_lib_setsockopt(): 0 is the whole datagram, else at least the header.
+                let cov = match v {
+                    0 => 0,
+                    1..=7 => 8,
+                    _ => u16::try_from(v).unwrap_or(u16::MAX),
+                };
+                if matches!(opt, SockOpt::UdpLiteSendCscov(_)) {
+                    s.send_cscov = cov;
+                } else {
+                    s.recv_cscov = cov;
+                }
+            }
+            SockOpt::IcmpFilter(v) => {
+                if udp || s.protocol != 1 {
+                    return Err(SockError::OpNotSupp);
+                }
+                s.icmp_filter = v;
+            }
+        }
+        Ok(())
+    }
+
+    /// getsockopt(). Flags read as 0 or 1, sizes as Linux reports them (SO_RCVBUF doubled).
+    pub fn getsockopt(&mut self, fd: SockFd, name: SockOptName) -> Result<i64, SockError> {
+        let default_ttl = self.sysctl.ip_default_ttl;
+        let s = self.socks.get(fd)?;
+        let udp = s.is_udp();
+        let micros = |t: Option<Duration>| t.map_or(0, |d| d.as_micros().min(i64::MAX as u128) as i64);
+        Ok(match name {
+            SockOptName::Broadcast => s.broadcast.into(),
+            SockOptName::ReuseAddr => s.reuseaddr.into(),
+            SockOptName::ReusePort => s.reuseport.into(),
+            SockOptName::RcvBuf => s.rcvbuf as i64,
+            SockOptName::SndBuf => s.sndbuf as i64,
+            SockOptName::RcvTimeo => micros(s.rcvtimeo),
+            SockOptName::SndTimeo => micros(s.sndtimeo),
+            SockOptName::NoCheck => s.no_check_tx.into(),
+            SockOptName::PeekOff => s.peek_off.into(),
+            SockOptName::Mark => s.mark.into(),
+            SockOptName::Priority => s.priority.into(),
+            SockOptName::Error => {
+                let e = core::mem::take(&mut s.err);
+                (-e).max(e).into()
+            }
+            SockOptName::Type => {
+                if udp {
+                    SOCK_DGRAM.into()
+                } else {
+                    SOCK_RAW.into()
+                }
+            }
+            SockOptName::Protocol => {
+                if s.kind == Kind::Udp {
+                    IPPROTO_UDP.into()
+                } else {
+                    s.protocol.into()
+                }
+            }
+            SockOptName::Ttl => s.ttl.unwrap_or(default_ttl).into(),
+            SockOptName::Tos => s.tos.into(),
+            SockOptName::MtuDiscover => (s.pmtudisc as i32).into(),
+            SockOptName::Mtu => return self.ip_mtu(fd).map(i64::from),
+            SockOptName::RecvErr => s.recverr.into(),
+            SockOptName::PktInfo => s.pktinfo.into(),
+            SockOptName::RecvTtl => s.recvttl.into(),
+            SockOptName::RecvTos => s.recvtos.into(),
+            SockOptName::HdrIncl => s.hdrincl.into(),
+            SockOptName::MulticastTtl => s.mc_ttl.into(),
+            SockOptName::MulticastLoop => s.mc_loop.into(),
+            SockOptName::UdpCork if udp => s.cork.into(),
+            SockOptName::UdpSegment if udp => s.gso_size.into(),
+            SockOptName::UdpGro if udp => s.gro.into(),
+            SockOptName::IcmpFilter if s.kind == Kind::Raw && s.protocol == 1 => {
+                s.icmp_filter.into()
+            }
+            SockOptName::UdpCork | SockOptName::UdpSegment | SockOptName::UdpGro => {
+                return Err(SockError::NoProtoOpt);
+            }
+            SockOptName::IcmpFilter => return Err(SockError::OpNotSupp),
+        })
+    }
+
+    /// IP_MTU: the MTU of a connected socket's route (sk_dst_get()), else ENOTCONN.
+    fn ip_mtu(&mut self, fd: SockFd) -> Result<u32, SockError> {
+        let s = self.socks.get(fd)?;
+        if !s.connected {
+            return Err(SockError::NotConn);
+        }
+        let cached = s.dst_cache.filter(|d| self.fib.dst_check(d));
+        let dst = match cached {
+            Some(d) => d,
+            None => {
+                let s = self.socks.get(fd)?;
+                let mut fl = crate::route::Flowi4::new(s.daddr);
+                fl.saddr = s.saddr;
+                fl.oif = s.bound_dev_if;
+                fl.tos = s.tos & 0x1e;
+                fl.proto = s.protocol;
+                fl.mark = s.mark;
+                let d = self.fib.ip_route_output(&fl).map_err(|_| SockError::NotConn)?;
+                self.socks.get(fd)?.dst_cache = Some(d);
+                d
+            }
+        };
+        Ok(dst.mtu)
+    }
+}
+
+/// Linux rt_tos2priority(): the TC priority of a TOS byte.
+fn rt_tos2priority(tos: u8) -> u32 {
+    const MAP: [u32; 16] = [0, 1, 2, 2, 6, 6, 4, 4, 0, 0, 2, 2, 6, 6, 4, 4];
+    MAP[usize::from((tos & 0x1e) >> 1)]
+}
+
+/// Linux ip_options_get(): at most 40 bytes, padded with EOL to whole words, and
+/// well formed for a socket.
+pub(crate) fn ip_options_get(opt: &[u8], cap_net_raw: bool) -> Result<Vec<u8>, SockError> {
+    if opt.len() > 40 {
+        return Err(SockError::Inval);
+    }
+    let mut v = opt.to_vec();
+    v.resize(opt.len().div_ceil(4) * 4, 0);
+    skiff_wire::ip_options::Ipv4Options::parse(
+        &v,
+        skiff_wire::ip_options::OptionsOrigin::Socket { cap_net_raw },
+    )
+    .map_err(|_| SockError::Inval)?;
+    Ok(v)
+}

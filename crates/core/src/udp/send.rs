@@ -1,0 +1,506 @@
+//! UDP send: Linux net/ipv4/udp.c udp_sendmsg(), corking with ip_append_data() and
+//! udp_push_pending_frames(), udp_send_skb() with its checksum and UDP_SEGMENT checks,
+//! and the control messages of ip_cmsg_send() / __sock_cmsg_send() / udp_cmsg_send().
+
+use crate::ipv4::output::{IpSend, OutputError};
+use crate::route::{DstEntry, Flowi4, RouteError, RouteScope, RtFlags};
+use crate::skb::SkBuff;
+use crate::socket::opt::{UDP_MAX_SEGMENTS, ip_options_get};
+use crate::socket::{
+    Cork, Kind, MSG_DONTROUTE, MSG_MORE, MSG_OOB, MSG_PROBE, SKB_OVERHEAD, SOL_IP,
+    SOL_SOCKET, SOL_UDP, SendCmsg, SendMsg, SockAddr, SockError, SockFd,
+};
+use crate::stack::{Stack, stage};
+use skiff_wire::Ipv4Addr;
+use skiff_wire::checksum::{csum_partial, csum_tcpudp_magic};
+
+/// Linux `IP_MAX_MTU`.
+const IP_MAX_MTU: usize = 0xffff;
+const UDP_HLEN: usize = 8;
+
+/// The per-call settings: Linux `struct ipcm_cookie`.
+#[derive(Debug, Clone)]
+pub(crate) struct Ipc {
+    pub oif: u32,
+    pub ttl: Option<u8>,
+    pub tos: u8,
+    pub mark: u32,
+    pub priority: u32,
+    pub gso_size: u16,
+    pub addr: Ipv4Addr,
+    pub opt: Option<Vec<u8>>,
+}
+
+impl Stack {
+    /// Linux ip_cmsg_send() with __sock_cmsg_send() and, for UDP, udp_cmsg_send().
+    pub(crate) fn ip_cmsg_send(&self, ipc: &mut Ipc, c: &SendCmsg, udp: bool) -> Result<(), SockError> {
+        let cap = self.cap_net_raw;
+        match c {
+            SendCmsg::PktInfo { ifindex, spec_dst } => {
+                ipc.oif = *ifindex;
+                if !spec_dst.is_unspecified() {
+                    ipc.addr = *spec_dst;
+                }
+            }
+            SendCmsg::Ttl(v) => {
+                ipc.ttl = Some(u8::try_from(*v).ok().filter(|t| *t >= 1).ok_or(SockError::Inval)?)
+            }
+            SendCmsg::Tos(v) => ipc.tos = u8::try_from(*v).map_err(|_| SockError::Inval)?,
+            SendCmsg::RetOpts(o) => ipc.opt = Some(ip_options_get(o, cap)?),
+            SendCmsg::Mark(v) => {
+                if !cap {
+                    return Err(SockError::Perm);
+                }
+                ipc.mark = *v;
+            }
+            SendCmsg::Priority(v) => {
+                if *v > 6 && !cap {
+                    return Err(SockError::Perm);
+                }
+                ipc.priority = *v;
+            }
+            SendCmsg::UdpSegment(v) => {
+                if udp {
+                    ipc.gso_size = *v;
+                }
+            }
+            SendCmsg::Raw { level, kind, data } => {
+                let int = || -> Result<i32, SockError> {
+                    Ok(i32::from_ne_bytes(
+                        data.as_slice().try_into().map_err(|_| SockError::Inval)?,
+                    ))
+                };
+                let typed = match (*level, *kind) {
+                    (SOL_UDP, _) if !udp => return Ok(()),
+                    (SOL_UDP, 103) => {
+                        let b: [u8; 2] = data.as_slice().try_into().map_err(|_| SockError::Inval)?;
+                        SendCmsg::UdpSegment(u16::from_ne_bytes(b))
+                    }
+                    (SOL_UDP, _) => return Err(SockError::Inval),
+                    (SOL_IP, 1) => match data.as_slice() {
+                        [b] => SendCmsg::Tos(i32::from(*b)),
+                        _ => SendCmsg::Tos(int()?),
+                    },
+                    (SOL_IP, 2) => SendCmsg::Ttl(int()?),
+                    (SOL_IP, 7) => SendCmsg::RetOpts(data.clone()),
+                    (SOL_IP, 8) => {
+                        let b: [u8; 12] = data.as_slice().try_into().map_err(|_| SockError::Inval)?;
+                        SendCmsg::PktInfo {
+                            ifindex: u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+                            spec_dst: Ipv4Addr::new(b[4], b[5], b[6], b[7]),
+                        }
+                    }
+                    (SOL_IP, _) => return Err(SockError::Inval),
+                    (SOL_SOCKET, 36) => SendCmsg::Mark(int()? as u32),
+                    (SOL_SOCKET, 12) => SendCmsg::Priority(int()? as u32),
+                    (SOL_SOCKET, _) => return Err(SockError::Inval),
+                    // Other levels are not the IP layer's; Linux skips them.
+                    _ => return Ok(()),
+                };
+                return self.ip_cmsg_send(ipc, &typed, udp);
+            }
+        }
+        Ok(())
+    }
+
+    /// Linux udp_sendmsg().
+    pub(crate) fn udp_sendmsg(&mut self, fd: SockFd, msg: &SendMsg<'_>) -> Result<usize, SockError> {
+        stage!(self, "udp_sendmsg");
+        // inet_sendmsg() → inet_send_prepare(): bind an ephemeral port first.
+        self.inet_autobind(fd)?;
+        let len = msg.data.len();
+        if len > IP_MAX_MTU {
+            return Err(SockError::MsgSize);
+        }
+        if msg.flags & MSG_OOB != 0 {
+            return Err(SockError::OpNotSupp);
+        }
+        let s = self.socks.get(fd)?;
+        let corkreq = s.cork || msg.flags & MSG_MORE != 0;
+        if s.pending.is_some() {
+            // A corked datagram takes this data whatever its destination.
+            return self.udp_append(fd, msg.data, msg.flags, corkreq);
+        }
+        let (daddr, dport, mut connected) = match msg.addr {
+            Some(SockAddr::Inet(a)) => {
+                if a.port() == 0 {
+                    return Err(SockError::Inval);
+                }
+                (*a.ip(), a.port(), false)
+            }
+            Some(SockAddr::Unspec) => return Err(SockError::Inval),
+            Some(SockAddr::Other(_)) => return Err(SockError::AfNoSupport),
+            None => {
+                if !s.connected {
+                    return Err(SockError::DestAddrReq);
+                }
+                (s.daddr, s.dport, true)
+            }
+        };
+        let mut ipc = Ipc {
+            oif: s.bound_dev_if,
+            ttl: None,
+            tos: s.tos,
+            mark: s.mark,
+            priority: s.priority,
+            gso_size: s.gso_size,
+            addr: s.saddr,
+            opt: None,
+        };
+        let (broadcast, mc_index, mc_addr, mc_ttl, protocol) =
+            (s.broadcast, s.mc_index, s.mc_addr, s.mc_ttl, s.protocol);
+        for c in msg.cmsgs {
+            self.ip_cmsg_send(&mut ipc, c, true)?;
+        }
+        if !msg.cmsgs.is_empty() {
+            connected = false;
+        }
+        let opt = match ipc.opt.take() {
+            Some(o) => o,
+            None => self.socks.get(fd)?.opt.clone(),
+        };
+        if has_source_route(&opt) {
+            // Sending along a source route (faddr = the first hop) is not built.
+            return Err(SockError::OpNotSupp);
+        }
+        let mut saddr = ipc.addr;
+        let mut scope = RouteScope::UNIVERSE;
+        if msg.flags & MSG_DONTROUTE != 0 {
+            scope = RouteScope::LINK;
+            connected = false;
+        }
+        if daddr.is_multicast() {
+            if ipc.oif == 0 {
+                ipc.oif = mc_index;
+            }
+            if saddr.is_unspecified() {
+                saddr = mc_addr;
+            }
+            connected = false;
+        }
+        let cached = if connected {
+            self.socks
+                .get(fd)?
+                .dst_cache
+                .filter(|d| self.fib.dst_check(d))
+        } else {
+            None
+        };
+        let dst = match cached {
+            Some(d) => d,
+            None => {
+                let mut fl = Flowi4::new(daddr);
+                fl.saddr = saddr;
+                fl.oif = ipc.oif;
+                fl.tos = ipc.tos & 0x1e;
+                fl.scope = scope;
+                fl.proto = protocol;
+                fl.mark = ipc.mark;
+                match self.fib.ip_route_output(&fl) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        if e == RouteError::NetUnreach {
+                            self.mib.ip.out_no_routes += 1;
+                        }
+                        return Err(e.into());
+                    }
+                }
+            }
+        };
+        if dst.flags.contains(RtFlags::BROADCAST) && !broadcast {
+            return Err(SockError::Access);
+        }
+        if connected {
+            self.socks.get(fd)?.dst_cache = Some(dst);
+        }
+        let ttl = ipc.ttl.unwrap_or(if dst.flags.contains(RtFlags::MULTICAST) {
+            mc_ttl
+        } else {
+            self.socks.get(fd)?.ttl.unwrap_or(self.sysctl.ip_default_ttl)
+        });
+        let cork = Cork {
+            fragsize: self.cork_fragsize(fd, &dst)?,
+            dst,
+            daddr,
+            dport,
+            ttl,
+            tos: ipc.tos,
+            mark: ipc.mark,
+            priority: ipc.priority,
+            gso_size: ipc.gso_size,
+            opt,
+            data: Vec::new(),
+        };
+        if !corkreq {
+            // The lockless fast path: ip_make_skb() + udp_send_skb().
+            self.ip_append_check(fd, &cork, UDP_HLEN + len)?;
+            if msg.flags & MSG_PROBE != 0 {
+                return Ok(len);
+            }
+            self.sock_alloc_send_check(fd, &cork, UDP_HLEN + len)?;
+            return self.udp_send_skb(fd, &cork, msg.data).map(|()| len);
+        }
+        self.socks.get(fd)?.pending = Some(cork);
+        self.udp_append(fd, msg.data, msg.flags, corkreq)
+    }
+
+    /// The `do_append_data` half of udp_sendmsg(): ip_append_data() onto the pending
+    /// datagram; a failure discards all of it (udp_flush_pending_frames()).
+    fn udp_append(&mut self, fd: SockFd, data: &[u8], flags: u32, corkreq: bool) -> Result<usize, SockError> {
+        stage!(self, "ip_append_data");
+        let Some(cork) = self.socks.get(fd)?.pending.take() else {
+            return Err(SockError::Inval);
+        };
+        let first = cork.data.is_empty();
+        let length = if first { UDP_HLEN + data.len() } else { data.len() };
+        let cork_len = if first { 0 } else { UDP_HLEN + cork.data.len() };
+        let mut res = self.ip_append_check(fd, &cork, cork_len + length);
+        if res.is_ok() && flags & MSG_PROBE == 0 {
+            res = self.sock_alloc_send_check(fd, &cork, cork_len + length);
+        }
+        if let Err(e) = res {
+            // udp_flush_pending_frames()
+            self.note_sndbuf_error(fd, e);
+            return Err(e);
+        }
+        let mut cork = cork;
+        let probe = flags & MSG_PROBE != 0;
+        if !probe {
+            cork.data.extend_from_slice(data);
+        }
+        let started = !probe || !first;
+        if started {
+            self.socks.get(fd)?.pending = Some(cork);
+        }
+        if !corkreq {
+            self.udp_push_pending_frames(fd)?;
+        }
+        Ok(data.len())
+    }
+
+    /// Linux udp_push_pending_frames(): the corked datagram leaves.
+    pub(crate) fn udp_push_pending_frames(&mut self, fd: SockFd) -> Result<usize, SockError> {
+        let Some(cork) = self.socks.get(fd)?.pending.take() else {
+            return Ok(0);
+        };
+        let len = cork.data.len();
+        self.udp_send_skb(fd, &cork, &cork.data)?;
+        Ok(len)
+    }
+
+    /// ip_setup_cork(): the MTU the datagram is cut to, the path's or the device's.
+    fn cork_fragsize(&self, fd: SockFd, dst: &DstEntry) -> Result<u32, SockError> {
+        let s = self.socks.get_ref(fd)?;
+        let mtu = if s.pmtudisc.use_pmtu() {
+            dst.mtu
+        } else {
+            self.dev(dst.dev).map_or(dst.mtu, |d| d.mtu)
+        };
+        if mtu < 68 {
+            return Err(SockError::NetUnreach);
+        }
+        Ok(mtu)
+    }
+
+    /// __ip_append_data()'s size limit: with the datagram at `total` bytes (UDP header
+    /// included), EMSGSIZE past `maxnonfragsize` (the MTU unless the socket lets it be
+    /// fragmented, 64 KiB for GSO), with a local error queued for IP_RECVERR.
+    fn ip_append_check(&mut self, fd: SockFd, cork: &Cork, total: usize) -> Result<(), SockError> {
+        let s = self.socks.get_ref(fd)?;
+        let mtu = if cork.gso_size != 0 {
+            IP_MAX_MTU
+        } else {
+            cork.fragsize as usize
+        };
+        let fragheaderlen = 20 + cork.opt.len();
+        let maxnonfragsize = if s.pmtudisc.ignore_df() {
+            IP_MAX_MTU
+        } else {
+            mtu
+        };
+        if total > maxnonfragsize.saturating_sub(fragheaderlen) {
+            self.ip_local_error(fd, cork.daddr, cork.dport, (mtu - cork.opt.len()) as u32);
+            return Err(SockError::MsgSize);
+        }
+        Ok(())
+    }
+
+    /// sock_alloc_send_skb() / sock_wmalloc(): a pending error comes first; the first
+    /// buffer needs the send buffer below `sndbuf` (else EAGAIN), the whole datagram
+    /// within twice that (else ENOBUFS).
+    fn sock_alloc_send_check(&mut self, fd: SockFd, cork: &Cork, total: usize) -> Result<(), SockError> {
+        let s = self.socks.get(fd)?;
+        s.sock_error()?;
+        // The core never blocks: a full buffer is EAGAIN (MSG_DONTWAIT or not), and the
+        // blocking API waits for room.
+        let res = if s.wmem >= s.sndbuf {
+            Err(SockError::Again)
+        } else {
+            let mtu = (cork.fragsize as usize).max(68);
+            let pieces = total.div_ceil(mtu.saturating_sub(20 + cork.opt.len()).max(8));
+            let charge = total + pieces * (20 + SKB_OVERHEAD);
+            if pieces > 1 && s.wmem + charge > 2 * s.sndbuf {
+                Err(SockError::NoBufs)
+            } else {
+                Ok(())
+            }
+        };
+        if let Err(e) = res {
+            self.note_sndbuf_error(fd, e);
+        }
+        res
+    }
+
+    /// udp_sendmsg()'s exit: ENOBUFS and a full send buffer count SndbufErrors.
+    fn note_sndbuf_error(&mut self, fd: SockFd, e: SockError) {
+        if matches!(e, SockError::NoBufs | SockError::Again) {
+            let lite = self.socks.get_ref(fd).is_ok_and(|s| s.kind == Kind::UdpLite);
+            self.udp_mib_out(lite).sndbuf_errors += 1;
+        }
+    }
+
+    fn udp_mib_out(&mut self, lite: bool) -> &mut crate::stats::UdpMib {
+        if lite {
+            &mut self.mib.udp_lite
+        } else {
+            &mut self.mib.udp
+        }
+    }
+
+    /// Linux udp_send_skb(): the UDP header and checksum, the UDP_SEGMENT checks, then
+    /// ip_send_skb(). Without a device that segments, a GSO datagram is cut into its
+    /// segments here, each with its own headers and consecutive IDs.
+    fn udp_send_skb(&mut self, fd: SockFd, cork: &Cork, data: &[u8]) -> Result<(), SockError> {
+        stage!(self, "udp_send_skb");
+        let s = self.socks.get_ref(fd)?;
+        let (lite, no_check, cscov, sport, pmtudisc) =
+            (s.kind == Kind::UdpLite, s.no_check_tx, s.send_cscov, s.num, s.pmtudisc);
+        let hlen = 20 + cork.opt.len();
+        let datalen = data.len();
+        let mut seg = datalen.max(1);
+        if cork.gso_size != 0 {
+            let gso = usize::from(cork.gso_size);
+            if hlen + UDP_HLEN + datalen.min(gso) > cork.fragsize as usize {
+                return Err(SockError::MsgSize);
+            }
+            if datalen > gso * UDP_MAX_SEGMENTS {
+                return Err(SockError::Inval);
+            }
+            if no_check {
+                return Err(SockError::Inval);
+            }
+            if lite {
+                return Err(SockError::Io);
+            }
+            if datalen > gso {
+                seg = gso;
+            }
+        }
+        let segs = datalen.div_ceil(seg).max(1);
+        let saddr = cork.dst.saddr;
+        let whole = hlen + UDP_HLEN + datalen;
+        let mut p = IpSend {
+            saddr,
+            daddr: cork.daddr,
+            protocol: if lite { 136 } else { 17 },
+            ttl: cork.ttl,
+            tos: cork.tos,
+            df: pmtudisc.df(whole, &cork.dst),
+            ignore_df: pmtudisc.ignore_df(),
+            ident: None,
+        };
+        let first_id = (segs > 1).then(|| self.ip_select_ident(&p, segs as u16));
+        let owner = self.sk_owner(fd);
+        let mut sent = 0;
+        let mut res = Ok(());
+        for (i, chunk) in data.chunks(seg).chain(data.is_empty().then_some(&data[..0])).enumerate() {
+            let fragsize = if segs > 1 { IP_MAX_MTU } else { cork.fragsize as usize };
+            let mut skb = match self.ip_make_skb(fragsize, hlen, UDP_HLEN, chunk) {
+                Ok(skb) => skb,
+                Err(e) => {
+                    res = Err(e.into());
+                    break;
+                }
+            };
+            udp_fill_header(&mut skb, saddr, cork.daddr, sport, cork.dport, lite, no_check, cscov);
+            skb.mark = cork.mark;
+            skb.priority = cork.priority;
+            skb.sk = owner;
+            p.ident = first_id.map(|id| id.wrapping_add(i as u16));
+            match self.ip_push_header(skb, &p, &cork.opt, &cork.dst) {
+                Ok(()) => sent += 1,
+                Err(e) => {
+                    res = Err(e);
+                    break;
+                }
+            }
+        }
+        // ip_send_skb(): ENOBUFS is not the caller's error without IP_RECVERR.
+        let recverr = self.socks.get_ref(fd)?.recverr;
+        let mib = self.udp_mib_out(lite);
+        mib.out_datagrams += sent;
+        match res {
+            Ok(()) => Ok(()),
+            Err(OutputError::NoBufs) if !recverr => {
+                mib.sndbuf_errors += 1;
+                Ok(())
+            }
+            Err(e) => {
+                if e == OutputError::NoBufs {
+                    mib.sndbuf_errors += 1;
+                }
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Writes the UDP header at the start of `skb`'s data and its checksum over the whole
+/// datagram (`frag_list` included): 0 is sent as 0xffff, SO_NO_CHECK sends 0, UDP-Lite
+/// covers `cscov` bytes (0: all) and carries the coverage in the length field.
+#[allow(clippy::too_many_arguments)]
+fn udp_fill_header(
+    skb: &mut SkBuff,
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    lite: bool,
+    no_check: bool,
+    cscov: u16,
+) {
+    let len = skb.len();
+    let cov = if lite && cscov != 0 && usize::from(cscov) < len {
+        usize::from(cscov)
+    } else {
+        len
+    };
+    let data = skb.data_mut();
+    data[0..2].copy_from_slice(&sport.to_be_bytes());
+    data[2..4].copy_from_slice(&dport.to_be_bytes());
+    let lenfield = if lite { cov } else { len } as u16;
+    data[4..6].copy_from_slice(&lenfield.to_be_bytes());
+    data[6..8].fill(0);
+    if no_check && !lite {
+        return;
+    }
+    let mut sum = 0;
+    let mut left = cov;
+    skb.for_each_chunk(&mut |c| {
+        let n = c.len().min(left);
+        sum = csum_partial(&c[..n], sum);
+        left -= n;
+    });
+    let proto = if lite { 136 } else { 17 };
+    let check = match csum_tcpudp_magic(saddr, daddr, len as u32, proto, sum) {
+        0 => 0xffff,
+        c => c,
+    };
+    skb.data_mut()[6..8].copy_from_slice(&check.to_be_bytes());
+}
+
+/// Does an options area hold a loose or strict source route?
+fn has_source_route(opt: &[u8]) -> bool {
+    skiff_wire::ip_options::Ipv4Options::parse(opt, skiff_wire::ip_options::OptionsOrigin::Received)
+        .is_ok_and(|o| o.srr != 0)
+}
