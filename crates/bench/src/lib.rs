@@ -3,8 +3,8 @@
 pub mod frames {
     //! Ethernet frames of IPv4 fragments, and a skiff host to feed them to.
 
-    use skiff_core::socket::SockFd as RawHandle;
     use skiff_core::rand::Prng;
+    use skiff_core::socket::SockFd as RawHandle;
     use skiff_core::{Stack, StackConfig};
     use skiff_wire::Ipv4Addr;
     use skiff_wire::ethernet::{EtherType, EthernetAddress, EthernetRepr};
@@ -102,7 +102,10 @@ pub mod frames {
     }
 
     pub fn skiff_host(mtu: u32) -> SkiffHost {
-        let mut s = Stack::new(StackConfig { cap_net_raw: true, ..StackConfig::default() });
+        let mut s = Stack::new(StackConfig {
+            cap_net_raw: true,
+            ..StackConfig::default()
+        });
         let eth0 = s
             .add_device("eth0", EthernetAddress(OUR_MAC), mtu)
             .expect("a fresh stack takes eth0");

@@ -3,9 +3,9 @@
 
 use skiff_core::ipv4::output::PmtuDisc;
 use skiff_core::ipv4::raw::RawDatagram;
-use skiff_core::socket::{SockFd as RawHandle, SockOpt};
 use skiff_core::route::{FibRoute, RouteType};
 use skiff_core::sim::{HostId, LinkId, Sim};
+use skiff_core::socket::{SockFd as RawHandle, SockOpt};
 use skiff_core::sysctl::Sysctl;
 use skiff_core::{Stack, StackConfig};
 use skiff_io::pcap::{LinkType, PcapWriter};

@@ -35,11 +35,11 @@ pub mod rand;
 pub mod route;
 pub mod sim;
 pub mod skb;
+pub mod socket;
 pub mod stack;
 pub mod stats;
 pub mod sysctl;
 pub mod time;
-pub mod socket;
 pub mod udp;
 
 pub use stack::{Stack, StackConfig};

@@ -173,7 +173,10 @@ fn replies_only_for_our_addresses() {
 
 #[test]
 fn gratuitous_arp_announces_a_new_address() {
-    let mut s = Stack::new(StackConfig { cap_net_raw: true, ..StackConfig::default() });
+    let mut s = Stack::new(StackConfig {
+        cap_net_raw: true,
+        ..StackConfig::default()
+    });
     let eth0 = s.add_device("eth0", MAC0, 1500).unwrap();
     s.set_up(eth0, true).unwrap();
     s.add_addr(eth0, ME, 24).unwrap();

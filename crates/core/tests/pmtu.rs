@@ -3,14 +3,14 @@
 
 mod common;
 
-use skiff_core::socket::{SockAddr, SockOpt, SockOptName};
-use std::net::SocketAddrV4;
 use common::*;
 use core::time::Duration;
 use skiff_core::ipv4::output::PmtuDisc;
-use skiff_core::socket::SockFd as RawHandle;
 use skiff_core::route::{FibRoute, RouteType};
+use skiff_core::socket::SockFd as RawHandle;
+use skiff_core::socket::{SockAddr, SockOpt, SockOptName};
 use skiff_wire::Ipv4Addr;
+use std::net::SocketAddrV4;
 
 /// Reached through PEER, the host's default gateway.
 const REMOTE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 9);
@@ -70,10 +70,15 @@ fn frag_needed_teaches_the_path_mtu_and_output_obeys_it() {
     );
     assert_eq!(shape(&send(&mut h, sock, 900).unwrap()), vec![(900, true)]);
     // A connected socket reads it back through IP_MTU.
-    h.s.connect(sock, SockAddr::Inet(SocketAddrV4::new(REMOTE, 0))).unwrap();
+    h.s.connect(sock, SockAddr::Inet(SocketAddrV4::new(REMOTE, 0)))
+        .unwrap();
     assert_eq!(h.s.getsockopt(sock, SockOptName::Mtu), Ok(1000));
     let other = h.s.raw_socket(1).unwrap();
-    assert_eq!(h.s.getsockopt(other, SockOptName::Mtu).map_err(|e| e.errno()), Err(107));
+    assert_eq!(
+        h.s.getsockopt(other, SockOptName::Mtu)
+            .map_err(|e| e.errno()),
+        Err(107)
+    );
 }
 
 #[test]
@@ -148,7 +153,10 @@ fn ip_mtu_discover_modes_decide_df_and_size() {
     let (mut h, sock) = host();
     let out = send(&mut h, sock, 1400).unwrap();
     ptb(&mut h, &out[0], 1000);
-    let mode = |h: &mut Host, m| h.s.setsockopt(sock, SockOpt::MtuDiscover(m as i32)).unwrap();
+    let mode = |h: &mut Host, m| {
+        h.s.setsockopt(sock, SockOpt::MtuDiscover(m as i32))
+            .unwrap()
+    };
     mode(&mut h, PmtuDisc::Do);
     assert_eq!(send(&mut h, sock, 1001).map(|o| shape(&o)), Err(90));
     let out = send(&mut h, sock, 1000).unwrap();

@@ -3,13 +3,13 @@
 
 mod common;
 
-use skiff_core::socket::{SockAddr, SockOpt, SockOptName};
-use std::net::SocketAddrV4;
 use common::*;
 use skiff_core::drop::DropReason;
-use skiff_core::socket::SockError;
 use skiff_core::route::{FibRoute, RouteType};
+use skiff_core::socket::SockError;
+use skiff_core::socket::{SockAddr, SockOpt, SockOptName};
 use skiff_wire::Ipv4Addr;
+use std::net::SocketAddrV4;
 
 const NET: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 0);
 const DST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 5);
@@ -97,7 +97,8 @@ fn the_dst_cache_is_invalidated_when_routes_change() {
     h.s.add_route(FibRoute::new(NET, 24, RouteType::Unicast).via(PEER))
         .unwrap();
     let sock = h.s.raw_socket(1).unwrap();
-    h.s.connect(sock, SockAddr::Inet(SocketAddrV4::new(DST, 0))).unwrap();
+    h.s.connect(sock, SockAddr::Inet(SocketAddrV4::new(DST, 0)))
+        .unwrap();
     h.s.sendto(h.now, sock, &echo_msg(1), 0, None).unwrap();
     assert_eq!(outs(h.tx())[0].eth_dst, PEER_MAC);
     // A more specific route through another on-link gateway.
@@ -131,19 +132,23 @@ fn local_output_over_64k_is_emsgsize() {
     let err =
         h.s.raw_sendto(h.now, sock, PEER, &vec![0u8; 65536 - 20])
             .unwrap_err();
-    assert_eq!(
-        err,
-        SockError::MsgSize
-    );
+    assert_eq!(err, SockError::MsgSize);
     assert_eq!(err.errno(), 90);
 }
 
 #[test]
 fn raw_socket_errors_and_ttl() {
     let mut h = Host::new(false);
-    assert_eq!(h.s.raw_socket(0).unwrap_err().errno(), 93, "EPROTONOSUPPORT");
+    assert_eq!(
+        h.s.raw_socket(0).unwrap_err().errno(),
+        93,
+        "EPROTONOSUPPORT"
+    );
     let sock = h.s.raw_socket(1).unwrap();
-    assert_eq!(h.s.setsockopt(sock, SockOpt::Ttl(0)).unwrap_err().errno(), 22);
+    assert_eq!(
+        h.s.setsockopt(sock, SockOpt::Ttl(0)).unwrap_err().errno(),
+        22
+    );
     assert_eq!(
         h.s.sendto(h.now, sock, b"x", 0, None).unwrap_err().errno(),
         89,
@@ -161,14 +166,19 @@ fn raw_socket_errors_and_ttl() {
 fn connected_raw_socket_records_icmp_errors() {
     let mut h = Host::new(false);
     let sock = h.s.raw_socket(17).unwrap();
-    h.s.connect(sock, SockAddr::Inet(SocketAddrV4::new(PEER, 0))).unwrap();
+    h.s.connect(sock, SockAddr::Inet(SocketAddrV4::new(PEER, 0)))
+        .unwrap();
     // A port unreachable quoting a UDP datagram we sent to PEER.
     let quoted = Ip::udp(ME, PEER, 9, b"q").frame()[14..].to_vec();
     h.rx(
         h.eth0,
         &Ip::new(PEER, ME, 1, icmp(3, 3, [0; 4], &quoted)).frame(),
     );
-    assert_eq!(h.s.getsockopt(sock, SockOptName::Error).unwrap(), 111, "ECONNREFUSED");
+    assert_eq!(
+        h.s.getsockopt(sock, SockOptName::Error).unwrap(),
+        111,
+        "ECONNREFUSED"
+    );
     assert_eq!(h.mib("IcmpInDestUnreachs"), 1);
     assert_eq!(h.mib("IcmpInErrors"), 1, "udp_err found no UDP socket");
 }

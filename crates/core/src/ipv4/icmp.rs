@@ -180,7 +180,9 @@ impl Stack {
         let inner = &data[8..];
         let mut learn = self.raw_icmp_error(inner, offender, icmp_type, code, info);
         match InetProtocol::of(protocol) {
-            Some(InetProtocol::Udp) => learn |= self.udp_err(inner, offender, icmp_type, code, info),
+            Some(InetProtocol::Udp) => {
+                learn |= self.udp_err(inner, offender, icmp_type, code, info)
+            }
             Some(InetProtocol::Icmp) => learn = true,
             // igmp has no err_handler.
             Some(InetProtocol::Igmp) | None => {}

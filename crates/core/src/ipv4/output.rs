@@ -242,10 +242,7 @@ impl Stack {
         let Ok(mut skb) = self.pool.alloc(LL_RESERVED + hlen, first) else {
             return Err(OutputError::NoBufs);
         };
-        let mut ok = skb
-            .put(transhdr)
-            .map(|h| h.fill(0))
-            .is_ok();
+        let mut ok = skb.put(transhdr).map(|h| h.fill(0)).is_ok();
         let (head, rest) = payload.split_at(first - transhdr);
         ok &= skb.put_slice(head).is_ok();
         for chunk in rest.chunks(space.max(1)) {

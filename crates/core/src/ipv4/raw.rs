@@ -57,7 +57,10 @@ impl Stack {
             (Ipv4Addr::UNSPECIFIED, 0)
         };
         Ok(RawDatagram {
-            src: *m.addr.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).ip(),
+            src: *m
+                .addr
+                .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+                .ip(),
             dst,
             ttl,
             ifindex: pktinfo.map_or(0, |p| p.ifindex),
@@ -66,7 +69,11 @@ impl Stack {
     }
 
     /// Linux raw_sendmsg().
-    pub(crate) fn raw_sendmsg(&mut self, fd: SockFd, msg: &SendMsg<'_>) -> Result<usize, SockError> {
+    pub(crate) fn raw_sendmsg(
+        &mut self,
+        fd: SockFd,
+        msg: &SendMsg<'_>,
+    ) -> Result<usize, SockError> {
         stage!(self, "raw_sendmsg");
         let len = msg.data.len();
         if len > 0xffff {
@@ -165,15 +172,19 @@ impl Stack {
             self.socks.get(fd)?.dst_cache = Some(dst);
         }
         if hdrincl {
-            return self.raw_send_hdrinc(fd, &dst, daddr, msg.data, msg.flags).map(|()| len);
+            return self
+                .raw_send_hdrinc(fd, &dst, daddr, msg.data, msg.flags)
+                .map(|()| len);
         }
         let s = self.socks.get(fd)?;
         let pmtudisc = s.pmtudisc;
-        let ttl = ipc.ttl.unwrap_or(if dst.flags.contains(RtFlags::MULTICAST) {
-            s.mc_ttl
-        } else {
-            s.ttl.unwrap_or(self.sysctl.ip_default_ttl)
-        });
+        let ttl = ipc
+            .ttl
+            .unwrap_or(if dst.flags.contains(RtFlags::MULTICAST) {
+                s.mc_ttl
+            } else {
+                s.ttl.unwrap_or(self.sysctl.ip_default_ttl)
+            });
         let mut dst = dst;
         // ip_skb_dst_mtu(): PROBE and above size by the device, not the path.
         if !pmtudisc.use_pmtu()
@@ -288,7 +299,12 @@ impl Stack {
     /// Linux raw_local_deliver() → raw_v4_input(): a copy for every raw socket of the
     /// protocol whose bound address, peer and ICMP filter admit the packet. `skb.data()`
     /// is past the IP header. Returns whether any socket matched.
-    pub(crate) fn raw_local_deliver(&mut self, skb: &crate::skb::SkBuff, h: &IpHdr, dst: &DstEntry) -> bool {
+    pub(crate) fn raw_local_deliver(
+        &mut self,
+        skb: &crate::skb::SkBuff,
+        h: &IpHdr,
+        dst: &DstEntry,
+    ) -> bool {
         if self.socks.raw.is_empty() {
             return false;
         }
@@ -375,7 +391,11 @@ impl Stack {
                 _ => (SockError::HostUnreach, false),
             };
             if s.recverr {
-                let payload = if s.hdrincl { inner } else { &inner[ihl.min(inner.len())..] };
+                let payload = if s.hdrincl {
+                    inner
+                } else {
+                    &inner[ihl.min(inner.len())..]
+                };
                 let ee = ExtendedErr {
                     errno: err,
                     origin: SO_EE_ORIGIN_ICMP,

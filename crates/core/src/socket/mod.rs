@@ -123,7 +123,11 @@ pub enum SendCmsg {
     UdpSegment(u16),
     /// Any control message in its wire form (`cmsg_level`, `cmsg_type`, data), checked
     /// as Linux checks it.
-    Raw { level: i32, kind: i32, data: Vec<u8> },
+    Raw {
+        level: i32,
+        kind: i32,
+        data: Vec<u8>,
+    },
 }
 
 pub(crate) const SOL_IP: i32 = 0;
@@ -683,7 +687,10 @@ impl Stack {
         let kind = self.socks.get(fd)?.kind;
         let ip = *a.ip();
         let rtype = self.fib.inet_addr_type(ip);
-        let local = matches!(rtype, RouteType::Local | RouteType::Multicast | RouteType::Broadcast);
+        let local = matches!(
+            rtype,
+            RouteType::Local | RouteType::Multicast | RouteType::Broadcast
+        );
         if !ip.is_unspecified() && !local && self.sysctl.ip_nonlocal_bind == 0 {
             return Err(SockError::AddrNotAvail);
         }
@@ -742,8 +749,14 @@ impl Stack {
         self.inet_autobind(fd)?;
         let s = self.socks.get(fd)?;
         s.dst_cache = None;
-        let (saddr, oif, tos, proto, mark, broadcast) =
-            (s.saddr, s.bound_dev_if, s.tos, s.protocol, s.mark, s.broadcast);
+        let (saddr, oif, tos, proto, mark, broadcast) = (
+            s.saddr,
+            s.bound_dev_if,
+            s.tos,
+            s.protocol,
+            s.mark,
+            s.broadcast,
+        );
         let mut oif = oif;
         let mut saddr = saddr;
         if a.ip().is_multicast() {
@@ -864,7 +877,12 @@ impl Stack {
     /// recvmsg() into `buf`: the next datagram (udp_recvmsg(), raw_recvmsg()), or with
     /// MSG_ERRQUEUE the next extended error (ip_recv_error()). EAGAIN when there is none;
     /// the core never blocks.
-    pub fn recvmsg(&mut self, fd: SockFd, buf: &mut [u8], flags: u32) -> Result<RecvMsg, SockError> {
+    pub fn recvmsg(
+        &mut self,
+        fd: SockFd,
+        buf: &mut [u8],
+        flags: u32,
+    ) -> Result<RecvMsg, SockError> {
         self.sock_recvmsg(fd, buf, flags).map(|(m, _)| m)
     }
 
@@ -964,7 +982,9 @@ impl Stack {
         flags: u32,
     ) -> Result<(usize, SocketAddrV4), SockError> {
         let m = self.recvmsg(fd, buf, flags)?;
-        let addr = m.addr.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+        let addr = m
+            .addr
+            .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
         Ok((m.len, addr))
     }
 
@@ -994,7 +1014,13 @@ impl Stack {
 
     /// Queues an extended error when the socket asked for them (IP_RECVERR); Linux
     /// ip_icmp_error() / ip_local_error() + sock_queue_err_skb(), charged to rcvbuf.
-    pub(crate) fn sock_queue_err(&mut self, slot: u32, ee: ExtendedErr, addr: SocketAddrV4, payload: &[u8]) {
+    pub(crate) fn sock_queue_err(
+        &mut self,
+        slot: u32,
+        ee: ExtendedErr,
+        addr: SocketAddrV4,
+        payload: &[u8],
+    ) {
         let s = self.socks.slot(slot);
         if !s.recverr {
             return;

@@ -60,7 +60,10 @@ pub enum SockOpt {
     MulticastTtl(i32),
     MulticastLoop(bool),
     /// IP_MULTICAST_IF: both zero resets.
-    MulticastIf { ifindex: u32, addr: Ipv4Addr },
+    MulticastIf {
+        ifindex: u32,
+        addr: Ipv4Addr,
+    },
     AddMembership(IpMreqn),
     DropMembership(IpMreqn),
     // SOL_UDP
@@ -214,7 +217,10 @@ impl Stack {
                 let dev = if ifindex != 0 {
                     self.dev(ifindex).map(|d| d.ifindex)
                 } else {
-                    self.fib.addrs().find(|a| a.local == addr).map(|a| a.ifindex)
+                    self.fib
+                        .addrs()
+                        .find(|a| a.local == addr)
+                        .map(|a| a.ifindex)
                 };
                 let dev = dev.ok_or(SockError::AddrNotAvail)?;
                 if bound != 0 && bound != dev {
@@ -232,7 +238,9 @@ impl Stack {
                 }
                 s.cork = v;
                 if !v {
-                    return self.udp_push_pending_frames(fd).map(|_| ());
+                    let res = self.udp_push_pending_frames(fd).map(|_| ());
+                    self.process_backlog();
+                    return res;
                 }
             }
             SockOpt::UdpSegment(v) => {
@@ -278,7 +286,8 @@ impl Stack {
         let default_ttl = self.sysctl.ip_default_ttl;
         let s = self.socks.get(fd)?;
         let udp = s.is_udp();
-        let micros = |t: Option<Duration>| t.map_or(0, |d| d.as_micros().min(i64::MAX as u128) as i64);
+        let micros =
+            |t: Option<Duration>| t.map_or(0, |d| d.as_micros().min(i64::MAX as u128) as i64);
         Ok(match name {
             SockOptName::Broadcast => s.broadcast.into(),
             SockOptName::ReuseAddr => s.reuseaddr.into(),
@@ -350,7 +359,10 @@ impl Stack {
                 fl.tos = s.tos & 0x1e;
                 fl.proto = s.protocol;
                 fl.mark = s.mark;
-                let d = self.fib.ip_route_output(&fl).map_err(|_| SockError::NotConn)?;
+                let d = self
+                    .fib
+                    .ip_route_output(&fl)
+                    .map_err(|_| SockError::NotConn)?;
                 self.socks.get(fd)?.dst_cache = Some(d);
                 d
             }

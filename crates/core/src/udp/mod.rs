@@ -11,7 +11,9 @@ use crate::ipv4::input::IpHdr;
 use crate::ipv4::output::PmtuDisc;
 use crate::route::{DstEntry, RtFlags};
 use crate::skb::{ChecksumState, SkBuff};
-use crate::socket::{ExtendedErr, Kind, PktInfo, RxEntry, SKB_OVERHEAD, SO_EE_ORIGIN_ICMP, SockError};
+use crate::socket::{
+    ExtendedErr, Kind, PktInfo, RxEntry, SKB_OVERHEAD, SO_EE_ORIGIN_ICMP, SockError,
+};
 use crate::stack::{Stack, stage};
 use skiff_wire::udp::{UdpLiteRepr, UdpPacket, UdpRepr};
 use skiff_wire::{Error, Ipv4Addr, RxChecksum};

@@ -7,8 +7,8 @@ use crate::route::{DstEntry, Flowi4, RouteError, RouteScope, RtFlags};
 use crate::skb::SkBuff;
 use crate::socket::opt::{UDP_MAX_SEGMENTS, ip_options_get};
 use crate::socket::{
-    Cork, Kind, MSG_DONTROUTE, MSG_MORE, MSG_OOB, MSG_PROBE, SKB_OVERHEAD, SOL_IP,
-    SOL_SOCKET, SOL_UDP, SendCmsg, SendMsg, SockAddr, SockError, SockFd,
+    Cork, Kind, MSG_DONTROUTE, MSG_MORE, MSG_OOB, MSG_PROBE, SKB_OVERHEAD, SOL_IP, SOL_SOCKET,
+    SOL_UDP, SendCmsg, SendMsg, SockAddr, SockError, SockFd,
 };
 use crate::stack::{Stack, stage};
 use skiff_wire::Ipv4Addr;
@@ -33,7 +33,12 @@ pub(crate) struct Ipc {
 
 impl Stack {
     /// Linux ip_cmsg_send() with __sock_cmsg_send() and, for UDP, udp_cmsg_send().
-    pub(crate) fn ip_cmsg_send(&self, ipc: &mut Ipc, c: &SendCmsg, udp: bool) -> Result<(), SockError> {
+    pub(crate) fn ip_cmsg_send(
+        &self,
+        ipc: &mut Ipc,
+        c: &SendCmsg,
+        udp: bool,
+    ) -> Result<(), SockError> {
         let cap = self.cap_net_raw;
         match c {
             SendCmsg::PktInfo { ifindex, spec_dst } => {
@@ -43,7 +48,12 @@ impl Stack {
                 }
             }
             SendCmsg::Ttl(v) => {
-                ipc.ttl = Some(u8::try_from(*v).ok().filter(|t| *t >= 1).ok_or(SockError::Inval)?)
+                ipc.ttl = Some(
+                    u8::try_from(*v)
+                        .ok()
+                        .filter(|t| *t >= 1)
+                        .ok_or(SockError::Inval)?,
+                )
             }
             SendCmsg::Tos(v) => ipc.tos = u8::try_from(*v).map_err(|_| SockError::Inval)?,
             SendCmsg::RetOpts(o) => ipc.opt = Some(ip_options_get(o, cap)?),
@@ -73,7 +83,8 @@ impl Stack {
                 let typed = match (*level, *kind) {
                     (SOL_UDP, _) if !udp => return Ok(()),
                     (SOL_UDP, 103) => {
-                        let b: [u8; 2] = data.as_slice().try_into().map_err(|_| SockError::Inval)?;
+                        let b: [u8; 2] =
+                            data.as_slice().try_into().map_err(|_| SockError::Inval)?;
                         SendCmsg::UdpSegment(u16::from_ne_bytes(b))
                     }
                     (SOL_UDP, _) => return Err(SockError::Inval),
@@ -84,7 +95,8 @@ impl Stack {
                     (SOL_IP, 2) => SendCmsg::Ttl(int()?),
                     (SOL_IP, 7) => SendCmsg::RetOpts(data.clone()),
                     (SOL_IP, 8) => {
-                        let b: [u8; 12] = data.as_slice().try_into().map_err(|_| SockError::Inval)?;
+                        let b: [u8; 12] =
+                            data.as_slice().try_into().map_err(|_| SockError::Inval)?;
                         SendCmsg::PktInfo {
                             ifindex: u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
                             spec_dst: Ipv4Addr::new(b[4], b[5], b[6], b[7]),
@@ -104,7 +116,11 @@ impl Stack {
     }
 
     /// Linux udp_sendmsg().
-    pub(crate) fn udp_sendmsg(&mut self, fd: SockFd, msg: &SendMsg<'_>) -> Result<usize, SockError> {
+    pub(crate) fn udp_sendmsg(
+        &mut self,
+        fd: SockFd,
+        msg: &SendMsg<'_>,
+    ) -> Result<usize, SockError> {
         stage!(self, "udp_sendmsg");
         // inet_sendmsg() → inet_send_prepare(): bind an ephemeral port first.
         self.inet_autobind(fd)?;
@@ -213,11 +229,16 @@ impl Stack {
         if connected {
             self.socks.get(fd)?.dst_cache = Some(dst);
         }
-        let ttl = ipc.ttl.unwrap_or(if dst.flags.contains(RtFlags::MULTICAST) {
-            mc_ttl
-        } else {
-            self.socks.get(fd)?.ttl.unwrap_or(self.sysctl.ip_default_ttl)
-        });
+        let ttl = ipc
+            .ttl
+            .unwrap_or(if dst.flags.contains(RtFlags::MULTICAST) {
+                mc_ttl
+            } else {
+                self.socks
+                    .get(fd)?
+                    .ttl
+                    .unwrap_or(self.sysctl.ip_default_ttl)
+            });
         let cork = Cork {
             fragsize: self.cork_fragsize(fd, &dst)?,
             dst,
@@ -246,13 +267,23 @@ impl Stack {
 
     /// The `do_append_data` half of udp_sendmsg(): ip_append_data() onto the pending
     /// datagram; a failure discards all of it (udp_flush_pending_frames()).
-    fn udp_append(&mut self, fd: SockFd, data: &[u8], flags: u32, corkreq: bool) -> Result<usize, SockError> {
+    fn udp_append(
+        &mut self,
+        fd: SockFd,
+        data: &[u8],
+        flags: u32,
+        corkreq: bool,
+    ) -> Result<usize, SockError> {
         stage!(self, "ip_append_data");
         let Some(cork) = self.socks.get(fd)?.pending.take() else {
             return Err(SockError::Inval);
         };
         let first = cork.data.is_empty();
-        let length = if first { UDP_HLEN + data.len() } else { data.len() };
+        let length = if first {
+            UDP_HLEN + data.len()
+        } else {
+            data.len()
+        };
         let cork_len = if first { 0 } else { UDP_HLEN + cork.data.len() };
         let mut res = self.ip_append_check(fd, &cork, cork_len + length);
         if res.is_ok() && flags & MSG_PROBE == 0 {
@@ -328,7 +359,12 @@ impl Stack {
     /// sock_alloc_send_skb() / sock_wmalloc(): a pending error comes first; the first
     /// buffer needs the send buffer below `sndbuf` (else EAGAIN), the whole datagram
     /// within twice that (else ENOBUFS).
-    fn sock_alloc_send_check(&mut self, fd: SockFd, cork: &Cork, total: usize) -> Result<(), SockError> {
+    fn sock_alloc_send_check(
+        &mut self,
+        fd: SockFd,
+        cork: &Cork,
+        total: usize,
+    ) -> Result<(), SockError> {
         let s = self.socks.get(fd)?;
         s.sock_error()?;
         // The core never blocks: a full buffer is EAGAIN (MSG_DONTWAIT or not), and the
@@ -354,7 +390,10 @@ impl Stack {
     /// udp_sendmsg()'s exit: ENOBUFS and a full send buffer count SndbufErrors.
     fn note_sndbuf_error(&mut self, fd: SockFd, e: SockError) {
         if matches!(e, SockError::NoBufs | SockError::Again) {
-            let lite = self.socks.get_ref(fd).is_ok_and(|s| s.kind == Kind::UdpLite);
+            let lite = self
+                .socks
+                .get_ref(fd)
+                .is_ok_and(|s| s.kind == Kind::UdpLite);
             self.udp_mib_out(lite).sndbuf_errors += 1;
         }
     }
@@ -373,8 +412,13 @@ impl Stack {
     fn udp_send_skb(&mut self, fd: SockFd, cork: &Cork, data: &[u8]) -> Result<(), SockError> {
         stage!(self, "udp_send_skb");
         let s = self.socks.get_ref(fd)?;
-        let (lite, no_check, cscov, sport, pmtudisc) =
-            (s.kind == Kind::UdpLite, s.no_check_tx, s.send_cscov, s.num, s.pmtudisc);
+        let (lite, no_check, cscov, sport, pmtudisc) = (
+            s.kind == Kind::UdpLite,
+            s.no_check_tx,
+            s.send_cscov,
+            s.num,
+            s.pmtudisc,
+        );
         let hlen = 20 + cork.opt.len();
         let datalen = data.len();
         let mut seg = datalen.max(1);
@@ -413,8 +457,16 @@ impl Stack {
         let owner = self.sk_owner(fd);
         let mut sent = 0;
         let mut res = Ok(());
-        for (i, chunk) in data.chunks(seg).chain(data.is_empty().then_some(&data[..0])).enumerate() {
-            let fragsize = if segs > 1 { IP_MAX_MTU } else { cork.fragsize as usize };
+        for (i, chunk) in data
+            .chunks(seg)
+            .chain(data.is_empty().then_some(&data[..0]))
+            .enumerate()
+        {
+            let fragsize = if segs > 1 {
+                IP_MAX_MTU
+            } else {
+                cork.fragsize as usize
+            };
             let mut skb = match self.ip_make_skb(fragsize, hlen, UDP_HLEN, chunk) {
                 Ok(skb) => skb,
                 Err(e) => {
@@ -422,7 +474,9 @@ impl Stack {
                     break;
                 }
             };
-            udp_fill_header(&mut skb, saddr, cork.daddr, sport, cork.dport, lite, no_check, cscov);
+            udp_fill_header(
+                &mut skb, saddr, cork.daddr, sport, cork.dport, lite, no_check, cscov,
+            );
             skb.mark = cork.mark;
             skb.priority = cork.priority;
             skb.sk = owner;
