@@ -156,7 +156,8 @@ pub struct Stack {
     /// Path tracing is on or a TRACE-level subscriber listens: stages record themselves.
     pub(crate) observing: bool,
     /// The spans of the packet being handled, innermost last.
-    spans: Vec<tracing::span::EnteredSpan>,
+    /// (`Span`, not `EnteredSpan`, which may not cross threads: entered and exited by hand.)
+    spans: Vec<tracing::Span>,
     tx_next: usize,
 }
 
@@ -562,8 +563,7 @@ impl Stack {
             let name = self.dev_name(ifindex).to_string();
             self.trace_note_str(&format_args!("dev_queue_xmit({name})"));
         }
-        self.spans
-            .push(tracing::trace_span!("dev_queue_xmit").entered());
+        self.enter_span(tracing::trace_span!("dev_queue_xmit"));
     }
 
     /// Linux process_backlog(): runs looped-back packets through ip_rcv.
@@ -661,7 +661,7 @@ impl Stack {
     }
 
     /// Registers a handler for an ethertype (Linux dev_add_pack()).
-    pub fn dev_add_pack(&mut self, ethertype: u16, handler: Box<dyn FnMut(u32, SkBuff)>) {
+    pub fn dev_add_pack(&mut self, ethertype: u16, handler: Box<dyn FnMut(u32, SkBuff) + Send>) {
         self.ptypes
             .dev_add_pack(ethertype, crate::netdev::PacketHandler::User(handler));
     }
@@ -817,7 +817,12 @@ impl Stack {
     /// A stage begins: its span is entered (until trace_end) and it joins the path.
     pub(crate) fn stage_enter(&mut self, name: &'static str, span: tracing::Span) {
         self.trace_stage(name);
-        self.spans.push(span.entered());
+        self.enter_span(span);
+    }
+
+    fn enter_span(&mut self, span: tracing::Span) {
+        span.with_subscriber(|(id, dispatch)| dispatch.enter(id));
+        self.spans.push(span);
     }
 
     /// A step in the packet-path trace that is not a stage of its own.
@@ -898,7 +903,7 @@ impl Stack {
     #[inline(never)]
     fn exit_spans(&mut self) {
         while let Some(span) = self.spans.pop() {
-            drop(span);
+            span.with_subscriber(|(id, dispatch)| dispatch.exit(id));
         }
     }
 
@@ -1020,5 +1025,15 @@ mod tests {
         assert_eq!(s.drop_count(DropReason::CpuBacklog), 5);
         s.process_backlog();
         assert!(s.backlog.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod send_tests {
+    /// A stack can move to another thread (the shell's driver and socket APIs share one).
+    #[test]
+    fn stack_is_send() {
+        fn is_send<T: Send>() {}
+        is_send::<super::Stack>();
     }
 }

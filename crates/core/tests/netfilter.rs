@@ -8,19 +8,19 @@ use skiff_core::drop::DropReason;
 use skiff_core::netfilter::{NfHookFn, NfHookState, NfInetHook, NfVerdict, priority};
 use skiff_core::skb::SkBuff;
 use skiff_wire::Ipv4Addr;
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::Mutex;
 
 /// A hook op that answers a scripted sequence of verdicts and records its calls.
 struct Script {
     verdicts: Vec<NfVerdict>,
-    calls: Rc<RefCell<Vec<NfInetHook>>>,
-    stolen: Rc<RefCell<usize>>,
+    calls: Arc<Mutex<Vec<NfInetHook>>>,
+    stolen: Arc<Mutex<usize>>,
 }
 
 impl NfHookFn for Script {
     fn hook(&mut self, _skb: &mut SkBuff, state: &NfHookState) -> NfVerdict {
-        self.calls.borrow_mut().push(state.hook);
+        self.calls.lock().unwrap().push(state.hook);
         if self.verdicts.len() > 1 {
             self.verdicts.remove(0)
         } else {
@@ -29,7 +29,7 @@ impl NfHookFn for Script {
     }
 
     fn stolen(&mut self, _skb: SkBuff) {
-        *self.stolen.borrow_mut() += 1;
+        *self.stolen.lock().unwrap() += 1;
     }
 }
 
@@ -38,9 +38,9 @@ fn script(
     hook: NfInetHook,
     prio: i32,
     verdicts: Vec<NfVerdict>,
-) -> (Rc<RefCell<Vec<NfInetHook>>>, Rc<RefCell<usize>>) {
-    let calls = Rc::new(RefCell::new(Vec::new()));
-    let stolen = Rc::new(RefCell::new(0));
+) -> (Arc<Mutex<Vec<NfInetHook>>>, Arc<Mutex<usize>>) {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let stolen = Arc::new(Mutex::new(0));
     let op = Script {
         verdicts,
         calls: calls.clone(),
@@ -67,7 +67,7 @@ fn accept_drop_stolen() {
         vec![NfVerdict::Accept],
     );
     assert!(echo_answered(&mut h));
-    assert_eq!(calls.borrow().as_slice(), &[NfInetHook::LocalIn]);
+    assert_eq!(calls.lock().unwrap().as_slice(), &[NfInetHook::LocalIn]);
 
     let mut h = Host::new(false);
     script(
@@ -87,7 +87,7 @@ fn accept_drop_stolen() {
         vec![NfVerdict::Stolen],
     );
     assert!(!echo_answered(&mut h));
-    assert_eq!(*stolen.borrow(), 1);
+    assert_eq!(*stolen.lock().unwrap(), 1);
     assert_eq!(
         h.drops(DropReason::NetfilterDrop),
         0,
@@ -111,8 +111,8 @@ fn stop_skips_the_later_ops_and_repeat_calls_again() {
         vec![NfVerdict::Drop],
     );
     assert!(echo_answered(&mut h), "Stop accepts at once");
-    assert_eq!(first.borrow().len(), 1);
-    assert!(second.borrow().is_empty());
+    assert_eq!(first.lock().unwrap().len(), 1);
+    assert!(second.lock().unwrap().is_empty());
 
     let mut h = Host::new(false);
     let (calls, _) = script(
@@ -122,7 +122,7 @@ fn stop_skips_the_later_ops_and_repeat_calls_again() {
         vec![NfVerdict::Repeat, NfVerdict::Repeat, NfVerdict::Accept],
     );
     assert!(echo_answered(&mut h));
-    assert_eq!(calls.borrow().len(), 3, "the same op, three times");
+    assert_eq!(calls.lock().unwrap().len(), 3, "the same op, three times");
 }
 
 #[test]
@@ -198,13 +198,21 @@ fn forward_and_output_hooks_see_their_packets() {
     r.rx(r.eth0, &Ip::udp(PEER, PEER1, 7, b"f").frame());
     assert_eq!(outs(r.tx()).len(), 1);
     assert_eq!(
-        (fwd.borrow().len(), post.borrow().len(), out.borrow().len()),
+        (
+            fwd.lock().unwrap().len(),
+            post.lock().unwrap().len(),
+            out.lock().unwrap().len()
+        ),
         (1, 1, 0)
     );
     r.rx(r.eth0, &Ip::echo(PEER, ME).frame());
     assert_eq!(icmps(r.tx()).len(), 1);
     assert_eq!(
-        (fwd.borrow().len(), post.borrow().len(), out.borrow().len()),
+        (
+            fwd.lock().unwrap().len(),
+            post.lock().unwrap().len(),
+            out.lock().unwrap().len()
+        ),
         (1, 2, 1)
     );
 }

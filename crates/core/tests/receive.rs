@@ -388,14 +388,19 @@ fn igmp_is_consumed_and_bad_igmp_dropped() {
 #[test]
 fn user_packet_type_handlers_get_their_ethertype() {
     let mut h = Host::new(false);
-    let seen = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let s2 = seen.clone();
-    h.s.dev_add_pack(0x88b5, Box::new(move |_, skb| s2.set(s2.get() + skb.len())));
+    h.s.dev_add_pack(
+        0x88b5,
+        Box::new(move |_, skb| {
+            s2.fetch_add(skb.len(), std::sync::atomic::Ordering::Relaxed);
+        }),
+    );
     let mut f = vec![0u8; 60];
     f[..6].copy_from_slice(&MAC0.0);
     f[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
     h.rx(h.eth0, &f);
-    assert_eq!(seen.get(), 46);
+    assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 46);
 }
 
 #[test]

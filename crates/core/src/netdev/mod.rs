@@ -153,7 +153,7 @@ pub enum PacketHandler {
     /// `arp_rcv`.
     Arp,
     /// A user handler; it owns the frame (`data` at the payload, MAC header set).
-    User(Box<dyn FnMut(u32, SkBuff)>),
+    User(Box<dyn FnMut(u32, SkBuff) + Send>),
 }
 
 impl fmt::Debug for PacketHandler {

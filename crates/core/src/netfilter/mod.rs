@@ -181,7 +181,7 @@ pub struct NfHookState {
 /// returns [`NfVerdict::Stolen`] the framework immediately hands the packet to
 /// [`NfHookFn::stolen`]: from then on the op owns it (Linux: a hook returning `NF_STOLEN`
 /// has taken over the skb) and the caller sees [`NfOutcome::Stolen`].
-pub trait NfHookFn {
+pub trait NfHookFn: Send {
     fn hook(&mut self, skb: &mut SkBuff, state: &NfHookState) -> NfVerdict;
     /// Receives the packet after `hook` returned `Stolen`; it is the op's to keep or free.
     fn stolen(&mut self, skb: SkBuff);

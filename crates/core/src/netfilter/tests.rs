@@ -7,8 +7,8 @@ use skiff_wire::ipv4::{IpProtocol, Ipv4Repr};
 use skiff_wire::tcp::{TcpFlags, TcpRepr};
 use skiff_wire::udp::UdpRepr;
 use skiff_wire::{Ipv4Addr, TxChecksum};
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::Mutex;
 
 const A: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
 const B: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
@@ -147,7 +147,7 @@ fn input() -> NfHookState {
 
 // ---- user hooks ------------------------------------------------------------------------
 
-type Trace = Rc<RefCell<Vec<String>>>;
+type Trace = Arc<Mutex<Vec<String>>>;
 
 /// Records its name (and the packet's mark) and answers from a script; after the script
 /// ends it accepts.
@@ -155,13 +155,14 @@ struct Scripted {
     name: &'static str,
     trace: Trace,
     script: Vec<NfVerdict>,
-    stolen: Rc<RefCell<Vec<SkBuff>>>,
+    stolen: Arc<Mutex<Vec<SkBuff>>>,
 }
 
 impl NfHookFn for Scripted {
     fn hook(&mut self, skb: &mut SkBuff, _state: &NfHookState) -> NfVerdict {
         self.trace
-            .borrow_mut()
+            .lock()
+            .unwrap()
             .push(format!("{}:{}", self.name, skb.mark));
         if self.script.is_empty() {
             NfVerdict::Accept
@@ -170,14 +171,14 @@ impl NfHookFn for Scripted {
         }
     }
     fn stolen(&mut self, skb: SkBuff) {
-        self.stolen.borrow_mut().push(skb);
+        self.stolen.lock().unwrap().push(skb);
     }
 }
 
 struct Rig {
     nf: Netfilter,
     trace: Trace,
-    stolen: Rc<RefCell<Vec<SkBuff>>>,
+    stolen: Arc<Mutex<Vec<SkBuff>>>,
 }
 
 impl Rig {
@@ -185,7 +186,7 @@ impl Rig {
         Rig {
             nf: Netfilter::new(),
             trace: Trace::default(),
-            stolen: Rc::default(),
+            stolen: Arc::default(),
         }
     }
 
@@ -208,7 +209,7 @@ impl Rig {
     }
 
     fn trace(&self) -> Vec<String> {
-        self.trace.borrow_mut().drain(..).collect()
+        self.trace.lock().unwrap().drain(..).collect()
     }
 }
 
@@ -308,8 +309,8 @@ fn accept_drop_stop_and_stolen() {
     let out = r.nf.nf_hook(udp(1, 2), input());
     assert!(matches!(out, NfOutcome::Stolen));
     assert_eq!(names(&r.trace()), ["a"]);
-    assert_eq!(r.stolen.borrow().len(), 1);
-    assert_eq!(r.stolen.borrow()[0].data()[9], 17);
+    assert_eq!(r.stolen.lock().unwrap().len(), 1);
+    assert_eq!(r.stolen.lock().unwrap()[0].data()[9], 17);
 }
 
 #[test]

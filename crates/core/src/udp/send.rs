@@ -470,7 +470,7 @@ impl Stack {
             let mut skb = match self.ip_make_skb(fragsize, hlen, UDP_HLEN, chunk) {
                 Ok(skb) => skb,
                 Err(e) => {
-                    res = Err(e.into());
+                    res = Err(e);
                     break;
                 }
             };
