@@ -6,4 +6,6 @@
 #![deny(unsafe_code)]
 
 pub mod clock;
+pub mod net;
 pub mod pcap;
+pub mod tokio;

@@ -1,0 +1,590 @@
+//! A running stack shared by threads and tasks, and the blocking socket API over it.
+//!
+//! [`NetStack`] owns a [`Stack`] behind a mutex, with a driver thread that feeds the
+//! attached devices into it, drains what it transmits and runs its timers. Socket calls
+//! lock it, run the core's non-blocking call, then push any frames out and wake waiters.
+//! [`UdpSocket`] mirrors `std::net::UdpSocket`; `crate::tokio::UdpSocket` mirrors
+//! `tokio::net::UdpSocket` over the same stack.
+
+use crate::clock::MonotonicClock;
+use skiff_core::Stack;
+use skiff_core::socket::{
+    AF_INET, IpMreqn, MSG_DONTWAIT, MSG_PEEK, RecvMsg, SOCK_DGRAM, SendMsg, SockError, SockFd,
+    SockOpt, SockOptName,
+};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+/// A network device the driver thread serves: non-blocking frame I/O. A TAP device is one;
+/// [`pair`] makes two joined in memory.
+pub trait Device: Send {
+    /// The next received frame, if one is waiting.
+    fn recv(&mut self) -> io::Result<Option<Vec<u8>>>;
+    /// Puts a frame on the wire.
+    fn send(&mut self, frame: &[u8]) -> io::Result<()>;
+}
+
+/// One end of an in-memory Ethernet cable.
+#[derive(Debug)]
+pub struct PairDevice {
+    tx: std::sync::mpsc::Sender<Vec<u8>>,
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+/// Two devices joined back to back: what one sends, the other receives.
+pub fn pair() -> (PairDevice, PairDevice) {
+    let (a_tx, b_rx) = std::sync::mpsc::channel();
+    let (b_tx, a_rx) = std::sync::mpsc::channel();
+    (
+        PairDevice { tx: a_tx, rx: a_rx },
+        PairDevice { tx: b_tx, rx: b_rx },
+    )
+}
+
+impl Device for PairDevice {
+    fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+        match self.rx.try_recv() {
+            Ok(f) => Ok(Some(f)),
+            Err(std::sync::mpsc::TryRecvError::Empty) => Ok(None),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => Ok(None),
+        }
+    }
+
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        // A cable with nobody at the other end loses the frame, as a wire would.
+        let _ = self.tx.send(frame.to_vec());
+        Ok(())
+    }
+}
+
+pub(crate) struct State {
+    pub stack: Stack,
+    devices: Vec<(u32, Box<dyn Device>)>,
+}
+
+impl State {
+    /// Hands every queued frame to its device.
+    fn flush_tx(&mut self) {
+        while let Some((ifindex, skb)) = self.stack.poll_transmit() {
+            if let Some((_, dev)) = self.devices.iter_mut().find(|(i, _)| *i == ifindex) {
+                // A device error loses the frame, as a failed transmit does.
+                let _ = dev.send(skb.data());
+            }
+            self.stack.recycle(skb);
+        }
+    }
+
+    /// Receives what the devices have; returns whether anything arrived.
+    fn pump_rx(&mut self, now: skiff_core::time::Instant) -> bool {
+        let mut got = false;
+        for i in 0..self.devices.len() {
+            let ifindex = self.devices[i].0;
+            // A bounded batch per device per round keeps the lock fair.
+            for _ in 0..64 {
+                let Ok(Some(frame)) = self.devices[i].1.recv() else {
+                    break;
+                };
+                let Some(mut skb) = self.stack.alloc_skb(frame.len()) else {
+                    break;
+                };
+                if skb.put_slice(&frame).is_ok() {
+                    self.stack.netif_receive(now, ifindex, skb);
+                    got = true;
+                } else {
+                    self.stack.recycle(skb);
+                }
+            }
+        }
+        got
+    }
+}
+
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    pub changed: Condvar,
+    pub notify: tokio::sync::Notify,
+    pub clock: MonotonicClock,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in another holder leaves the stack as consistent as any call does.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After a call that may have changed sockets: frames out, waiters woken.
+    pub(crate) fn after(&self, state: &mut State) {
+        state.flush_tx();
+        self.changed.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    /// Runs a core call with the stack's clock.
+    pub(crate) fn call<R>(&self, f: impl FnOnce(&mut Stack, skiff_core::time::Instant) -> R) -> R {
+        let mut st = self.lock();
+        let now = self.clock.now();
+        let r = f(&mut st.stack, now);
+        self.after(&mut st);
+        r
+    }
+}
+
+/// A stack running on its own driver thread, shared by every socket made from it.
+/// Cloning gives another handle to the same stack.
+#[derive(Clone)]
+pub struct NetStack {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for NetStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetStack").finish_non_exhaustive()
+    }
+}
+
+/// How long the driver sleeps at most when devices are attached (it polls them).
+const DEVICE_POLL: Duration = Duration::from_millis(1);
+/// How long it sleeps at most otherwise, so it notices the last handle going away.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+impl NetStack {
+    /// Runs `stack` in process: its timers fire on a driver thread, and traffic between
+    /// its own addresses (loopback) needs nothing else.
+    pub fn new(stack: Stack) -> NetStack {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                stack,
+                devices: Vec::new(),
+            }),
+            changed: Condvar::new(),
+            notify: tokio::sync::Notify::new(),
+            clock: MonotonicClock::new(),
+        });
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("skiff-driver".into())
+            .spawn(move || drive(weak))
+            .expect("a thread can be spawned");
+        NetStack { shared }
+    }
+
+    /// Attaches a device to the stack's interface `ifindex`: the driver receives its frames
+    /// and sends it what the stack transmits there.
+    pub fn attach(&self, ifindex: u32, device: Box<dyn Device>) {
+        let mut st = self.shared.lock();
+        st.devices.push((ifindex, device));
+        self.shared.changed.notify_all();
+    }
+
+    /// Runs `f` on the stack (configuration, counters), then sends what it queued.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Stack) -> R) -> R {
+        self.shared.call(|s, _| f(s))
+    }
+
+    /// The stack's clock now.
+    pub fn now(&self) -> skiff_core::time::Instant {
+        self.shared.clock.now()
+    }
+}
+
+/// The driver: devices in, frames out, timers, then sleep until the next deadline.
+fn drive(weak: Weak<Shared>) {
+    loop {
+        let Some(shared) = weak.upgrade() else {
+            return;
+        };
+        let mut st = shared.lock();
+        let now = shared.clock.now();
+        let mut changed = st.pump_rx(now);
+        if st.stack.poll_timeout().is_some_and(|t| t <= now) {
+            st.stack.handle_timeout(now);
+            changed = true;
+        }
+        st.flush_tx();
+        if changed {
+            shared.changed.notify_all();
+            shared.notify.notify_waiters();
+        }
+        let cap = if st.devices.is_empty() {
+            IDLE_POLL
+        } else {
+            DEVICE_POLL
+        };
+        let wait = st
+            .stack
+            .poll_timeout()
+            .map_or(cap, |t| t.saturating_duration_since(now).min(cap));
+        let (st, _) = shared
+            .changed
+            .wait_timeout(st, wait)
+            .unwrap_or_else(|e| e.into_inner());
+        drop(st);
+    }
+}
+
+/// Resolves an address the way std does, keeping the first IPv4 one.
+pub(crate) fn to_v4(addr: impl ToSocketAddrs) -> io::Result<SocketAddrV4> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match a {
+            SocketAddr::V4(v4) => return Ok(v4),
+            SocketAddr::V6(_) => last = Some(SockError::AfNoSupport),
+        }
+    }
+    Err(last.unwrap_or(SockError::Inval).into())
+}
+
+/// A UDP socket on a [`NetStack`], with the methods of `std::net::UdpSocket`. Calls block
+/// unless the socket is non-blocking; timeouts come from SO_RCVTIMEO / SO_SNDTIMEO.
+///
+/// ```
+/// use skiff_io::net::{NetStack, UdpSocket};
+/// use skiff_core::{Stack, StackConfig};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let net = NetStack::new(Stack::new(StackConfig::default()));
+/// let server = UdpSocket::bind(&net, "127.0.0.1:9000")?;
+/// let client = UdpSocket::bind(&net, "127.0.0.1:0")?;
+/// client.connect("127.0.0.1:9000")?;
+/// client.send(b"ping")?;
+///
+/// let mut buf = [0u8; 1500];
+/// let (n, from) = server.recv_from(&mut buf)?;
+/// server.send_to(&buf[..n], from)?;
+/// assert_eq!(client.recv(&mut buf)?, 4);
+/// assert_eq!(&buf[..4], b"ping");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct UdpSocket {
+    pub(crate) net: NetStack,
+    pub(crate) fd: SockFd,
+}
+
+impl UdpSocket {
+    /// socket() + bind().
+    pub fn bind(net: &NetStack, addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let addr = to_v4(addr)?;
+        let sock = UdpSocket::unbound(net)?;
+        net.shared.call(|s, _| s.bind(sock.fd, addr.into()))?;
+        Ok(sock)
+    }
+
+    /// socket() alone: set options, then bind, connect or send (which binds a port).
+    pub fn unbound(net: &NetStack) -> io::Result<UdpSocket> {
+        let fd = net.shared.call(|s, _| s.socket(AF_INET, SOCK_DGRAM, 0))?;
+        Ok(UdpSocket {
+            net: net.clone(),
+            fd,
+        })
+    }
+
+    /// The descriptor in the core stack.
+    pub fn fd(&self) -> SockFd {
+        self.fd
+    }
+
+    pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let addr = to_v4(addr)?;
+        Ok(self
+            .net
+            .shared
+            .call(|s, _| s.connect(self.fd, addr.into()))?)
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.net.shared.call(|s, _| s.local_addr(self.fd))?.into())
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.net.shared.call(|s, _| s.peer_addr(self.fd))?.into())
+    }
+
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.sendmsg(&SendMsg {
+            data: buf,
+            ..SendMsg::default()
+        })
+    }
+
+    pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
+        let addr = to_v4(addr)?;
+        self.sendmsg(&SendMsg {
+            data: buf,
+            addr: Some(addr.into()),
+            ..SendMsg::default()
+        })
+    }
+
+    /// sendmsg() with flags and typed control messages; waits for send buffer room.
+    pub fn sendmsg(&self, msg: &SendMsg<'_>) -> io::Result<usize> {
+        let nonblock = msg.flags & MSG_DONTWAIT != 0;
+        self.wait(nonblock, SockOptName::SndTimeo, |s, now| {
+            s.sendmsg(now, self.fd, msg)
+        })
+    }
+
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recvmsg(buf, 0).map(|m| m.len)
+    }
+
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recvmsg(buf, 0).map(with_addr)
+    }
+
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recvmsg(buf, MSG_PEEK).map(|m| m.len)
+    }
+
+    pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recvmsg(buf, MSG_PEEK).map(with_addr)
+    }
+
+    /// recvmsg() with flags (MSG_PEEK, MSG_TRUNC, MSG_ERRQUEUE, MSG_DONTWAIT) and the
+    /// control messages the socket asked for; waits for a datagram.
+    pub fn recvmsg(&self, buf: &mut [u8], flags: u32) -> io::Result<RecvMsg> {
+        let nonblock = flags & MSG_DONTWAIT != 0;
+        self.wait(nonblock, SockOptName::RcvTimeo, |s, _| {
+            s.recvmsg(self.fd, buf, flags)
+        })
+    }
+
+    /// Runs `f` until it stops saying EAGAIN, unless the call or socket is non-blocking;
+    /// a timeout set with SO_RCVTIMEO/SO_SNDTIMEO ends the wait with `WouldBlock`.
+    fn wait<R>(
+        &self,
+        nonblock: bool,
+        timeo: SockOptName,
+        mut f: impl FnMut(&mut Stack, skiff_core::time::Instant) -> Result<R, SockError>,
+    ) -> io::Result<R> {
+        let shared = &self.net.shared;
+        let mut st = shared.lock();
+        let nonblock = nonblock || st.stack.is_nonblocking(self.fd)?;
+        let micros = st.stack.getsockopt(self.fd, timeo)?;
+        let deadline =
+            (micros > 0).then(|| std::time::Instant::now() + Duration::from_micros(micros as u64));
+        loop {
+            let now = shared.clock.now();
+            let res = f(&mut st.stack, now);
+            shared.after(&mut st);
+            match res {
+                Err(SockError::Again) if !nonblock => {}
+                other => return Ok(other?),
+            }
+            st = match deadline {
+                None => shared.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(SockError::Again.into());
+                    }
+                    shared
+                        .changed
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        Ok(self
+            .net
+            .shared
+            .call(|s, _| s.set_nonblocking(self.fd, on))?)
+    }
+
+    /// setsockopt() with any option.
+    pub fn setsockopt(&self, opt: SockOpt) -> io::Result<()> {
+        Ok(self.net.shared.call(|s, _| s.setsockopt(self.fd, opt))?)
+    }
+
+    /// getsockopt() with any option.
+    pub fn getsockopt(&self, name: SockOptName) -> io::Result<i64> {
+        Ok(self.net.shared.call(|s, _| s.getsockopt(self.fd, name))?)
+    }
+
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        check_timeout(t)?;
+        self.setsockopt(SockOpt::RcvTimeo(t))
+    }
+
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        check_timeout(t)?;
+        self.setsockopt(SockOpt::SndTimeo(t))
+    }
+
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        let us = self.getsockopt(SockOptName::RcvTimeo)?;
+        Ok((us > 0).then(|| Duration::from_micros(us as u64)))
+    }
+
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        let us = self.getsockopt(SockOptName::SndTimeo)?;
+        Ok((us > 0).then(|| Duration::from_micros(us as u64)))
+    }
+
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.setsockopt(SockOpt::Ttl(i32::try_from(ttl).unwrap_or(i32::MAX)))
+    }
+
+    pub fn ttl(&self) -> io::Result<u32> {
+        Ok(self.getsockopt(SockOptName::Ttl)? as u32)
+    }
+
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.setsockopt(SockOpt::Broadcast(on))
+    }
+
+    pub fn broadcast(&self) -> io::Result<bool> {
+        Ok(self.getsockopt(SockOptName::Broadcast)? != 0)
+    }
+
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.setsockopt(SockOpt::MulticastLoop(on))
+    }
+
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.setsockopt(SockOpt::MulticastTtl(
+            i32::try_from(ttl).unwrap_or(i32::MAX),
+        ))
+    }
+
+    pub fn join_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.setsockopt(SockOpt::AddMembership(mreq(group, interface)))
+    }
+
+    pub fn leave_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.setsockopt(SockOpt::DropMembership(mreq(group, interface)))
+    }
+
+    /// SO_ERROR: the pending error, cleared.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        let e = self.getsockopt(SockOptName::Error)?;
+        Ok((e != 0).then(|| io::Error::from_raw_os_error(e as i32)))
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        // close() of a descriptor this handle owns cannot fail.
+        let _ = self.net.shared.call(|s, _| s.close(self.fd));
+    }
+}
+
+fn with_addr(m: RecvMsg) -> (usize, SocketAddr) {
+    let addr = m
+        .addr
+        .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+    (m.len, addr.into())
+}
+
+fn mreq(group: &Ipv4Addr, interface: &Ipv4Addr) -> IpMreqn {
+    IpMreqn {
+        multiaddr: *group,
+        address: *interface,
+        ifindex: 0,
+    }
+}
+
+/// std refuses a zero timeout with InvalidInput.
+fn check_timeout(t: Option<Duration>) -> io::Result<()> {
+    if t.is_some_and(|d| d.is_zero()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skiff_core::StackConfig;
+    use skiff_wire::ethernet::EthernetAddress;
+
+    #[test]
+    fn blocking_recv_waits_for_another_thread_and_times_out() {
+        let net = NetStack::new(Stack::new(StackConfig::default()));
+        let rx = UdpSocket::bind(&net, "127.0.0.1:7000").unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let t = std::time::Instant::now();
+        let e = rx.recv(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        rx.set_read_timeout(None).unwrap();
+        let net2 = net.clone();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let tx = UdpSocket::bind(&net2, "127.0.0.1:0").unwrap();
+            tx.send_to(b"late", "127.0.0.1:7000").unwrap();
+        });
+        assert_eq!(rx.recv(&mut buf).unwrap(), 4);
+        sender.join().unwrap();
+        rx.set_nonblocking(true).unwrap();
+        assert_eq!(
+            rx.recv(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    }
+
+    #[test]
+    fn errors_carry_the_errno() {
+        let net = NetStack::new(Stack::new(StackConfig::default()));
+        let a = UdpSocket::bind(&net, "127.0.0.1:7001").unwrap();
+        let e = UdpSocket::bind(&net, "127.0.0.1:7001").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        assert_eq!(e.raw_os_error(), Some(98));
+        let e = UdpSocket::bind(&net, "[::1]:0").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(97));
+        a.connect("127.0.0.1:7002").unwrap();
+        a.send(b"x").unwrap();
+        let e = a.send(b"x").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        assert!(a.set_read_timeout(Some(Duration::ZERO)).is_err());
+    }
+
+    /// Two stacks joined by an in-memory cable, each on its own driver thread.
+    #[test]
+    fn device_backed_stacks_talk_over_a_cable() {
+        let (da, db) = pair();
+        let mk = |n: u8, dev: PairDevice| {
+            let mut s = Stack::new(StackConfig::default());
+            let eth = s
+                .add_device("eth0", EthernetAddress([2, 0, 0, 0, 0, n]), 1500)
+                .unwrap();
+            s.set_up(eth, true).unwrap();
+            s.add_addr(eth, Ipv4Addr::new(10, 7, 0, n), 24).unwrap();
+            let net = NetStack::new(s);
+            net.attach(eth, Box::new(dev));
+            net
+        };
+        let a = mk(1, da);
+        let b = mk(2, db);
+        let server = UdpSocket::bind(&b, "0.0.0.0:5000").unwrap();
+        let client = UdpSocket::bind(&a, "0.0.0.0:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // 8000 bytes: fragmented by A, reassembled by B, after ARP resolves.
+        let data: Vec<u8> = (0..8000u32).map(|i| i as u8).collect();
+        client.send_to(&data, "10.7.0.2:5000").unwrap();
+        let mut buf = vec![0u8; 65536];
+        let (n, from) = server.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &data[..]);
+        assert_eq!(from.ip(), std::net::IpAddr::V4(Ipv4Addr::new(10, 7, 0, 1)));
+        server.send_to(&buf[..n], from).unwrap();
+        let (m, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..m], &data[..]);
+    }
+}
