@@ -5,13 +5,14 @@ use skiff_core::ipv4::output::PmtuDisc;
 use skiff_core::ipv4::raw::RawDatagram;
 use skiff_core::route::{FibRoute, RouteType};
 use skiff_core::sim::{HostId, LinkId, Sim};
-use skiff_core::socket::{SockFd as RawHandle, SockOpt};
+use skiff_core::socket::{AF_INET, SOCK_DGRAM, SockFd as RawHandle, SockOpt};
 use skiff_core::sysctl::Sysctl;
 use skiff_core::{Stack, StackConfig};
 use skiff_io::pcap::{LinkType, PcapWriter};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ethernet::EthernetAddress;
 use skiff_wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
+use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -325,6 +326,8 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
     show(&got);
     demo.print_frag_delta(&before);
 
+    udp_scenarios(&mut demo)?;
+
     println!("\n==== fragmentation and reassembly counters ====");
     println!(
         "    {:<5}{}",
@@ -366,6 +369,83 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Scenarios 8–10: UDP sockets on A and B.
+fn udp_scenarios(demo: &mut Demo) -> Result<(), Box<dyn std::error::Error>> {
+    let echo_addr = SocketAddrV4::new(B_ADDR, 7);
+    let server = demo.sim.stack(demo.b).socket(AF_INET, SOCK_DGRAM, 0)?;
+    demo.sim
+        .stack(demo.b)
+        .bind(server, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7).into())?;
+    let client = demo.sim.stack(demo.a).socket(AF_INET, SOCK_DGRAM, 0)?;
+
+    println!(
+        "\n8. UDP echo A → B:7 with one 30000-byte datagram: A cuts it to the {LAN2_MTU} it learned, B reassembles, its echo server sends it back"
+    );
+    let data: Vec<u8> = (0..30_000u32).map(|i| (i % 251) as u8).collect();
+    let before = demo.frag_counters();
+    let now = demo.sim.now;
+    let sent = demo
+        .sim
+        .stack(demo.a)
+        .sendto(now, client, &data, 0, Some(echo_addr.into()))?;
+    let from = demo.sim.stack_ref(demo.a).local_addr(client)?;
+    println!("  A: sendto({echo_addr}, 30000 bytes) = {sent} from {from}");
+    demo.sim.run();
+    demo.echo_once(server)?;
+    let mut buf = vec![0u8; 65536];
+    let (n, peer) = demo.sim.stack(demo.a).recv_from(client, &mut buf, 0)?;
+    let same = if buf[..n] == data[..] {
+        "the same bytes"
+    } else {
+        "DIFFERENT bytes"
+    };
+    println!("  A: recvfrom = {n} bytes from {peer}: {same}");
+    demo.print_frag_delta(&before);
+
+    println!("\n9. a corked send: UDP_CORK on, three writes, UDP_CORK off: one datagram leaves");
+    let a = demo.sim.stack(demo.a);
+    a.setsockopt(client, SockOpt::UdpCork(true))?;
+    for part in [&b"three "[..], b"corked ", b"writes"] {
+        a.sendto(now, client, part, 0, Some(echo_addr.into()))?;
+    }
+    a.setsockopt(client, SockOpt::UdpCork(false))?;
+    demo.sim.run();
+    demo.echo_once(server)?;
+    let (n, _) = demo.sim.stack(demo.a).recv_from(client, &mut buf, 0)?;
+    println!(
+        "  A got back one datagram: {:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+
+    println!("\n10. a connected socket sends to B's closed port 9: B answers port unreachable");
+    let a = demo.sim.stack(demo.a);
+    let conn = a.socket(AF_INET, SOCK_DGRAM, 0)?;
+    a.connect(conn, SocketAddrV4::new(B_ADDR, 9).into())?;
+    a.sendto(now, conn, b"hello", 0, None)?;
+    demo.sim.run();
+    match demo.sim.stack(demo.a).sendto(now, conn, b"hello", 0, None) {
+        Err(e) => println!("  the next send: sendto: {e}"),
+        Ok(n) => println!("  the next send went out ({n} bytes): no error arrived"),
+    }
+    demo.flush_trace();
+    Ok(())
+}
+
+impl Demo {
+    /// B's echo server: every waiting datagram goes back to its sender.
+    fn echo_once(&mut self, server: RawHandle) -> Result<(), Box<dyn std::error::Error>> {
+        let mut buf = vec![0u8; 65536];
+        let now = self.sim.now;
+        let b = self.sim.stack(self.b);
+        while let Ok((n, from)) = b.recv_from(server, &mut buf, 0) {
+            println!("  B: echo server got {n} bytes from {from}, sends them back");
+            b.sendto(now, server, &buf[..n], 0, Some(from.into()))?;
+        }
+        self.sim.run();
+        Ok(())
+    }
 }
 
 /// The chains that have rules, from an `iptables -L -v -n` listing.

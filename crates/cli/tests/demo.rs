@@ -37,6 +37,12 @@ fn demo_runs_every_scenario() {
         "again: ping: sendmsg: message too long (EMSGSIZE)",
         "4008 bytes from 10.0.2.2: icmp_seq=11 ttl=63",
         "  A: created 8 fragments; reassembled 8 fragments into 1 datagram",
+        // UDP: a 30000-byte echo, a corked send, ECONNREFUSED.
+        "B: echo server got 30000 bytes from 10.0.1.2:",
+        "A: recvfrom = 30000 bytes from 10.0.2.2:7: the same bytes",
+        "  A: created 55 fragments; reassembled 55 fragments into 1 datagram",
+        "A got back one datagram: \"three corked writes\"",
+        "the next send: sendto: connection refused (ECONNREFUSED)",
         "==== fragmentation and reassembly counters ====",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
