@@ -93,6 +93,7 @@ impl Sysctl {
 
 fn short(name: &str) -> &str {
     let name = name.strip_prefix("net.ipv4.").unwrap_or(name);
+    let name = name.strip_prefix("net.core.").unwrap_or(name);
     let name = name.strip_prefix("route.").unwrap_or(name);
     name.strip_prefix("conf.all.").unwrap_or(name)
 }
@@ -148,6 +149,14 @@ sysctls! {
     mtu_expires: u32 = 600, [0, (i32::MAX / 1000) as i64];
     /// bind() may take an address that is not local.
     ip_nonlocal_bind: u8 = 0, [0, 1];
+    /// net.core.rmem_default: a new socket's receive buffer.
+    rmem_default: u32 = 212_992, [0, i32::MAX as i64];
+    /// net.core.wmem_default: a new socket's send buffer.
+    wmem_default: u32 = 212_992, [0, i32::MAX as i64];
+    /// net.core.rmem_max: the largest SO_RCVBUF (before doubling).
+    rmem_max: u32 = 212_992, [0, i32::MAX as i64];
+    /// net.core.wmem_max: the largest SO_SNDBUF (before doubling).
+    wmem_max: u32 = 212_992, [0, i32::MAX as i64];
 }
 
 /// A sysctl write or read that failed.

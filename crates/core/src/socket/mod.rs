@@ -57,12 +57,6 @@ pub const MSG_MORE: u32 = 0x8000;
 pub const SO_EE_ORIGIN_LOCAL: u8 = 1;
 pub const SO_EE_ORIGIN_ICMP: u8 = 2;
 
-/// Linux `net.core.rmem_default` / `wmem_default`, and the `_max` that caps SO_RCVBUF and
-/// SO_SNDBUF.
-pub(crate) const RMEM_DEFAULT: usize = 212_992;
-pub(crate) const WMEM_DEFAULT: usize = 212_992;
-pub(crate) const RMEM_MAX: usize = 212_992;
-pub(crate) const WMEM_MAX: usize = 212_992;
 /// Linux `SOCK_MIN_RCVBUF` and `SOCK_MIN_SNDBUF` on x86_64.
 pub(crate) const SOCK_MIN_RCVBUF: usize = 2_304;
 pub(crate) const SOCK_MIN_SNDBUF: usize = 4_608;
@@ -310,7 +304,13 @@ pub(crate) struct Socket {
 }
 
 impl Socket {
-    fn new(kind: Kind, protocol: u8, generation: u32, pmtudisc: PmtuDisc) -> Socket {
+    fn new(kind: Kind, protocol: u8, generation: u32, sysctl: &crate::sysctl::Sysctl) -> Socket {
+        // inet_create()
+        let pmtudisc = if sysctl.ip_no_pmtu_disc != 0 {
+            PmtuDisc::Dont
+        } else {
+            PmtuDisc::Want
+        };
         Socket {
             kind,
             protocol,
@@ -344,8 +344,8 @@ impl Socket {
             mc_index: 0,
             mc_addr: Ipv4Addr::UNSPECIFIED,
             mc_list: Vec::new(),
-            rcvbuf: RMEM_DEFAULT,
-            sndbuf: WMEM_DEFAULT,
+            rcvbuf: sysctl.rmem_default as usize,
+            sndbuf: sysctl.wmem_default as usize,
             rcvtimeo: None,
             sndtimeo: None,
             mark: 0,
@@ -576,13 +576,8 @@ impl Stack {
             Kind::UdpLite => 136,
             Kind::Raw => protocol as u8,
         };
-        let pmtudisc = if self.sysctl.ip_no_pmtu_disc != 0 {
-            PmtuDisc::Dont
-        } else {
-            PmtuDisc::Want
-        };
         let generation = self.socks.next_generation();
-        let mut s = Socket::new(kind, protocol, generation, pmtudisc);
+        let mut s = Socket::new(kind, protocol, generation, &self.sysctl);
         s.nonblock = flags & SOCK_NONBLOCK != 0;
         if kind == Kind::Raw {
             // A raw socket is "bound" to its protocol (inet->inet_num).

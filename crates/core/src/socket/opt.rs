@@ -2,8 +2,7 @@
 //! net/ipv4/ip_sockglue.c do_ip_setsockopt(), udp.c udp_lib_setsockopt(), raw.c.
 
 use super::{
-    IPPROTO_UDP, Kind, RMEM_MAX, SOCK_DGRAM, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, SOCK_RAW, SockError,
-    SockFd, WMEM_MAX,
+    IPPROTO_UDP, Kind, SOCK_DGRAM, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, SOCK_RAW, SockError, SockFd,
 };
 use crate::ipv4::output::PmtuDisc;
 use crate::stack::Stack;
@@ -120,17 +119,19 @@ impl Stack {
     /// setsockopt().
     pub fn setsockopt(&mut self, fd: SockFd, opt: SockOpt) -> Result<(), SockError> {
         let cap = self.cap_net_raw;
+        let (rmem_max, wmem_max) = (self.sysctl.rmem_max, self.sysctl.wmem_max);
         let s = self.socks.get(fd)?;
         let udp = s.is_udp();
         match opt {
             SockOpt::Broadcast(v) => s.broadcast = v,
             SockOpt::ReuseAddr(v) => s.reuseaddr = v,
             SockOpt::ReusePort(v) => s.reuseport = v,
+            // The int is read as unsigned (min_t(u32, ...)): a negative value is huge.
             SockOpt::RcvBuf(v) => {
-                s.rcvbuf = (v.clamp(0, RMEM_MAX as i32) as usize * 2).max(SOCK_MIN_RCVBUF)
+                s.rcvbuf = ((v as u32).min(rmem_max) as usize * 2).max(SOCK_MIN_RCVBUF)
             }
             SockOpt::SndBuf(v) => {
-                s.sndbuf = (v.clamp(0, WMEM_MAX as i32) as usize * 2).max(SOCK_MIN_SNDBUF)
+                s.sndbuf = ((v as u32).min(wmem_max) as usize * 2).max(SOCK_MIN_SNDBUF)
             }
             SockOpt::RcvTimeo(t) => s.rcvtimeo = t.filter(|d| !d.is_zero()),
             SockOpt::SndTimeo(t) => s.sndtimeo = t.filter(|d| !d.is_zero()),
