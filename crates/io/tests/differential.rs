@@ -80,14 +80,13 @@ impl Api for Linux {
         let addr = match a {
             Some(a) => a.into(),
             None => {
-                // AF_UNSPEC
-                let mut raw: libc::sockaddr_storage =
-                    // SAFETY: sockaddr_storage is plain data; all zeroes is AF_UNSPEC.
-                    unsafe { std::mem::zeroed() };
-                raw.ss_family = libc::AF_UNSPEC as libc::sa_family_t;
-                // SAFETY: a zeroed storage with family AF_UNSPEC and the size of
-                // sockaddr_in is a valid address for connect().
-                unsafe { socket2::SockAddr::new(std::mem::transmute(raw), 16) }
+                // AF_UNSPEC: a zeroed address of sockaddr_in's size.
+                let mut storage = socket2::SockAddrStorage::zeroed();
+                // SAFETY: sockaddr_in is plain data that fits in the storage.
+                let sin = unsafe { storage.view_as::<libc::sockaddr_in>() };
+                sin.sin_family = libc::AF_UNSPEC as libc::sa_family_t;
+                // SAFETY: the storage holds an initialised sockaddr_in's worth of bytes.
+                unsafe { socket2::SockAddr::new(storage, 16) }
             }
         };
         self.socks[s].connect(&addr).map(|()| 0).map_err(errno)
