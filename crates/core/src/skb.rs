@@ -606,6 +606,14 @@ impl SkBuffInner {
     /// Copies `to.len()` bytes from `offset` bytes past `data`, across `frag_list`.
     /// Linux skb_copy_bits().
     pub fn copy_bits(&self, offset: usize, to: &mut [u8]) -> Result<()> {
+        if self.frag_list.is_empty()
+            && let Some(src) = offset
+                .checked_add(to.len())
+                .and_then(|end| self.data().get(offset..end))
+        {
+            to.copy_from_slice(src);
+            return Ok(());
+        }
         let (mut skip, mut filled) = (offset, 0);
         self.for_each_chunk(&mut |chunk| {
             if filled == to.len() {

@@ -435,6 +435,18 @@ impl Stack {
 
     /// A plain output route lookup, as ICMP and route_me_harder use it.
     #[inline]
+    /// A socket's output route: flows that only name a destination, source and TOS come
+    /// from the dst cache (as route_output_simple()), the others from the FIB.
+    pub(crate) fn ip_route_output_flow(
+        &mut self,
+        fl: &crate::route::Flowi4,
+    ) -> Result<DstEntry, crate::route::RouteError> {
+        if fl.oif == 0 && fl.mark == 0 && fl.scope == crate::route::RouteScope::UNIVERSE {
+            return self.route_output_simple(fl.daddr, fl.saddr, fl.tos);
+        }
+        self.fib.ip_route_output(fl)
+    }
+
     pub(crate) fn route_output_simple(
         &mut self,
         daddr: Ipv4Addr,

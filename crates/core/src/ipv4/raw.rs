@@ -156,7 +156,7 @@ impl Stack {
                 fl.tos = ipc.tos & 0x1e;
                 fl.proto = protocol;
                 fl.mark = ipc.mark;
-                match self.fib.ip_route_output(&fl) {
+                match self.ip_route_output_flow(&fl) {
                     Ok(d) => d,
                     Err(e) => {
                         self.mib.ip.out_no_routes += 1;

@@ -1173,20 +1173,23 @@ impl Fib {
 
     /// Resolves an output flow. Linux ip_route_output_key_hash_rcu().
     ///
-    /// The common case (no source, device or scope given; a plain unicast destination
-    /// resolved by a unicast route) is answered inline, with the same result as the
+    /// The common case (no device or scope given, no source or the route's own; a plain
+    /// unicast destination resolved by a unicast route) is answered inline, with the same result as the
     /// general path, which handles everything else.
     #[inline]
     pub fn ip_route_output(&self, fl: &Flowi4) -> Result<DstEntry, RouteError> {
         let daddr = u32::from(fl.daddr);
         let plain = !ipv4_is_zeronet(daddr) && !ipv4_is_multicast(daddr) && !ipv4_is_lbcast(daddr);
-        if !(plain && fl.saddr.is_unspecified() && fl.oif == 0 && fl.scope == RouteScope::UNIVERSE)
-        {
+        if !(plain && fl.oif == 0 && fl.scope == RouteScope::UNIVERSE) {
             return self.ip_route_output_slow(fl);
         }
         let Some(o) = self.trie.lookup_output(daddr)? else {
             return self.ip_route_output_slow(fl);
         };
+        // A socket bound to the address the route would pick gets the same route.
+        if !fl.saddr.is_unspecified() && fl.saddr != o.saddr {
+            return self.ip_route_output_slow(fl);
+        }
         inc(&self.stats.out_slow_tot);
         let (mut mtu, mut flags) = (o.mtu, o.flags);
         self.bind_exception(daddr, o.dev, o.gateway, &mut mtu, &mut flags);

@@ -386,6 +386,40 @@ impl Socket {
     }
 }
 
+/// The port hash's hasher: Linux udp_hashfn() mixes the port with a per-namespace
+/// value; a keyed multiply does the same. Only bound ports are keys, so a sender cannot
+/// choose what collides.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PortHash(u64);
+
+impl core::hash::BuildHasher for PortHash {
+    type Hasher = PortHasher;
+    fn build_hasher(&self) -> PortHasher {
+        PortHasher(self.0, 0)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct PortHasher(u64, u64);
+
+impl core::hash::Hasher for PortHasher {
+    fn finish(&self) -> u64 {
+        let m = u128::from(self.1) * u128::from(self.0);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.1 = self.1 << 8 | u64::from(b);
+        }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.1 = self.1 << 8 | u64::from(v);
+    }
+    fn write_u16(&mut self, v: u16) {
+        self.1 = self.1 << 16 | u64::from(v);
+    }
+}
+
 /// The socket table: descriptors, the UDP port hash (Linux `udp_table`) and the raw
 /// sockets in creation order (`raw_v4_hashinfo`).
 #[derive(Debug)]
@@ -393,7 +427,7 @@ pub(crate) struct Sockets {
     pub slots: Vec<Option<Socket>>,
     generation: u32,
     /// (UDP-Lite, local port) → bound sockets, most recently bound first.
-    pub ports: HashMap<(bool, u16), Vec<u32>, ahash::RandomState>,
+    pub ports: HashMap<(bool, u16), Vec<u32>, PortHash>,
     pub raw: Vec<u32>,
     /// Multicast memberships per (device, group), for input route decisions.
     pub mc_groups: HashMap<(u32, Ipv4Addr), u32, ahash::RandomState>,
@@ -410,7 +444,7 @@ impl Sockets {
         Sockets {
             slots: Vec::new(),
             generation: 0,
-            ports: HashMap::with_hasher(state()),
+            ports: HashMap::with_hasher(PortHash(k[0] | 1)),
             raw: Vec::new(),
             mc_groups: HashMap::with_hasher(state()),
             hash_key: fork.hash_keys(),
@@ -950,7 +984,12 @@ impl Stack {
             if s.peek_off >= 0 {
                 s.peek_off = (s.peek_off - ret as i32).max(0);
             }
-            let e = s.rx.remove(idx).expect("the entry was just read");
+            let e = if idx == 0 {
+                s.rx.pop_front()
+            } else {
+                s.rx.remove(idx)
+            }
+            .expect("the entry was just read");
             s.rmem -= e.truesize;
             let kind = s.kind;
             self.pool.recycle(e.skb);

@@ -175,7 +175,7 @@ impl Stack {
             Some(o) => o,
             None => self.socks.get(fd)?.opt.clone(),
         };
-        if has_source_route(&opt) {
+        if !opt.is_empty() && has_source_route(&opt) {
             // Sending along a source route (faddr = the first hop) is not built.
             return Err(SockError::OpNotSupp);
         }
@@ -212,7 +212,7 @@ impl Stack {
                 fl.scope = scope;
                 fl.proto = protocol;
                 fl.mark = ipc.mark;
-                match self.fib.ip_route_output(&fl) {
+                match self.ip_route_output_flow(&fl) {
                     Ok(d) => d,
                     Err(e) => {
                         if e == RouteError::NetUnreach {
@@ -539,12 +539,16 @@ fn udp_fill_header(
         return;
     }
     let mut sum = 0;
-    let mut left = cov;
-    skb.for_each_chunk(&mut |c| {
-        let n = c.len().min(left);
-        sum = csum_partial(&c[..n], sum);
-        left -= n;
-    });
+    if skb.frag_list.is_empty() {
+        sum = csum_partial(&skb.data()[..cov], 0);
+    } else {
+        let mut left = cov;
+        skb.for_each_chunk(&mut |c| {
+            let n = c.len().min(left);
+            sum = csum_partial(&c[..n], sum);
+            left -= n;
+        });
+    }
     let proto = if lite { 136 } else { 17 };
     let check = match csum_tcpudp_magic(saddr, daddr, len as u32, proto, sum) {
         0 => 0xffff,
