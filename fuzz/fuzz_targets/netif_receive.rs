@@ -4,7 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use skiff_core::socket::{AF_INET, IpMreqn, MSG_ERRQUEUE, SOCK_DGRAM, SockFd, SockOpt};
 use skiff_core::time::Instant;
+use std::net::SocketAddrV4;
 use skiff_core::{Stack, StackConfig};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ethernet::EthernetAddress;
@@ -13,7 +15,7 @@ use skiff_wire::ipv4::Ipv4Packet;
 const MAC0: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const MAC1: [u8; 6] = [2, 0, 0, 0, 1, 1];
 
-fn stack() -> (Stack, [u32; 2]) {
+fn stack() -> (Stack, [u32; 2], Vec<SockFd>) {
     let mut s = Stack::new(StackConfig::default());
     let a = s.add_device("eth0", EthernetAddress(MAC0), 1500).unwrap();
     let b = s.add_device("eth1", EthernetAddress(MAC1), 1400).unwrap();
@@ -32,15 +34,42 @@ fn stack() -> (Stack, [u32; 2]) {
          -A PREROUTING -p udp --dport 53 -j MARK --set-mark 7\n",
     )
     .unwrap();
-    (s, [a, b])
+    // UDP sockets for the receive path: wildcard and bound, a SO_REUSEPORT group, a
+    // connected one with IP_RECVERR, a small receive buffer, UDP-Lite, a multicast member.
+    let mut socks = Vec::new();
+    let mut udp = |s: &mut Stack, proto: i32, addr: [u8; 4], port: u16, opts: &[SockOpt]| {
+        let fd = s.socket(AF_INET, SOCK_DGRAM, proto).unwrap();
+        for o in opts {
+            s.setsockopt(fd, o.clone()).unwrap();
+        }
+        s.bind(fd, SocketAddrV4::new(addr.into(), port).into()).unwrap();
+        socks.push(fd);
+        fd
+    };
+    udp(&mut s, 17, [0, 0, 0, 0], 53, &[SockOpt::ReuseAddr(true), SockOpt::PktInfo(true)]);
+    udp(&mut s, 17, [10, 0, 0, 1], 53, &[SockOpt::ReuseAddr(true), SockOpt::RcvBuf(1)]);
+    for _ in 0..2 {
+        udp(&mut s, 17, [10, 0, 0, 1], 5353, &[SockOpt::ReusePort(true)]);
+    }
+    let c = udp(&mut s, 17, [10, 0, 0, 1], 4000, &[SockOpt::RecvErr(true)]);
+    s.connect(c, SocketAddrV4::new([10, 0, 0, 2].into(), 7).into()).unwrap();
+    udp(&mut s, 136, [0, 0, 0, 0], 53, &[SockOpt::UdpLiteRecvCscov(20)]);
+    let m = udp(&mut s, 17, [0, 0, 0, 0], 5000, &[SockOpt::RecvErr(true)]);
+    let join = IpMreqn {
+        multiaddr: Ipv4Addr::new(224, 1, 1, 1),
+        address: Ipv4Addr::UNSPECIFIED,
+        ifindex: a,
+    };
+    s.setsockopt(m, SockOpt::AddMembership(join)).unwrap();
+    (s, [a, b], socks)
 }
 
 // Records: [op][len_hi][len_lo][bytes...]. op bit 0: device; bit 1: timer instead of a
 // frame; bit 2: make the frame ours (our MAC, IPv4 ethertype); bit 3: fix the IPv4
 // header checksum; bit 4: deliver as a batch of two; bit 5: toggle the PRE_ROUTING
-// defrag hook first.
+// defrag hook first; bit 6: read every socket's queues first.
 fuzz_target!(|data: &[u8]| {
-    let (mut s, devs) = stack();
+    let (mut s, devs, socks) = stack();
     let mut now = Instant::from_secs(1);
     let mut rest = data;
     while rest.len() >= 3 {
@@ -53,6 +82,13 @@ fuzz_target!(|data: &[u8]| {
                 s.nf.nf_defrag_ipv4_disable();
             } else {
                 s.nf.nf_defrag_ipv4_enable().unwrap();
+            }
+        }
+        if op & 64 != 0 {
+            let mut buf = [0u8; 2048];
+            for &fd in &socks {
+                while s.recvmsg(fd, &mut buf, 0).is_ok() {}
+                while s.recvmsg(fd, &mut buf, MSG_ERRQUEUE).is_ok() {}
             }
         }
         if op & 2 != 0 {
@@ -93,6 +129,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(s.pool().free_len() <= 1024);
         assert!(s.fib.exceptions().len() <= skiff_core::route::exception::FNHE_MAX);
         assert!(s.ipfrags().mem() <= 4 << 20 | 64 << 10, "high_thresh plus one fragment");
+        for &fd in &socks {
+            let (rmem, _) = s.sock_mem(fd).unwrap();
+            let rcvbuf = s.sock_rcvbuf(fd).unwrap();
+            assert!(rmem <= rcvbuf + (64 << 10) + 1024, "rcvbuf plus one datagram");
+        }
     }
     now = now.saturating_add(core::time::Duration::from_secs(120));
     s.handle_timeout(now);

@@ -66,7 +66,7 @@ pub(crate) const SKB_OVERHEAD: usize = 576;
 const IGMP_MAX_MEMBERSHIPS: usize = 20;
 
 /// A socket descriptor, valid until [`Stack::close`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SockFd(pub(crate) u32);
 
 impl SockFd {
@@ -386,37 +386,48 @@ impl Socket {
     }
 }
 
-/// The port hash's hasher: Linux udp_hashfn() mixes the port with a per-namespace
-/// value; a keyed multiply does the same. Only bound ports are keys, so a sender cannot
-/// choose what collides.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PortHash(u64);
-
-impl core::hash::BuildHasher for PortHash {
-    type Hasher = PortHasher;
-    fn build_hasher(&self) -> PortHasher {
-        PortHasher(self.0, 0)
-    }
+/// Linux `udp_table`: bound UDP sockets hashed by local port into a fixed number of
+/// slots, each a short list, most recently bound first.
+#[derive(Debug)]
+pub(crate) struct UdpTable {
+    slots: Vec<Vec<(u32, u32)>>,
 }
 
-#[derive(Debug)]
-pub(crate) struct PortHasher(u64, u64);
+/// Slots in the UDP table (Linux sizes it from memory; 256 is its minimum).
+const UDP_HTABLE_SIZE: usize = 256;
 
-impl core::hash::Hasher for PortHasher {
-    fn finish(&self) -> u64 {
-        let m = u128::from(self.1) * u128::from(self.0);
-        (m as u64) ^ ((m >> 64) as u64)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.1 = self.1 << 8 | u64::from(b);
+impl UdpTable {
+    fn new() -> UdpTable {
+        UdpTable {
+            slots: vec![Vec::new(); UDP_HTABLE_SIZE],
         }
     }
-    fn write_u8(&mut self, v: u8) {
-        self.1 = self.1 << 8 | u64::from(v);
+
+    fn key(lite: bool, port: u16) -> u32 {
+        u32::from(lite) << 16 | u32::from(port)
     }
-    fn write_u16(&mut self, v: u16) {
-        self.1 = self.1 << 16 | u64::from(v);
+
+    fn slot(&self, port: u16) -> &Vec<(u32, u32)> {
+        &self.slots[usize::from(port) % UDP_HTABLE_SIZE]
+    }
+
+    /// The sockets bound to `port`, most recently bound first.
+    pub(crate) fn bound(&self, lite: bool, port: u16) -> impl DoubleEndedIterator<Item = u32> + '_ {
+        let key = UdpTable::key(lite, port);
+        self.slot(port)
+            .iter()
+            .filter(move |(k, _)| *k == key)
+            .map(|&(_, s)| s)
+    }
+
+    fn insert(&mut self, lite: bool, port: u16, sock: u32) {
+        let key = UdpTable::key(lite, port);
+        self.slots[usize::from(port) % UDP_HTABLE_SIZE].insert(0, (key, sock));
+    }
+
+    fn remove(&mut self, lite: bool, port: u16, sock: u32) {
+        let key = UdpTable::key(lite, port);
+        self.slots[usize::from(port) % UDP_HTABLE_SIZE].retain(|&e| e != (key, sock));
     }
 }
 
@@ -426,8 +437,7 @@ impl core::hash::Hasher for PortHasher {
 pub(crate) struct Sockets {
     pub slots: Vec<Option<Socket>>,
     generation: u32,
-    /// (UDP-Lite, local port) → bound sockets, most recently bound first.
-    pub ports: HashMap<(bool, u16), Vec<u32>, PortHash>,
+    pub ports: UdpTable,
     pub raw: Vec<u32>,
     /// Multicast memberships per (device, group), for input route decisions.
     pub mc_groups: HashMap<(u32, Ipv4Addr), u32, ahash::RandomState>,
@@ -444,7 +454,7 @@ impl Sockets {
         Sockets {
             slots: Vec::new(),
             generation: 0,
-            ports: HashMap::with_hasher(PortHash(k[0] | 1)),
+            ports: UdpTable::new(),
             raw: Vec::new(),
             mc_groups: HashMap::with_hasher(state()),
             hash_key: fork.hash_keys(),
@@ -494,13 +504,8 @@ impl Sockets {
     /// Removes the socket from the port hash (udp_lib_unhash()).
     pub(crate) fn unhash(&mut self, fd: SockFd) {
         let Ok(s) = self.get_ref(fd) else { return };
-        let key = (s.kind == Kind::UdpLite, s.num);
-        if let Some(list) = self.ports.get_mut(&key) {
-            list.retain(|&i| i != fd.0);
-            if list.is_empty() {
-                self.ports.remove(&key);
-            }
-        }
+        let (lite, port) = (s.kind == Kind::UdpLite, s.num);
+        self.ports.remove(lite, port, fd.0);
     }
 
     /// Linux udp_lib_lport_inuse(): would `fd` bound to (`addr`, `port`) clash with another
@@ -509,10 +514,7 @@ impl Sockets {
         let Some(s) = self.slots[fd.0 as usize].as_ref() else {
             return false;
         };
-        let Some(list) = self.ports.get(&(lite, port)) else {
-            return false;
-        };
-        list.iter().any(|&i| {
+        self.ports.bound(lite, port).any(|i| {
             let Some(o) = self.slots[i as usize].as_ref() else {
                 return false;
             };
@@ -551,7 +553,7 @@ impl Sockets {
         let s = self.get(fd)?;
         s.num = port;
         s.rcv_saddr = addr;
-        self.ports.entry((lite, port)).or_default().insert(0, fd.0);
+        self.ports.insert(lite, port, fd.0);
         Ok(port)
     }
 
@@ -698,6 +700,18 @@ impl Stack {
     pub fn set_nonblocking(&mut self, fd: SockFd, on: bool) -> Result<(), SockError> {
         self.socks.get(fd)?.nonblock = on;
         Ok(())
+    }
+
+    /// Memory charged to the socket: (receive queue and error queue, send buffer), as
+    /// `ss -m` shows `r` and `t`.
+    pub fn sock_mem(&self, fd: SockFd) -> Result<(usize, usize), SockError> {
+        let s = self.socks.get_ref(fd)?;
+        Ok((s.rmem, s.wmem))
+    }
+
+    /// The receive buffer size (SO_RCVBUF as getsockopt() reports it).
+    pub fn sock_rcvbuf(&self, fd: SockFd) -> Result<usize, SockError> {
+        Ok(self.socks.get_ref(fd)?.rcvbuf)
     }
 
     /// Datagrams dropped because the receive buffer was full (`sk_drops`).

@@ -80,7 +80,9 @@ impl Stack {
             }
         };
         // Bytes past the UDP length are not the datagram's (pskb_trim_rcsum()).
-        skb.trim(ulen);
+        if ulen < skb.len() {
+            skb.trim(ulen);
+        }
         if dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST) {
             return self.udp4_lib_mcast_deliver(skb, h, dst, sport, dport, lite);
         }
@@ -115,10 +117,9 @@ impl Stack {
         dif: u32,
         lite: bool,
     ) -> Option<u32> {
-        let list = self.socks.ports.get(&(lite, dport))?;
         let mut best = None;
         let mut badness = -1;
-        for &i in list {
+        for i in self.socks.ports.bound(lite, dport) {
             let Some(s) = self.socks.slots[i as usize].as_ref() else {
                 continue;
             };
@@ -134,10 +135,11 @@ impl Stack {
             return Some(best);
         }
         // reuseport_select_sock(): the group in the order its members bound.
-        let group: Vec<u32> = list
-            .iter()
+        let group: Vec<u32> = self
+            .socks
+            .ports
+            .bound(lite, dport)
             .rev()
-            .copied()
             .filter(|&i| {
                 self.socks.slots[i as usize].as_ref().is_some_and(|s| {
                     s.reuseport
@@ -166,20 +168,15 @@ impl Stack {
         let targets: Vec<u32> = self
             .socks
             .ports
-            .get(&(lite, dport))
-            .map(|list| {
-                list.iter()
-                    .copied()
-                    .filter(|&i| {
-                        self.socks.slots[i as usize].as_ref().is_some_and(|s| {
-                            (s.rcv_saddr.is_unspecified() || s.rcv_saddr == h.daddr)
-                                && (!s.connected || (s.daddr == h.saddr && s.dport == sport))
-                                && (s.bound_dev_if == 0 || s.bound_dev_if == skb.iif)
-                        })
-                    })
-                    .collect()
+            .bound(lite, dport)
+            .filter(|&i| {
+                self.socks.slots[i as usize].as_ref().is_some_and(|s| {
+                    (s.rcv_saddr.is_unspecified() || s.rcv_saddr == h.daddr)
+                        && (!s.connected || (s.daddr == h.saddr && s.dport == sport))
+                        && (s.bound_dev_if == 0 || s.bound_dev_if == skb.iif)
+                })
             })
-            .unwrap_or_default();
+            .collect();
         let Some((&last, rest)) = targets.split_last() else {
             self.udp_mib(lite).ignored_multi += 1;
             return self.kfree_skb(skb, DropReason::NoSocket);

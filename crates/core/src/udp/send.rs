@@ -173,7 +173,14 @@ impl Stack {
         }
         let opt = match ipc.opt.take() {
             Some(o) => o,
-            None => self.socks.get(fd)?.opt.clone(),
+            None => {
+                let s = self.socks.get(fd)?;
+                if s.opt.is_empty() {
+                    Vec::new()
+                } else {
+                    s.opt.clone()
+                }
+            }
         };
         if !opt.is_empty() && has_source_route(&opt) {
             // Sending along a source route (faddr = the first hop) is not built.
@@ -369,8 +376,11 @@ impl Stack {
         s.sock_error()?;
         // The core never blocks: a full buffer is EAGAIN (MSG_DONTWAIT or not), and the
         // blocking API waits for room.
+        let single = total + 20 + cork.opt.len() <= cork.fragsize as usize;
         let res = if s.wmem >= s.sndbuf {
             Err(SockError::Again)
+        } else if single {
+            Ok(())
         } else {
             let mtu = (cork.fragsize as usize).max(68);
             let pieces = total.div_ceil(mtu.saturating_sub(20 + cork.opt.len()).max(8));
