@@ -784,3 +784,48 @@ fn raw_sockets_filter_icmp_and_send_with_ip_hdrincl() {
         Err(SockError::MsgSize)
     );
 }
+
+/// IP_ROUTER_ALERT: forwarded packets with a router alert option go to raw sockets of
+/// their protocol on the chain instead of being forwarded (ip_call_ra_chain()).
+#[test]
+fn router_alert_chain_takes_forwarded_packets() {
+    let mut h = Host::new(true);
+    let udp_fd = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    assert_eq!(h.s.setsockopt(udp_fd, SockOpt::RouterAlert(true)), Err(SockError::Inval));
+    let all = h.s.socket(AF_INET, SOCK_RAW, IPPROTO_RAW).unwrap();
+    assert_eq!(h.s.setsockopt(all, SockOpt::RouterAlert(true)), Err(SockError::Inval));
+    let ra = h.s.raw_socket(17).unwrap();
+    let other = h.s.raw_socket(46).unwrap();
+    assert_eq!(h.s.setsockopt(ra, SockOpt::RouterAlert(false)), Err(SockError::NoBufs));
+    h.s.setsockopt(ra, SockOpt::RouterAlert(true)).unwrap();
+    h.s.setsockopt(other, SockOpt::RouterAlert(true)).unwrap();
+    assert_eq!(h.s.setsockopt(ra, SockOpt::RouterAlert(true)), Err(SockError::AddrInUse));
+    let mut alert = Ip::udp(PEER, PEER1, 53, b"rsvp-ish");
+    alert.options = vec![0x94, 0x04, 0, 0];
+    h.rx(h.eth0, &alert.frame());
+    assert!(h.tx().is_empty(), "taken, not forwarded");
+    let got = h.s.raw_recv(ra).unwrap();
+    assert_eq!((got.packet[0] & 0x0f, got.src, got.dst), (6, PEER, PEER1));
+    assert!(h.s.raw_recv(other).is_err(), "another protocol's socket");
+    // Without the option, or once the socket leaves the chain, it is forwarded.
+    h.rx(h.eth0, &Ip::udp(PEER, PEER1, 53, b"plain").frame());
+    assert_eq!(outs(h.tx()).len(), 1);
+    h.s.setsockopt(ra, SockOpt::RouterAlert(false)).unwrap();
+    h.rx(h.eth0, &alert.frame());
+    assert_eq!(outs(h.tx()).len(), 1);
+    // Fragments are reassembled for the chain and delivered once.
+    h.s.setsockopt(ra, SockOpt::RouterAlert(true)).unwrap();
+    let body = udp(PEER, PEER1, 1, 2, &[7; 100]);
+    let mut first = Ip::new(PEER, PEER1, 17, body[..56].to_vec());
+    first.options = vec![0x94, 0x04, 0, 0];
+    first.mf = true;
+    let mut second = Ip::new(PEER, PEER1, 17, body[56..].to_vec());
+    second.options = vec![0x94, 0x04, 0, 0];
+    second.frag_offset = 56;
+    h.rx(h.eth0, &first.frame());
+    h.rx(h.eth0, &second.frame());
+    assert!(h.tx().is_empty());
+    let got = h.s.raw_recv(ra).unwrap();
+    assert_eq!(got.packet.len(), 24 + 108);
+    assert!(h.s.raw_recv(ra).is_err());
+}

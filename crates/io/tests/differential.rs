@@ -44,6 +44,7 @@ const SO_REUSEPORT: i32 = 15;
 const SO_PEEK_OFF: i32 = 42;
 const IP_TOS: i32 = 1;
 const IP_TTL: i32 = 2;
+const IP_ROUTER_ALERT: i32 = 5;
 const IP_MTU_DISCOVER: i32 = 10;
 const IP_MTU: i32 = 14;
 const UDP_CORK: i32 = 1;
@@ -195,6 +196,7 @@ impl Skiff {
             (SOL_IP, IP_TOS) => SockOpt::Tos(v),
             (SOL_IP, IP_MTU_DISCOVER) => SockOpt::MtuDiscover(v),
             (SOL_IP, 3) => SockOpt::HdrIncl(v != 0),
+            (SOL_IP, IP_ROUTER_ALERT) => SockOpt::RouterAlert(v != 0),
             (SOL_UDP, UDP_CORK) => SockOpt::UdpCork(v != 0),
             (SOL_UDP, UDP_SEGMENT) => SockOpt::UdpSegment(v),
             _ => return None,
@@ -449,6 +451,13 @@ fn script(api: &mut dyn Api) -> Vec<String> {
     note("raw hdrincl", &api.getopt(raw, SOL_IP, 3));
     note("raw ttl", &api.getopt(raw, SOL_IP, IP_TTL));
     note("raw cork", &api.setopt(raw, SOL_UDP, UDP_CORK, 1));
+    // IP_ROUTER_ALERT: raw sockets other than IPPROTO_RAW only.
+    note("ra udp", &api.setopt(k, SOL_IP, IP_ROUTER_ALERT, 1));
+    note("ra IPPROTO_RAW", &api.setopt(raw, SOL_IP, IP_ROUTER_ALERT, 1));
+    let r17 = api.socket(2, 3, 17).unwrap();
+    for v in [0, 1, 1, 0, 0] {
+        note(&format!("ra {v}"), &api.setopt(r17, SOL_IP, IP_ROUTER_ALERT, v));
+    }
 
     // Options.
     let o = api.socket(2, 2, 0).unwrap();

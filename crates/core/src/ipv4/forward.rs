@@ -11,11 +11,18 @@ use skiff_wire::checksum::csum_replace2;
 use skiff_wire::ipv4::Ipv4Packet;
 
 impl Stack {
-    /// Linux ip_forward(): TTL, strict source route, MTU, TTL decrement, FORWARD hook.
+    /// Linux ip_forward(): the router alert chain, TTL, strict source route, MTU, TTL
+    /// decrement, FORWARD hook.
     pub(crate) fn ip_forward(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_forward");
         if skb.pkt_type != PacketType::Host {
             return self.kfree_skb(skb, DropReason::OtherHost);
+        }
+        if skb.cb.opt.layout.router_alert != 0 && !self.socks.ra_chain.is_empty() {
+            skb = match self.ip_call_ra_chain(skb, dst) {
+                Ok(()) => return,
+                Err(skb) => skb,
+            };
         }
         let Some(h) = IpHdr::of(&skb) else {
             return self.kfree_skb(skb, DropReason::IpInhdr);

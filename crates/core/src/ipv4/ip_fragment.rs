@@ -29,6 +29,8 @@ pub enum DefragUser {
     LocalDeliver,
     /// The PRE_ROUTING defrag hook (`IP_DEFRAG_CONNTRACK_IN`).
     ConntrackIn,
+    /// ip_call_ra_chain(): a router alert for a raw socket (`IP_DEFRAG_CALL_RA_CHAIN`).
+    CallRaChain,
 }
 
 /// A queue's identity (R2). Linux `struct frag_v4_compare_key`; `vif` is the l3mdev (VRF)

@@ -296,6 +296,71 @@ impl Stack {
         self.ip_local_out(skb, dst).map_err(SockError::from)
     }
 
+    /// Linux ip_call_ra_chain(): a forwarded packet with a router alert goes to every
+    /// raw socket of its protocol on the chain (reassembled first), and is not forwarded.
+    /// Returns `Err(skb)` when no socket wants it.
+    pub(crate) fn ip_call_ra_chain(&mut self, skb: crate::skb::SkBuff, dst: &DstEntry) -> Result<(), crate::skb::SkBuff> {
+        let Some(h) = IpHdr::of(&skb) else {
+            return Err(skb);
+        };
+        let takers: Vec<u32> = self
+            .socks
+            .ra_chain
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.socks.slots[i as usize].as_ref().is_some_and(|s| {
+                    s.protocol == h.protocol && (s.bound_dev_if == 0 || s.bound_dev_if == skb.iif)
+                })
+            })
+            .collect();
+        let Some((&last, rest)) = takers.split_last() else {
+            return Err(skb);
+        };
+        stage!(self, "ip_call_ra_chain");
+        let mut skb = skb;
+        let mut h = h;
+        if h.is_fragment() {
+            let Some(whole) = self.ip_defrag(skb, crate::ipv4::ip_fragment::DefragUser::CallRaChain)
+            else {
+                return Ok(());
+            };
+            skb = whole;
+            h = match IpHdr::of(&skb) {
+                Some(h) => h,
+                None => return Ok(self.kfree_skb(skb, DropReason::IpInhdr)),
+            };
+        }
+        for &slot in rest {
+            let copy = skb.clone();
+            self.raw_rcv(slot, copy, &h, dst);
+        }
+        self.raw_rcv(last, skb, &h, dst);
+        Ok(())
+    }
+
+    /// Linux raw_rcv(): queues the whole packet (`skb` at its IP header) on a raw socket.
+    fn raw_rcv(&mut self, slot: u32, skb: crate::skb::SkBuff, h: &IpHdr, dst: &DstEntry) {
+        let len = skb.len();
+        let entry = RxEntry {
+            len,
+            src: SocketAddrV4::new(h.saddr, 0),
+            pktinfo: PktInfo {
+                ifindex: skb.iif,
+                spec_dst: dst.saddr,
+                addr: h.daddr,
+            },
+            ttl: h.ttl,
+            tos: h.tos,
+            truesize: len + SKB_OVERHEAD,
+            peeked: false,
+            skb,
+        };
+        if let Err(skb) = self.sock_queue_rcv(slot, entry) {
+            self.kfree_skb(skb, DropReason::SocketRcvbuff);
+        }
+    }
+
     /// Linux raw_local_deliver() → raw_v4_input(): a copy for every raw socket of the
     /// protocol whose bound address, peer and ICMP filter admit the packet. `skb.data()`
     /// is past the IP header. Returns whether any socket matched.
@@ -329,24 +394,7 @@ impl Stack {
             if copy.push(h.ihl).is_err() {
                 continue;
             }
-            let len = copy.len();
-            let entry = RxEntry {
-                len,
-                src: SocketAddrV4::new(h.saddr, 0),
-                pktinfo: PktInfo {
-                    ifindex: skb.iif,
-                    spec_dst: dst.saddr,
-                    addr: h.daddr,
-                },
-                ttl: h.ttl,
-                tos: h.tos,
-                truesize: len + SKB_OVERHEAD,
-                peeked: false,
-                skb: copy,
-            };
-            if let Err(skb) = self.sock_queue_rcv(slot, entry) {
-                self.kfree_skb(skb, DropReason::SocketRcvbuff);
-            }
+            self.raw_rcv(slot, copy, h, dst);
         }
         if matched {
             stage!(self, "raw_local_deliver");

@@ -439,6 +439,8 @@ pub(crate) struct Sockets {
     generation: u32,
     pub ports: UdpTable,
     pub raw: Vec<u32>,
+    /// Raw sockets with IP_ROUTER_ALERT, in the order they asked (Linux `ra_chain`).
+    pub ra_chain: Vec<u32>,
     /// Multicast memberships per (device, group), for input route decisions.
     pub mc_groups: HashMap<(u32, Ipv4Addr), u32, ahash::RandomState>,
     pub rng: Prng,
@@ -456,6 +458,7 @@ impl Sockets {
             generation: 0,
             ports: UdpTable::new(),
             raw: Vec::new(),
+            ra_chain: Vec::new(),
             mc_groups: HashMap::with_hasher(state()),
             hash_key: fork.hash_keys(),
             rng: fork,
@@ -631,6 +634,7 @@ impl Stack {
         let kind = self.socks.get(fd)?.kind;
         if kind == Kind::Raw {
             self.socks.raw.retain(|&i| i != fd.0);
+            self.socks.ra_chain.retain(|&i| i != fd.0);
         } else {
             self.socks.unhash(fd);
         }

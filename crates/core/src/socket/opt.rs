@@ -53,6 +53,9 @@ pub enum SockOpt {
     RecvTos(bool),
     /// IP_HDRINCL (raw sockets).
     HdrIncl(bool),
+    /// IP_ROUTER_ALERT (raw sockets): forwarded packets of the socket's protocol that
+    /// carry the router alert option come to the socket instead of being forwarded.
+    RouterAlert(bool),
     /// IP_OPTIONS: sent with every datagram (at most 40 bytes).
     Options(Vec<u8>),
     /// IP_MULTICAST_TTL: 0..=255, -1 for 1.
@@ -196,6 +199,7 @@ impl Stack {
                 }
                 s.hdrincl = v;
             }
+            SockOpt::RouterAlert(on) => return self.ip_ra_control(fd, on),
             SockOpt::Options(o) => {
                 let opt = ip_options_get(&o, cap)?;
                 s.opt = opt;
@@ -341,6 +345,28 @@ impl Stack {
             }
             SockOptName::IcmpFilter => return Err(SockError::OpNotSupp),
         })
+    }
+
+    /// Linux ip_ra_control(): joins or leaves the router alert chain.
+    fn ip_ra_control(&mut self, fd: SockFd, on: bool) -> Result<(), SockError> {
+        let s = self.socks.get(fd)?;
+        if s.kind != Kind::Raw || s.protocol == 255 {
+            return Err(SockError::Inval);
+        }
+        let chain = &mut self.socks.ra_chain;
+        match (chain.iter().position(|&i| i == fd.0), on) {
+            (Some(_), true) => Err(SockError::AddrInUse),
+            (Some(at), false) => {
+                chain.remove(at);
+                Ok(())
+            }
+            (None, true) => {
+                chain.push(fd.0);
+                Ok(())
+            }
+            // Linux allocates the entry first, so leaving when not on fails so.
+            (None, false) => Err(SockError::NoBufs),
+        }
     }
 
     /// IP_MTU: the MTU of a connected socket's route (sk_dst_get()), else ENOTCONN.

@@ -357,7 +357,9 @@ impl Stack {
             mtu
         };
         if total > maxnonfragsize.saturating_sub(fragheaderlen) {
-            self.ip_local_error(fd, cork.daddr, cork.dport, (mtu - cork.opt.len()) as u32);
+            // Linux reports the socket's own peer port (0 when unconnected).
+            let dport = s.dport;
+            self.ip_local_error(fd, cork.daddr, dport, (mtu - cork.opt.len()) as u32);
             return Err(SockError::MsgSize);
         }
         Ok(())
