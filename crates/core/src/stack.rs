@@ -568,6 +568,22 @@ impl Stack {
 
     /// Linux process_backlog(): runs looped-back packets through ip_rcv.
     #[inline]
+    /// Linux dev_loopback_xmit(): a copy of an outgoing multicast or broadcast packet is
+    /// received on its own device, keeping its route.
+    pub(crate) fn dev_loopback_xmit(&mut self, mut skb: SkBuff, dst: &DstEntry) {
+        stage!(self, "dev_loopback_xmit");
+        skb.pkt_type = crate::skb::PacketType::Loopback;
+        skb.iif = dst.dev;
+        skb.sk = None;
+        if skb.ip_summed == crate::skb::ChecksumState::None {
+            skb.ip_summed = crate::skb::ChecksumState::Unnecessary;
+        }
+        if self.backlog.len() >= NETDEV_MAX_BACKLOG {
+            return self.kfree_skb(skb, DropReason::CpuBacklog);
+        }
+        self.backlog.push_back((skb, *dst));
+    }
+
     pub(crate) fn process_backlog(&mut self) {
         if !self.backlog.is_empty() {
             self.process_backlog_slow();
@@ -585,8 +601,10 @@ impl Stack {
                 continue;
             }
             budget -= 1;
-            self.trace_begin(LOOPBACK_IFINDEX, "rx");
-            if let Some(dev) = self.dev_mut(LOOPBACK_IFINDEX) {
+            self.trace_begin(skb.iif, "rx");
+            if skb.iif == LOOPBACK_IFINDEX
+                && let Some(dev) = self.dev_mut(LOOPBACK_IFINDEX)
+            {
                 dev.stats.rx_packets += 1;
                 dev.stats.rx_bytes += skb.len() as u64;
             }

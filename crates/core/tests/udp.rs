@@ -791,15 +791,27 @@ fn raw_sockets_filter_icmp_and_send_with_ip_hdrincl() {
 fn router_alert_chain_takes_forwarded_packets() {
     let mut h = Host::new(true);
     let udp_fd = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
-    assert_eq!(h.s.setsockopt(udp_fd, SockOpt::RouterAlert(true)), Err(SockError::Inval));
+    assert_eq!(
+        h.s.setsockopt(udp_fd, SockOpt::RouterAlert(true)),
+        Err(SockError::Inval)
+    );
     let all = h.s.socket(AF_INET, SOCK_RAW, IPPROTO_RAW).unwrap();
-    assert_eq!(h.s.setsockopt(all, SockOpt::RouterAlert(true)), Err(SockError::Inval));
+    assert_eq!(
+        h.s.setsockopt(all, SockOpt::RouterAlert(true)),
+        Err(SockError::Inval)
+    );
     let ra = h.s.raw_socket(17).unwrap();
     let other = h.s.raw_socket(46).unwrap();
-    assert_eq!(h.s.setsockopt(ra, SockOpt::RouterAlert(false)), Err(SockError::NoBufs));
+    assert_eq!(
+        h.s.setsockopt(ra, SockOpt::RouterAlert(false)),
+        Err(SockError::NoBufs)
+    );
     h.s.setsockopt(ra, SockOpt::RouterAlert(true)).unwrap();
     h.s.setsockopt(other, SockOpt::RouterAlert(true)).unwrap();
-    assert_eq!(h.s.setsockopt(ra, SockOpt::RouterAlert(true)), Err(SockError::AddrInUse));
+    assert_eq!(
+        h.s.setsockopt(ra, SockOpt::RouterAlert(true)),
+        Err(SockError::AddrInUse)
+    );
     let mut alert = Ip::udp(PEER, PEER1, 53, b"rsvp-ish");
     alert.options = vec![0x94, 0x04, 0, 0];
     h.rx(h.eth0, &alert.frame());
@@ -828,4 +840,60 @@ fn router_alert_chain_takes_forwarded_packets() {
     let got = h.s.raw_recv(ra).unwrap();
     assert_eq!(got.packet.len(), 24 + 108);
     assert!(h.s.raw_recv(ra).is_err());
+}
+
+/// ip_mc_output(): multicast to a group joined on the device loops a copy back unless
+/// IP_MULTICAST_LOOP is off; TTL 0 stays on the host; broadcast always loops back.
+#[test]
+fn multicast_and_broadcast_loop_back_to_local_sockets() {
+    let mut h = Host::new(false);
+    let group = Ipv4Addr::new(224, 1, 1, 1);
+    let rx = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    h.s.bind(rx, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000).into())
+        .unwrap();
+    let join = IpMreqn {
+        multiaddr: group,
+        address: ME,
+        ifindex: 0,
+    };
+    h.s.setsockopt(rx, SockOpt::AddMembership(join)).unwrap();
+    let tx = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    h.s.setsockopt(
+        tx,
+        SockOpt::MulticastIf {
+            ifindex: h.eth0,
+            addr: Ipv4Addr::UNSPECIFIED,
+        },
+    )
+    .unwrap();
+    h.s.sendto(h.now, tx, b"mc", 0, sa(group, 5000)).unwrap();
+    let out = outs(h.tx());
+    assert_eq!(
+        (out.len(), out[0].ttl, out[0].dst),
+        (1, 1, group),
+        "IP_MULTICAST_TTL 1"
+    );
+    let (data, m) = recv(&mut h.s, rx, 10, 0).unwrap();
+    assert_eq!((data, m.addr.unwrap().ip()), (b"mc".to_vec(), &ME));
+    h.s.setsockopt(tx, SockOpt::MulticastLoop(false)).unwrap();
+    h.s.sendto(h.now, tx, b"mc", 0, sa(group, 5000)).unwrap();
+    assert_eq!(outs(h.tx()).len(), 1);
+    assert!(recv(&mut h.s, rx, 10, 0).is_err(), "no loop");
+    h.s.setsockopt(tx, SockOpt::MulticastLoop(true)).unwrap();
+    h.s.setsockopt(tx, SockOpt::MulticastTtl(0)).unwrap();
+    h.s.sendto(h.now, tx, b"ttl0", 0, sa(group, 5000)).unwrap();
+    assert!(h.tx().is_empty(), "TTL 0 does not leave the host");
+    assert_eq!(recv(&mut h.s, rx, 10, 0).unwrap().0, b"ttl0");
+    // A group nobody here joined: on the wire only.
+    h.s.sendto(h.now, tx, b"x", 0, sa(Ipv4Addr::new(224, 1, 1, 2), 5000))
+        .unwrap();
+    assert!(recv(&mut h.s, rx, 10, 0).is_err());
+    // Broadcast: the frame, and a copy for the local socket.
+    h.s.setsockopt(tx, SockOpt::Broadcast(true)).unwrap();
+    h.s.sendto(h.now, tx, b"bc", 0, sa(Ipv4Addr::new(10, 0, 0, 255), 5000))
+        .unwrap();
+    assert_eq!(outs(h.tx()).len(), 1);
+    let (data, m) = recv(&mut h.s, rx, 10, 0).unwrap();
+    assert_eq!(data, b"bc");
+    assert_eq!(m.addr.unwrap().ip(), &ME);
 }

@@ -453,10 +453,16 @@ fn script(api: &mut dyn Api) -> Vec<String> {
     note("raw cork", &api.setopt(raw, SOL_UDP, UDP_CORK, 1));
     // IP_ROUTER_ALERT: raw sockets other than IPPROTO_RAW only.
     note("ra udp", &api.setopt(k, SOL_IP, IP_ROUTER_ALERT, 1));
-    note("ra IPPROTO_RAW", &api.setopt(raw, SOL_IP, IP_ROUTER_ALERT, 1));
+    note(
+        "ra IPPROTO_RAW",
+        &api.setopt(raw, SOL_IP, IP_ROUTER_ALERT, 1),
+    );
     let r17 = api.socket(2, 3, 17).unwrap();
     for v in [0, 1, 1, 0, 0] {
-        note(&format!("ra {v}"), &api.setopt(r17, SOL_IP, IP_ROUTER_ALERT, v));
+        note(
+            &format!("ra {v}"),
+            &api.setopt(r17, SOL_IP, IP_ROUTER_ALERT, v),
+        );
     }
 
     // Options.

@@ -353,6 +353,32 @@ impl Stack {
     /// forwarding comes with its own issue).
     #[inline(always)]
     fn dst_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+        if dst.flags.contains(RtFlags::MULTICAST) || dst.flags.contains(RtFlags::BROADCAST) {
+            return self.ip_mc_output(skb, dst);
+        }
+        self.ip_output(skb, dst)
+    }
+
+    /// Linux ip_mc_output(): a multicast datagram for a group this host joined on the
+    /// device (the sender allowing IP_MULTICAST_LOOP), and every broadcast, also loops
+    /// back a copy; multicast with TTL 0 goes no further than the host.
+    #[cold]
+    #[inline(never)]
+    fn ip_mc_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+        stage!(self, "ip_mc_output");
+        let multicast = dst.flags.contains(RtFlags::MULTICAST);
+        let mc_loop = skb.sk.is_none_or(|o| self.sk_mc_loop(o));
+        if dst.flags.contains(RtFlags::LOCAL)
+            && dst.dev != crate::stack::LOOPBACK_IFINDEX
+            && (!multicast || mc_loop)
+        {
+            let copy = skb.clone();
+            self.dev_loopback_xmit(copy, dst);
+        }
+        if multicast && IpHdr::of(&skb).is_some_and(|h| h.ttl == 0) {
+            self.consume_skb(skb);
+            return Ok(());
+        }
         self.ip_output(skb, dst)
     }
 

@@ -168,6 +168,8 @@ impl Stack {
         if dst.flags.contains(RtFlags::BROADCAST) && !broadcast {
             return Err(SockError::Access);
         }
+        let mut dst = dst;
+        self.ip_mc_check_local(&mut dst, daddr);
         if connected {
             self.socks.get(fd)?.dst_cache = Some(dst);
         }
@@ -299,7 +301,11 @@ impl Stack {
     /// Linux ip_call_ra_chain(): a forwarded packet with a router alert goes to every
     /// raw socket of its protocol on the chain (reassembled first), and is not forwarded.
     /// Returns `Err(skb)` when no socket wants it.
-    pub(crate) fn ip_call_ra_chain(&mut self, skb: crate::skb::SkBuff, dst: &DstEntry) -> Result<(), crate::skb::SkBuff> {
+    pub(crate) fn ip_call_ra_chain(
+        &mut self,
+        skb: crate::skb::SkBuff,
+        dst: &DstEntry,
+    ) -> Result<(), crate::skb::SkBuff> {
         let Some(h) = IpHdr::of(&skb) else {
             return Err(skb);
         };
@@ -321,7 +327,8 @@ impl Stack {
         let mut skb = skb;
         let mut h = h;
         if h.is_fragment() {
-            let Some(whole) = self.ip_defrag(skb, crate::ipv4::ip_fragment::DefragUser::CallRaChain)
+            let Some(whole) =
+                self.ip_defrag(skb, crate::ipv4::ip_fragment::DefragUser::CallRaChain)
             else {
                 return Ok(());
             };

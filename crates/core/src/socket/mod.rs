@@ -673,6 +673,23 @@ impl Stack {
         };
     }
 
+    /// sk_mc_loop(): whether the sending socket wants its multicast looped back.
+    pub(crate) fn sk_mc_loop(&self, o: crate::skb::SkOwner) -> bool {
+        match self.socks.slots.get(o.slot as usize) {
+            Some(Some(s)) if s.generation == o.generation => s.mc_loop,
+            _ => true,
+        }
+    }
+
+    /// ip_check_mc_rcu() for output: a multicast route to a group joined on its device
+    /// delivers locally too (RTCF_LOCAL).
+    pub(crate) fn ip_mc_check_local(&self, dst: &mut DstEntry, daddr: Ipv4Addr) {
+        if dst.flags.contains(crate::route::RtFlags::MULTICAST) && self.mc_joined(dst.dev, daddr) {
+            dst.flags = dst.flags | crate::route::RtFlags::LOCAL;
+            dst.input = crate::route::DstInput::LocalDeliver;
+        }
+    }
+
     /// The owner tag for packets `fd` sends.
     pub(crate) fn sk_owner(&self, fd: SockFd) -> Option<crate::skb::SkOwner> {
         let s = self.socks.get_ref(fd).ok()?;

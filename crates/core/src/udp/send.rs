@@ -233,6 +233,8 @@ impl Stack {
         if dst.flags.contains(RtFlags::BROADCAST) && !broadcast {
             return Err(SockError::Access);
         }
+        let mut dst = dst;
+        self.ip_mc_check_local(&mut dst, daddr);
         if connected {
             self.socks.get(fd)?.dst_cache = Some(dst);
         }
