@@ -187,7 +187,6 @@ impl Stack {
             } else {
                 s.ttl.unwrap_or(self.sysctl.ip_default_ttl)
             });
-        let mut dst = dst;
         // ip_skb_dst_mtu(): PROBE and above size by the device, not the path.
         if !pmtudisc.use_pmtu()
             && let Some(dev) = self.fib.device(dst.dev)
@@ -335,7 +334,10 @@ impl Stack {
             skb = whole;
             h = match IpHdr::of(&skb) {
                 Some(h) => h,
-                None => return Ok(self.kfree_skb(skb, DropReason::IpInhdr)),
+                None => {
+                    self.kfree_skb(skb, DropReason::IpInhdr);
+                    return Ok(());
+                }
             };
         }
         for &slot in rest {
