@@ -47,6 +47,8 @@ const IP_TTL: i32 = 2;
 const IP_ROUTER_ALERT: i32 = 5;
 const IP_MTU_DISCOVER: i32 = 10;
 const IP_MTU: i32 = 14;
+const IP_RECVERR: i32 = 11;
+const MSG_ERRQUEUE: i32 = 0x2000;
 const UDP_CORK: i32 = 1;
 const UDP_SEGMENT: i32 = 103;
 const MSG_PEEK: i32 = 2;
@@ -196,6 +198,7 @@ impl Skiff {
             (SOL_IP, IP_TOS) => SockOpt::Tos(v),
             (SOL_IP, IP_MTU_DISCOVER) => SockOpt::MtuDiscover(v),
             (SOL_IP, 3) => SockOpt::HdrIncl(v != 0),
+            (SOL_IP, IP_RECVERR) => SockOpt::RecvErr(v != 0),
             (SOL_IP, IP_ROUTER_ALERT) => SockOpt::RouterAlert(v != 0),
             (SOL_UDP, UDP_CORK) => SockOpt::UdpCork(v != 0),
             (SOL_UDP, UDP_SEGMENT) => SockOpt::UdpSegment(v),
@@ -435,6 +438,19 @@ fn script(api: &mut dyn Api) -> Vec<String> {
     note("send disconnected", &api.sendto(c, b"x", 0, None));
     note("IP_MTU unconnected", &api.getopt(c, SOL_IP, IP_MTU));
 
+    // IP_RECVERR: an unconnected socket hears of port unreachable through its error
+    // queue, and the pending error fails the next send.
+    let e = api.socket(2, 2, 0).unwrap();
+    note("recverr", &api.setopt(e, SOL_IP, IP_RECVERR, 1));
+    note("send", &api.sendto(e, b"hello", 0, at(9999)));
+    note("send pending error", &api.sendto(e, b"x", 0, at(9999)));
+    note("errqueue", &api.recv(e, 100, MSG_ERRQUEUE));
+    note("errqueue short", &api.recv(e, 2, MSG_ERRQUEUE));
+    note("send", &api.sendto(e, b"hello", 0, at(9999)));
+    note("errqueue short", &api.recv(e, 2, MSG_ERRQUEUE));
+    note("SO_ERROR", &api.getopt(e, SOL_SOCKET, 4));
+    note("recv", &api.recv(e, 100, 0));
+
     // connect(): broadcast needs SO_BROADCAST; a connected socket may still sendto.
     let k = api.socket(2, 2, 0).unwrap();
     note("connect broadcast", &api.connect(k, bcast));
@@ -450,6 +466,8 @@ fn script(api: &mut dyn Api) -> Vec<String> {
     note("raw peek_off", &api.setopt(raw, SOL_SOCKET, SO_PEEK_OFF, 0));
     note("raw hdrincl", &api.getopt(raw, SOL_IP, 3));
     note("raw ttl", &api.getopt(raw, SOL_IP, IP_TTL));
+    let icmp = api.socket(2, 3, 1).unwrap();
+    note("raw getsockname port", &api.local_port(icmp));
     note("raw cork", &api.setopt(raw, SOL_UDP, UDP_CORK, 1));
     // IP_ROUTER_ALERT: raw sockets other than IPPROTO_RAW only.
     note("ra udp", &api.setopt(k, SOL_IP, IP_ROUTER_ALERT, 1));

@@ -886,8 +886,8 @@ impl Stack {
     /// getsockname().
     pub fn local_addr(&self, fd: SockFd) -> Result<SocketAddrV4, SockError> {
         let s = self.socks.get_ref(fd)?;
-        let port = if s.is_udp() { s.num } else { 0 };
-        Ok(SocketAddrV4::new(s.rcv_saddr, port))
+        // A raw socket's "port" is its protocol (inet_sport = inet_num), as Linux shows.
+        Ok(SocketAddrV4::new(s.rcv_saddr, s.num))
     }
 
     /// getpeername(): ENOTCONN unless connected.

@@ -305,10 +305,7 @@ impl Stack {
             SockOptName::PeekOff => s.peek_off.into(),
             SockOptName::Mark => s.mark.into(),
             SockOptName::Priority => s.priority.into(),
-            SockOptName::Error => {
-                let e = core::mem::take(&mut s.err);
-                (-e).max(e).into()
-            }
+            SockOptName::Error => core::mem::take(&mut s.err).into(),
             SockOptName::Type => {
                 if udp {
                     SOCK_DGRAM.into()
