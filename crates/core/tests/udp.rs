@@ -897,3 +897,37 @@ fn multicast_and_broadcast_loop_back_to_local_sockets() {
     assert_eq!(data, b"bc");
     assert_eq!(m.addr.unwrap().ip(), &ME);
 }
+
+/// recvmmsg() takes a batch; the reader queue and the receive queue keep arrival order.
+#[test]
+fn recvmmsg_takes_a_batch_in_order() {
+    let mut s = lo_stack();
+    let rx = bound(&mut s, 9000);
+    let tx = udp_sock(&mut s);
+    for i in 1..=3u8 {
+        s.sendto(T, tx, &[i], 0, sa(LO, 9000)).unwrap();
+    }
+    assert_eq!(recv(&mut s, rx, 10, 0).unwrap().0, [1]);
+    for i in 4..=5u8 {
+        s.sendto(T, tx, &[i; 2], 0, sa(LO, 9000)).unwrap();
+    }
+    // A peek with SO_PEEK_OFF walks both queues.
+    s.setsockopt(rx, SockOpt::PeekOff(2)).unwrap();
+    assert_eq!(recv(&mut s, rx, 10, MSG_PEEK).unwrap().0, [4, 4]);
+    s.setsockopt(rx, SockOpt::PeekOff(-1)).unwrap();
+    let mut bufs = [[0u8; 4]; 8];
+    let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+    let mut out = Vec::new();
+    assert_eq!(s.recvmmsg(rx, &mut refs, 0, &mut out), Ok(4));
+    let lens: Vec<usize> = out.iter().map(|m| m.len).collect();
+    assert_eq!(lens, [1, 1, 2, 2]);
+    assert_eq!(
+        [bufs[0][0], bufs[1][0], bufs[2][0], bufs[3][0]],
+        [2, 3, 4, 5]
+    );
+    let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+    assert_eq!(
+        s.recvmmsg(rx, &mut refs, 0, &mut out),
+        Err(SockError::Again)
+    );
+}

@@ -294,8 +294,11 @@ pub(crate) struct Socket {
     /// UDPLITE_SEND_CSCOV / UDPLITE_RECV_CSCOV (0: the whole datagram).
     pub send_cscov: u16,
     pub recv_cscov: u16,
-    // Queues.
+    // Queues: the datapath appends to `rx` (sk_receive_queue); readers take from
+    // `reader` (udp's reader_queue), refilling it with all of `rx` at once when it runs
+    // dry, so a batch of reads touches the shared queue once.
     pub rx: VecDeque<RxEntry>,
+    pub reader: VecDeque<RxEntry>,
     pub rmem: usize,
     pub wmem: usize,
     pub drops: u64,
@@ -359,6 +362,7 @@ impl Socket {
             send_cscov: 0,
             recv_cscov: 0,
             rx: VecDeque::new(),
+            reader: VecDeque::new(),
             rmem: 0,
             wmem: 0,
             drops: 0,
@@ -640,7 +644,12 @@ impl Stack {
         }
         let s = self.socks.get(fd)?;
         let groups = core::mem::take(&mut s.mc_list);
-        let dropped: Vec<SkBuff> = s.rx.drain(..).map(|e| e.skb).collect();
+        let dropped: Vec<SkBuff> = s
+            .reader
+            .drain(..)
+            .chain(s.rx.drain(..))
+            .map(|e| e.skb)
+            .collect();
         for (group, ifindex) in groups {
             self.mc_group_unref(ifindex, group);
         }
@@ -703,7 +712,7 @@ impl Stack {
     /// error-queue entry): POLLIN | POLLERR.
     pub fn readable(&self, fd: SockFd) -> Result<bool, SockError> {
         let s = self.socks.get_ref(fd)?;
-        Ok(!s.rx.is_empty() || s.err != 0 || !s.err_queue.is_empty())
+        Ok(!s.reader.is_empty() || !s.rx.is_empty() || s.err != 0 || !s.err_queue.is_empty())
     }
 
     /// Whether a send would find room in the send buffer: POLLOUT (sock_writeable()).
@@ -973,9 +982,16 @@ impl Stack {
         } else {
             0
         };
+        if s.reader.is_empty() {
+            core::mem::swap(&mut s.reader, &mut s.rx);
+        }
         let mut idx = 0;
         if peeking && s.peek_off >= 0 {
-            while let Some(e) = s.rx.get(idx) {
+            if s.peek_off as usize >= s.reader.iter().map(|e| e.len).sum::<usize>() {
+                // Peeking past what the reader holds: splice the rest in behind it.
+                s.reader.append(&mut s.rx);
+            }
+            while let Some(e) = s.reader.get(idx) {
                 if off >= e.len && (off > 0 || e.peeked) {
                     off -= e.len;
                     idx += 1;
@@ -984,7 +1000,7 @@ impl Stack {
                 }
             }
         }
-        let Some(e) = s.rx.get_mut(idx) else {
+        let Some(e) = s.reader.get_mut(idx) else {
             return Err(SockError::Again);
         };
         let ulen = e.len;
@@ -1020,9 +1036,9 @@ impl Stack {
                 s.peek_off = (s.peek_off - ret as i32).max(0);
             }
             let e = if idx == 0 {
-                s.rx.pop_front()
+                s.reader.pop_front()
             } else {
-                s.rx.remove(idx)
+                s.reader.remove(idx)
             }
             .expect("the entry was just read");
             s.rmem -= e.truesize;
@@ -1041,6 +1057,30 @@ impl Stack {
             cmsgs,
         };
         Ok((msg, Some(pktinfo)))
+    }
+
+    /// recvmmsg(): up to `bufs.len()` datagrams in one call, each as recvmsg() returns
+    /// it, appended to `out`. Returns how many; EAGAIN (or the first error) only when
+    /// there was none.
+    pub fn recvmmsg(
+        &mut self,
+        fd: SockFd,
+        bufs: &mut [&mut [u8]],
+        flags: u32,
+        out: &mut Vec<RecvMsg>,
+    ) -> Result<usize, SockError> {
+        let mut n = 0;
+        for buf in bufs.iter_mut() {
+            match self.recvmsg(fd, buf, flags) {
+                Ok(m) => {
+                    out.push(m);
+                    n += 1;
+                }
+                Err(e) if n == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(n)
     }
 
     /// recv_from(): recvmsg() without control messages.
