@@ -325,7 +325,12 @@ pub enum DstInput {
 }
 
 /// A resolved route. Linux `struct rtable`. Valid while [`Fib::dst_check`] holds.
+///
+/// `repr(C, align(8))`: copies of a route are whole aligned words, so reading a field
+/// right after a copy is forwarded from the store (a niche-packed layout made every
+/// received packet stall on a split load of `flags`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(8))]
 pub struct DstEntry {
     pub rt_type: RouteType,
     pub input: DstInput,

@@ -982,16 +982,25 @@ impl Stack {
         } else {
             0
         };
-        if s.reader.is_empty() {
+        if s.reader.is_empty() && s.rx.len() > 1 {
             core::mem::swap(&mut s.reader, &mut s.rx);
         }
+        if peeking
+            && s.peek_off >= 0
+            && s.peek_off as usize >= s.reader.iter().map(|e| e.len).sum::<usize>()
+        {
+            // Peeking past what the reader holds: splice the rest in behind it.
+            s.reader.append(&mut s.rx);
+        }
+        // A lone datagram is read where it is: splicing one entry gains nothing.
+        let queue = if s.reader.is_empty() {
+            &mut s.rx
+        } else {
+            &mut s.reader
+        };
         let mut idx = 0;
         if peeking && s.peek_off >= 0 {
-            if s.peek_off as usize >= s.reader.iter().map(|e| e.len).sum::<usize>() {
-                // Peeking past what the reader holds: splice the rest in behind it.
-                s.reader.append(&mut s.rx);
-            }
-            while let Some(e) = s.reader.get(idx) {
+            while let Some(e) = queue.get(idx) {
                 if off >= e.len && (off > 0 || e.peeked) {
                     off -= e.len;
                     idx += 1;
@@ -1000,7 +1009,7 @@ impl Stack {
                 }
             }
         }
-        let Some(e) = s.reader.get_mut(idx) else {
+        let Some(e) = queue.get_mut(idx) else {
             return Err(SockError::Again);
         };
         let ulen = e.len;
@@ -1036,9 +1045,9 @@ impl Stack {
                 s.peek_off = (s.peek_off - ret as i32).max(0);
             }
             let e = if idx == 0 {
-                s.reader.pop_front()
+                queue.pop_front()
             } else {
-                s.reader.remove(idx)
+                queue.remove(idx)
             }
             .expect("the entry was just read");
             s.rmem -= e.truesize;
