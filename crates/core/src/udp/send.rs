@@ -2,7 +2,7 @@
 //! udp_push_pending_frames(), udp_send_skb() with its checksum and UDP_SEGMENT checks,
 //! and the control messages of ip_cmsg_send() / __sock_cmsg_send() / udp_cmsg_send().
 
-use crate::ipv4::output::{IpSend, OutputError};
+use crate::ipv4::output::{IpSend, OutputError, PmtuDisc};
 use crate::route::{DstEntry, Flowi4, RouteError, RouteScope, RtFlags};
 use crate::skb::SkBuff;
 use crate::socket::opt::{UDP_MAX_SEGMENTS, ip_options_get};
@@ -163,25 +163,29 @@ impl Stack {
             addr: s.saddr,
             opt: None,
         };
-        let (broadcast, mc_index, mc_addr, mc_ttl, protocol) =
-            (s.broadcast, s.mc_index, s.mc_addr, s.mc_ttl, s.protocol);
+        let (broadcast, mc_index, mc_addr, mc_ttl, protocol, uc_ttl, pmtudisc) = (
+            s.broadcast,
+            s.mc_index,
+            s.mc_addr,
+            s.mc_ttl,
+            s.protocol,
+            s.ttl,
+            s.pmtudisc,
+        );
+        let mut cached = if connected { s.dst_cache } else { None };
+        let sock_opt = if s.opt.is_empty() {
+            Vec::new()
+        } else {
+            s.opt.clone()
+        };
         for c in msg.cmsgs {
             self.ip_cmsg_send(&mut ipc, c, true)?;
         }
         if !msg.cmsgs.is_empty() {
             connected = false;
+            cached = None;
         }
-        let opt = match ipc.opt.take() {
-            Some(o) => o,
-            None => {
-                let s = self.socks.get(fd)?;
-                if s.opt.is_empty() {
-                    Vec::new()
-                } else {
-                    s.opt.clone()
-                }
-            }
-        };
+        let opt = ipc.opt.take().unwrap_or(sock_opt);
         if !opt.is_empty() && has_source_route(&opt) {
             // Sending along a source route (faddr = the first hop) is not built.
             return Err(SockError::OpNotSupp);
@@ -191,6 +195,7 @@ impl Stack {
         if msg.flags & MSG_DONTROUTE != 0 {
             scope = RouteScope::LINK;
             connected = false;
+            cached = None;
         }
         if daddr.is_multicast() {
             if ipc.oif == 0 {
@@ -200,16 +205,9 @@ impl Stack {
                 saddr = mc_addr;
             }
             connected = false;
+            cached = None;
         }
-        let cached = if connected {
-            self.socks
-                .get(fd)?
-                .dst_cache
-                .filter(|d| self.fib.dst_check(d))
-        } else {
-            None
-        };
-        let dst = match cached {
+        let dst = match cached.filter(|d| self.fib.dst_check(d)) {
             Some(d) => d,
             None => {
                 let mut fl = Flowi4::new(daddr);
@@ -243,13 +241,10 @@ impl Stack {
             .unwrap_or(if dst.flags.contains(RtFlags::MULTICAST) {
                 mc_ttl
             } else {
-                self.socks
-                    .get(fd)?
-                    .ttl
-                    .unwrap_or(self.sysctl.ip_default_ttl)
+                uc_ttl.unwrap_or(self.sysctl.ip_default_ttl)
             });
         let cork = Cork {
-            fragsize: self.cork_fragsize(fd, &dst)?,
+            fragsize: self.cork_fragsize(pmtudisc, &dst)?,
             dst,
             daddr,
             dport,
@@ -329,9 +324,8 @@ impl Stack {
     }
 
     /// ip_setup_cork(): the MTU the datagram is cut to, the path's or the device's.
-    fn cork_fragsize(&self, fd: SockFd, dst: &DstEntry) -> Result<u32, SockError> {
-        let s = self.socks.get_ref(fd)?;
-        let mtu = if s.pmtudisc.use_pmtu() {
+    fn cork_fragsize(&self, pmtudisc: PmtuDisc, dst: &DstEntry) -> Result<u32, SockError> {
+        let mtu = if pmtudisc.use_pmtu() {
             dst.mtu
         } else {
             self.dev(dst.dev).map_or(dst.mtu, |d| d.mtu)
@@ -426,13 +420,18 @@ impl Stack {
     fn udp_send_skb(&mut self, fd: SockFd, cork: &Cork, data: &[u8]) -> Result<(), SockError> {
         stage!(self, "udp_send_skb");
         let s = self.socks.get_ref(fd)?;
-        let (lite, no_check, cscov, sport, pmtudisc) = (
+        let (lite, no_check, cscov, sport, pmtudisc, recverr) = (
             s.kind == Kind::UdpLite,
             s.no_check_tx,
             s.send_cscov,
             s.num,
             s.pmtudisc,
+            s.recverr,
         );
+        let owner = Some(crate::skb::SkOwner {
+            slot: fd.0,
+            generation: s.generation,
+        });
         let hlen = 20 + cork.opt.len();
         let datalen = data.len();
         let mut seg = datalen.max(1);
@@ -468,7 +467,6 @@ impl Stack {
             ident: None,
         };
         let first_id = (segs > 1).then(|| self.ip_select_ident(&p, segs as u16));
-        let owner = self.sk_owner(fd);
         let mut sent = 0;
         let mut res = Ok(());
         for (i, chunk) in data
@@ -504,7 +502,6 @@ impl Stack {
             }
         }
         // ip_send_skb(): ENOBUFS is not the caller's error without IP_RECVERR.
-        let recverr = self.socks.get_ref(fd)?.recverr;
         let mib = self.udp_mib_out(lite);
         mib.out_datagrams += sent;
         match res {
