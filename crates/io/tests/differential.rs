@@ -47,6 +47,11 @@ const IP_TTL: i32 = 2;
 const IP_ROUTER_ALERT: i32 = 5;
 const IP_MTU_DISCOVER: i32 = 10;
 const IP_MTU: i32 = 14;
+const IP_MULTICAST_TTL: i32 = 33;
+const IP_MULTICAST_LOOP: i32 = 34;
+const IP_RECVTTL: i32 = 12;
+const IP_PKTINFO: i32 = 8;
+const SO_NO_CHECK: i32 = 11;
 const IP_RECVERR: i32 = 11;
 const MSG_ERRQUEUE: i32 = 0x2000;
 const UDP_CORK: i32 = 1;
@@ -199,6 +204,11 @@ impl Skiff {
             (SOL_IP, IP_MTU_DISCOVER) => SockOpt::MtuDiscover(v),
             (SOL_IP, 3) => SockOpt::HdrIncl(v != 0),
             (SOL_IP, IP_RECVERR) => SockOpt::RecvErr(v != 0),
+            (SOL_IP, IP_MULTICAST_TTL) => SockOpt::MulticastTtl(v),
+            (SOL_IP, IP_MULTICAST_LOOP) => SockOpt::MulticastLoop(v != 0),
+            (SOL_IP, IP_RECVTTL) => SockOpt::RecvTtl(v != 0),
+            (SOL_IP, IP_PKTINFO) => SockOpt::PktInfo(v != 0),
+            (SOL_SOCKET, SO_NO_CHECK) => SockOpt::NoCheck(v != 0),
             (SOL_IP, IP_ROUTER_ALERT) => SockOpt::RouterAlert(v != 0),
             (SOL_UDP, UDP_CORK) => SockOpt::UdpCork(v != 0),
             (SOL_UDP, UDP_SEGMENT) => SockOpt::UdpSegment(v),
@@ -212,6 +222,15 @@ impl Skiff {
             (SOL_SOCKET, SO_SNDBUF) => SockOptName::SndBuf,
             (SOL_SOCKET, SO_PEEK_OFF) => SockOptName::PeekOff,
             (SOL_SOCKET, 4) => SockOptName::Error,
+            (SOL_SOCKET, 3) => SockOptName::Type,
+            (SOL_SOCKET, 38) => SockOptName::Protocol,
+            (SOL_SOCKET, SO_BROADCAST) => SockOptName::Broadcast,
+            (SOL_SOCKET, SO_NO_CHECK) => SockOptName::NoCheck,
+            (SOL_IP, IP_MULTICAST_TTL) => SockOptName::MulticastTtl,
+            (SOL_IP, IP_MULTICAST_LOOP) => SockOptName::MulticastLoop,
+            (SOL_IP, IP_RECVTTL) => SockOptName::RecvTtl,
+            (SOL_IP, IP_PKTINFO) => SockOptName::PktInfo,
+            (SOL_UDP, UDP_CORK) => SockOptName::UdpCork,
             (SOL_IP, IP_TTL) => SockOptName::Ttl,
             (SOL_IP, IP_TOS) => SockOptName::Tos,
             (SOL_IP, IP_MTU_DISCOVER) => SockOptName::MtuDiscover,
@@ -400,6 +419,8 @@ fn script(api: &mut dyn Api) -> Vec<String> {
     note("recv", &api.recv(a, 100, 0).map(|r| r.0));
     note("peek_off", &api.getopt(a, SOL_SOCKET, SO_PEEK_OFF));
     note("recv", &api.recv(a, 100, 0).map(|r| r.0));
+    note("peek_off -2", &api.setopt(a, SOL_SOCKET, SO_PEEK_OFF, -2));
+    note("peek_off", &api.getopt(a, SOL_SOCKET, SO_PEEK_OFF));
     note("peek_off -1", &api.setopt(a, SOL_SOCKET, SO_PEEK_OFF, -1));
 
     // UDP_CORK and MSG_MORE.
@@ -501,6 +522,15 @@ fn script(api: &mut dyn Api) -> Vec<String> {
         (SOL_SOCKET, SO_RCVBUF, -1),
         (SOL_SOCKET, SO_SNDBUF, 1),
         (SOL_SOCKET, SO_SNDBUF, 10000),
+        (SOL_IP, IP_MULTICAST_TTL, -1),
+        (SOL_IP, IP_MULTICAST_TTL, 256),
+        (SOL_IP, IP_MULTICAST_TTL, 9),
+        (SOL_IP, IP_MULTICAST_LOOP, 0),
+        (SOL_IP, IP_RECVTTL, 5),
+        (SOL_IP, IP_PKTINFO, 1),
+        (SOL_SOCKET, SO_BROADCAST, 7),
+        (SOL_SOCKET, SO_NO_CHECK, 1),
+        (SOL_UDP, UDP_CORK, 3),
         (SOL_UDP, UDP_SEGMENT, 65536),
         (SOL_UDP, UDP_SEGMENT, -1),
         (SOL_UDP, UDP_SEGMENT, 1400),
@@ -511,6 +541,27 @@ fn script(api: &mut dyn Api) -> Vec<String> {
         );
         note("get", &api.getopt(o, level, name));
     }
+
+    note("SO_TYPE", &api.getopt(o, SOL_SOCKET, 3));
+    note("SO_PROTOCOL", &api.getopt(o, SOL_SOCKET, 38));
+    // connect() to port 0, bind() after connect(), sendto 0.0.0.0 (this host).
+    let z = api.socket(2, 2, 0).unwrap();
+    note("connect port 0", &api.connect(z, at(0)));
+    note("send to port 0", &api.sendto(z, b"x", 0, None));
+    note(
+        "bind after connect",
+        &api.bind(z, SocketAddrV4::new(ADDR, 9003)),
+    );
+    note(
+        "sendto 0.0.0.0",
+        &api.sendto(
+            z,
+            b"zero",
+            0,
+            Some(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 9000)),
+        ),
+    );
+    note("recv it", &api.recv(a, 100, 0).map(|r| r.0));
 
     // The udpgso table (cmsg mode) with IP_PMTUDISC_DO.
     let rx = api.socket(2, 2, 0).unwrap();

@@ -35,7 +35,7 @@ pub enum SockOpt {
     RcvTimeo(Option<Duration>),
     SndTimeo(Option<Duration>),
     NoCheck(bool),
-    /// SO_PEEK_OFF: -1 turns it off.
+    /// SO_PEEK_OFF: a negative value turns it off.
     PeekOff(i32),
     /// SO_MARK (needs the raw capability).
     Mark(u32),
@@ -144,9 +144,7 @@ impl Stack {
                 if !udp {
                     return Err(SockError::OpNotSupp);
                 }
-                if v < -1 {
-                    return Err(SockError::Inval);
-                }
+                // Any negative value turns it off (and reads back as set).
                 s.peek_off = v;
             }
             SockOpt::Mark(v) => {
