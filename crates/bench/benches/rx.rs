@@ -78,29 +78,6 @@ fn skiff_echo(s: &mut Stack, eth0: u32, frame: &[u8], now: Instant) -> usize {
 
 mod smol;
 
-/// An ARP request from the peer for our address: smoltcp learns the peer from it.
-fn arp_request_frame() -> Vec<u8> {
-    use skiff_wire::arp::{ArpOperation, ArpRepr};
-    let arp = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Request,
-        source_hardware_addr: EthernetAddress(PEER_MAC),
-        source_protocol_addr: PEER_IP,
-        target_hardware_addr: EthernetAddress([0; 6]),
-        target_protocol_addr: OUR_IP,
-    };
-    let mut frame = vec![0u8; 14 + 28];
-    EthernetRepr {
-        src: EthernetAddress(PEER_MAC),
-        dst: EthernetAddress::BROADCAST,
-        vlan: None,
-        ethertype: EtherType::Arp,
-    }
-    .emit(&mut frame)
-    .unwrap();
-    arp.emit(&mut frame[14..]).unwrap();
-    frame
-}
-
 fn bench_rx(c: &mut Criterion) {
     let frame = echo_request_frame();
     let mut g = c.benchmark_group("rx");
@@ -121,7 +98,7 @@ fn bench_rx(c: &mut Criterion) {
         })
     });
 
-    let mut dev = smol::Ring::new(vec![arp_request_frame()]);
+    let mut dev = smol::Ring::new(vec![skiff_bench::frames::arp_request_frame()]);
     let mut iface = smol::iface(&mut dev);
     let mut sockets = smoltcp::iface::SocketSet::new(Vec::new());
     let mut poll = |iface: &mut smoltcp::iface::Interface, dev: &mut smol::Ring| {

@@ -108,7 +108,7 @@ fn bench_udp(c: &mut Criterion) {
         });
 
         // smoltcp
-        let mut dev = smol::Ring::new(vec![arp_request_frame()]);
+        let mut dev = smol::Ring::new(vec![skiff_bench::frames::arp_request_frame()]);
         let mut iface = smol::iface(&mut dev);
         let mut sockets = smoltcp::iface::SocketSet::new(Vec::new());
         let mut sock = smol_socket();
@@ -142,29 +142,6 @@ fn bench_udp(c: &mut Criterion) {
         });
     }
     g.finish();
-}
-
-/// An ARP request from the peer for our address: smoltcp learns the peer from it.
-fn arp_request_frame() -> Vec<u8> {
-    use skiff_wire::arp::{ArpOperation, ArpRepr};
-    let arp = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Request,
-        source_hardware_addr: EthernetAddress(PEER_MAC),
-        source_protocol_addr: PEER_IP,
-        target_hardware_addr: EthernetAddress([0; 6]),
-        target_protocol_addr: OUR_IP,
-    };
-    let mut frame = vec![0u8; 14 + 28];
-    EthernetRepr {
-        src: EthernetAddress(PEER_MAC),
-        dst: EthernetAddress::BROADCAST,
-        vlan: None,
-        ethertype: EtherType::Arp,
-    }
-    .emit(&mut frame)
-    .unwrap();
-    arp.emit(&mut frame[14..]).unwrap();
-    frame
 }
 
 criterion_group!(benches, bench_udp);

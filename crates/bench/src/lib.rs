@@ -94,6 +94,30 @@ pub mod frames {
             .collect()
     }
 
+    /// An ARP request from the peer for our address: smoltcp learns the peer from it.
+    pub fn arp_request_frame() -> Vec<u8> {
+        use skiff_wire::arp::{ArpOperation, ArpRepr};
+        let arp = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: EthernetAddress(PEER_MAC),
+            source_protocol_addr: PEER_IP,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: OUR_IP,
+        };
+        let mut frame = vec![0u8; 14 + 28];
+        EthernetRepr {
+            src: EthernetAddress(PEER_MAC),
+            dst: EthernetAddress::BROADCAST,
+            vlan: None,
+            ethertype: EtherType::Arp,
+        }
+        .emit(&mut frame)
+        .expect("room for the Ethernet header");
+        arp.emit(&mut frame[14..])
+            .expect("room for the ARP message");
+        frame
+    }
+
     /// A skiff host: eth0 with OUR_IP/24 and `mtu`, PEER_IP known, a raw socket of PROTO.
     pub struct SkiffHost {
         pub s: Stack,

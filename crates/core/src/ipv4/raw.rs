@@ -7,8 +7,8 @@ use crate::ipv4::input::IpHdr;
 use crate::ipv4::output::{IpSend, OutputError, PmtuDisc};
 use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
 use crate::socket::{
-    AF_INET, ExtendedErr, MSG_DONTROUTE, MSG_MORE, MSG_OOB, MSG_PROBE, PktInfo, RxEntry,
-    SKB_OVERHEAD, SO_EE_ORIGIN_ICMP, SOCK_RAW, SendMsg, SockAddr, SockError, SockFd,
+    AF_INET, ExtendedErr, MSG_DONTROUTE, MSG_MORE, MSG_OOB, MSG_PROBE, RxEntry, SOCK_RAW, SendMsg,
+    SockAddr, SockError, SockFd,
 };
 use crate::stack::{LL_RESERVED, Stack, stage};
 use crate::udp::icmp_err_convert;
@@ -108,8 +108,7 @@ impl Stack {
             addr: s.saddr,
             opt: None,
         };
-        let (hdrincl, protocol, broadcast, mc_index, mc_addr) =
-            (s.hdrincl, s.protocol, s.broadcast, s.mc_index, s.mc_addr);
+        let (hdrincl, protocol, mc_index, mc_addr) = (s.hdrincl, s.protocol, s.mc_index, s.mc_addr);
         for c in msg.cmsgs {
             self.ip_cmsg_send(&mut ipc, c, false)?;
         }
@@ -140,39 +139,17 @@ impl Stack {
             }
         }
         let cached = if connected {
-            self.socks
-                .get(fd)?
-                .dst_cache
-                .filter(|d| self.fib.dst_check(d))
+            self.socks.get(fd)?.dst_cache
         } else {
             None
         };
-        let dst = match cached {
-            Some(d) => d,
-            None => {
-                stage!(self, "ip_route_output_flow");
-                fl.saddr = saddr;
-                fl.oif = ipc.oif;
-                fl.tos = ipc.tos & 0x1e;
-                fl.proto = protocol;
-                fl.mark = ipc.mark;
-                match self.ip_route_output_flow(&fl) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        self.mib.ip.out_no_routes += 1;
-                        return Err(e.into());
-                    }
-                }
-            }
-        };
-        if dst.flags.contains(RtFlags::BROADCAST) && !broadcast {
-            return Err(SockError::Access);
-        }
-        let mut dst = dst;
-        self.ip_mc_check_local(&mut dst, daddr);
-        if connected {
-            self.socks.get(fd)?.dst_cache = Some(dst);
-        }
+        fl.saddr = saddr;
+        fl.oif = ipc.oif;
+        fl.tos = ipc.tos & 0x1e;
+        fl.proto = protocol;
+        fl.mark = ipc.mark;
+        // raw_sendmsg() counts no OutNoRoutes (checked against Linux).
+        let mut dst = self.sock_route_output(fd, &fl, cached, connected)?;
         if hdrincl {
             return self
                 .raw_send_hdrinc(fd, &dst, daddr, msg.data, msg.flags)
@@ -350,21 +327,7 @@ impl Stack {
 
     /// Linux raw_rcv(): queues the whole packet (`skb` at its IP header) on a raw socket.
     fn raw_rcv(&mut self, slot: u32, skb: crate::skb::SkBuff, h: &IpHdr, dst: &DstEntry) {
-        let len = skb.len();
-        let entry = RxEntry {
-            len,
-            src: SocketAddrV4::new(h.saddr, 0),
-            pktinfo: PktInfo {
-                ifindex: skb.iif,
-                spec_dst: dst.saddr,
-                addr: h.daddr,
-            },
-            ttl: h.ttl,
-            tos: h.tos,
-            truesize: len + SKB_OVERHEAD,
-            peeked: false,
-            skb,
-        };
+        let entry = RxEntry::new(skb, 0, h, dst);
         if let Err(skb) = self.sock_queue_rcv(slot, entry) {
             self.kfree_skb(skb, DropReason::SocketRcvbuff);
         }
@@ -453,14 +416,7 @@ impl Stack {
                 } else {
                     &inner[ihl.min(inner.len())..]
                 };
-                let ee = ExtendedErr {
-                    errno: err,
-                    origin: SO_EE_ORIGIN_ICMP,
-                    icmp_type,
-                    icmp_code: code,
-                    info,
-                    offender: Some(offender),
-                };
+                let ee = ExtendedErr::icmp(err, icmp_type, code, info, offender);
                 self.sock_queue_err(slot, ee, SocketAddrV4::new(them, 0), payload);
             }
             let s = self.socks.slot(slot);

@@ -213,6 +213,53 @@ pub(crate) struct RxEntry {
     pub peeked: bool,
 }
 
+impl RxEntry {
+    /// A received datagram: `skb` holds what recvmsg() copies (`len` bytes), `sport` is the
+    /// source port (0 for raw), `h` and `dst` the packet's header and input route.
+    pub(crate) fn new(
+        skb: SkBuff,
+        sport: u16,
+        h: &crate::ipv4::input::IpHdr,
+        dst: &DstEntry,
+    ) -> RxEntry {
+        let len = skb.len();
+        RxEntry {
+            len,
+            src: SocketAddrV4::new(h.saddr, sport),
+            pktinfo: PktInfo {
+                ifindex: skb.iif,
+                spec_dst: dst.saddr,
+                addr: h.daddr,
+            },
+            ttl: h.ttl,
+            tos: h.tos,
+            truesize: len + SKB_OVERHEAD,
+            peeked: false,
+            skb,
+        }
+    }
+}
+
+impl ExtendedErr {
+    /// An error an ICMP message reported (`SO_EE_ORIGIN_ICMP`), sent by `offender`.
+    pub(crate) fn icmp(
+        errno: SockError,
+        icmp_type: u8,
+        icmp_code: u8,
+        info: u32,
+        offender: Ipv4Addr,
+    ) -> ExtendedErr {
+        ExtendedErr {
+            errno,
+            origin: SO_EE_ORIGIN_ICMP,
+            icmp_type,
+            icmp_code,
+            info,
+            offender: Some(offender),
+        }
+    }
+}
+
 /// A queued extended error (Linux ip_icmp_error(), ip_local_error()).
 #[derive(Debug)]
 pub(crate) struct ErrEntry {
@@ -680,6 +727,31 @@ impl Stack {
         } else {
             s.wmem.saturating_sub(size)
         };
+    }
+
+    /// The route of a send (udp_sendmsg(), raw_sendmsg()): a connected socket's cached
+    /// route while it is valid, else `fl`'s. A broadcast route needs SO_BROADCAST, a group
+    /// joined on the device also delivers locally, and a connected send keeps the route.
+    pub(crate) fn sock_route_output(
+        &mut self,
+        fd: SockFd,
+        fl: &crate::route::Flowi4,
+        cached: Option<DstEntry>,
+        connected: bool,
+    ) -> Result<DstEntry, SockError> {
+        let mut dst = match cached.filter(|d| self.fib.dst_check(d)) {
+            Some(d) => d,
+            None => self.ip_route_output_flow(fl)?,
+        };
+        let s = self.socks.get(fd)?;
+        if dst.flags.contains(crate::route::RtFlags::BROADCAST) && !s.broadcast {
+            return Err(SockError::Access);
+        }
+        if connected {
+            s.dst_cache = Some(dst);
+        }
+        self.ip_mc_check_local(&mut dst, fl.daddr);
+        Ok(dst)
     }
 
     /// sk_mc_loop(): whether the sending socket wants its multicast looped back.

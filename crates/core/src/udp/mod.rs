@@ -11,9 +11,7 @@ use crate::ipv4::input::IpHdr;
 use crate::ipv4::output::PmtuDisc;
 use crate::route::{DstEntry, RtFlags};
 use crate::skb::{ChecksumState, SkBuff};
-use crate::socket::{
-    ExtendedErr, Kind, PktInfo, RxEntry, SKB_OVERHEAD, SO_EE_ORIGIN_ICMP, SockError,
-};
+use crate::socket::{ExtendedErr, Kind, RxEntry, SockError};
 use crate::stack::{Stack, stage};
 use skiff_wire::udp::{UdpLiteRepr, UdpPacket, UdpRepr};
 use skiff_wire::{Error, Ipv4Addr, RxChecksum};
@@ -211,21 +209,7 @@ impl Stack {
             self.udp_mib(lite).in_errors += 1;
             return self.kfree_skb(skb, DropReason::UdpTooSmall);
         }
-        let len = skb.len();
-        let entry = RxEntry {
-            len,
-            src: SocketAddrV4::new(h.saddr, sport),
-            pktinfo: PktInfo {
-                ifindex: skb.iif,
-                spec_dst: dst.saddr,
-                addr: h.daddr,
-            },
-            ttl: h.ttl,
-            tos: h.tos,
-            truesize: len + SKB_OVERHEAD,
-            peeked: false,
-            skb,
-        };
+        let entry = RxEntry::new(skb, sport, h, dst);
         if let Err(skb) = self.sock_queue_rcv(slot, entry) {
             let mib = self.udp_mib(lite);
             mib.rcvbuf_errors += 1;
@@ -282,14 +266,7 @@ impl Stack {
             s.err = err.errno();
             return true;
         }
-        let ee = ExtendedErr {
-            errno: err,
-            origin: SO_EE_ORIGIN_ICMP,
-            icmp_type,
-            icmp_code: code,
-            info,
-            offender: Some(offender),
-        };
+        let ee = ExtendedErr::icmp(err, icmp_type, code, info, offender);
         let payload = &inner[(ihl + 8).min(inner.len())..];
         self.sock_queue_err(slot, ee, SocketAddrV4::new(daddr, dport), payload);
         self.socks.slot(slot).err = err.errno();

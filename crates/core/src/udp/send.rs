@@ -3,7 +3,7 @@
 //! and the control messages of ip_cmsg_send() / __sock_cmsg_send() / udp_cmsg_send().
 
 use crate::ipv4::output::{IpSend, OutputError, PmtuDisc};
-use crate::route::{DstEntry, Flowi4, RouteError, RouteScope, RtFlags};
+use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
 use crate::skb::SkBuff;
 use crate::socket::opt::{UDP_MAX_SEGMENTS, ip_options_get};
 use crate::socket::{
@@ -163,14 +163,8 @@ impl Stack {
             addr: s.saddr,
             opt: None,
         };
-        let (broadcast, mc_index, mc_addr, mc_ttl, protocol, uc_ttl, pmtudisc) = (
-            s.broadcast,
-            s.mc_index,
-            s.mc_addr,
-            s.mc_ttl,
-            s.protocol,
-            s.ttl,
-            s.pmtudisc,
+        let (mc_index, mc_addr, mc_ttl, protocol, uc_ttl, pmtudisc) = (
+            s.mc_index, s.mc_addr, s.mc_ttl, s.protocol, s.ttl, s.pmtudisc,
         );
         let mut cached = if connected { s.dst_cache } else { None };
         let sock_opt = if s.opt.is_empty() {
@@ -207,35 +201,23 @@ impl Stack {
             connected = false;
             cached = None;
         }
-        let dst = match cached.filter(|d| self.fib.dst_check(d)) {
-            Some(d) => d,
-            None => {
-                let mut fl = Flowi4::new(daddr);
-                fl.saddr = saddr;
-                fl.oif = ipc.oif;
-                fl.tos = ipc.tos & 0x1e;
-                fl.scope = scope;
-                fl.proto = protocol;
-                fl.mark = ipc.mark;
-                match self.ip_route_output_flow(&fl) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        if e == RouteError::NetUnreach {
-                            self.mib.ip.out_no_routes += 1;
-                        }
-                        return Err(e.into());
-                    }
+        let mut fl = Flowi4::new(daddr);
+        fl.saddr = saddr;
+        fl.oif = ipc.oif;
+        fl.tos = ipc.tos & 0x1e;
+        fl.scope = scope;
+        fl.proto = protocol;
+        fl.mark = ipc.mark;
+        let dst = match self.sock_route_output(fd, &fl, cached, connected) {
+            Ok(d) => d,
+            Err(e) => {
+                // udp_sendmsg() counts OutNoRoutes for ENETUNREACH only.
+                if e == SockError::NetUnreach {
+                    self.mib.ip.out_no_routes += 1;
                 }
+                return Err(e);
             }
         };
-        if dst.flags.contains(RtFlags::BROADCAST) && !broadcast {
-            return Err(SockError::Access);
-        }
-        let mut dst = dst;
-        self.ip_mc_check_local(&mut dst, daddr);
-        if connected {
-            self.socks.get(fd)?.dst_cache = Some(dst);
-        }
         let ttl = ipc
             .ttl
             .unwrap_or(if dst.flags.contains(RtFlags::MULTICAST) {
