@@ -3,11 +3,9 @@
 //! payloads of 64 and 1472 bytes (the largest at MTU 1500).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use skiff_bench::frames::{OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
+use skiff_bench::frames::{OUR_IP, PEER_IP};
 use skiff_core::socket::{AF_INET, SOCK_DGRAM, SockAddr};
 use skiff_core::time::Instant;
-use skiff_wire::ethernet::{EtherType, EthernetAddress, EthernetRepr};
-use skiff_wire::ipv4::{IpProtocol, Ipv4Repr};
 use skiff_wire::udp::UdpRepr;
 use smoltcp::socket::udp;
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
@@ -21,38 +19,17 @@ const PEER_PORT: u16 = 4000;
 
 /// An Ethernet frame of a UDP datagram from the peer to us with `len` payload bytes.
 fn udp_frame(len: usize) -> Vec<u8> {
-    let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
-    let ip = Ipv4Repr {
-        src: PEER_IP,
-        dst: OUR_IP,
-        protocol: IpProtocol::from(17),
-        ttl: 64,
-        tos: 0,
-        ident: 1,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-        options: &[],
-        payload_len: 8 + len,
-    };
-    let mut f = vec![0u8; 14 + ip.buffer_len()];
-    EthernetRepr {
-        src: EthernetAddress(PEER_MAC),
-        dst: EthernetAddress(OUR_MAC),
-        vlan: None,
-        ethertype: EtherType::Ipv4,
+    let mut d = vec![0u8; 8 + len];
+    for (i, b) in d[8..].iter_mut().enumerate() {
+        *b = i as u8;
     }
-    .emit(&mut f)
-    .unwrap();
-    ip.emit(&mut f[14..]).unwrap();
-    f[42..].copy_from_slice(&payload);
     UdpRepr {
         src_port: PEER_PORT,
         dst_port: PORT,
     }
-    .emit(&mut f[34..], PEER_IP, OUR_IP, skiff_wire::TxChecksum::Full)
+    .emit(&mut d, PEER_IP, OUR_IP, skiff_wire::TxChecksum::Full)
     .unwrap();
-    f
+    skiff_bench::frames::frame_of(17, PEER_IP, OUR_IP, 1, false, 0, &d)
 }
 
 fn smol_socket<'a>() -> udp::Socket<'a> {

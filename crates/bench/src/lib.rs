@@ -26,10 +26,23 @@ pub mod frames {
         frag_offset: u16,
         payload: &[u8],
     ) -> Vec<u8> {
+        frame_of(PROTO, src, dst, ident, more_frags, frag_offset, payload)
+    }
+
+    /// One Ethernet frame, peer to us, around an IPv4 packet of `protocol`.
+    pub fn frame_of(
+        protocol: u8,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ident: u16,
+        more_frags: bool,
+        frag_offset: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let ip = Ipv4Repr {
             src,
             dst,
-            protocol: IpProtocol::from(PROTO),
+            protocol: IpProtocol::from(protocol),
             ttl: 64,
             tos: 0,
             ident,
