@@ -108,7 +108,8 @@ impl Stack {
             addr: s.saddr,
             opt: None,
         };
-        let (hdrincl, protocol, mc_index, mc_addr) = (s.hdrincl, s.protocol, s.mc_index, s.mc_addr);
+        let (hdrincl, protocol, broadcast, mc_index, mc_addr) =
+            (s.hdrincl, s.protocol, s.broadcast, s.mc_index, s.mc_addr);
         for c in msg.cmsgs {
             self.ip_cmsg_send(&mut ipc, c, false)?;
         }
@@ -149,7 +150,7 @@ impl Stack {
         fl.proto = protocol;
         fl.mark = ipc.mark;
         // raw_sendmsg() counts no OutNoRoutes (checked against Linux).
-        let mut dst = self.sock_route_output(fd, &fl, cached, connected)?;
+        let mut dst = self.sock_route_output(fd, &fl, cached, connected, broadcast)?;
         if hdrincl {
             return self
                 .raw_send_hdrinc(fd, &dst, daddr, msg.data, msg.flags)

@@ -730,25 +730,27 @@ impl Stack {
     }
 
     /// The route of a send (udp_sendmsg(), raw_sendmsg()): a connected socket's cached
-    /// route while it is valid, else `fl`'s. A broadcast route needs SO_BROADCAST, a group
+    /// route while it is valid, else `fl`'s. A broadcast route needs SO_BROADCAST
+    /// (`broadcast`), a group
     /// joined on the device also delivers locally, and a connected send keeps the route.
+    #[inline]
     pub(crate) fn sock_route_output(
         &mut self,
         fd: SockFd,
         fl: &crate::route::Flowi4,
         cached: Option<DstEntry>,
         connected: bool,
+        broadcast: bool,
     ) -> Result<DstEntry, SockError> {
         let mut dst = match cached.filter(|d| self.fib.dst_check(d)) {
             Some(d) => d,
             None => self.ip_route_output_flow(fl)?,
         };
-        let s = self.socks.get(fd)?;
-        if dst.flags.contains(crate::route::RtFlags::BROADCAST) && !s.broadcast {
+        if dst.flags.contains(crate::route::RtFlags::BROADCAST) && !broadcast {
             return Err(SockError::Access);
         }
         if connected {
-            s.dst_cache = Some(dst);
+            self.socks.get(fd)?.dst_cache = Some(dst);
         }
         self.ip_mc_check_local(&mut dst, fl.daddr);
         Ok(dst)

@@ -163,8 +163,14 @@ impl Stack {
             addr: s.saddr,
             opt: None,
         };
-        let (mc_index, mc_addr, mc_ttl, protocol, uc_ttl, pmtudisc) = (
-            s.mc_index, s.mc_addr, s.mc_ttl, s.protocol, s.ttl, s.pmtudisc,
+        let (broadcast, mc_index, mc_addr, mc_ttl, protocol, uc_ttl, pmtudisc) = (
+            s.broadcast,
+            s.mc_index,
+            s.mc_addr,
+            s.mc_ttl,
+            s.protocol,
+            s.ttl,
+            s.pmtudisc,
         );
         let mut cached = if connected { s.dst_cache } else { None };
         let sock_opt = if s.opt.is_empty() {
@@ -208,7 +214,7 @@ impl Stack {
         fl.scope = scope;
         fl.proto = protocol;
         fl.mark = ipc.mark;
-        let dst = match self.sock_route_output(fd, &fl, cached, connected) {
+        let dst = match self.sock_route_output(fd, &fl, cached, connected, broadcast) {
             Ok(d) => d,
             Err(e) => {
                 // udp_sendmsg() counts OutNoRoutes for ENETUNREACH only.
