@@ -101,6 +101,12 @@ drop_reasons! {
     QdiscDrop => "QDISC_DROP",
     /// No handler for the ethertype, or a bad Ethernet header: device `rx_dropped`.
     UnhandledProto => "UNHANDLED_PROTO",
+    /// Segmentation failed: bad GSO metadata or headers.
+    SkbGsoSeg => "SKB_GSO_SEG",
+    /// A device's virtio-net header did not describe its frame.
+    DevHdr => "DEV_HDR",
+    /// A partial checksum could not be completed.
+    SkbCsum => "SKB_CSUM",
     /// ICMP checksum: Icmp `InCsumErrors` and `InErrors`.
     IcmpCsum => "ICMP_CSUM",
     /// An ICMP message icmp_rcv() rejects (too short, unknown type, broadcast echo ignored,

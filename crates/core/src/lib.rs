@@ -31,6 +31,7 @@ pub mod ipv4;
 pub mod neigh;
 pub mod netdev;
 pub mod netfilter;
+pub mod offload;
 pub mod rand;
 pub mod route;
 pub mod sim;

@@ -4,6 +4,7 @@
 //! has an MTU (larger frames are lost, as on a real link) and optional loss.
 
 use crate::rand::Prng;
+use crate::skb::SkBuff;
 use crate::stack::{ConfigError, Stack};
 use crate::time::Instant;
 use core::time::Duration;
@@ -136,27 +137,53 @@ impl Sim {
         let mtu = self.links[link.0].mtu;
         let stack = &mut self.stacks[host.0];
         let ifindex = stack.add_device(name, mac, mtu)?;
+        // The link finishes partial checksums (see run()), as a NIC does.
+        let features = stack.dev(ifindex).map(|d| d.features).unwrap_or_default();
+        stack.set_features(
+            ifindex,
+            features.union(crate::netdev::NetdevFeatures::HW_CSUM),
+        )?;
         stack.set_up(ifindex, true)?;
         self.links[link.0].ends.push((host, ifindex));
         Ok(ifindex)
     }
 
-    /// Moves frames between stacks until every transmit queue is empty.
+    /// Moves frames between stacks until every transmit queue is empty. The frames one
+    /// stack sent in a round reach each receiving device as one batch (one NAPI poll,
+    /// so GRO can merge them).
     pub fn run(&mut self) {
         let mut budget = MAX_FRAMES_PER_RUN;
         loop {
             let mut moved = false;
             for i in 0..self.stacks.len() {
+                let mut rx: Vec<(HostId, u32, Vec<SkBuff>)> = Vec::new();
                 while let Some((ifindex, skb)) = self.stacks[i].poll_transmit() {
                     moved = true;
-                    let mut frame = Vec::with_capacity(skb.len());
-                    frame_bytes(&skb, &mut frame);
-                    self.stacks[i].recycle(skb);
-                    self.put_on_link(HostId(i), ifindex, &frame);
+                    // The device's hardware: finish checksums, cut GSO frames.
+                    for seg in self.stacks[i].dev_hard_xmit_sw(skb) {
+                        let mut frame = Vec::with_capacity(seg.len());
+                        frame_bytes(&seg, &mut frame);
+                        self.stacks[i].recycle(seg);
+                        self.put_on_link(HostId(i), ifindex, &frame, &mut rx);
+                    }
                     budget -= 1;
                     if budget == 0 {
-                        return;
+                        break;
                     }
+                }
+                for (host, to, skbs) in rx {
+                    let now = self.now;
+                    let stack = &mut self.stacks[host.0];
+                    if skbs.len() == 1 {
+                        for skb in skbs {
+                            stack.netif_receive(now, to, skb);
+                        }
+                    } else {
+                        stack.netif_receive_list(now, to, skbs);
+                    }
+                }
+                if budget == 0 {
+                    return;
                 }
             }
             if !moved {
@@ -165,7 +192,13 @@ impl Sim {
         }
     }
 
-    fn put_on_link(&mut self, from: HostId, ifindex: u32, frame: &[u8]) {
+    fn put_on_link(
+        &mut self,
+        from: HostId,
+        ifindex: u32,
+        frame: &[u8],
+        rx: &mut Vec<(HostId, u32, Vec<SkBuff>)>,
+    ) {
         let Some(l) = self
             .links
             .iter()
@@ -198,8 +231,13 @@ impl Sim {
             let Some(mut skb) = stack.alloc_skb(frame.len()) else {
                 continue;
             };
-            if skb.put_slice(frame).is_ok() {
-                stack.netif_receive(self.now, to, skb);
+            if skb.put_slice(frame).is_err() {
+                stack.recycle(skb);
+                continue;
+            }
+            match rx.iter_mut().find(|(h, i, _)| *h == host && *i == to) {
+                Some((_, _, batch)) => batch.push(skb),
+                None => rx.push((host, to, vec![skb])),
             }
         }
     }

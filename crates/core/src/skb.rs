@@ -500,6 +500,17 @@ impl SkBuffInner {
             .fold(own, |sum, frag| sum.saturating_add(frag.truesize()))
     }
 
+    /// The checksum needs no software check: the device verified it, or the packet was
+    /// built here with a partial one (looped back, or a device took it to finish).
+    /// Linux skb_csum_unnecessary().
+    #[inline]
+    pub fn csum_unnecessary(&self) -> bool {
+        matches!(
+            self.ip_summed,
+            ChecksumState::Unnecessary | ChecksumState::Partial { .. }
+        )
+    }
+
     /// Part of the packet lives in `frag_list`. Linux skb_is_nonlinear().
     pub fn is_nonlinear(&self) -> bool {
         !self.frag_list.is_empty()

@@ -136,6 +136,8 @@ pub struct Stack {
     pub fib: Fib,
     pub neigh: NeighTable,
     pub nf: Netfilter,
+    /// The offload registry (Linux `offload_base`, `inet_offloads`).
+    pub offloads: crate::offload::Offloads,
     pub(crate) mib: Mib,
     pub(crate) drops: Vec<u64>,
     pub(crate) rng: Prng,
@@ -188,6 +190,7 @@ impl Stack {
             fib: Fib::with_rng(&mut Prng::new(config.seed ^ 0x666e_6865)),
             neigh,
             nf: Netfilter::new(),
+            offloads: crate::offload::Offloads::default(),
             mib: Mib::default(),
             drops: vec![0; DropReason::ALL.len()],
             rng,
@@ -526,6 +529,10 @@ impl Stack {
         if !dev.up {
             return self.kfree_skb(skb, DropReason::DevReady);
         }
+        if crate::offload::needs_validate(&skb, dev.features) {
+            let features = dev.features;
+            return self.validate_xmit_skb(ifindex, skb, dst, features);
+        }
         if dev.tx_queue.len() >= dev.tx_queue_len {
             dev.stats.tx_dropped += 1;
             return self.kfree_skb(skb, DropReason::QdiscDrop);
@@ -675,6 +682,7 @@ impl Stack {
                 }
             }
         }
+        let ip = self.napi_gro_receive_list(ifindex, ip);
         self.ip_list_rcv(ip);
     }
 

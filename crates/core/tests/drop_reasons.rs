@@ -209,6 +209,42 @@ fn every_drop_reason_has_a_scenario() {
     expect(&mut seen, R::UnhandledProto, false, |h| {
         h.rx(h.eth0, &[0u8; 5])
     });
+    let vnet = |gso_type, gso_size| skiff_wire::virtio::VirtioNetHdrRepr {
+        needs_csum: false,
+        data_valid: false,
+        gso_type,
+        ecn: false,
+        hdr_len: 0,
+        gso_size,
+        csum_start: 0,
+        csum_offset: 0,
+        num_buffers: None,
+    };
+    expect(&mut seen, R::DevHdr, false, |h| {
+        // TCP segmentation metadata on a UDP datagram.
+        let f = Ip::udp(PEER, ME, 9, &[0; 3000]).frame();
+        h.rx_vnet(
+            h.eth0,
+            vnet(skiff_wire::virtio::VirtioGsoType::TcpV4, 1000),
+            &f,
+        );
+    });
+    expect(&mut seen, R::SkbGsoSeg, true, |h| {
+        // UFO whose fragment size rounds down to nothing, forwarded to a device that
+        // must fragment it in software.
+        let f = Ip::udp(PEER, PEER1, 9, &[0; 3000]).frame();
+        h.rx_vnet(h.eth0, vnet(skiff_wire::virtio::VirtioGsoType::Udp, 4), &f);
+    });
+    expect(&mut seen, R::SkbCsum, false, |h| {
+        // A shell hands back a frame whose partial checksum starts before its data.
+        let mut skb = h.s.alloc_skb(64).unwrap();
+        skb.put(64).unwrap();
+        skb.ip_summed = skiff_core::skb::ChecksumState::Partial {
+            csum_start: 0,
+            csum_offset: 6,
+        };
+        assert!(h.s.dev_hard_xmit_sw(skb).is_empty());
+    });
     expect(&mut seen, R::IcmpCsum, false, |h| {
         let mut p = echo();
         p.payload[3] ^= 1;

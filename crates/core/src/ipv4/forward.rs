@@ -36,12 +36,15 @@ impl Stack {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
         // ip_exceeds_mtu(): a DF packet over the MTU, unless it may ignore DF and (if
-        // reassembled) its largest fragment fits.
+        // reassembled) its largest fragment fits, or it is GSO and its segments fit.
         let mtu = dst.mtu as usize;
         let frag_max = usize::from(skb.cb.frag_max_size);
         let exceeds = skb.len() > mtu
             && h.dont_frag()
-            && (frag_max > mtu || (!skb.ignore_df && skb.gso.is_none()));
+            && (frag_max > mtu
+                || (!skb.ignore_df
+                    && !(skb.gso.is_some()
+                        && crate::offload::skb_gso_validate_network_len(&skb, mtu))));
         if exceeds {
             self.icmp_send(&skb, dst.flags, 3, 4, dst.mtu);
             return self.kfree_skb(skb, DropReason::PktTooBig);

@@ -7,7 +7,7 @@ use crate::ipv4::input::{InetProtocol, IpHdr};
 use crate::ipv4::options::ip_options_echo;
 use crate::ipv4::output::IpSend;
 use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
-use crate::skb::{ChecksumState, PacketType, SkBuff};
+use crate::skb::{PacketType, SkBuff};
 use crate::stack::{LOOPBACK_IFINDEX, Stack, stage};
 use core::time::Duration;
 use skiff_wire::Ipv4Addr;
@@ -31,8 +31,7 @@ impl Stack {
     #[inline]
     pub(crate) fn icmp_rcv(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "icmp_rcv");
-        let verified = skb.ip_summed == ChecksumState::Unnecessary
-            || csum_fold(csum_partial(skb.data(), 0)) == 0;
+        let verified = skb.csum_unnecessary() || csum_fold(csum_partial(skb.data(), 0)) == 0;
         if !verified || skb.len() < 8 {
             self.mib.icmp.in_msgs += 1;
             let reason = if verified {

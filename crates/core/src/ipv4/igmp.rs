@@ -3,7 +3,7 @@
 //! draws no report; group membership and reports come with the multicast issue.
 
 use crate::drop::DropReason;
-use crate::skb::{ChecksumState, SkBuff};
+use crate::skb::SkBuff;
 use crate::stack::{Stack, stage};
 use skiff_wire::checksum::{csum_fold, csum_partial};
 
@@ -12,8 +12,7 @@ impl Stack {
     pub(crate) fn igmp_rcv(&mut self, skb: SkBuff) {
         stage!(self, "igmp_rcv");
         let ok = skb.len() >= skiff_wire::igmp::HEADER_LEN
-            && (skb.ip_summed == ChecksumState::Unnecessary
-                || csum_fold(csum_partial(skb.data(), 0)) == 0);
+            && (skb.csum_unnecessary() || csum_fold(csum_partial(skb.data(), 0)) == 0);
         if ok {
             self.consume_skb(skb);
         } else {

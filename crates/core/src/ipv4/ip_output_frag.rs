@@ -77,6 +77,11 @@ impl Stack {
             mtu = max;
         }
         let hlen = h.ihl;
+        // A partial checksum cannot be finished across fragments.
+        if crate::offload::skb_checksum_help(&mut skb).is_err() {
+            self.kfree_skb(skb, DropReason::SkbCsum);
+            return Err(OutputError::NoBufs);
+        }
         // Both paths slice the header off the front of the data.
         if skb.network_offset() != Some(0) || skb.headlen() < hlen {
             self.kfree_skb(skb, DropReason::IpInhdr);

@@ -402,11 +402,54 @@ impl Stack {
         dst: &DstEntry,
     ) -> Result<(), OutputError> {
         stage!(self, "ip_finish_output");
-        if skb.gso.is_none() && (skb.len() > dst.mtu as usize || skb.cb.frag_max_size != 0) {
+        if skb.gso.is_some() {
+            return self.ip_finish_output_gso(skb, dst);
+        }
+        if skb.len() > dst.mtu as usize || skb.cb.frag_max_size != 0 {
             return self.ip_fragment(skb, dst);
         }
         self.ip_finish_output2(skb, dst);
         Ok(())
+    }
+
+    /// Linux ip_finish_output_gso(): a GSO packet whose segments fit the MTU goes on
+    /// whole (the device or validate_xmit_skb() cuts it); otherwise it is segmented now
+    /// and each segment over the MTU goes through ip_fragment().
+    #[cold]
+    #[inline(never)]
+    fn ip_finish_output_gso(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+        stage!(self, "ip_finish_output_gso");
+        let mtu = dst.mtu as usize;
+        if crate::offload::skb_gso_validate_network_len(&skb, mtu) {
+            self.ip_finish_output2(skb, dst);
+            return Ok(());
+        }
+        let features = self.dev(dst.dev).map_or(Default::default(), |d| d.features);
+        let mut ctx = crate::offload::GsoCtx {
+            offloads: &self.offloads,
+            pool: &mut self.pool,
+            features,
+        };
+        let segs = match crate::offload::skb_gso_segment(&mut ctx, skb, crate::offload::ETH_P_IP) {
+            Ok(segs) => segs,
+            Err(_) => {
+                self.count_drop(DropReason::SkbGsoSeg);
+                return Err(OutputError::NoBufs);
+            }
+        };
+        let mut res = Ok(());
+        for seg in segs {
+            let r = if seg.len() > mtu {
+                self.ip_fragment(seg, dst)
+            } else {
+                self.ip_finish_output2(seg, dst);
+                Ok(())
+            };
+            if res.is_ok() {
+                res = r;
+            }
+        }
+        res
     }
 
     /// Linux ip_finish_output2(): counters, headroom for the link header, neighbour output.

@@ -27,7 +27,13 @@ impl NetdevFeatures {
     pub const GSO_UDP_L4: Self = Self(1 << 6);
     /// Fraglist GSO.
     pub const GSO_FRAGLIST: Self = Self(1 << 7);
-    /// Loopback's set: everything is free in memory.
+    /// Generic receive offload (software, per device poll).
+    pub const GRO: Self = Self(1 << 8);
+    /// Fraglist GRO of UDP for forwarding.
+    pub const GRO_FRAGLIST: Self = Self(1 << 9);
+    /// UDP GRO for forwarding without fraglist.
+    pub const GRO_UDP_FWD: Self = Self(1 << 10);
+    /// Loopback's set: everything is free in memory; no GRO (lo does not poll).
     pub const LOOPBACK: Self = Self(0xff);
 
     pub const fn contains(self, other: Self) -> bool {
@@ -87,9 +93,11 @@ impl NetDevice {
     pub fn new(ifindex: u32, name: &str, kind: DevKind, mac: EthernetAddress, mtu: u32) -> Self {
         let features = match kind {
             DevKind::Loopback => NetdevFeatures::LOOPBACK,
+            // No transmit offloads: whoever reads poll_transmit() gets finished frames
+            // unless it declares more (Stack::set_features).
             DevKind::Ethernet => NetdevFeatures::SG
-                .union(NetdevFeatures::HW_CSUM)
-                .union(NetdevFeatures::RXCSUM),
+                .union(NetdevFeatures::RXCSUM)
+                .union(NetdevFeatures::GRO),
         };
         NetDevice {
             ifindex,

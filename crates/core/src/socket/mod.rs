@@ -211,6 +211,8 @@ pub(crate) struct RxEntry {
     pub tos: u8,
     pub truesize: usize,
     pub peeked: bool,
+    /// A coalesced (UDP_GRO) datagram's segment size, 0 for a plain one.
+    pub gso_size: u16,
 }
 
 impl RxEntry {
@@ -235,6 +237,7 @@ impl RxEntry {
             tos: h.tos,
             truesize: len + SKB_OVERHEAD,
             peeked: false,
+            gso_size: skb.gso.map_or(0, |g| g.size),
             skb,
         }
     }
@@ -1105,6 +1108,9 @@ impl Stack {
         }
         if s.recvtos {
             cmsgs.tos = Some(e.tos);
+        }
+        if s.gro && e.gso_size != 0 {
+            cmsgs.gso_size = Some(e.gso_size);
         }
         let src = e.src;
         let pktinfo = e.pktinfo;

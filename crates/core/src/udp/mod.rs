@@ -10,7 +10,7 @@ use crate::drop::DropReason;
 use crate::ipv4::input::IpHdr;
 use crate::ipv4::output::PmtuDisc;
 use crate::route::{DstEntry, RtFlags};
-use crate::skb::{ChecksumState, SkBuff};
+use crate::skb::{GsoType, SkBuff};
 use crate::socket::{ExtendedErr, Kind, RxEntry, SockError};
 use crate::stack::{Stack, stage};
 use skiff_wire::udp::{UdpLiteRepr, UdpPacket, UdpRepr};
@@ -45,7 +45,7 @@ impl Stack {
     pub(crate) fn udp_rcv(&mut self, mut skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "udp_rcv");
         let lite = h.protocol == skiff_wire::udp::IPPROTO_UDPLITE;
-        let csum = if skb.ip_summed == ChecksumState::Unnecessary {
+        let csum = if skb.csum_unnecessary() {
             RxChecksum::Skip
         } else {
             RxChecksum::Verify
@@ -186,9 +186,61 @@ impl Stack {
         self.udp_queue_rcv_skb(last, skb, h, dst, sport, 0);
     }
 
-    /// Linux udp_queue_rcv_skb() → __udp_enqueue_schedule_skb(): queue the payload, or
-    /// count RcvbufErrors and InErrors when the receive buffer is full.
+    /// Linux udp_queue_rcv_skb(): a GSO datagram the socket does not take whole (UDP_L4
+    /// without UDP_GRO, fraglist GRO) is cut back into its datagrams first
+    /// (udp_rcv_segment()); a UFO one is a single datagram.
     fn udp_queue_rcv_skb(
+        &mut self,
+        slot: u32,
+        mut skb: SkBuff,
+        h: &IpHdr,
+        dst: &DstEntry,
+        sport: u16,
+        cov: usize,
+    ) {
+        let Some(g) = skb.gso else {
+            return self.udp_queue_rcv_one_skb(slot, skb, h, dst, sport, cov);
+        };
+        let gro = self.socks.slot(slot).gro;
+        let unexpected = (g.gso_type.contains(GsoType::UDP_L4) && !gro)
+            || g.gso_type.contains(GsoType::FRAGLIST);
+        if !unexpected {
+            if !g.gso_type.contains(GsoType::UDP_L4) {
+                skb.gso = None;
+            }
+            return self.udp_queue_rcv_one_skb(slot, skb, h, dst, sport, cov);
+        }
+        stage!(self, "udp_rcv_segment");
+        if skb.push(h.ihl).is_err() {
+            self.udp_mib(false).in_errors += 1;
+            return self.kfree_skb(skb, DropReason::SkbGsoSeg);
+        }
+        let mut ctx = crate::offload::GsoCtx {
+            offloads: &self.offloads,
+            pool: &mut self.pool,
+            features: crate::netdev::NetdevFeatures::HW_CSUM,
+        };
+        match crate::offload::skb_gso_segment(&mut ctx, skb, crate::offload::ETH_P_IP) {
+            Ok(segs) => {
+                for mut seg in segs {
+                    if seg.pull(h.ihl).is_err() {
+                        self.kfree_skb(seg, DropReason::SkbGsoSeg);
+                        continue;
+                    }
+                    self.udp_queue_rcv_one_skb(slot, seg, h, dst, sport, cov);
+                }
+            }
+            Err(_) => {
+                self.socks.slot(slot).drops += 1;
+                self.udp_mib(false).in_errors += 1;
+                self.count_drop(DropReason::SkbGsoSeg);
+            }
+        }
+    }
+
+    /// Linux udp_queue_rcv_one_skb() → __udp_enqueue_schedule_skb(): queue the payload,
+    /// or count RcvbufErrors and InErrors when the receive buffer is full.
+    fn udp_queue_rcv_one_skb(
         &mut self,
         slot: u32,
         mut skb: SkBuff,

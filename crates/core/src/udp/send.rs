@@ -10,7 +10,7 @@ use crate::socket::{
     Cork, Kind, MSG_DONTROUTE, MSG_MORE, MSG_OOB, MSG_PROBE, SKB_OVERHEAD, SOL_IP, SOL_SOCKET,
     SOL_UDP, SendCmsg, SendMsg, SockAddr, SockError, SockFd,
 };
-use crate::stack::{Stack, stage};
+use crate::stack::{LL_RESERVED, Stack, stage};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::checksum::{csum_partial, csum_tcpudp_magic};
 
@@ -251,7 +251,7 @@ impl Stack {
                 return Ok(len);
             }
             self.sock_alloc_send_check(fd, &cork, UDP_HLEN + len)?;
-            return self.udp_send_skb(fd, &cork, msg.data).map(|()| len);
+            return self.udp_send_skb(fd, &cork, msg.data, false).map(|()| len);
         }
         self.socks.get(fd)?.pending = Some(cork);
         self.udp_append(fd, msg.data, msg.flags, corkreq)
@@ -307,7 +307,7 @@ impl Stack {
             return Ok(0);
         };
         let len = cork.data.len();
-        self.udp_send_skb(fd, &cork, &cork.data)?;
+        self.udp_send_skb(fd, &cork, &cork.data, true)?;
         Ok(len)
     }
 
@@ -403,9 +403,17 @@ impl Stack {
     }
 
     /// Linux udp_send_skb(): the UDP header and checksum, the UDP_SEGMENT checks, then
-    /// ip_send_skb(). Without a device that segments, a GSO datagram is cut into its
-    /// segments here, each with its own headers and consecutive IDs.
-    fn udp_send_skb(&mut self, fd: SockFd, cork: &Cork, data: &[u8]) -> Result<(), SockError> {
+    /// ip_send_skb(). The checksum is left partial when the route's device finishes
+    /// checksums and the datagram was not corked (__ip_append_data()'s csummode); a
+    /// UDP_SEGMENT datagram needs that (else EIO) and leaves as one GSO packet, which
+    /// the device or validate_xmit_skb() cuts into segments.
+    fn udp_send_skb(
+        &mut self,
+        fd: SockFd,
+        cork: &Cork,
+        data: &[u8],
+        corked: bool,
+    ) -> Result<(), SockError> {
         stage!(self, "udp_send_skb");
         let s = self.socks.get_ref(fd)?;
         let (lite, no_check, cscov, sport, pmtudisc, recverr) = (
@@ -422,10 +430,16 @@ impl Stack {
         });
         let hlen = 20 + cork.opt.len();
         let datalen = data.len();
-        let mut seg = datalen.max(1);
-        if cork.gso_size != 0 {
-            let gso = usize::from(cork.gso_size);
-            if hlen + UDP_HLEN + datalen.min(gso) > cork.fragsize as usize {
+        let gso = usize::from(cork.gso_size);
+        let fragsize = cork.fragsize as usize;
+        let dev_csum = self
+            .dev(cork.dst.dev)
+            .is_some_and(|d| crate::offload::can_checksum(d.features));
+        let fits = hlen + UDP_HLEN + datalen <= fragsize;
+        let partial = dev_csum && !lite && !no_check && (gso != 0 || (!corked && fits));
+        let mut gso_segs = 0;
+        if gso != 0 {
+            if hlen + UDP_HLEN + datalen.min(gso) > fragsize {
                 return Err(SockError::MsgSize);
             }
             if datalen > gso * UDP_MAX_SEGMENTS {
@@ -434,66 +448,58 @@ impl Stack {
             if no_check {
                 return Err(SockError::Inval);
             }
-            if lite {
+            if !partial {
                 return Err(SockError::Io);
             }
             if datalen > gso {
-                seg = gso;
+                gso_segs = datalen.div_ceil(gso);
             }
         }
-        let segs = datalen.div_ceil(seg).max(1);
         let saddr = cork.dst.saddr;
-        let whole = hlen + UDP_HLEN + datalen;
         let mut p = IpSend {
             saddr,
             daddr: cork.daddr,
             protocol: if lite { 136 } else { 17 },
             ttl: cork.ttl,
             tos: cork.tos,
-            df: pmtudisc.df(whole, &cork.dst),
+            df: pmtudisc.df(hlen + UDP_HLEN + datalen, &cork.dst),
             ignore_df: pmtudisc.ignore_df(),
             ident: None,
         };
-        let first_id = (segs > 1).then(|| self.ip_select_ident(&p, segs as u16));
-        let mut sent = 0;
-        let mut res = Ok(());
-        for (i, chunk) in data
-            .chunks(seg)
-            .chain(data.is_empty().then_some(&data[..0]))
-            .enumerate()
-        {
-            let fragsize = if segs > 1 {
-                IP_MAX_MTU
+        let built = if gso_segs > 0 {
+            self.udp_make_gso_skb(hlen, gso, data)
+        } else {
+            self.ip_make_skb(fragsize, hlen, UDP_HLEN, data)
+        };
+        let res = built.and_then(|mut skb| {
+            if partial {
+                udp4_hwcsum(&mut skb, saddr, cork.daddr, sport, cork.dport);
             } else {
-                cork.fragsize as usize
-            };
-            let mut skb = match self.ip_make_skb(fragsize, hlen, UDP_HLEN, chunk) {
-                Ok(skb) => skb,
-                Err(e) => {
-                    res = Err(e);
-                    break;
-                }
-            };
-            udp_fill_header(
-                &mut skb, saddr, cork.daddr, sport, cork.dport, lite, no_check, cscov,
-            );
+                udp_fill_header(
+                    &mut skb, saddr, cork.daddr, sport, cork.dport, lite, no_check, cscov,
+                );
+            }
+            if gso_segs > 0 {
+                // Reserve an ID per segment (reference §1.2.2, the RFC 6864 option).
+                p.ident = Some(self.ip_select_ident(&p, gso_segs as u16));
+                skb.gso = Some(crate::skb::GsoInfo {
+                    size: gso as u16,
+                    gso_type: crate::skb::GsoType::UDP_L4,
+                    segs: gso_segs as u16,
+                });
+            }
             skb.mark = cork.mark;
             skb.priority = cork.priority;
             skb.sk = owner;
-            p.ident = first_id.map(|id| id.wrapping_add(i as u16));
-            match self.ip_push_header(skb, &p, &cork.opt, &cork.dst) {
-                Ok(()) => sent += 1,
-                Err(e) => {
-                    res = Err(e);
-                    break;
-                }
-            }
-        }
+            self.ip_push_header(skb, &p, &cork.opt, &cork.dst)
+        });
         // ip_send_skb(): ENOBUFS is not the caller's error without IP_RECVERR.
         let mib = self.udp_mib_out(lite);
-        mib.out_datagrams += sent;
         match res {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                mib.out_datagrams += 1;
+                Ok(())
+            }
             Err(OutputError::NoBufs) if !recverr => {
                 mib.sndbuf_errors += 1;
                 Ok(())
@@ -506,6 +512,55 @@ impl Stack {
             }
         }
     }
+
+    /// A UDP_SEGMENT datagram's buffers: the UDP header and the first segment's payload
+    /// in the head, then one `frag_list` piece per further segment, each with headroom
+    /// for its own link, IP and UDP headers, so segmentation copies no payload.
+    fn udp_make_gso_skb(
+        &mut self,
+        hlen: usize,
+        gso: usize,
+        data: &[u8],
+    ) -> Result<SkBuff, OutputError> {
+        let (head, rest) = data.split_at(gso.min(data.len()));
+        let Ok(mut skb) = self.pool.alloc(LL_RESERVED + hlen, UDP_HLEN + head.len()) else {
+            return Err(OutputError::NoBufs);
+        };
+        let mut ok = skb.put(UDP_HLEN).map(|h| h.fill(0)).is_ok() && skb.put_slice(head).is_ok();
+        for chunk in rest.chunks(gso) {
+            match self.pool.alloc(LL_RESERVED + hlen + UDP_HLEN, chunk.len()) {
+                Ok(mut piece) => {
+                    ok &= piece.put_slice(chunk).is_ok();
+                    skb.frag_list.push(piece);
+                }
+                Err(_) => ok = false,
+            }
+        }
+        if !ok {
+            self.pool.recycle(skb);
+            return Err(OutputError::NoBufs);
+        }
+        Ok(skb)
+    }
+}
+
+/// Linux udp4_hwcsum(): the UDP header with the pseudo-header sum in the checksum field,
+/// left for the device (`CHECKSUM_PARTIAL`). `data` is at the UDP header.
+fn udp4_hwcsum(skb: &mut SkBuff, saddr: Ipv4Addr, daddr: Ipv4Addr, sport: u16, dport: u16) {
+    let len = skb.len();
+    let csum_start = skb.headroom() as u16;
+    let pseudo = !skiff_wire::checksum::csum_fold(skiff_wire::checksum::csum_tcpudp_nofold(
+        saddr, daddr, len as u32, 17, 0,
+    ));
+    let d = skb.data_mut();
+    d[0..2].copy_from_slice(&sport.to_be_bytes());
+    d[2..4].copy_from_slice(&dport.to_be_bytes());
+    d[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+    d[6..8].copy_from_slice(&pseudo.to_be_bytes());
+    skb.ip_summed = crate::skb::ChecksumState::Partial {
+        csum_start,
+        csum_offset: 6,
+    };
 }
 
 /// Writes the UDP header at the start of `skb`'s data and its checksum over the whole

@@ -64,11 +64,20 @@ impl Host {
         self.s.netif_receive(self.now, dev, skb);
     }
 
+    /// Delivers a frame with a virtio-net header on `dev`.
+    pub fn rx_vnet(&mut self, dev: u32, hdr: skiff_wire::virtio::VirtioNetHdrRepr, frame: &[u8]) {
+        let mut skb = self.s.alloc_skb(frame.len()).unwrap();
+        skb.put_slice(frame).unwrap();
+        self.s.netif_receive_vnet(self.now, dev, vec![(hdr, skb)]);
+    }
+
     /// Everything the stack transmitted, as (ifindex, frame).
     pub fn tx(&mut self) -> Vec<(u32, Vec<u8>)> {
         let mut out = Vec::new();
         while let Some((dev, skb)) = self.s.poll_transmit() {
-            out.push((dev, skb.data().to_vec()));
+            let mut frame = Vec::with_capacity(skb.len());
+            skb.for_each_chunk(&mut |c| frame.extend_from_slice(c));
+            out.push((dev, frame));
             self.s.recycle(skb);
         }
         out

@@ -1,0 +1,342 @@
+//! Generic receive offload. Linux net/core/gro.c dev_gro_receive(), napi_gro_complete(),
+//! skb_gro_receive(), and the IPv4 level of af_inet.c inet_gro_receive() /
+//! inet_gro_complete().
+//!
+//! GRO runs over one device poll ([`crate::Stack::netif_receive_list`]): packets of a
+//! flow are merged into the first one held, whose `frag_list` takes each later payload
+//! (headers pulled, so they stay in the piece's headroom), and everything held is
+//! completed and passed up when the batch ends. Packets GRO does not merge keep their
+//! order within a flow: a held packet of the same flow is passed up first.
+
+use super::{Offloads, Result};
+use crate::netdev::NetdevFeatures;
+use crate::skb::{ChecksumState, GsoInfo, GsoType, SkBuff};
+use skiff_wire::Ipv4Addr;
+
+/// Linux `MAX_GRO_SKBS`: packets held per device poll.
+pub const MAX_GRO_SKBS: usize = 8;
+/// Linux `gro_max_size` (GRO_LEGACY_MAX_SIZE): a merged packet stays below 64 KiB.
+pub const GRO_MAX_SIZE: usize = 65536;
+
+/// What GRO callbacks may ask of the stack.
+pub struct GroCtx<'a> {
+    /// The receiving device's features (GRO_FRAGLIST, GRO_UDP_FWD).
+    pub features: NetdevFeatures,
+    /// The UDP socket a datagram would reach: `Some(udp_gro)` (whether it set UDP_GRO),
+    /// `None` for no socket. Linux udp4_gro_lookup_skb().
+    pub udp_sk: &'a dyn Fn(&GroIp, u16, u16) -> Option<bool>,
+}
+
+/// The IPv4 facts GRO compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroIp {
+    pub saddr: Ipv4Addr,
+    pub daddr: Ipv4Addr,
+    pub protocol: u8,
+    pub ttl: u8,
+    pub tos: u8,
+    pub id: u16,
+    pub df: bool,
+    pub ihl: usize,
+}
+
+/// The state of a held packet. Linux `NAPI_GRO_CB()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroCb {
+    /// The two ports.
+    pub flow: u32,
+    /// Segments merged so far, the first included.
+    pub count: u16,
+    /// The first segment's payload: the merged packet's `gso_size`.
+    pub gso_size: u16,
+    /// UDP: the first datagram's UDP length.
+    pub first_ulen: u16,
+    /// TCP: the sequence number the next segment must carry.
+    pub next_seq: u32,
+    /// The flow keeps one IP ID (DF set, the second packet repeated it).
+    pub ip_fixedid: bool,
+    /// UDP fraglist GRO (for forwarding) rather than UDP_GRO for a socket.
+    pub is_flist: bool,
+}
+
+/// A held packet (`data` at its IP header) and its state.
+#[derive(Debug)]
+pub struct GroHeld {
+    pub skb: SkBuff,
+    pub ip: GroIp,
+    pub cb: GroCb,
+}
+
+impl GroHeld {
+    /// Same addresses, protocol and ports.
+    pub(super) fn same_flow(&self, ip: &GroIp, flow: u32) -> bool {
+        self.ip.saddr == ip.saddr
+            && self.ip.daddr == ip.daddr
+            && self.ip.protocol == ip.protocol
+            && self.cb.flow == flow
+    }
+}
+
+/// A `gro_receive` callback's answer.
+#[derive(Debug)]
+pub struct GroRet {
+    /// A held packet to complete and pass up now (Linux `pp`).
+    pub pp: Option<usize>,
+    /// The packet, when it was not merged (`data` where the callback got it).
+    pub skb: Option<SkBuff>,
+    /// The packet is not to be held: pass it up as it is.
+    pub flush: bool,
+    /// The state to hold it with otherwise.
+    pub cb: GroCb,
+}
+
+impl GroRet {
+    pub(super) fn flush(skb: SkBuff, pp: Option<usize>) -> GroRet {
+        GroRet {
+            pp,
+            skb: Some(skb),
+            flush: true,
+            cb: GroCb::default(),
+        }
+    }
+
+    pub(super) fn flush_both(skb: SkBuff, i: usize) -> GroRet {
+        GroRet::flush(skb, Some(i))
+    }
+
+    pub(super) fn hold(skb: SkBuff, cb: GroCb) -> GroRet {
+        GroRet {
+            pp: None,
+            skb: Some(skb),
+            flush: false,
+            cb,
+        }
+    }
+
+    pub(super) fn hold_after(skb: SkBuff, i: usize, cb: GroCb) -> GroRet {
+        GroRet {
+            pp: Some(i),
+            ..GroRet::hold(skb, cb)
+        }
+    }
+
+    pub(super) fn pp(i: usize) -> GroRet {
+        GroRet {
+            pp: Some(i),
+            skb: None,
+            flush: false,
+            cb: GroCb::default(),
+        }
+    }
+
+    pub(super) fn merged() -> GroRet {
+        GroRet {
+            pp: None,
+            skb: None,
+            flush: false,
+            cb: GroCb::default(),
+        }
+    }
+}
+
+/// Linux inet_gro_flush(): TTL, TOS and DF must match, and the IP ID must follow the
+/// held packet's (by one per segment), or stay fixed for a DF flow whose second packet
+/// repeated it.
+pub(super) fn inet_gro_flush(ip: &GroIp, p: &mut GroHeld) -> bool {
+    if ip.ttl != p.ip.ttl || ip.tos != p.ip.tos || ip.df != p.ip.df {
+        return true;
+    }
+    let offset = ip.id.wrapping_sub(p.ip.id);
+    if p.cb.count == 1 && ip.df && offset == 0 {
+        p.cb.ip_fixedid = true;
+    }
+    let want = if p.cb.ip_fixedid { 0 } else { p.cb.count };
+    offset != want
+}
+
+/// Linux skb_gro_receive(): the payload (`data` past the headers) joins the held
+/// packet's `frag_list`, unless the merged packet would reach [`GRO_MAX_SIZE`].
+pub(super) fn skb_gro_receive(p: &mut GroHeld, skb: SkBuff) -> core::result::Result<(), SkBuff> {
+    if p.skb.len() + skb.len() >= GRO_MAX_SIZE || !skb.frag_list.is_empty() {
+        return Err(skb);
+    }
+    p.skb.frag_list.push(skb);
+    p.cb.count += 1;
+    Ok(())
+}
+
+/// The L4 half of a gro_complete: the pseudo-header sum in the checksum field (the
+/// payloads were verified as they merged) left `CHECKSUM_PARTIAL`, and the GSO state.
+pub(super) fn gro_complete_l4(
+    skb: &mut SkBuff,
+    thoff: usize,
+    cb: &GroCb,
+    protocol: u8,
+    csum_offset: usize,
+    gso_type: GsoType,
+) -> Result<()> {
+    let len = skb
+        .len()
+        .checked_sub(thoff)
+        .ok_or(super::GsoError::BadHeader)?;
+    let d = skb.data();
+    if d.len() < thoff + csum_offset + 2 || d.len() < 20 {
+        return Err(super::GsoError::BadHeader);
+    }
+    let saddr = Ipv4Addr::new(d[12], d[13], d[14], d[15]);
+    let daddr = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
+    let pseudo = !skiff_wire::checksum::csum_fold(skiff_wire::checksum::csum_tcpudp_nofold(
+        saddr, daddr, len as u32, protocol, 0,
+    ));
+    let field = thoff + csum_offset;
+    skb.data_mut()[field..field + 2].copy_from_slice(&pseudo.to_be_bytes());
+    let csum_start = skb.transport_header().ok_or(super::GsoError::BadHeader)?;
+    skb.ip_summed = ChecksumState::Partial {
+        csum_start,
+        csum_offset: csum_offset as u16,
+    };
+    skb.gso = Some(GsoInfo {
+        size: cb.gso_size,
+        gso_type,
+        segs: cb.count,
+    });
+    Ok(())
+}
+
+/// Linux `napi->gro_hash`: the packets held during one device poll.
+#[derive(Debug, Default)]
+pub(crate) struct GroList {
+    pub held: Vec<GroHeld>,
+}
+
+/// Parses the IPv4 header GRO needs: a plain 20-byte header with a good checksum,
+/// exactly as long as the packet, not a fragment, not already GSO. Linux
+/// inet_gro_receive()'s checks.
+pub(crate) fn gro_ip(skb: &SkBuff) -> Option<GroIp> {
+    let d = skb.data();
+    if skb.gso.is_some() || d.len() < 20 || d[0] != 0x45 || skb.is_nonlinear() {
+        return None;
+    }
+    let frag = u16::from_be_bytes([d[6], d[7]]);
+    if usize::from(u16::from_be_bytes([d[2], d[3]])) != d.len()
+        || frag & 0x3fff != 0
+        || skiff_wire::checksum::ip_fast_csum(&d[..20]) != 0
+    {
+        return None;
+    }
+    Some(GroIp {
+        saddr: Ipv4Addr::new(d[12], d[13], d[14], d[15]),
+        daddr: Ipv4Addr::new(d[16], d[17], d[18], d[19]),
+        protocol: d[9],
+        ttl: d[8],
+        tos: d[1],
+        id: u16::from_be_bytes([d[4], d[5]]),
+        df: frag & 0x4000 != 0,
+        ihl: 20,
+    })
+}
+
+impl GroList {
+    /// Linux dev_gro_receive() → inet_gro_receive(): `skb` (`data` at the IP header) is
+    /// merged, held, or passed to `out`, after any held packet it ends.
+    pub(crate) fn receive(
+        &mut self,
+        offloads: &Offloads,
+        ctx: &mut GroCtx<'_>,
+        skb: SkBuff,
+        out: &mut Vec<SkBuff>,
+    ) {
+        let Some(ip) = gro_ip(&skb) else {
+            // Not for GRO: a held packet of the same addresses goes first.
+            if let Some(ip) = loose_ip(&skb) {
+                self.flush_matching(offloads, out, |p| {
+                    p.ip.saddr == ip.0 && p.ip.daddr == ip.1 && p.ip.protocol == ip.2
+                });
+            }
+            return out.push(skb);
+        };
+        let Some(f) = offloads.inet(ip.protocol).and_then(|c| c.gro_receive) else {
+            return out.push(skb);
+        };
+        let mut skb = skb;
+        if skb.pull(ip.ihl).is_err() {
+            return out.push(skb);
+        }
+        let ret = f(ctx, &mut self.held, skb, &ip);
+        if let Some(i) = ret.pp.filter(|&i| i < self.held.len()) {
+            let p = self.held.remove(i);
+            out.push(napi_gro_complete(offloads, p));
+        }
+        let Some(mut skb) = ret.skb else {
+            return;
+        };
+        let _ = skb.push(ip.ihl);
+        if ret.flush {
+            return out.push(skb);
+        }
+        if self.held.len() >= MAX_GRO_SKBS {
+            let oldest = self.held.remove(0);
+            out.push(napi_gro_complete(offloads, oldest));
+        }
+        self.held.push(GroHeld {
+            skb,
+            ip,
+            cb: ret.cb,
+        });
+    }
+
+    /// Completes and passes up every held packet, oldest first (Linux napi_gro_flush()).
+    pub(crate) fn flush(&mut self, offloads: &Offloads, out: &mut Vec<SkBuff>) {
+        for p in self.held.drain(..) {
+            out.push(napi_gro_complete(offloads, p));
+        }
+    }
+
+    fn flush_matching(
+        &mut self,
+        offloads: &Offloads,
+        out: &mut Vec<SkBuff>,
+        f: impl Fn(&GroHeld) -> bool,
+    ) {
+        while let Some(i) = self.held.iter().position(&f) {
+            let p = self.held.remove(i);
+            out.push(napi_gro_complete(offloads, p));
+        }
+    }
+}
+
+/// Addresses and protocol of anything that looks like IPv4.
+fn loose_ip(skb: &SkBuff) -> Option<(Ipv4Addr, Ipv4Addr, u8)> {
+    let d = skb.data();
+    (d.len() >= 20 && d[0] >> 4 == 4).then(|| {
+        (
+            Ipv4Addr::new(d[12], d[13], d[14], d[15]),
+            Ipv4Addr::new(d[16], d[17], d[18], d[19]),
+            d[9],
+        )
+    })
+}
+
+/// Linux napi_gro_complete() → inet_gro_complete(): a packet that merged nothing goes up
+/// as it came; a merged one gets its total length, header checksum and the protocol's
+/// completion. A completion that fails leaves the packet as received, without GSO state:
+/// its payloads then fail the normal checks.
+fn napi_gro_complete(offloads: &Offloads, mut p: GroHeld) -> SkBuff {
+    if p.cb.count <= 1 {
+        return p.skb;
+    }
+    let len = p.skb.len();
+    let ok = u16::try_from(len).is_ok_and(|tot| {
+        let d = p.skb.data_mut();
+        d[2..4].copy_from_slice(&tot.to_be_bytes());
+        super::ip_send_check(d);
+        true
+    }) && p.skb.reset_network_header().is_ok()
+        && p.skb.set_transport_header(p.ip.ihl).is_ok();
+    let complete = offloads.inet(p.ip.protocol).and_then(|c| c.gro_complete);
+    match complete {
+        Some(f) if ok && f(&mut p.skb, p.ip.ihl, &p.cb).is_ok() => {}
+        _ => p.skb.gso = None,
+    }
+    p.skb
+}
