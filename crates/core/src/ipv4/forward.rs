@@ -43,8 +43,8 @@ impl Stack {
             && h.dont_frag()
             && (frag_max > mtu
                 || (!skb.ignore_df
-                    && !(skb.gso.is_some()
-                        && crate::offload::skb_gso_validate_network_len(&skb, mtu))));
+                    && (skb.gso.is_none()
+                        || !crate::offload::skb_gso_validate_network_len(&skb, mtu))));
         if exceeds {
             self.icmp_send(&skb, dst.flags, 3, 4, dst.mtu);
             return self.kfree_skb(skb, DropReason::PktTooBig);

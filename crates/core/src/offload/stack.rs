@@ -103,11 +103,12 @@ impl Stack {
             }
             return Ok(segs);
         }
-        if matches!(skb.ip_summed, ChecksumState::Partial { .. }) && !can_checksum(features) {
-            if skb_checksum_help(&mut skb).is_err() {
-                self.pool.recycle(skb);
-                return Err(DropReason::SkbCsum);
-            }
+        if matches!(skb.ip_summed, ChecksumState::Partial { .. })
+            && !can_checksum(features)
+            && skb_checksum_help(&mut skb).is_err()
+        {
+            self.pool.recycle(skb);
+            return Err(DropReason::SkbCsum);
         }
         Ok(vec![skb])
     }
