@@ -5,7 +5,7 @@ use skiff_core::ipv4::output::PmtuDisc;
 use skiff_core::ipv4::raw::RawDatagram;
 use skiff_core::route::{FibRoute, RouteType};
 use skiff_core::sim::{HostId, LinkId, Sim};
-use skiff_core::socket::{AF_INET, SOCK_DGRAM, SockFd as RawHandle, SockOpt};
+use skiff_core::socket::{AF_INET, SOCK_DGRAM, SendCmsg, SendMsg, SockFd as RawHandle, SockOpt};
 use skiff_core::sysctl::Sysctl;
 use skiff_core::{Stack, StackConfig};
 use skiff_io::pcap::{LinkType, PcapWriter};
@@ -430,7 +430,79 @@ fn udp_scenarios(demo: &mut Demo) -> Result<(), Box<dyn std::error::Error>> {
         Ok(n) => println!("  the next send went out ({n} bytes): no error arrived"),
     }
     demo.flush_trace();
+    gso_scenario(demo)
+}
+
+/// Scenario 11: one UDP_SEGMENT send, its segments on the wire, and B's sockets with
+/// and without UDP_GRO.
+fn gso_scenario(demo: &mut Demo) -> Result<(), Box<dyn std::error::Error>> {
+    const GSO: u16 = (LAN2_MTU - 28) as u16;
+    println!(
+        "\n11. UDP_SEGMENT: A sends 65000 bytes to B in one sendmsg with a {GSO}-byte segment size (its path MTU to B is {LAN2_MTU}); B reads with and without UDP_GRO"
+    );
+    let data: Vec<u8> = (0..65_000u32).map(|i| (i % 241) as u8).collect();
+    let client = demo.sim.stack(demo.a).socket(AF_INET, SOCK_DGRAM, 0)?;
+    for (port, gro) in [(9000, true), (9001, false)] {
+        let b = demo.sim.stack(demo.b);
+        let rx = b.socket(AF_INET, SOCK_DGRAM, 0)?;
+        b.bind(rx, SocketAddrV4::new(B_ADDR, port).into())?;
+        b.setsockopt(rx, SockOpt::UdpGro(gro))?;
+        b.setsockopt(rx, SockOpt::RcvBuf(1 << 20))?;
+        let frames = |d: &Demo| demo_frames(d);
+        let before = frames(demo);
+        let now = demo.sim.now;
+        let msg = SendMsg {
+            data: &data,
+            addr: Some(SocketAddrV4::new(B_ADDR, port).into()),
+            cmsgs: &[SendCmsg::UdpSegment(GSO)],
+            flags: 0,
+        };
+        let sent = demo.sim.stack(demo.a).sendmsg(now, client, &msg)?;
+        demo.sim.run();
+        let after = frames(demo);
+        println!(
+            "  A: sendmsg(UDP_SEGMENT={GSO}) = {sent}: {} datagrams on lan1, {} forwarded onto lan2",
+            after[0] - before[0],
+            after[1] - before[1]
+        );
+        let mut buf = vec![0u8; 65536];
+        let mut got = Vec::new();
+        let mut reads = Vec::new();
+        while let Ok(m) = demo.sim.stack(demo.b).recvmsg(rx, &mut buf, 0) {
+            got.extend_from_slice(&buf[..m.len]);
+            reads.push((m.len, m.cmsgs.gso_size));
+        }
+        let same = if got == data {
+            "the same bytes"
+        } else {
+            "DIFFERENT bytes"
+        };
+        if gro {
+            for (n, g) in &reads {
+                let g = g.map_or("none".to_string(), |g| g.to_string());
+                println!(
+                    "  B (UDP_GRO on, :{port}): recvmsg = {n} bytes, UDP_GRO cmsg gso_size {g}"
+                );
+            }
+        } else {
+            let max = reads.iter().map(|r| r.0).max().unwrap_or(0);
+            println!(
+                "  B (UDP_GRO off, :{port}): {} recvmsg calls of up to {max} bytes",
+                reads.len()
+            );
+        }
+        println!("  B read {} bytes in all: {same}", got.len());
+    }
+    demo.flush_trace();
     Ok(())
+}
+
+/// Frames put on lan1 and lan2 so far.
+fn demo_frames(d: &Demo) -> [u64; 2] {
+    [
+        d.sim.link(d.links[0]).stats.frames,
+        d.sim.link(d.links[1]).stats.frames,
+    ]
 }
 
 impl Demo {

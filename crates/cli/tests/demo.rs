@@ -43,6 +43,10 @@ fn demo_runs_every_scenario() {
         "  A: created 55 fragments; reassembled 55 fragments into 1 datagram",
         "A got back one datagram: \"three corked writes\"",
         "the next send: sendto: connection refused (ECONNREFUSED)",
+        // One UDP_SEGMENT send, 119 segments, read coalesced and one by one.
+        "A: sendmsg(UDP_SEGMENT=548) = 65000: 119 datagrams on lan1, 119 forwarded onto lan2",
+        "B (UDP_GRO on, :9000): recvmsg = 35072 bytes, UDP_GRO cmsg gso_size 548\n  B (UDP_GRO on, :9000): recvmsg = 29928 bytes, UDP_GRO cmsg gso_size 548\n  B read 65000 bytes in all: the same bytes",
+        "B (UDP_GRO off, :9001): 119 recvmsg calls of up to 548 bytes\n  B read 65000 bytes in all: the same bytes",
         "==== fragmentation and reassembly counters ====",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
@@ -93,7 +97,14 @@ fn pcaps_read_cleanly_in_tshark() {
 
 fn check_with_tshark(file: &Path) {
     let run = Command::new("tshark")
-        .args(["-n", "-o", "ip.check_checksum:TRUE", "-r"])
+        .args([
+            "-n",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-r",
+        ])
         .arg(file)
         .args([
             "-T",
