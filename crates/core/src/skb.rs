@@ -471,7 +471,11 @@ impl SkBuffInner {
     }
 
     /// Bytes held in `frag_list`. Linux `skb->data_len`.
+    #[inline]
     pub fn data_len(&self) -> usize {
+        if self.frag_list.is_empty() {
+            return 0;
+        }
         self.frag_list
             .iter()
             .fold(0, |sum, frag| sum.saturating_add(frag.len()))
@@ -535,6 +539,22 @@ impl SkBuffInner {
         }
         self.data -= n;
         Ok(&mut self.buf[self.data..self.data + n])
+    }
+
+    /// Pushes a copy of `hdr` and marks it as the network header, with the transport
+    /// header `thoff` bytes in: a segment's headers (skb_segment()). False, and nothing
+    /// changed, when the headroom is short or `thoff` is past `hdr`.
+    #[inline]
+    pub fn push_headers(&mut self, hdr: &[u8], thoff: usize) -> bool {
+        let n = hdr.len();
+        if n > self.data || thoff > n || self.data > usize::from(u16::MAX) {
+            return false;
+        }
+        self.data -= n;
+        self.buf[self.data..self.data + n].copy_from_slice(hdr);
+        self.network_header = Some(self.data as u16);
+        self.transport_header = Some((self.data + thoff) as u16);
+        true
     }
 
     /// Removes `n` bytes from the front of the linear data and returns them (they stay in the
@@ -894,7 +914,8 @@ impl SkbPool {
     #[cold]
     #[inline(never)]
     fn recycle_frags(&mut self, frags: &mut Vec<SkBuff>) {
-        for frag in core::mem::take(frags) {
+        // Drained, not taken: the list keeps its capacity for the buffer's next use.
+        for frag in frags.drain(..) {
             self.recycle(frag);
         }
     }

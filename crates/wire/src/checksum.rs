@@ -73,8 +73,15 @@ fn sum_native(data: &[u8]) -> u16 {
                     highs[i] += w >> 16;
                 }
             }
-            let w = words.iter().fold(0u32, |a, b| a.wrapping_add(*b));
-            let h: u32 = highs.iter().sum();
+            // Fold the lanes pairwise, as vectors, before the scalar sum.
+            for half in [8usize, 4] {
+                for i in 0..half {
+                    words[i] = words[i].wrapping_add(words[i + half]);
+                    highs[i] += highs[i + half];
+                }
+            }
+            let w = words[..4].iter().fold(0u32, |a, b| a.wrapping_add(*b));
+            let h: u32 = highs[..4].iter().sum();
             total += w.wrapping_sub(h << 16) as u64 + h as u64;
         }
         total += sum_short(tail);

@@ -1,8 +1,9 @@
 //! The IPv4 level of the offloads. Linux net/ipv4/af_inet.c inet_gso_segment(),
 //! inet_gro_receive(), inet_gro_complete().
 
-use super::{GsoCtx, GsoError, Result, ip_send_check};
+use super::{GsoCtx, GsoError, Result};
 use crate::skb::{GsoType, SkBuff};
+use skiff_wire::checksum::{csum_add, csum_fold, csum_partial};
 
 /// Linux inet_gso_segment(): pulls the IPv4 header, lets the protocol's offload cut the
 /// rest, then gives every segment its own total length, ID (consecutive from the
@@ -23,6 +24,18 @@ pub(super) fn inet_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
     let (protocol, id) = (d[9], u16::from_be_bytes([d[4], d[5]]));
     let fixedid = gso.gso_type.contains(GsoType::TCP_FIXEDID);
     let udpfrag = protocol == 17 && gso.gso_type.contains(GsoType::UDP);
+    // The header sum without the fields each segment rewrites, so no segment's header
+    // is read back (a load of bytes just stored stalls).
+    let mut h = [0u8; 60];
+    h[..ihl].copy_from_slice(&d[..ihl]);
+    h[2..4].fill(0);
+    h[10..12].fill(0);
+    if udpfrag {
+        h[6..8].fill(0);
+    } else if !fixedid {
+        h[4..6].fill(0);
+    }
+    let base = csum_partial(&h[..ihl], 0);
     let ok = skb.reset_network_header().is_ok()
         && skb.set_transport_header(ihl).is_ok()
         && skb.pull(ihl).is_ok();
@@ -50,18 +63,22 @@ pub(super) fn inet_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
             break;
         }
         let d = seg.data_mut();
+        let mut sum = csum_add(base, u32::from(tot));
         if udpfrag {
             let mut fo = (offset >> 3) as u16;
             if i + 1 < n {
                 fo |= 0x2000;
             }
             d[6..8].copy_from_slice(&fo.to_be_bytes());
+            sum = csum_add(sum, u32::from(fo));
             offset += len - ihl;
         } else if !fixedid {
-            d[4..6].copy_from_slice(&id.wrapping_add(i as u16).to_be_bytes());
+            let seg_id = id.wrapping_add(i as u16);
+            d[4..6].copy_from_slice(&seg_id.to_be_bytes());
+            sum = csum_add(sum, u32::from(seg_id));
         }
         d[2..4].copy_from_slice(&tot.to_be_bytes());
-        ip_send_check(d);
+        d[10..12].copy_from_slice(&csum_fold(sum).to_be_bytes());
     }
     if let Err(e) = res {
         for s in segs {

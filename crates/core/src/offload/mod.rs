@@ -26,7 +26,9 @@ use crate::skb::{ChecksumState, GsoType, SkBuff, SkbPool};
 use crate::stack::LL_RESERVED;
 use core::fmt;
 use skiff_wire::Ipv4Addr;
-use skiff_wire::checksum::{csum_fold, csum_partial, csum_tcpudp_magic, csum_tcpudp_nofold};
+use skiff_wire::checksum::{
+    csum_add, csum_fold, csum_partial, csum_tcpudp_magic, csum_tcpudp_nofold,
+};
 
 /// Linux `GSO_MAX_SEGS`: no GSO packet may describe more segments.
 pub const GSO_MAX_SEGS: usize = 65535;
@@ -335,28 +337,28 @@ pub fn skb_segment(pool: &mut SkbPool, mut skb: SkBuff, mss: usize) -> Result<Ve
     let mut segs = Vec::with_capacity(nsegs);
     // Zero copy: the head's linear payload and every piece but the last are one segment
     // each, and the pieces have room for the headers.
+    let n = skb.frag_list.len();
     let aligned = skb.headlen() == mss.min(total)
-        && skb.frag_list.split_last().is_none_or(|(last, rest)| {
-            last.len() <= mss
-                && rest.iter().all(|p| p.len() == mss)
-                && skb.frag_list.iter().all(|p| {
-                    p.headroom() >= hlen + crate::netdev::ETH_HLEN
-                        && p.frag_list.is_empty()
-                        && !p.is_empty()
-                })
+        && skb.frag_list.iter().enumerate().all(|(i, p)| {
+            let len = p.headlen();
+            (len == mss || (i + 1 == n && len <= mss && len > 0))
+                && p.frag_list.is_empty()
+                && p.headroom() >= hlen + crate::netdev::ETH_HLEN
         });
     if aligned {
         let frags = core::mem::take(&mut skb.frag_list);
         let mut ok = true;
+        segs.push(skb);
         for mut piece in frags {
-            copy_skb_header(&mut piece, &skb);
-            ok &= piece.push(hlen).map(|h| h.copy_from_slice(hdr)).is_ok()
-                && set_seg_headers(&mut piece, thoff);
+            ok &= piece.push_headers(hdr, thoff);
             segs.push(piece);
         }
-        skb.gso = None;
-        ok &= skb.push(hlen).is_ok() && set_seg_headers(&mut skb, thoff);
-        segs.insert(0, skb);
+        let (head, pieces) = segs.split_first_mut().expect("the head was pushed first");
+        head.gso = None;
+        for piece in pieces {
+            copy_skb_header(piece, head);
+        }
+        ok &= head.push(hlen).is_ok() && set_seg_headers(head, thoff);
         if !ok {
             for s in segs {
                 pool.recycle(s);
@@ -382,9 +384,7 @@ pub fn skb_segment(pool: &mut SkbPool, mut skb: SkBuff, mss: usize) -> Result<Ve
             .map_err(|_| ())
             .and_then(|b| skb.copy_bits(off, b).map_err(|_| ()))
             .is_ok();
-        let pushed = filled
-            && seg.push(hlen).map(|h| h.copy_from_slice(hdr)).is_ok()
-            && set_seg_headers(&mut seg, thoff);
+        let pushed = filled && seg.push_headers(hdr, thoff);
         segs.push(seg);
         if !pushed {
             res = Err(GsoError::NoMem);
@@ -409,51 +409,89 @@ fn set_seg_headers(seg: &mut SkBuff, thoff: usize) -> bool {
     seg.reset_network_header().is_ok() && seg.set_transport_header(thoff).is_ok()
 }
 
-/// Fills the L4 checksum of a segment whose `data` is at the IP header and whose
-/// transport header is set: left `CHECKSUM_PARTIAL` (the pseudo-header sum in the field)
-/// when `features` checksum, else computed. UDP's 0 is sent as 0xffff. Linux
-/// `__tcp_v4_send_check()` / `udp4_hwcsum()` and `gso_make_checksum()`.
-pub(crate) fn l4_checksum(
-    seg: &mut SkBuff,
+/// The source and destination of a packet whose `data` is at its IPv4 header.
+pub(crate) fn ip_addrs(d: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    let a = d.get(12..20)?;
+    Some((
+        Ipv4Addr::new(a[0], a[1], a[2], a[3]),
+        Ipv4Addr::new(a[4], a[5], a[6], a[7]),
+    ))
+}
+
+/// The L4 checksum of every segment of one packet: Linux `__tcp_v4_send_check()` /
+/// `udp4_hwcsum()` (left `CHECKSUM_PARTIAL`, the pseudo-header sum in the field) when
+/// the features checksum, else `gso_make_checksum()` (computed; UDP's 0 sent as 0xffff).
+pub(crate) struct L4Csum {
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
     protocol: u8,
+    /// The transport header's offset from the network header.
+    thoff: usize,
     csum_offset: usize,
-    features: NetdevFeatures,
-) -> Result<()> {
-    let (Some(nh), Some(th)) = (seg.network_offset(), seg.transport_offset()) else {
-        return Err(GsoError::BadHeader);
-    };
-    if nh != 0 || th < 20 || seg.is_nonlinear() {
-        return Err(GsoError::BadHeader);
+    partial: bool,
+    /// The pseudo-header sum without the length.
+    base: u32,
+}
+
+impl L4Csum {
+    /// For segments of `skb` (`data` past the network and transport headers).
+    pub(crate) fn new(
+        skb: &SkBuff,
+        protocol: u8,
+        csum_offset: usize,
+        features: NetdevFeatures,
+    ) -> Option<L4Csum> {
+        let (saddr, daddr) = ip_addrs(skb.network_header_bytes()?)?;
+        let thoff =
+            usize::from(skb.transport_header()?).checked_sub(usize::from(skb.network_header()?))?;
+        Some(L4Csum {
+            saddr,
+            daddr,
+            protocol,
+            thoff,
+            csum_offset,
+            partial: can_checksum(features),
+            base: csum_tcpudp_nofold(saddr, daddr, 0, protocol, 0),
+        })
     }
-    let th = th as usize;
-    let d = seg.data();
-    let saddr = Ipv4Addr::new(d[12], d[13], d[14], d[15]);
-    let daddr = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
-    let l4len = seg.len() - th;
-    let field = th + csum_offset;
-    if field + 2 > seg.len() {
-        return Err(GsoError::BadHeader);
+
+    /// The transport header's offset from the IP header.
+    pub(crate) fn thoff(&self) -> usize {
+        self.thoff
     }
-    let csum_start = seg.transport_header().unwrap_or(0);
-    let data = seg.data_mut();
-    data[field..field + 2].fill(0);
-    if can_checksum(features) {
-        let pseudo = !csum_fold(csum_tcpudp_nofold(saddr, daddr, l4len as u32, protocol, 0));
-        data[field..field + 2].copy_from_slice(&pseudo.to_be_bytes());
-        seg.ip_summed = ChecksumState::Partial {
-            csum_start,
-            csum_offset: csum_offset as u16,
-        };
-    } else {
-        let sum = csum_partial(&data[th..], 0);
-        let mut check = csum_tcpudp_magic(saddr, daddr, l4len as u32, protocol, sum);
-        if check == 0 && protocol == 17 {
-            check = 0xffff;
+
+    /// Fills the checksum of one segment (`data` at its IP header, linear).
+    pub(crate) fn fill(&self, seg: &mut SkBuff) -> Result<()> {
+        let th = self.thoff;
+        let field = th + self.csum_offset;
+        let len = seg.headlen();
+        if field + 2 > len || seg.is_nonlinear() {
+            return Err(GsoError::BadHeader);
         }
-        data[field..field + 2].copy_from_slice(&check.to_be_bytes());
-        seg.ip_summed = ChecksumState::None;
+        let l4len = (len - th) as u32;
+        if self.partial {
+            let csum_start = (seg.headroom() + th) as u16;
+            let pseudo = !csum_fold(csum_add(self.base, l4len));
+            seg.data_mut()[field..field + 2].copy_from_slice(&pseudo.to_be_bytes());
+            seg.ip_summed = ChecksumState::Partial {
+                csum_start,
+                csum_offset: self.csum_offset as u16,
+            };
+        } else {
+            let data = seg.data_mut();
+            data[field..field + 2].fill(0);
+            let sum = csum_partial(&data[th..], 0);
+            let check = csum_tcpudp_magic(self.saddr, self.daddr, l4len, self.protocol, sum);
+            let check = if check == 0 && self.protocol == 17 {
+                0xffff
+            } else {
+                check
+            };
+            data[field..field + 2].copy_from_slice(&check.to_be_bytes());
+            seg.ip_summed = ChecksumState::None;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Linux skb_checksum_help(): finishes a `CHECKSUM_PARTIAL` packet in software, over

@@ -2,7 +2,7 @@
 //! tcp4_gro_receive(), tcp_gro_receive(), tcp4_gro_complete().
 
 use super::gro::{GroCb, GroCtx, GroHeld, GroIp, GroRet, inet_gro_flush, skb_gro_receive};
-use super::{GsoCtx, GsoError, Result, l4_checksum, skb_segment};
+use super::{GsoCtx, GsoError, L4Csum, Result, skb_segment};
 use crate::skb::{ChecksumState, GsoType, SkBuff};
 
 const FIN: u8 = 0x01;
@@ -35,11 +35,15 @@ pub(super) fn tcp4_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
         ctx.pool.recycle(skb);
         return Err(GsoError::BadHeader);
     }
+    let Some(csum) = L4Csum::new(&skb, 6, 16, ctx.features) else {
+        ctx.pool.recycle(skb);
+        return Err(GsoError::BadHeader);
+    };
+    let th = csum.thoff();
     let mut segs = skb_segment(ctx.pool, skb, mss)?;
     let n = segs.len();
     let mut res = Ok(());
     for (i, seg) in segs.iter_mut().enumerate() {
-        let th = seg.transport_offset().unwrap_or(0).max(0) as usize;
         let d = seg.data_mut();
         let s = seq.wrapping_add((i * mss) as u32);
         d[th + 4..th + 8].copy_from_slice(&s.to_be_bytes());
@@ -51,7 +55,7 @@ pub(super) fn tcp4_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
             f &= !(FIN | PSH);
         }
         d[th + 13] = f;
-        if let Err(e) = l4_checksum(seg, 6, 16, ctx.features) {
+        if let Err(e) = csum.fill(seg) {
             res = Err(e);
             break;
         }

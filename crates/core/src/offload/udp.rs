@@ -4,7 +4,7 @@
 
 use super::gro::{GroCb, GroCtx, GroHeld, GroIp, GroRet, inet_gro_flush, skb_gro_receive};
 use super::tcp::flow_of;
-use super::{GsoCtx, GsoError, Result, l4_checksum, skb_checksum_help, skb_segment};
+use super::{GsoCtx, GsoError, L4Csum, Result, skb_checksum_help, skb_segment};
 use crate::netdev::NetdevFeatures;
 use crate::skb::{ChecksumState, GsoType, SkBuff};
 
@@ -33,13 +33,19 @@ fn udp_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<Vec<SkBuff>>
         ctx.pool.recycle(skb);
         return Err(GsoError::BadSize);
     }
+    let Some(csum) = L4Csum::new(&skb, 17, 6, ctx.features) else {
+        ctx.pool.recycle(skb);
+        return Err(GsoError::BadHeader);
+    };
+    let th = csum.thoff();
     let mut segs = skb_segment(ctx.pool, skb, mss)?;
     let mut res = Ok(());
     for seg in segs.iter_mut() {
-        let th = seg.transport_offset().unwrap_or(0).max(0) as usize;
-        let ulen = (seg.len() - th) as u16;
-        seg.data_mut()[th + 4..th + 6].copy_from_slice(&ulen.to_be_bytes());
-        if let Err(e) = l4_checksum(seg, 17, 6, ctx.features) {
+        let ulen = seg.headlen().saturating_sub(th) as u16;
+        if let Some(f) = seg.data_mut().get_mut(th + 4..th + 6) {
+            f.copy_from_slice(&ulen.to_be_bytes());
+        }
+        if let Err(e) = csum.fill(seg) {
             res = Err(e);
             break;
         }
@@ -65,16 +71,9 @@ fn udp4_ufo_fragment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<Vec<SkBuff
         return Err(GsoError::BadSize);
     }
     // The IP header sits before data: read the addresses from it.
-    let (saddr, daddr) = {
-        let ip = skb.network_header_bytes().unwrap_or(&[]);
-        if ip.len() < 20 {
-            ctx.pool.recycle(skb);
-            return Err(GsoError::BadHeader);
-        }
-        (
-            skiff_wire::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
-            skiff_wire::Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
-        )
+    let Some((saddr, daddr)) = skb.network_header_bytes().and_then(super::ip_addrs) else {
+        ctx.pool.recycle(skb);
+        return Err(GsoError::BadHeader);
     };
     let len = skb.len() as u32;
     let pseudo = !skiff_wire::checksum::csum_fold(skiff_wire::checksum::csum_tcpudp_nofold(
