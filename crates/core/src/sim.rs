@@ -1,7 +1,9 @@
 //! An in-process network: stacks joined by virtual Ethernet segments, on a virtual clock.
 //! A segment with two ends is a veth pair; with more it is a hub-like L2 segment (every
 //! frame reaches every other end, whose device drops what is not for it). Each segment
-//! has an MTU (larger frames are lost, as on a real link) and optional loss.
+//! has an MTU (larger frames are lost, as on a real link) and optional loss. Devices
+//! attached here have checksum offload, which the link finishes as a NIC would
+//! (`Stack::dev_hard_xmit_sw`, which also cuts GSO frames for devices given TSO/USO).
 
 use crate::rand::Prng;
 use crate::skb::SkBuff;
