@@ -296,7 +296,7 @@ pub struct SkBuffInner {
     network_header: Option<u16>,
     transport_header: Option<u16>,
     /// Further pieces of the packet, in order (Linux `skb_shinfo(skb)->frag_list`).
-    pub frag_list: Vec<SkBuff>,
+    pub frag_list: FragList,
     pub ip_summed: ChecksumState,
     pub gso: Option<GsoInfo>,
     pub pkt_type: PacketType,
@@ -411,7 +411,7 @@ impl SkBuffInner {
             mac_header: None,
             network_header: None,
             transport_header: None,
-            frag_list: Vec::new(),
+            frag_list: FragList::default(),
             ip_summed: ChecksumState::None,
             gso: None,
             pkt_type: PacketType::Host,
@@ -473,12 +473,7 @@ impl SkBuffInner {
     /// Bytes held in `frag_list`. Linux `skb->data_len`.
     #[inline]
     pub fn data_len(&self) -> usize {
-        if self.frag_list.is_empty() {
-            return 0;
-        }
-        self.frag_list
-            .iter()
-            .fold(0, |sum, frag| sum.saturating_add(frag.len()))
+        self.frag_list.bytes
     }
 
     /// Packet length: linear data plus `frag_list`. Linux `skb->len`.
@@ -611,19 +606,21 @@ impl SkBuffInner {
             return;
         }
         let mut left = len - headlen;
-        let mut keep = 0;
-        for frag in &mut self.frag_list {
-            if left == 0 {
-                break;
+        self.frag_list.update(|frags| {
+            let mut keep = 0;
+            for frag in frags.iter_mut() {
+                if left == 0 {
+                    break;
+                }
+                let frag_len = frag.len();
+                if frag_len > left {
+                    frag.trim(left);
+                }
+                left -= frag_len.min(left);
+                keep += 1;
             }
-            let frag_len = frag.len();
-            if frag_len > left {
-                frag.trim(left);
-            }
-            left -= frag_len.min(left);
-            keep += 1;
-        }
-        self.frag_list.truncate(keep);
+            frags.truncate(keep);
+        });
     }
 
     /// Calls `f` on the linear data, then on every `frag_list` piece in order.
@@ -682,7 +679,7 @@ impl SkBuffInner {
             core::mem::swap(&mut self.buf, &mut bigger.buf);
             pool.recycle(bigger);
         }
-        let frags = core::mem::take(&mut self.frag_list);
+        let frags = self.frag_list.take();
         self.append_frags(frags, pool)
     }
 
@@ -692,7 +689,7 @@ impl SkBuffInner {
         for frag in frags {
             self.put_slice(frag.data())?;
             let mut frag = frag;
-            let rest = core::mem::take(&mut frag.frag_list);
+            let rest = frag.frag_list.take();
             pool.recycle(frag);
             self.append_frags(rest, pool)?;
         }
@@ -821,6 +818,92 @@ impl SkBuffInner {
     }
 }
 
+/// The pieces after an `SkBuff`'s linear data (Linux `skb_shinfo(skb)->frag_list`), with
+/// their total length kept as Linux keeps `skb->data_len`, so a packet's length never
+/// walks the list. Read it as a slice; change it through the methods, which keep the
+/// total.
+#[derive(Clone, Default)]
+pub struct FragList {
+    pieces: Vec<SkBuff>,
+    bytes: usize,
+}
+
+impl FragList {
+    /// Appends a piece.
+    #[inline]
+    pub fn push(&mut self, piece: SkBuff) {
+        self.bytes = self.bytes.saturating_add(piece.len());
+        self.pieces.push(piece);
+    }
+
+    /// Bytes in all the pieces.
+    #[inline]
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Takes every piece out.
+    pub fn take(&mut self) -> Vec<SkBuff> {
+        self.bytes = 0;
+        core::mem::take(&mut self.pieces)
+    }
+
+    /// Removes every piece, keeping the list's capacity.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, SkBuff> {
+        self.bytes = 0;
+        self.pieces.drain(..)
+    }
+
+    pub fn clear(&mut self) {
+        self.bytes = 0;
+        self.pieces.clear();
+    }
+
+    /// Changes the pieces in place (trims, writes, truncation); the total is recounted.
+    pub fn update<R>(&mut self, f: impl FnOnce(&mut Vec<SkBuff>) -> R) -> R {
+        let r = f(&mut self.pieces);
+        self.bytes = self
+            .pieces
+            .iter()
+            .fold(0, |sum, p| sum.saturating_add(p.len()));
+        r
+    }
+}
+
+impl core::ops::Deref for FragList {
+    type Target = [SkBuff];
+
+    #[inline]
+    fn deref(&self) -> &[SkBuff] {
+        &self.pieces
+    }
+}
+
+impl<'a> IntoIterator for &'a FragList {
+    type Item = &'a SkBuff;
+    type IntoIter = core::slice::Iter<'a, SkBuff>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.pieces.iter()
+    }
+}
+
+impl FromIterator<SkBuff> for FragList {
+    fn from_iter<I: IntoIterator<Item = SkBuff>>(iter: I) -> Self {
+        let mut l = FragList::default();
+        for p in iter {
+            l.push(p);
+        }
+        l
+    }
+}
+
+impl fmt::Debug for FragList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.pieces.iter()).finish()
+    }
+}
+
 /// Counters of an [`SkbPool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PoolStats {
@@ -913,9 +996,9 @@ impl SkbPool {
 
     #[cold]
     #[inline(never)]
-    fn recycle_frags(&mut self, frags: &mut Vec<SkBuff>) {
+    fn recycle_frags(&mut self, frags: &mut FragList) {
         // Drained, not taken: the list keeps its capacity for the buffer's next use.
-        for frag in frags.drain(..) {
+        for frag in frags.drain() {
             self.recycle(frag);
         }
     }
@@ -1193,7 +1276,8 @@ mod tests {
         assert!(s.is_empty());
         // Nested pieces are trimmed too.
         let mut s = frag_skb(b"a", &[b"b"], 0);
-        s.frag_list[0].frag_list.push(skb(0, b"cde", 0));
+        s.frag_list
+            .update(|f| f[0].frag_list.push(skb(0, b"cde", 0)));
         s.trim(4);
         assert_eq!(bytes(&s), b"abcd");
         assert_eq!(s.len(), 4);
@@ -1269,7 +1353,9 @@ mod tests {
         let mut pool = SkbPool::new(64, 8);
         let mut s = skb(0, b"x", 0);
         s.frag_list.push(SkBuff::new(0, SKB_MAX_ALLOC).unwrap());
-        s.frag_list[0].put(SKB_MAX_ALLOC).unwrap();
+        s.frag_list
+            .update(|f| f[0].put(SKB_MAX_ALLOC).map(|_| ()))
+            .unwrap();
         assert_eq!(
             s.linearize(&mut pool).unwrap_err(),
             SkbError::TooLarge {
@@ -1288,7 +1374,7 @@ mod tests {
         a.priority = 3;
         let mut b = a.clone();
         b.data_mut()[0] = b'H';
-        b.frag_list[0].data_mut()[0] = b'F';
+        b.frag_list.update(|f| f[0].data_mut()[0] = b'F');
         b.push(4).unwrap().copy_from_slice(b"more");
         assert_eq!(bytes(&a), b"headfrag");
         assert_eq!(bytes(&b), b"moreHeadFrag");

@@ -132,7 +132,7 @@ impl Stack {
     /// header in its headroom. As in Linux, the head keeps DF and later pieces carry only
     /// their offset and MF. Returns the pieces sent.
     fn ip_fraglist_output(&mut self, mut skb: SkBuff, hlen: usize, dst: &DstEntry) -> Option<u64> {
-        let frags = core::mem::take(&mut skb.frag_list);
+        let frags = skb.frag_list.take();
         let first = skb.headlen();
         let head = skb.data_mut();
         let frag_off = u16::from_be_bytes([head[6], head[7]]);

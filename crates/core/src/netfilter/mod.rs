@@ -627,12 +627,14 @@ fn skb_store_bits(skb: &mut SkBuff, off: usize, bytes: &[u8]) -> bool {
         } else {
             *off -= d.len();
         }
-        for frag in &mut skb.frag_list {
-            if *done == bytes.len() {
-                return;
+        skb.frag_list.update(|frags| {
+            for frag in frags.iter_mut() {
+                if *done == bytes.len() {
+                    return;
+                }
+                walk(frag, off, bytes, done);
             }
-            walk(frag, off, bytes, done);
-        }
+        });
     }
     if off
         .checked_add(bytes.len())

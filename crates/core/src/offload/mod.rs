@@ -346,7 +346,7 @@ pub fn skb_segment(pool: &mut SkbPool, mut skb: SkBuff, mss: usize) -> Result<Ve
                 && p.headroom() >= hlen + crate::netdev::ETH_HLEN
         });
     if aligned {
-        let frags = core::mem::take(&mut skb.frag_list);
+        let frags = skb.frag_list.take();
         let mut ok = true;
         segs.push(skb);
         for mut piece in frags {
