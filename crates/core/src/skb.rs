@@ -456,16 +456,19 @@ impl SkBuffInner {
     }
 
     /// Bytes before `data`. Linux skb_headroom().
+    #[inline]
     pub fn headroom(&self) -> usize {
         self.data
     }
 
     /// Bytes after `tail`. Linux skb_tailroom().
+    #[inline]
     pub fn tailroom(&self) -> usize {
         self.buf.len() - self.tail
     }
 
     /// Bytes of linear data. Linux skb_headlen().
+    #[inline]
     pub fn headlen(&self) -> usize {
         self.tail - self.data
     }
@@ -485,6 +488,7 @@ impl SkBuffInner {
         self.headlen().saturating_add(self.data_len())
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -511,20 +515,24 @@ impl SkBuffInner {
     }
 
     /// Part of the packet lives in `frag_list`. Linux skb_is_nonlinear().
+    #[inline]
     pub fn is_nonlinear(&self) -> bool {
         !self.frag_list.is_empty()
     }
 
     /// The linear data.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.buf[self.data..self.tail]
     }
 
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.data..self.tail]
     }
 
     /// Prepends `n` bytes (to be filled with a header) and returns them. Linux skb_push().
+    #[inline]
     pub fn push(&mut self, n: usize) -> Result<&mut [u8]> {
         if n > self.data {
             return Err(SkbError::NoHeadroom {
@@ -554,6 +562,7 @@ impl SkBuffInner {
 
     /// Removes `n` bytes from the front of the linear data and returns them (they stay in the
     /// headroom, where header offsets may still point). Linux skb_pull().
+    #[inline]
     pub fn pull(&mut self, n: usize) -> Result<&[u8]> {
         let have = self.headlen();
         if n > have {
@@ -565,6 +574,7 @@ impl SkBuffInner {
 
     /// Appends `n` bytes to the linear data (before any `frag_list`) and returns them.
     /// Linux skb_put().
+    #[inline]
     pub fn put(&mut self, n: usize) -> Result<&mut [u8]> {
         let have = self.tailroom();
         if n > have {
@@ -575,6 +585,7 @@ impl SkBuffInner {
     }
 
     /// Appends a copy of `bytes`. Linux skb_put_data().
+    #[inline]
     pub fn put_slice(&mut self, bytes: &[u8]) -> Result<()> {
         self.put(bytes.len())?.copy_from_slice(bytes);
         Ok(())
@@ -697,6 +708,7 @@ impl SkBuffInner {
     }
 
     /// The head-relative offset of `data`, as a header offset.
+    #[inline]
     fn offset_at_data(&self, offset: usize) -> Result<u16> {
         let have = self.headlen();
         if offset > have {
@@ -710,21 +722,25 @@ impl SkBuffInner {
     }
 
     /// Bytes from a header offset to the end of the linear data.
+    #[inline]
     fn header_bytes(&self, header: Option<u16>) -> Option<&[u8]> {
         self.buf.get(usize::from(header?)..self.tail)
     }
 
+    #[inline]
     fn header_bytes_mut(&mut self, header: Option<u16>) -> Option<&mut [u8]> {
         self.buf.get_mut(usize::from(header?)..self.tail)
     }
 
     /// A header's offset from `data`, negative once pulled past.
+    #[inline]
     fn header_offset(&self, header: Option<u16>) -> Option<isize> {
         // Both are at most SKB_MAX_ALLOC, far below isize::MAX.
         Some(usize::from(header?) as isize - self.data as isize)
     }
 
     /// Marks `data` as the start of the link-layer header. Linux skb_reset_mac_header().
+    #[inline]
     pub fn reset_mac_header(&mut self) -> Result<()> {
         self.mac_header = Some(self.offset_at_data(0)?);
         Ok(())
@@ -738,6 +754,7 @@ impl SkBuffInner {
     }
 
     /// Head-relative offset of the link-layer header, if set.
+    #[inline]
     pub fn mac_header(&self) -> Option<u16> {
         self.mac_header
     }
@@ -758,31 +775,37 @@ impl SkBuffInner {
     }
 
     /// Marks `data` as the start of the IP header. Linux skb_reset_network_header().
+    #[inline]
     pub fn reset_network_header(&mut self) -> Result<()> {
         self.network_header = Some(self.offset_at_data(0)?);
         Ok(())
     }
 
     /// Marks `data + offset` as the IP header. Linux skb_set_network_header().
+    #[inline]
     pub fn set_network_header(&mut self, offset: usize) -> Result<()> {
         self.network_header = Some(self.offset_at_data(offset)?);
         Ok(())
     }
 
+    #[inline]
     pub fn network_header(&self) -> Option<u16> {
         self.network_header
     }
 
     /// The IP header onwards. Linux skb_network_header() / ip_hdr().
+    #[inline]
     pub fn network_header_bytes(&self) -> Option<&[u8]> {
         self.header_bytes(self.network_header)
     }
 
+    #[inline]
     pub fn network_header_bytes_mut(&mut self) -> Option<&mut [u8]> {
         self.header_bytes_mut(self.network_header)
     }
 
     /// Linux skb_network_offset().
+    #[inline]
     pub fn network_offset(&self) -> Option<isize> {
         self.header_offset(self.network_header)
     }
@@ -794,25 +817,30 @@ impl SkBuffInner {
     }
 
     /// Marks `data + offset` as the transport header. Linux skb_set_transport_header().
+    #[inline]
     pub fn set_transport_header(&mut self, offset: usize) -> Result<()> {
         self.transport_header = Some(self.offset_at_data(offset)?);
         Ok(())
     }
 
+    #[inline]
     pub fn transport_header(&self) -> Option<u16> {
         self.transport_header
     }
 
     /// The transport header onwards. Linux skb_transport_header() / udp_hdr().
+    #[inline]
     pub fn transport_header_bytes(&self) -> Option<&[u8]> {
         self.header_bytes(self.transport_header)
     }
 
+    #[inline]
     pub fn transport_header_bytes_mut(&mut self) -> Option<&mut [u8]> {
         self.header_bytes_mut(self.transport_header)
     }
 
     /// Linux skb_transport_offset().
+    #[inline]
     pub fn transport_offset(&self) -> Option<isize> {
         self.header_offset(self.transport_header)
     }
