@@ -212,7 +212,7 @@ pub(crate) struct GroList {
 /// Parses the IPv4 header GRO needs: a plain 20-byte header with a good checksum,
 /// exactly as long as the packet, not a fragment, not already GSO. Linux
 /// inet_gro_receive()'s checks.
-pub(crate) fn gro_ip(skb: &SkBuff) -> Option<GroIp> {
+fn gro_ip(skb: &SkBuff) -> Option<GroIp> {
     let d = skb.data();
     if skb.gso.is_some() || d.len() < 20 || d[0] != 0x45 || skb.is_nonlinear() {
         return None;
@@ -329,7 +329,7 @@ fn napi_gro_complete(offloads: &Offloads, mut p: GroHeld) -> SkBuff {
     let ok = u16::try_from(len).is_ok_and(|tot| {
         let d = p.skb.data_mut();
         d[2..4].copy_from_slice(&tot.to_be_bytes());
-        super::ip_send_check(d);
+        skiff_wire::ipv4::Ipv4Packet::new_unchecked(&mut d[..]).fill_checksum();
         true
     }) && p.skb.reset_network_header().is_ok()
         && p.skb.set_transport_header(p.ip.ihl).is_ok();

@@ -127,7 +127,8 @@ pub struct Offloads {
 
 impl Default for Offloads {
     /// IPv4 (`inet_init` → `dev_add_offload(&ip_packet_offload)`), TCP (`tcpv4_offload_init`)
-    /// and UDP (`udpv4_offload_init`).
+    /// and UDP (`udpv4_offload_init`). IPv4's own GRO step (inet_gro_receive) is the GRO
+    /// list's, which then calls the protocol's `gro_receive`.
     fn default() -> Self {
         let mut o = Offloads {
             packet: Vec::new(),
@@ -531,17 +532,6 @@ pub fn skb_checksum_help(skb: &mut SkBuff) -> Result<()> {
     skb.data_mut()[field..field + 2].copy_from_slice(&check.to_be_bytes());
     skb.ip_summed = ChecksumState::None;
     Ok(())
-}
-
-/// Linux ip_send_check(): the IPv4 header checksum of a packet at its IP header.
-pub(crate) fn ip_send_check(data: &mut [u8]) {
-    let ihl = usize::from(data[0] & 0x0f) * 4;
-    if ihl < 20 || ihl > data.len() {
-        return;
-    }
-    data[10..12].fill(0);
-    let c = skiff_wire::checksum::ip_fast_csum(&data[..ihl]);
-    data[10..12].copy_from_slice(&c.to_be_bytes());
 }
 
 #[cfg(test)]
