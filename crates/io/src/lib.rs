@@ -8,4 +8,5 @@
 pub mod clock;
 pub mod net;
 pub mod pcap;
+pub mod tap;
 pub mod tokio;

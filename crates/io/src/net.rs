@@ -70,7 +70,13 @@ impl State {
         while let Some((ifindex, skb)) = self.stack.poll_transmit() {
             if let Some((_, dev)) = self.devices.iter_mut().find(|(i, _)| *i == ifindex) {
                 // A device error loses the frame, as a failed transmit does.
-                let _ = dev.send(skb.data());
+                if skb.is_nonlinear() {
+                    let mut frame = Vec::with_capacity(skb.len());
+                    skb.for_each_chunk(&mut |c| frame.extend_from_slice(c));
+                    let _ = dev.send(&frame);
+                } else {
+                    let _ = dev.send(skb.data());
+                }
             }
             self.stack.recycle(skb);
         }

@@ -1,0 +1,288 @@
+//! TAP and TUN devices: `/dev/net/tun` from user space, hand-written on `libc` (no crate
+//! handles the virtio-net header on Ethernet frames correctly). Linux drivers/net/tun.c:
+//! TUNSETIFF with IFF_TAP/IFF_TUN, IFF_NO_PI, IFF_VNET_HDR and IFF_MULTI_QUEUE;
+//! TUNSETVNETHDRSZ; TUNSETOFFLOAD, negotiated down when the kernel refuses a flag.
+#![allow(unsafe_code)]
+
+use crate::net::Device;
+use skiff_core::netdev::NetdevFeatures;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const IFF_TUN: libc::c_short = 0x0001;
+const IFF_TAP: libc::c_short = 0x0002;
+const IFF_MULTI_QUEUE: libc::c_short = 0x0100;
+const IFF_NO_PI: libc::c_short = 0x1000;
+const IFF_VNET_HDR: libc::c_short = 0x4000;
+/// `_IOW('T', 202, int)`.
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+/// `_IOW('T', 208, unsigned int)`.
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+/// `_IOW('T', 216, int)`.
+const TUNSETVNETHDRSZ: libc::c_ulong = 0x4004_54d8;
+
+/// `TUN_F_*`: what the reader (skiff) takes from the kernel.
+pub const TUN_F_CSUM: u32 = 0x01;
+pub const TUN_F_TSO4: u32 = 0x02;
+pub const TUN_F_TSO6: u32 = 0x04;
+pub const TUN_F_USO4: u32 = 0x20;
+pub const TUN_F_USO6: u32 = 0x40;
+
+/// The virtio-net header skiff uses: `struct virtio_net_hdr_mrg_rxbuf`, 12 bytes.
+pub const VNET_HDR_LEN: usize = 12;
+/// The largest frame a read takes: a 64 KiB GSO packet and its link header.
+pub const MAX_FRAME: usize = 65536 + 14;
+
+/// How to open a device.
+#[derive(Debug, Clone)]
+pub struct TapOptions {
+    /// The interface name; created if absent, attached to otherwise.
+    pub name: String,
+    /// IFF_TUN (IP packets) instead of IFF_TAP (Ethernet frames).
+    pub tun: bool,
+    /// IFF_VNET_HDR: every frame carries a virtio-net header.
+    pub vnet_hdr: bool,
+    /// IFF_MULTI_QUEUE: one file descriptor per queue (open the same name again).
+    pub multi_queue: bool,
+    /// Ask for checksum, TSO and USO offload (with a virtio-net header only).
+    pub offload: bool,
+}
+
+impl TapOptions {
+    /// A TAP device called `name` without a virtio-net header.
+    pub fn tap(name: &str) -> TapOptions {
+        TapOptions {
+            name: name.to_string(),
+            tun: false,
+            vnet_hdr: false,
+            multi_queue: false,
+            offload: false,
+        }
+    }
+}
+
+/// One queue of a TAP or TUN device, non-blocking.
+#[derive(Debug)]
+pub struct Tap {
+    fd: OwnedFd,
+    name: String,
+    vnet_hdr: bool,
+    offloads: u32,
+}
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+impl Tap {
+    /// Opens (creating if needed) the device: Linux tun_set_iff().
+    pub fn open(opts: &TapOptions) -> io::Result<Tap> {
+        let name = opts.name.as_bytes();
+        if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(&0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad interface name {:?}", opts.name),
+            ));
+        }
+        // SAFETY: the path is a NUL-terminated C string; open() has no other preconditions.
+        let raw = check(unsafe {
+            libc::open(
+                c"/dev/net/tun".as_ptr(),
+                libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        })?;
+        // SAFETY: `raw` is a descriptor open() just returned, owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: ifreq is plain old data, valid when zeroed.
+        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (d, s) in ifr.ifr_name.iter_mut().zip(name) {
+            *d = *s as libc::c_char;
+        }
+        let mut flags = IFF_NO_PI | if opts.tun { IFF_TUN } else { IFF_TAP };
+        if opts.vnet_hdr {
+            flags |= IFF_VNET_HDR;
+        }
+        if opts.multi_queue {
+            flags |= IFF_MULTI_QUEUE;
+        }
+        ifr.ifr_ifru.ifru_flags = flags;
+        // SAFETY: TUNSETIFF reads and writes one ifreq, which `ifr` is.
+        check(unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF, &mut ifr) })?;
+        let name: Vec<u8> = ifr
+            .ifr_name
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        let mut tap = Tap {
+            fd,
+            name: String::from_utf8_lossy(&name).into_owned(),
+            vnet_hdr: opts.vnet_hdr,
+            offloads: 0,
+        };
+        if opts.vnet_hdr {
+            let size: libc::c_int = VNET_HDR_LEN as libc::c_int;
+            // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer.
+            check(unsafe { libc::ioctl(tap.fd.as_raw_fd(), TUNSETVNETHDRSZ, &size) })?;
+        }
+        if opts.vnet_hdr && opts.offload {
+            tap.offloads = tap.negotiate_offloads()?;
+        }
+        Ok(tap)
+    }
+
+    /// TUNSETOFFLOAD with every flag skiff handles, then fewer while the kernel refuses
+    /// (an older kernel has no USO).
+    fn negotiate_offloads(&self) -> io::Result<u32> {
+        let all = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+        for flags in [all | TUN_F_USO4 | TUN_F_USO6, all, TUN_F_CSUM, 0] {
+            // SAFETY: TUNSETOFFLOAD takes its flags by value.
+            let r =
+                unsafe { libc::ioctl(self.fd.as_raw_fd(), TUNSETOFFLOAD, flags as libc::c_ulong) };
+            if r == 0 {
+                return Ok(flags);
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINVAL) {
+                return Err(e);
+            }
+        }
+        Ok(0)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The TUN_F_* flags the kernel accepted.
+    pub fn offloads(&self) -> u32 {
+        self.offloads
+    }
+
+    pub fn vnet_hdr(&self) -> bool {
+        self.vnet_hdr
+    }
+
+    /// The stack-side features of a device on this queue: with a virtio-net header the
+    /// kernel takes partial checksums and TSO/USO packets whatever TUNSETOFFLOAD said
+    /// (virtio_net_hdr_to_skb()), so transmit offloads are on.
+    pub fn features(&self) -> NetdevFeatures {
+        let base = NetdevFeatures::SG
+            .union(NetdevFeatures::RXCSUM)
+            .union(NetdevFeatures::GRO);
+        if self.vnet_hdr {
+            base.union(NetdevFeatures::HW_CSUM)
+                .union(NetdevFeatures::TSO)
+                .union(NetdevFeatures::GSO_UDP_L4)
+        } else {
+            base
+        }
+    }
+
+    /// Reads one frame into `frame`, and its virtio-net header into `hdr` when the device
+    /// has one. `Ok(None)` when nothing is waiting.
+    pub fn read(
+        &self,
+        hdr: &mut [u8; VNET_HDR_LEN],
+        frame: &mut [u8],
+    ) -> io::Result<Option<usize>> {
+        let mut iov = [
+            libc::iovec {
+                iov_base: hdr.as_mut_ptr().cast(),
+                iov_len: hdr.len(),
+            },
+            libc::iovec {
+                iov_base: frame.as_mut_ptr().cast(),
+                iov_len: frame.len(),
+            },
+        ];
+        let iov = if self.vnet_hdr {
+            &mut iov[..]
+        } else {
+            &mut iov[1..]
+        };
+        // SAFETY: every iovec points into a live, exclusively borrowed buffer of its length.
+        let n = unsafe { libc::readv(self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock => Ok(None),
+                _ => Err(e),
+            };
+        }
+        let n = n as usize;
+        if !self.vnet_hdr {
+            return Ok(Some(n));
+        }
+        if n < VNET_HDR_LEN {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "read shorter than the virtio-net header",
+            ));
+        }
+        Ok(Some(n - VNET_HDR_LEN))
+    }
+
+    /// Writes one frame, after its virtio-net header when the device has one (`hdr` is
+    /// then required). A full queue is `WouldBlock`.
+    pub fn write(&self, hdr: Option<&[u8; VNET_HDR_LEN]>, frame: &[u8]) -> io::Result<()> {
+        let zero = [0u8; VNET_HDR_LEN];
+        let h = hdr.unwrap_or(&zero);
+        let iov = [
+            libc::iovec {
+                iov_base: h.as_ptr().cast_mut().cast(),
+                iov_len: h.len(),
+            },
+            libc::iovec {
+                iov_base: frame.as_ptr().cast_mut().cast(),
+                iov_len: frame.len(),
+            },
+        ];
+        let iov = if self.vnet_hdr { &iov[..] } else { &iov[1..] };
+        // SAFETY: every iovec points into a live buffer of its length; writev only reads.
+        let n =
+            unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl AsRawFd for Tap {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// A TAP without a virtio-net header as a plain frame device. (A device with one needs
+/// the header's metadata carried into the stack, `Stack::netif_receive_vnet`, which the
+/// driver of the "real devices" issue does.)
+impl Device for Tap {
+    fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if self.vnet_hdr {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a TAP with a virtio-net header needs a driver that keeps its metadata",
+            ));
+        }
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        let mut buf = vec![0u8; MAX_FRAME];
+        Ok(self.read(&mut hdr, &mut buf)?.map(|n| {
+            buf.truncate(n);
+            buf
+        }))
+    }
+
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        if self.vnet_hdr {
+            // No offload metadata: an all-zero header says "a plain frame".
+            return self.write(Some(&[0; VNET_HDR_LEN]), frame);
+        }
+        self.write(None, frame)
+    }
+}
