@@ -8,10 +8,14 @@
 
 use crate::clock::MonotonicClock;
 use skiff_core::Stack;
+use skiff_core::netdev::NetdevFeatures;
+use skiff_core::offload::virtio::virtio_net_hdr_from_skb;
+use skiff_core::skb::SkBuff;
 use skiff_core::socket::{
     AF_INET, IpMreqn, MSG_DONTWAIT, MSG_PEEK, RecvMsg, SOCK_DGRAM, SendMsg, SockError, SockFd,
     SockOpt, SockOptName,
 };
+use skiff_wire::virtio::VirtioNetHdrRepr;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
@@ -24,6 +28,24 @@ pub trait Device: Send {
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>>;
     /// Puts a frame on the wire.
     fn send(&mut self, frame: &[u8]) -> io::Result<()>;
+    /// The offloads the stack may use on this device, set when it is attached; `None`
+    /// keeps the stack's default (no transmit offloads).
+    fn features(&self) -> Option<NetdevFeatures> {
+        None
+    }
+    /// Frames carry a virtio-net header: the driver uses `recv_vnet` / `send_vnet`.
+    fn has_vnet_hdr(&self) -> bool {
+        false
+    }
+    /// The next frame with its virtio-net header.
+    fn recv_vnet(&mut self) -> io::Result<Option<(VirtioNetHdrRepr, Vec<u8>)>> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Puts a frame on the wire behind its virtio-net header.
+    fn send_vnet(&mut self, hdr: &VirtioNetHdrRepr, frame: &[u8]) -> io::Result<()> {
+        let _ = (hdr, frame);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// One end of an in-memory Ethernet cable.
@@ -65,46 +87,89 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Hands every queued frame to its device.
+    /// Hands every queued frame to its device: with its virtio-net header
+    /// (virtio_net_hdr_from_skb()) when the device has one, else finished in software.
     fn flush_tx(&mut self) {
         while let Some((ifindex, skb)) = self.stack.poll_transmit() {
-            if let Some((_, dev)) = self.devices.iter_mut().find(|(i, _)| *i == ifindex) {
-                // A device error loses the frame, as a failed transmit does.
-                if skb.is_nonlinear() {
-                    let mut frame = Vec::with_capacity(skb.len());
-                    skb.for_each_chunk(&mut |c| frame.extend_from_slice(c));
-                    let _ = dev.send(&frame);
-                } else {
-                    let _ = dev.send(skb.data());
-                }
+            let Some(dev) = self
+                .devices
+                .iter_mut()
+                .find(|(i, _)| *i == ifindex)
+                .map(|(_, d)| d)
+            else {
+                self.stack.recycle(skb);
+                continue;
+            };
+            // A device error loses the frame, as a failed transmit does.
+            if dev.has_vnet_hdr()
+                && let Ok(hdr) = virtio_net_hdr_from_skb(&skb, false)
+            {
+                let _ = dev.send_vnet(&hdr, &frame_bytes(&skb));
+                self.stack.recycle(skb);
+                continue;
             }
-            self.stack.recycle(skb);
+            // No header, or metadata a header cannot carry: finished frames.
+            for seg in self.stack.dev_hard_xmit_sw(skb) {
+                let _ = dev.send(&frame_bytes(&seg));
+                self.stack.recycle(seg);
+            }
         }
     }
 
-    /// Receives what the devices have; returns whether anything arrived.
+    /// Receives what the devices have, one batch per device (one NAPI poll, so GRO can
+    /// merge); returns whether anything arrived.
     fn pump_rx(&mut self, now: skiff_core::time::Instant) -> bool {
         let mut got = false;
         for i in 0..self.devices.len() {
             let ifindex = self.devices[i].0;
+            let vnet = self.devices[i].1.has_vnet_hdr();
+            let (mut plain, mut with_hdr) = (Vec::new(), Vec::new());
             // A bounded batch per device per round keeps the lock fair.
             for _ in 0..64 {
-                let Ok(Some(frame)) = self.devices[i].1.recv() else {
-                    break;
+                let dev = &mut self.devices[i].1;
+                let (hdr, frame) = if vnet {
+                    match dev.recv_vnet() {
+                        Ok(Some((h, f))) => (Some(h), f),
+                        _ => break,
+                    }
+                } else {
+                    match dev.recv() {
+                        Ok(Some(f)) => (None, f),
+                        _ => break,
+                    }
                 };
                 let Some(mut skb) = self.stack.alloc_skb(frame.len()) else {
                     break;
                 };
-                if skb.put_slice(&frame).is_ok() {
-                    self.stack.netif_receive(now, ifindex, skb);
-                    got = true;
-                } else {
+                if skb.put_slice(&frame).is_err() {
                     self.stack.recycle(skb);
+                    continue;
                 }
+                match hdr {
+                    Some(h) => with_hdr.push((h, skb)),
+                    None => plain.push(skb),
+                }
+            }
+            got |= !plain.is_empty() || !with_hdr.is_empty();
+            if !with_hdr.is_empty() {
+                self.stack.netif_receive_vnet(now, ifindex, with_hdr);
+            }
+            if !plain.is_empty() {
+                self.stack.netif_receive_list(now, ifindex, plain);
             }
         }
         got
     }
+}
+
+/// Every byte of a frame: its linear data, then its `frag_list`.
+fn frame_bytes(skb: &SkBuff) -> std::borrow::Cow<'_, [u8]> {
+    if !skb.is_nonlinear() {
+        return std::borrow::Cow::Borrowed(skb.data());
+    }
+    let mut frame = Vec::with_capacity(skb.len());
+    skb.for_each_chunk(&mut |c| frame.extend_from_slice(c));
+    std::borrow::Cow::Owned(frame)
 }
 
 pub(crate) struct Shared {
@@ -180,6 +245,10 @@ impl NetStack {
     /// and sends it what the stack transmits there.
     pub fn attach(&self, ifindex: u32, device: Box<dyn Device>) {
         let mut st = self.shared.lock();
+        if let Some(f) = device.features() {
+            // An unknown ifindex is the caller's mistake; the device then serves nothing.
+            let _ = st.stack.set_features(ifindex, f);
+        }
         st.devices.push((ifindex, device));
         self.shared.changed.notify_all();
     }

@@ -6,6 +6,7 @@
 
 use crate::net::Device;
 use skiff_core::netdev::NetdevFeatures;
+use skiff_wire::virtio::{HdrSize, VirtioNetHdr, VirtioNetHdrRepr};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -259,16 +260,12 @@ impl AsRawFd for Tap {
     }
 }
 
-/// A TAP without a virtio-net header as a plain frame device. (A device with one needs
-/// the header's metadata carried into the stack, `Stack::netif_receive_vnet`, which the
-/// driver of the "real devices" issue does.)
+/// A TAP queue as a device of a [`crate::net::NetStack`]: plain frames, or frames behind
+/// a virtio-net header carrying checksum and GSO metadata both ways.
 impl Device for Tap {
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
         if self.vnet_hdr {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "a TAP with a virtio-net header needs a driver that keeps its metadata",
-            ));
+            return Err(io::ErrorKind::Unsupported.into());
         }
         let mut hdr = [0u8; VNET_HDR_LEN];
         let mut buf = vec![0u8; MAX_FRAME];
@@ -284,5 +281,39 @@ impl Device for Tap {
             return self.write(Some(&[0; VNET_HDR_LEN]), frame);
         }
         self.write(None, frame)
+    }
+
+    fn features(&self) -> Option<NetdevFeatures> {
+        Some(Tap::features(self))
+    }
+
+    fn has_vnet_hdr(&self) -> bool {
+        self.vnet_hdr
+    }
+
+    /// A frame and its header; a header that does not parse loses its frame
+    /// (`InvalidData`).
+    fn recv_vnet(&mut self) -> io::Result<Option<(VirtioNetHdrRepr, Vec<u8>)>> {
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        let mut buf = vec![0u8; MAX_FRAME];
+        let Some(n) = self.read(&mut hdr, &mut buf)? else {
+            return Ok(None);
+        };
+        buf.truncate(n);
+        let repr = VirtioNetHdr::new_checked(&hdr[..], HdrSize::V12)
+            .and_then(|h| VirtioNetHdrRepr::parse(&h))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
+        Ok(Some((repr, buf)))
+    }
+
+    fn send_vnet(&mut self, hdr: &VirtioNetHdrRepr, frame: &[u8]) -> io::Result<()> {
+        let repr = VirtioNetHdrRepr {
+            num_buffers: Some(0),
+            ..*hdr
+        };
+        let mut h = [0u8; VNET_HDR_LEN];
+        repr.emit(&mut h)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{e:?}")))?;
+        self.write(Some(&h), frame)
     }
 }

@@ -307,3 +307,119 @@ fn vnet_hdr_frames_cross_to_the_kernel() {
     assert!(got == big, "skiff read the kernel's bytes");
     println!("the kernel's UDP_SEGMENT send arrived in {frames} frame(s); skiff read 10 × 1400");
 }
+
+/// A TAP with a virtio-net header attached to a `NetStack`: the driver carries the
+/// metadata both ways. Kernel ping across sizes that fragment, the kernel's UDP_SEGMENT
+/// super-packet read by a skiff socket as datagrams, and a skiff UDP_SEGMENT send read
+/// by a kernel socket as datagrams.
+#[test]
+fn netstack_serves_a_vnet_tap() {
+    use skiff_core::socket::{SendCmsg, SendMsg};
+    use skiff_io::net::UdpSocket;
+    if std::env::var_os(CHILD).is_none() {
+        // SAFETY: geteuid() has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if !root {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!ci, "the TAP test needs root in CI");
+            println!("skipped: needs root to create a network namespace and a TAP");
+            return;
+        }
+        let out = Command::new("unshare")
+            .args(["--net", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "netstack_serves_a_vnet_tap", "--nocapture"])
+            .env(CHILD, "1")
+            .output()
+            .expect("unshare runs");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "the namespaced run failed");
+        return;
+    }
+    let tap = Tap::open(&TapOptions {
+        vnet_hdr: true,
+        offload: true,
+        ..TapOptions::tap("skt2")
+    })
+    .expect("a TAP with IFF_VNET_HDR");
+    run("ip", &["addr", "add", "10.9.2.1/24", "dev", "skt2"]);
+    run("ip", &["link", "set", "skt2", "up"]);
+    let mut s = Stack::new(StackConfig::default());
+    let eth0 = s
+        .add_device("eth0", EthernetAddress([2, 0, 0, 0, 9, 4]), 1500)
+        .unwrap();
+    s.set_up(eth0, true).unwrap();
+    s.add_addr(eth0, Ipv4Addr::new(10, 9, 2, 2), 24).unwrap();
+    let net = NetStack::new(s);
+    net.attach(eth0, Box::new(tap));
+
+    for size in ["56", "8000"] {
+        let text = run(
+            "ping",
+            &["-c", "3", "-i", "0.01", "-W", "2", "-s", size, "10.9.2.2"],
+        );
+        assert!(text.contains("3 packets transmitted, 3 received"), "{text}");
+    }
+
+    let skiff_sock = UdpSocket::bind(&net, "10.9.2.2:9000").unwrap();
+    skiff_sock
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let kernel = std::net::UdpSocket::bind("10.9.2.1:7777").unwrap();
+    kernel
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let gso: libc::c_int = 1400;
+    // SAFETY: setsockopt reads one int through the pointer, of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&kernel),
+            libc::SOL_UDP,
+            103, // UDP_SEGMENT
+            (&gso as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "setsockopt(UDP_SEGMENT)");
+    let big: Vec<u8> = (0..14000u32).map(|i| (i % 251) as u8).collect();
+    kernel.send_to(&big, "10.9.2.2:9000").unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while got.len() < big.len() {
+        let (n, _) = skiff_sock
+            .recv_from(&mut buf)
+            .expect("a datagram from the kernel");
+        assert_eq!(n, 1400);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got == big, "skiff read the kernel's bytes");
+    println!("kernel UDP_SEGMENT=1400 × 10 → skiff socket: 10 datagrams, same bytes");
+
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i % 247) as u8).collect();
+    let to: std::net::SocketAddrV4 = "10.9.2.1:7777".parse().unwrap();
+    let msg = SendMsg {
+        data: &payload,
+        addr: Some(to.into()),
+        cmsgs: &[SendCmsg::UdpSegment(1000)],
+        flags: 0,
+    };
+    assert_eq!(skiff_sock.sendmsg(&msg).unwrap(), 3000);
+    let mut read = Vec::new();
+    for _ in 0..3 {
+        let (n, _) = kernel.recv_from(&mut buf).expect("a segment from skiff");
+        assert_eq!(n, 1000);
+        read.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(read, payload);
+    let (frames, segs) = net.with(|s| {
+        let d = s.dev(eth0).unwrap();
+        (
+            d.stats.tx_packets,
+            s.stats().get("UdpOutDatagrams").unwrap_or(0),
+        )
+    });
+    println!(
+        "skiff UDP_SEGMENT=1000 → kernel socket: 3 datagrams ({frames} frames sent, OutDatagrams {segs})"
+    );
+}
