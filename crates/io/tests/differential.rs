@@ -5,6 +5,8 @@
 //! Needs root for the namespace: the test re-runs itself under `unshare --net`. Without
 //! root it is skipped with a reason, and with CI=true a skip fails.
 
+mod common;
+
 use skiff_core::socket::{self as sk, SendCmsg, SendMsg, SockAddr, SockFd, SockOpt, SockOptName};
 use skiff_core::{Stack, StackConfig};
 use socket2::{Domain, MaybeUninitSlice, MsgHdr, MsgHdrMut, Protocol, Socket, Type};
@@ -14,7 +16,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
 const ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const CHILD: &str = "SKIFF_DIFFERENTIAL_NETNS";
 
 /// A call's outcome: a value, or the errno.
 type R = Result<i64, i32>;
@@ -601,26 +602,7 @@ fn script(api: &mut dyn Api) -> Vec<String> {
 
 #[test]
 fn differential_against_linux() {
-    if std::env::var_os(CHILD).is_none() {
-        // SAFETY: geteuid() has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        if !root {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(!ci, "the differential test needs root in CI");
-            println!("skipped: needs root to create a network namespace");
-            return;
-        }
-        let exe = std::env::current_exe().unwrap();
-        let out = std::process::Command::new("unshare")
-            .args(["--net", "--"])
-            .arg(exe)
-            .args(["--exact", "differential_against_linux", "--nocapture"])
-            .env(CHILD, "1")
-            .output()
-            .expect("unshare runs");
-        print!("{}", String::from_utf8_lossy(&out.stdout));
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "the namespaced run failed");
+    if !common::in_netns("differential_against_linux") {
         return;
     }
     // Inside the private namespace: lo up at MTU 1500, with 10.0.0.1/32 (as udpgso.sh).

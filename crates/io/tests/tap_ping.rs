@@ -5,6 +5,8 @@
 //! side live in a namespace that disappears with it. Without root it is skipped with a
 //! reason, and with CI=true a skip fails.
 
+mod common;
+
 use skiff_core::{Stack, StackConfig};
 use skiff_io::net::NetStack;
 use skiff_io::tap::{Tap, TapOptions};
@@ -12,7 +14,6 @@ use skiff_wire::Ipv4Addr;
 use skiff_wire::ethernet::EthernetAddress;
 use std::process::Command;
 
-const CHILD: &str = "SKIFF_TAP_PING_NETNS";
 const KERNEL: &str = "10.9.0.1/24";
 const SKIFF: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
 
@@ -32,29 +33,7 @@ fn run(cmd: &str, args: &[&str]) -> String {
 
 #[test]
 fn kernel_ping_reaches_skiff_on_a_tap() {
-    if std::env::var_os(CHILD).is_none() {
-        // SAFETY: geteuid() has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        if !root {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(!ci, "the TAP test needs root in CI");
-            println!("skipped: needs root to create a network namespace and a TAP");
-            return;
-        }
-        let out = Command::new("unshare")
-            .args(["--net", "--"])
-            .arg(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "kernel_ping_reaches_skiff_on_a_tap",
-                "--nocapture",
-            ])
-            .env(CHILD, "1")
-            .output()
-            .expect("unshare runs");
-        print!("{}", String::from_utf8_lossy(&out.stdout));
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "the namespaced run failed");
+    if !common::in_netns("kernel_ping_reaches_skiff_on_a_tap") {
         return;
     }
 
@@ -104,29 +83,7 @@ fn kernel_ping_reaches_skiff_on_a_tap() {
 fn vnet_hdr_frames_cross_to_the_kernel() {
     use skiff_io::tap::{TUN_F_CSUM, TUN_F_TSO4, VNET_HDR_LEN};
     use skiff_wire::virtio::{HdrSize, VirtioGsoType, VirtioNetHdr, VirtioNetHdrRepr};
-    if std::env::var_os(CHILD).is_none() {
-        // SAFETY: geteuid() has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        if !root {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(!ci, "the TAP test needs root in CI");
-            println!("skipped: needs root to create a network namespace and a TAP");
-            return;
-        }
-        let out = Command::new("unshare")
-            .args(["--net", "--"])
-            .arg(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "vnet_hdr_frames_cross_to_the_kernel",
-                "--nocapture",
-            ])
-            .env(CHILD, "1")
-            .output()
-            .expect("unshare runs");
-        print!("{}", String::from_utf8_lossy(&out.stdout));
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "the namespaced run failed");
+    if !common::in_netns("vnet_hdr_frames_cross_to_the_kernel") {
         return;
     }
     let tap = Tap::open(&TapOptions {
@@ -316,25 +273,7 @@ fn vnet_hdr_frames_cross_to_the_kernel() {
 fn netstack_serves_a_vnet_tap() {
     use skiff_core::socket::{SendCmsg, SendMsg};
     use skiff_io::net::UdpSocket;
-    if std::env::var_os(CHILD).is_none() {
-        // SAFETY: geteuid() has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        if !root {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(!ci, "the TAP test needs root in CI");
-            println!("skipped: needs root to create a network namespace and a TAP");
-            return;
-        }
-        let out = Command::new("unshare")
-            .args(["--net", "--"])
-            .arg(std::env::current_exe().unwrap())
-            .args(["--exact", "netstack_serves_a_vnet_tap", "--nocapture"])
-            .env(CHILD, "1")
-            .output()
-            .expect("unshare runs");
-        print!("{}", String::from_utf8_lossy(&out.stdout));
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "the namespaced run failed");
+    if !common::in_netns("netstack_serves_a_vnet_tap") {
         return;
     }
     let tap = Tap::open(&TapOptions {

@@ -238,18 +238,31 @@ impl Stack {
         if space < transhdr.max(1) && total > 0 {
             return Err(OutputError::MsgSize);
         }
-        let first = space.min(total);
-        let Ok(mut skb) = self.pool.alloc(LL_RESERVED + hlen, first) else {
+        self.make_skb_pieces(LL_RESERVED + hlen, transhdr, payload, space, space)
+    }
+
+    /// The head holds `transhdr` zero bytes and payload up to `first` bytes in all; each
+    /// further `piece` bytes of payload go in a `frag_list` piece with `headroom`.
+    pub(crate) fn make_skb_pieces(
+        &mut self,
+        headroom: usize,
+        transhdr: usize,
+        payload: &[u8],
+        first: usize,
+        piece: usize,
+    ) -> Result<SkBuff, OutputError> {
+        let first = first.min(transhdr + payload.len());
+        let Ok(mut skb) = self.pool.alloc(headroom, first) else {
             return Err(OutputError::NoBufs);
         };
         let mut ok = skb.put(transhdr).map(|h| h.fill(0)).is_ok();
-        let (head, rest) = payload.split_at(first - transhdr);
+        let (head, rest) = payload.split_at(first.saturating_sub(transhdr).min(payload.len()));
         ok &= skb.put_slice(head).is_ok();
-        for chunk in rest.chunks(space.max(1)) {
-            match self.pool.alloc(LL_RESERVED + hlen, chunk.len()) {
-                Ok(mut piece) => {
-                    ok &= piece.put_slice(chunk).is_ok();
-                    skb.frag_list.push(piece);
+        for chunk in rest.chunks(piece.max(1)) {
+            match self.pool.alloc(headroom, chunk.len()) {
+                Ok(mut p) => {
+                    ok &= p.put_slice(chunk).is_ok();
+                    skb.frag_list.push(p);
                 }
                 Err(_) => ok = false,
             }

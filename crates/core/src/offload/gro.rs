@@ -154,6 +154,17 @@ pub(super) fn inet_gro_flush(ip: &GroIp, p: &mut GroHeld) -> bool {
     offset != want
 }
 
+/// Linux skb_gro_checksum_validate(): a device-verified or partial checksum is trusted,
+/// anything else is summed. `skb`'s `data` is at the L4 header of `protocol`.
+pub(super) fn csum_valid(skb: &SkBuff, ip: &GroIp, protocol: u8) -> bool {
+    if skb.csum_unnecessary() {
+        return true;
+    }
+    let sum = skiff_wire::checksum::csum_partial(skb.data(), 0);
+    skiff_wire::checksum::csum_tcpudp_magic(ip.saddr, ip.daddr, skb.len() as u32, protocol, sum)
+        == 0
+}
+
 /// Linux skb_gro_receive(): the payload (`data` past the headers) joins the held
 /// packet's `frag_list`, unless the merged packet would reach [`GRO_MAX_SIZE`].
 pub(super) fn skb_gro_receive(p: &mut GroHeld, skb: SkBuff) -> core::result::Result<(), SkBuff> {

@@ -1,9 +1,11 @@
 //! TCP offloads. Linux net/ipv4/tcp_offload.c tcp4_gso_segment(), tcp_gso_segment(),
 //! tcp4_gro_receive(), tcp_gro_receive(), tcp4_gro_complete().
 
-use super::gro::{GroCb, GroCtx, GroHeld, GroIp, GroRet, inet_gro_flush, skb_gro_receive};
+use super::gro::{
+    GroCb, GroCtx, GroHeld, GroIp, GroRet, csum_valid, inet_gro_flush, skb_gro_receive,
+};
 use super::{GsoCtx, GsoError, L4Csum, Result, skb_segment};
-use crate::skb::{ChecksumState, GsoType, SkBuff};
+use crate::skb::{GsoType, SkBuff};
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
@@ -106,7 +108,7 @@ pub(super) fn tcp4_gro_receive(
     let Some(th) = parse_th(skb.data()) else {
         return GroRet::flush(skb, None);
     };
-    if !csum_valid(&skb, ip) {
+    if !csum_valid(&skb, ip, 6) {
         return GroRet::flush(skb, None);
     }
     let len = skb.len() - th.thlen;
@@ -176,19 +178,6 @@ fn new_cb(flow: u32, len: usize, seq: u32) -> GroCb {
 /// The two ports as one word.
 pub(super) fn flow_of(d: &[u8]) -> u32 {
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
-}
-
-/// Linux skb_gro_checksum_validate(): a device-verified or partial checksum is trusted,
-/// anything else is summed.
-fn csum_valid(skb: &SkBuff, ip: &GroIp) -> bool {
-    if matches!(
-        skb.ip_summed,
-        ChecksumState::Unnecessary | ChecksumState::Partial { .. }
-    ) {
-        return true;
-    }
-    let sum = skiff_wire::checksum::csum_partial(skb.data(), 0);
-    skiff_wire::checksum::csum_tcpudp_magic(ip.saddr, ip.daddr, skb.len() as u32, 6, sum) == 0
 }
 
 /// Linux tcp4_gro_complete() / tcp_gro_complete(): the pseudo-header sum in the checksum

@@ -2,7 +2,9 @@
 //! udp4_ufo_fragment() (UFO), udp4_gro_receive() / udp_gro_receive_segment(),
 //! udp4_gro_complete().
 
-use super::gro::{GroCb, GroCtx, GroHeld, GroIp, GroRet, inet_gro_flush, skb_gro_receive};
+use super::gro::{
+    GroCb, GroCtx, GroHeld, GroIp, GroRet, csum_valid, inet_gro_flush, skb_gro_receive,
+};
 use super::tcp::flow_of;
 use super::{GsoCtx, GsoError, L4Csum, Result, skb_checksum_help, skb_segment};
 use crate::netdev::NetdevFeatures;
@@ -119,7 +121,7 @@ pub(super) fn udp4_gro_receive(
         || sk == Some(true)
         || is_flist;
     // Padded, zero-checksum and bad-checksum datagrams go up unmerged.
-    if !allowed || check == 0 || ulen <= 8 || ulen != d.len() || !csum_valid(&skb, ip) {
+    if !allowed || check == 0 || ulen <= 8 || ulen != d.len() || !csum_valid(&skb, ip, 17) {
         return GroRet::flush(skb, None);
     }
     let flow = flow_of(d);
@@ -159,18 +161,6 @@ fn new_cb(flow: u32, ulen: usize, is_flist: bool) -> GroCb {
         is_flist,
         ..GroCb::default()
     }
-}
-
-/// Linux skb_gro_checksum_validate_zero_check() for a non-zero checksum.
-fn csum_valid(skb: &SkBuff, ip: &GroIp) -> bool {
-    if matches!(
-        skb.ip_summed,
-        ChecksumState::Unnecessary | ChecksumState::Partial { .. }
-    ) {
-        return true;
-    }
-    let sum = skiff_wire::checksum::csum_partial(skb.data(), 0);
-    skiff_wire::checksum::csum_tcpudp_magic(ip.saddr, ip.daddr, skb.len() as u32, 17, sum) == 0
 }
 
 /// Linux udp4_gro_complete() / udp_gro_complete(): the UDP length of the whole, the

@@ -466,8 +466,11 @@ impl Stack {
             ignore_df: pmtudisc.ignore_df(),
             ident: None,
         };
+        // A UDP_SEGMENT datagram: one buffer per segment's payload, each with room for
+        // its own link, IP and UDP headers, so segmentation copies no payload.
         let built = if gso_segs > 0 {
-            self.udp_make_gso_skb(hlen, gso, data)
+            let headroom = LL_RESERVED + hlen + UDP_HLEN;
+            self.make_skb_pieces(headroom, UDP_HLEN, data, UDP_HLEN + gso, gso)
         } else {
             self.ip_make_skb(fragsize, hlen, UDP_HLEN, data)
         };
@@ -511,36 +514,6 @@ impl Stack {
                 Err(e.into())
             }
         }
-    }
-
-    /// A UDP_SEGMENT datagram's buffers: the UDP header and the first segment's payload
-    /// in the head, then one `frag_list` piece per further segment, each with headroom
-    /// for its own link, IP and UDP headers, so segmentation copies no payload.
-    fn udp_make_gso_skb(
-        &mut self,
-        hlen: usize,
-        gso: usize,
-        data: &[u8],
-    ) -> Result<SkBuff, OutputError> {
-        let (head, rest) = data.split_at(gso.min(data.len()));
-        let Ok(mut skb) = self.pool.alloc(LL_RESERVED + hlen, UDP_HLEN + head.len()) else {
-            return Err(OutputError::NoBufs);
-        };
-        let mut ok = skb.put(UDP_HLEN).map(|h| h.fill(0)).is_ok() && skb.put_slice(head).is_ok();
-        for chunk in rest.chunks(gso) {
-            match self.pool.alloc(LL_RESERVED + hlen + UDP_HLEN, chunk.len()) {
-                Ok(mut piece) => {
-                    ok &= piece.put_slice(chunk).is_ok();
-                    skb.frag_list.push(piece);
-                }
-                Err(_) => ok = false,
-            }
-        }
-        if !ok {
-            self.pool.recycle(skb);
-            return Err(OutputError::NoBufs);
-        }
-        Ok(skb)
     }
 }
 
