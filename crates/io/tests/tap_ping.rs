@@ -31,6 +31,21 @@ fn run(cmd: &str, args: &[&str]) -> String {
     text
 }
 
+/// setsockopt(UDP_SEGMENT) on a kernel socket; the option is an int.
+fn set_udp_segment(sock: &std::net::UdpSocket, gso: libc::c_int) {
+    // SAFETY: setsockopt reads one int through the pointer, of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(sock),
+            libc::SOL_UDP,
+            103, // UDP_SEGMENT
+            (&gso as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "setsockopt(UDP_SEGMENT)");
+}
+
 #[test]
 fn kernel_ping_reaches_skiff_on_a_tap() {
     if !common::in_netns("kernel_ping_reaches_skiff_on_a_tap") {
@@ -211,18 +226,7 @@ fn vnet_hdr_frames_cross_to_the_kernel() {
         std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 9000).into(),
     )
     .unwrap();
-    let gso: libc::c_int = 1400;
-    // SAFETY: setsockopt reads one int through the pointer, of the size given.
-    let r = unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&sock),
-            libc::SOL_UDP,
-            103, // UDP_SEGMENT
-            (&gso as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0, "setsockopt(UDP_SEGMENT)");
+    set_udp_segment(&sock, 1400);
     let big: Vec<u8> = (0..14000u32).map(|i| (i % 253) as u8).collect();
     sock.send_to(&big, "10.9.1.2:9000").unwrap();
     let (mut hdr, mut frame) = ([0u8; VNET_HDR_LEN], vec![0u8; 65550]);
@@ -309,18 +313,7 @@ fn netstack_serves_a_vnet_tap() {
     kernel
         .set_read_timeout(Some(std::time::Duration::from_secs(2)))
         .unwrap();
-    let gso: libc::c_int = 1400;
-    // SAFETY: setsockopt reads one int through the pointer, of the size given.
-    let r = unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&kernel),
-            libc::SOL_UDP,
-            103, // UDP_SEGMENT
-            (&gso as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0, "setsockopt(UDP_SEGMENT)");
+    set_udp_segment(&kernel, 1400);
     let big: Vec<u8> = (0..14000u32).map(|i| (i % 251) as u8).collect();
     kernel.send_to(&big, "10.9.2.2:9000").unwrap();
     let mut got = Vec::new();

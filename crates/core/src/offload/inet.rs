@@ -1,7 +1,7 @@
 //! The IPv4 level of the offloads. Linux net/ipv4/af_inet.c inet_gso_segment(),
 //! inet_gro_receive(), inet_gro_complete().
 
-use super::{GsoCtx, GsoError, Result};
+use super::{GsoCtx, GsoError, Result, segs_or_recycle};
 use crate::skb::{GsoType, SkBuff};
 use skiff_wire::checksum::{csum_add, csum_fold, csum_partial};
 
@@ -80,11 +80,5 @@ pub(super) fn inet_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
         d[2..4].copy_from_slice(&tot.to_be_bytes());
         d[10..12].copy_from_slice(&csum_fold(sum).to_be_bytes());
     }
-    if let Err(e) = res {
-        for s in segs {
-            ctx.pool.recycle(s);
-        }
-        return Err(e);
-    }
-    Ok(segs)
+    segs_or_recycle(ctx.pool, segs, res)
 }

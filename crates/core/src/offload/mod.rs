@@ -394,15 +394,22 @@ pub fn skb_segment(pool: &mut SkbPool, mut skb: SkBuff, mss: usize) -> Result<Ve
         off += len;
     }
     pool.recycle(skb);
-    match res {
-        Ok(()) => Ok(segs),
-        Err(e) => {
-            for s in segs {
-                pool.recycle(s);
-            }
-            Err(e)
+    segs_or_recycle(pool, segs, res)
+}
+
+/// The segments, or, when a step failed, the error with every segment back in the pool.
+pub(crate) fn segs_or_recycle(
+    pool: &mut SkbPool,
+    segs: Vec<SkBuff>,
+    res: Result<()>,
+) -> Result<Vec<SkBuff>> {
+    if let Err(e) = res {
+        for s in segs {
+            pool.recycle(s);
         }
+        return Err(e);
     }
+    Ok(segs)
 }
 
 /// A segment's header offsets once its headers are at `data`.

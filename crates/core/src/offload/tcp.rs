@@ -4,7 +4,7 @@
 use super::gro::{
     GroCb, GroCtx, GroHeld, GroIp, GroRet, csum_valid, inet_gro_flush, skb_gro_receive,
 };
-use super::{GsoCtx, GsoError, L4Csum, Result, skb_segment};
+use super::{GsoCtx, GsoError, L4Csum, Result, segs_or_recycle, skb_segment};
 use crate::skb::{GsoType, SkBuff};
 
 const FIN: u8 = 0x01;
@@ -62,13 +62,7 @@ pub(super) fn tcp4_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
             break;
         }
     }
-    if let Err(e) = res {
-        for s in segs {
-            ctx.pool.recycle(s);
-        }
-        return Err(e);
-    }
-    Ok(segs)
+    segs_or_recycle(ctx.pool, segs, res)
 }
 
 /// The header facts TCP GRO compares. `data` is at the TCP header.

@@ -6,7 +6,7 @@ use super::gro::{
     GroCb, GroCtx, GroHeld, GroIp, GroRet, csum_valid, inet_gro_flush, skb_gro_receive,
 };
 use super::tcp::flow_of;
-use super::{GsoCtx, GsoError, L4Csum, Result, skb_checksum_help, skb_segment};
+use super::{GsoCtx, GsoError, L4Csum, Result, segs_or_recycle, skb_checksum_help, skb_segment};
 use crate::netdev::NetdevFeatures;
 use crate::skb::{ChecksumState, GsoType, SkBuff};
 
@@ -52,13 +52,7 @@ fn udp_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<Vec<SkBuff>>
             break;
         }
     }
-    if let Err(e) = res {
-        for s in segs {
-            ctx.pool.recycle(s);
-        }
-        return Err(e);
-    }
-    Ok(segs)
+    segs_or_recycle(ctx.pool, segs, res)
 }
 
 /// Linux udp4_ufo_fragment(): the datagram's checksum is completed in software (no
