@@ -99,6 +99,9 @@ drop_reasons! {
     CpuBacklog => "CPU_BACKLOG",
     /// The device transmit queue is full: device `tx_dropped`.
     QdiscDrop => "QDISC_DROP",
+    /// The device refused the frame (its ring full, ENOBUFS, the link down): device
+    /// `tx_dropped`.
+    FullRing => "FULL_RING",
     /// No handler for the ethertype, or a bad Ethernet header: device `rx_dropped`.
     UnhandledProto => "UNHANDLED_PROTO",
     /// Segmentation failed: bad GSO metadata or headers.

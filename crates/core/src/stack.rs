@@ -415,6 +415,22 @@ impl Stack {
         self.mib.render_netstat()
     }
 
+    /// `ip neigh show`: one line per entry, by device then address.
+    pub fn render_neigh(&self) -> String {
+        let mut entries: Vec<_> = self.neigh.entries().collect();
+        entries.sort_by_key(|e| (e.ifindex, u32::from(e.addr)));
+        let mut out = String::new();
+        for e in entries {
+            let dev = self.dev(e.ifindex).map_or("?", |d| d.name.as_str());
+            out.push_str(&format!("{} dev {dev} ", e.addr));
+            if let Some(mac) = e.mac {
+                out.push_str(&format!("lladdr {mac} "));
+            }
+            out.push_str(&format!("{}\n", e.state));
+        }
+        out
+    }
+
     /// The free-list state of the packet pool (steady-state traffic should not allocate).
     pub fn pool(&self) -> &SkbPool {
         &self.pool

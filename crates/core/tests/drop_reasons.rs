@@ -245,6 +245,13 @@ fn every_drop_reason_has_a_scenario() {
         };
         assert!(h.s.dev_hard_xmit_sw(skb).is_empty());
     });
+    expect(&mut seen, R::FullRing, false, |h| {
+        // The shell's device refused a frame (a TAP write failed).
+        ping(h, PEER, b"x");
+        let (dev, skb) = h.s.poll_transmit().unwrap();
+        h.s.dev_tx_dropped(dev, skb);
+        assert_eq!(h.s.dev(dev).unwrap().stats.tx_dropped, 1);
+    });
     expect(&mut seen, R::IcmpCsum, false, |h| {
         let mut p = echo();
         p.payload[3] ^= 1;

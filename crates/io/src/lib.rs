@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod clock;
+pub mod daemon;
 pub mod epoll;
 pub mod net;
 pub mod pcap;

@@ -7,10 +7,10 @@
 //! `tokio::net::UdpSocket` over the same stack.
 
 use crate::clock::MonotonicClock;
+use crate::daemon::frame_bytes;
 use skiff_core::Stack;
 use skiff_core::netdev::NetdevFeatures;
 use skiff_core::offload::virtio::virtio_net_hdr_from_skb;
-use skiff_core::skb::SkBuff;
 use skiff_core::socket::{
     AF_INET, IpMreqn, MSG_DONTWAIT, MSG_PEEK, RecvMsg, SOCK_DGRAM, SendMsg, SockError, SockFd,
     SockOpt, SockOptName,
@@ -160,16 +160,6 @@ impl State {
         }
         got
     }
-}
-
-/// Every byte of a frame: its linear data, then its `frag_list`.
-fn frame_bytes(skb: &SkBuff) -> std::borrow::Cow<'_, [u8]> {
-    if !skb.is_nonlinear() {
-        return std::borrow::Cow::Borrowed(skb.data());
-    }
-    let mut frame = Vec::with_capacity(skb.len());
-    skb.for_each_chunk(&mut |c| frame.extend_from_slice(c));
-    std::borrow::Cow::Owned(frame)
 }
 
 pub(crate) struct Shared {

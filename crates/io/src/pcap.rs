@@ -102,6 +102,11 @@ impl<W: Write> PcapWriter<W> {
         self.w.write_all(&frame[..incl_len as usize])
     }
 
+    /// Flushes the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
     /// The underlying writer (flush it if it buffers).
     pub fn into_inner(self) -> W {
         self.w

@@ -143,6 +143,34 @@ impl IpFrags {
         self.queues.is_empty()
     }
 
+    /// The live queues, one per line, oldest deadline first: key, bytes known and queued,
+    /// fragment count, memory and time left. (Linux has no such listing; the fields are
+    /// `struct ipq`'s.)
+    pub fn render(&self, now: Instant) -> String {
+        let mut qs: Vec<(Instant, &FragKey, &Ipq)> = self
+            .queues
+            .iter()
+            .map(|(k, q)| (self.timers.deadline(q.timer).unwrap_or(now), k, q))
+            .collect();
+        qs.sort_by_key(|&(t, k, _)| (t, u32::from(k.saddr), k.id));
+        let mut out = String::new();
+        for (deadline, k, q) in qs {
+            let frags: usize = q.runs.values().map(|r| r.frags.len()).sum();
+            let left = deadline.saturating_duration_since(now);
+            let len = if q.flags & INET_FRAG_LAST_IN != 0 {
+                q.len.to_string()
+            } else {
+                format!(">={}", q.len)
+            };
+            out.push_str(&format!(
+                "src {} dst {} id 0x{:04x} proto {} user {:?} len {} meat {} frags {} mem {} expires {}.{:03}s\n",
+                k.saddr, k.daddr, k.id, k.protocol, k.user, len, q.meat, frags, q.mem,
+                left.as_secs(), left.subsec_millis()
+            ));
+        }
+        out
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.timers.next_deadline()
     }

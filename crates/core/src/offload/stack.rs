@@ -119,13 +119,38 @@ impl Stack {
     /// do the work (a pcap writer, an in-process link) calls this. A frame whose
     /// metadata cannot be honoured is dropped and counted (`SKB_GSO_SEG`/`SKB_CSUM`).
     pub fn dev_hard_xmit_sw(&mut self, skb: SkBuff) -> Vec<SkBuff> {
-        match self.xmit_sw(skb, NetdevFeatures::default()) {
+        match self.skb_finish_sw(skb) {
             Ok(segs) => segs,
             Err(reason) => {
                 self.count_drop(reason);
                 Vec::new()
             }
         }
+    }
+
+    /// [`Stack::dev_hard_xmit_sw`] without counting: for a capture of frames the stack
+    /// did not drop (a pcap writer records what a device without offloads would carry).
+    /// On error the buffer has gone back to the pool.
+    pub fn skb_finish_sw(&mut self, skb: SkBuff) -> Result<Vec<SkBuff>, DropReason> {
+        self.xmit_sw(skb, NetdevFeatures::default())
+    }
+
+    /// A frame the shell could not take in (a virtio-net header that does not parse, a
+    /// read error): dropped and counted in the device's `rx_dropped`. Linux tun_get_user().
+    pub fn netif_rx_dropped(&mut self, ifindex: u32, reason: DropReason) {
+        if let Some(dev) = self.dev_mut(ifindex) {
+            dev.stats.rx_dropped += 1;
+        }
+        self.count_drop(reason);
+    }
+
+    /// A frame the device refused (its queue full, ENOBUFS, the link down): dropped and
+    /// counted in the device's `tx_dropped`. Linux tun_net_xmit() (`FULL_RING`).
+    pub fn dev_tx_dropped(&mut self, ifindex: u32, skb: SkBuff) {
+        if let Some(dev) = self.dev_mut(ifindex) {
+            dev.stats.tx_dropped += 1;
+        }
+        self.kfree_skb(skb, DropReason::FullRing);
     }
 
     /// Frames from a device with a virtio-net header (TAP with IFF_VNET_HDR), as one

@@ -1,0 +1,156 @@
+//! `skiff up`: a stack on TAP devices, as a daemon, until SIGINT or SIGTERM.
+
+use crate::config::{Config, IfKind, UpArgs};
+use crate::ctl;
+use skiff_core::route::FibRoute;
+use skiff_core::{Stack, StackConfig};
+use skiff_io::daemon::{Daemon, UdpEcho};
+use skiff_io::pcap::LinkType;
+use skiff_io::tap::{Tap, TapOptions};
+use skiff_wire::ethernet::EthernetAddress;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The stack a configuration describes: sysctls, interfaces (up, addressed), routes and
+/// rules, with the ifindex of each interface in order, and its echo services bound.
+pub fn build_stack(cfg: &Config) -> Result<(Stack, Vec<u32>, UdpEcho), String> {
+    let name = cfg.interfaces.first().map_or("skiff", |i| i.name.as_str());
+    let mut stack = Stack::new(StackConfig {
+        name: name.to_string(),
+        seed: seed(),
+        ..StackConfig::default()
+    });
+    for (k, v) in &cfg.sysctl {
+        stack
+            .set_sysctl(k, v)
+            .map_err(|e| format!("sysctl {k}={v}: {e}"))?;
+    }
+    let mut ifindexes = Vec::new();
+    for (i, iface) in cfg.interfaces.iter().enumerate() {
+        if iface.kind == IfKind::Tun {
+            return Err(format!(
+                "interface {}: kind \"tun\" is not supported yet (skiff's devices are Ethernet)",
+                iface.name
+            ));
+        }
+        let mac = iface.mac.unwrap_or_else(|| random_mac(i));
+        let ifindex = stack
+            .add_device(&iface.name, mac, iface.mtu)
+            .map_err(|e| format!("interface {}: {e}", iface.name))?;
+        stack
+            .set_up(ifindex, true)
+            .map_err(|e| format!("interface {}: {e}", iface.name))?;
+        for &(addr, plen) in &iface.addrs {
+            stack
+                .add_addr(ifindex, addr, plen)
+                .map_err(|e| format!("interface {}: address {addr}/{plen}: {e}", iface.name))?;
+        }
+        ifindexes.push(ifindex);
+    }
+    for r in &cfg.routes {
+        let mut route = FibRoute::new(r.dst, r.prefix_len, r.rtype);
+        if let Some(gw) = r.via {
+            route = route.via(gw);
+        }
+        if let Some(dev) = &r.dev {
+            let ifindex = stack
+                .dev_by_name(dev)
+                .map(|d| d.ifindex)
+                .ok_or_else(|| format!("route {}/{}: no device {dev}", r.dst, r.prefix_len))?;
+            route = route.dev(ifindex);
+        }
+        route = route.metric(r.metric);
+        route.mtu = r.mtu.unwrap_or(0);
+        stack
+            .add_route(route)
+            .map_err(|e| format!("route {}/{}: {e}", r.dst, r.prefix_len))?;
+    }
+    stack
+        .nf
+        .load_rules(&cfg.rules)
+        .map_err(|e| format!("rule {e}"))?;
+    let mut echo = UdpEcho::default();
+    for &addr in &cfg.udp_echo {
+        echo.add(&mut stack, addr)
+            .map_err(|e| format!("udp_echo {addr}: {e}"))?;
+    }
+    Ok((stack, ifindexes, echo))
+}
+
+/// The control socket's path: the configured one, else `/run/skiff/<first interface>.sock`.
+pub fn ctl_path(cfg: &Config) -> PathBuf {
+    cfg.ctl.clone().unwrap_or_else(|| {
+        let first = cfg.interfaces.first().map_or("skiff", |i| i.name.as_str());
+        PathBuf::from(format!("{}/{first}.sock", ctl::CTL_DIR))
+    })
+}
+
+pub fn run(args: &UpArgs) -> Result<(), String> {
+    let cfg = Config::from_args(args).map_err(|e| e.to_string())?;
+    let (stack, ifindexes, echo) = build_stack(&cfg)?;
+    let mut daemon = Daemon::new(stack).map_err(|e| format!("event loop: {e}"))?;
+    daemon.echo = echo;
+    for (iface, &ifindex) in cfg.interfaces.iter().zip(&ifindexes) {
+        // Without offloads, plain frames: the kernel segments and checksums before handing
+        // them over, and skiff does the same for what it sends.
+        let opts = TapOptions {
+            name: iface.name.clone(),
+            tun: false,
+            vnet_hdr: iface.offload,
+            multi_queue: false,
+            offload: iface.offload,
+        };
+        let tap = Tap::open(&opts).map_err(|e| format!("{}: {e}", iface.name))?;
+        daemon
+            .add_port(ifindex, tap)
+            .map_err(|e| format!("{}: {e}", iface.name))?;
+    }
+    let ctl_path = ctl_path(&cfg);
+    daemon
+        .listen_ctl(&ctl_path)
+        .map_err(|e| format!("ctl socket {}: {e}", ctl_path.display()))?;
+    if let Some(p) = &cfg.pcap {
+        daemon
+            .capture(p, LinkType::Ethernet)
+            .map_err(|e| format!("pcap {}: {e}", p.display()))?;
+    }
+    let mut ready = String::from("ready");
+    for (iface, &ifindex) in cfg.interfaces.iter().zip(&ifindexes) {
+        let mac = daemon.stack.dev(ifindex).map(|d| d.mac).unwrap_or_default();
+        ready.push_str(&format!(" {} mac {mac}", iface.name));
+        for (a, p) in &iface.addrs {
+            ready.push_str(&format!(" {a}/{p}"));
+        }
+        if !iface.offload {
+            ready.push_str(" no-offload");
+        }
+        ready.push(';');
+    }
+    ready.push_str(&format!(" ctl {}", ctl_path.display()));
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{ready}");
+    let _ = out.flush();
+    drop(out);
+    let sig = daemon
+        .run(&mut ctl::handle)
+        .map_err(|e| format!("event loop: {e}"))?;
+    println!("skiff: {sig}: shutting down; final counters:");
+    print!("{}", daemon.stack.render_snmp());
+    print!("{}", daemon.stack.render_netstat());
+    Ok(())
+}
+
+/// A seed for the stack's hash keys and IP IDs: per run, as the kernel's are per boot.
+fn seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    t ^ (u64::from(std::process::id()) << 32)
+}
+
+/// A locally administered unicast MAC, different per run and per interface (Linux
+/// eth_hw_addr_random()).
+fn random_mac(i: usize) -> EthernetAddress {
+    let s = seed().wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes();
+    EthernetAddress([0x02, s[0], s[1], s[2], s[3], s[4].wrapping_add(i as u8)])
+}

@@ -1,0 +1,446 @@
+//! `skiff up` on TAP devices with the Linux kernel as its peer: kernel ping and UDP
+//! sockets against skiff as a host, kernel UDP GSO with offloads on and off, and skiff
+//! as a router between two namespaces (fragmentation, frag-needed and the kernel's path
+//! MTU, TTL expiry, a 200 MB TCP transfer). Every capture skiff writes is read by tshark.
+//!
+//! Needs root: each test re-runs itself under `unshare --net`, and the router tests add
+//! two namespaces of their own, held by child processes that die with the test. Without
+//! root a test is skipped with a reason, and with CI=true a skip fails.
+
+mod common;
+
+use common::{Daemon, Netns, check_with_tshark, netns::in_netns, run};
+use std::hash::Hasher;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("skiff-interop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A counter from `skiff ctl snmp`, by nstat name (`IpInReceives`, `UdpInDatagrams`).
+fn snmp(ctl: &str, name: &str) -> u64 {
+    let (ok, text, err) = Daemon::ctl(ctl, &["snmp"]);
+    assert!(ok, "ctl snmp: {err}");
+    let lines: Vec<&str> = text.lines().collect();
+    for pair in lines.chunks(2) {
+        let (Some(head), Some(vals)) = (pair.first(), pair.get(1)) else {
+            continue;
+        };
+        let mut h = head.split_whitespace();
+        let group = h.next().unwrap().trim_end_matches(':');
+        for (k, v) in h.zip(vals.split_whitespace().skip(1)) {
+            if format!("{group}{k}") == name {
+                return v.parse().unwrap();
+            }
+        }
+    }
+    panic!("no {name} in:\n{text}");
+}
+
+fn setsockopt_int(fd: &impl AsRawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) {
+    // SAFETY: setsockopt reads one int through the pointer, of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "setsockopt: {}", std::io::Error::last_os_error());
+}
+
+/// Bytes that are not all alike, so a misplaced segment shows.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
+        .collect()
+}
+
+/// One IPv4 fragment (MF set, offset 0) from the kernel through a raw socket.
+fn send_first_fragment(to: Ipv4Addr, id: u16) {
+    let mut pkt = vec![0u8; 28];
+    pkt[0] = 0x45;
+    pkt[2..4].copy_from_slice(&28u16.to_be_bytes());
+    pkt[4..6].copy_from_slice(&id.to_be_bytes());
+    pkt[6] = 0x20; // MF
+    pkt[8] = 64;
+    pkt[9] = 17;
+    pkt[16..20].copy_from_slice(&to.octets());
+    // SAFETY: socket() has no memory preconditions.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+    assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(to).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: the buffer and the address are live for the call, with the lengths given;
+    // close() ends the descriptor we own.
+    let r = unsafe {
+        let r = libc::sendto(
+            fd,
+            pkt.as_ptr().cast(),
+            pkt.len(),
+            0,
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        libc::close(fd);
+        r
+    };
+    assert_eq!(r, 28, "sendto: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn skiff_up_serves_the_kernel_on_a_tap() {
+    if !in_netns("skiff_up_serves_the_kernel_on_a_tap") {
+        return;
+    }
+    let ctl = tmp("host.sock");
+    let ctl = ctl.to_str().unwrap();
+    let pcap = tmp("host.pcap");
+    let d = Daemon::up(&[
+        "--tap",
+        "skh0",
+        "--addr",
+        "10.9.0.2/24",
+        "--udp-echo",
+        "7",
+        "--ctl",
+        ctl,
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    assert!(d.ready.contains("skh0"), "{}", d.ready);
+    run("ip", &["addr", "add", "10.9.0.1/24", "dev", "skh0"]);
+    run("ip", &["link", "set", "skh0", "up"]);
+
+    // Kernel ping: one packet, then 100, then sizes that fragment both ways.
+    for (count, size) in [
+        ("1", "56"),
+        ("100", "56"),
+        ("3", "1472"),
+        ("3", "8000"),
+        ("2", "65507"),
+    ] {
+        let text = run(
+            "ping",
+            &["-c", count, "-i", "0.01", "-W", "2", "-s", size, "10.9.0.2"],
+        );
+        assert!(
+            text.contains(&format!("{count} packets transmitted, {count} received")),
+            "ping -s {size}:\n{text}"
+        );
+    }
+    assert!(snmp(ctl, "IpReasmOKs") >= 5);
+    assert!(snmp(ctl, "IpFragCreates") > 0);
+
+    // A kernel UDP socket against --udp-echo: each datagram comes back intact.
+    let sock = UdpSocket::bind("10.9.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 65536];
+    for (i, len) in [1usize, 1472, 8192, 60_000].into_iter().enumerate() {
+        let data = pattern(len, i as u8);
+        sock.send_to(&data, "10.9.0.2:7").unwrap();
+        let (n, from) = sock.recv_from(&mut buf).expect("the echo comes back");
+        assert_eq!(from.to_string(), "10.9.0.2:7");
+        assert!(buf[..n] == data[..], "{len}-byte datagram echoed intact");
+    }
+    assert_eq!(snmp(ctl, "UdpInDatagrams"), 4);
+    assert_eq!(snmp(ctl, "UdpOutDatagrams"), 4);
+
+    // ctl in every form.
+    let (ok, text, _) = Daemon::ctl(ctl, &["netstat"]);
+    assert!(ok && text.starts_with("IpExt: InNoRoutes"), "{text}");
+    let (ok, text, _) = Daemon::ctl(ctl, &["route"]);
+    assert!(ok && text.contains("10.9.0.0/24 dev skh0"), "{text}");
+    let (ok, text, _) = Daemon::ctl(ctl, &["neigh"]);
+    assert!(ok && text.contains("10.9.0.1 dev skh0 lladdr"), "{text}");
+    let (ok, text, _) = Daemon::ctl(ctl, &["rules"]);
+    assert!(ok && text.contains("Chain INPUT (policy ACCEPT"), "{text}");
+    send_first_fragment(Ipv4Addr::new(10, 9, 0, 2), 0x4242);
+    std::thread::sleep(Duration::from_millis(100));
+    let (ok, text, _) = Daemon::ctl(ctl, &["frags"]);
+    assert!(
+        ok && text.contains("src 10.9.0.1 dst 10.9.0.2 id 0x4242 proto 17"),
+        "{text}"
+    );
+    let (ok, text, _) = Daemon::ctl(ctl, &["sysctl", "ip_default_ttl=33", "icmp_ratelimit"]);
+    assert!(ok, "{text}");
+    assert_eq!(text, "ip_default_ttl = 33\nicmp_ratelimit = 1000\n");
+    let text = run("ping", &["-c", "1", "-W", "2", "10.9.0.2"]);
+    assert!(
+        text.contains("ttl=33"),
+        "the running daemon took the sysctl:\n{text}"
+    );
+    let (ok, _, err) = Daemon::ctl(ctl, &["sysctl", "ip_default_ttl=64", "no_such_key=1"]);
+    assert!(!ok && err.contains("no_such_key"), "{err}");
+    let (ok, _, err) = Daemon::ctl(ctl, &["sysctl", "ip_default_ttl=0"]);
+    assert!(!ok && err.contains("ip_default_ttl=0"), "{err}");
+    let (_, text, _) = Daemon::ctl(ctl, &["sysctl", "ip_default_ttl"]);
+    assert_eq!(
+        text, "ip_default_ttl = 33\n",
+        "a refused write changed nothing"
+    );
+
+    let rest = d.stop();
+    assert!(
+        rest.contains("SIGTERM") && rest.contains("\nUdp: 4 "),
+        "{rest}"
+    );
+    assert!(
+        !std::path::Path::new(ctl).exists(),
+        "the ctl socket is removed"
+    );
+    let frames = check_with_tshark(&pcap);
+    assert!(
+        frames.is_none_or(|n| n >= 200),
+        "{frames:?} frames captured"
+    );
+}
+
+#[test]
+fn kernel_udp_gso_reaches_skiff_with_and_without_offload() {
+    if !in_netns("kernel_udp_gso_reaches_skiff_with_and_without_offload") {
+        return;
+    }
+    let ctl = tmp("gso.sock");
+    let ctl = ctl.to_str().unwrap();
+    for offload in [true, false] {
+        let mut args = vec![
+            "--tap",
+            "skg0",
+            "--addr",
+            "10.9.1.2/24",
+            "--udp-echo",
+            "7",
+            "--ctl",
+            ctl,
+        ];
+        if !offload {
+            args.push("--no-offload");
+        }
+        let d = Daemon::up(&args);
+        run("ip", &["addr", "add", "10.9.1.1/24", "dev", "skg0"]);
+        run("ip", &["link", "set", "skg0", "up"]);
+        run("ping", &["-c", "1", "-W", "2", "10.9.1.2"]);
+
+        // 14 KB with UDP_SEGMENT=1400 (the option is an int).
+        let sock = UdpSocket::bind("10.9.1.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        setsockopt_int(&sock, libc::SOL_UDP, 103, 1400);
+        let data = pattern(14_000, 7);
+        let before = snmp(ctl, "IpInReceives");
+        assert_eq!(sock.send_to(&data, "10.9.1.2:7").unwrap(), 14_000);
+        let mut buf = vec![0u8; 2048];
+        for (i, chunk) in data.chunks(1400).enumerate() {
+            let n = sock.recv(&mut buf).expect("every segment is echoed");
+            assert!(buf[..n] == chunk[..], "segment {i} (offload {offload})");
+        }
+        let packets = snmp(ctl, "IpInReceives") - before;
+        assert_eq!(snmp(ctl, "UdpInDatagrams"), 10);
+        // With offloads skiff takes the kernel's super-packet whole (and cuts it for the
+        // socket); without, the kernel cut it before the TAP.
+        assert_eq!(packets, if offload { 1 } else { 10 }, "offload {offload}");
+        println!("offload {offload}: 14 KB arrived as {packets} IP packet(s), 10 datagrams");
+        d.stop();
+    }
+}
+
+/// skiff routing between namespace A (10.1.0.1, MTU 1500) and B (10.2.0.1, MTU 1280).
+struct Router {
+    daemon: Daemon,
+    a: Netns,
+    b: Netns,
+    ctl: String,
+}
+
+fn router(offload: bool, pcap: Option<&str>) -> Router {
+    let cfg = tmp(&format!("router-{offload}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[interface]]\nname = \"skra\"\naddress = \"10.1.0.2/24\"\noffload = {offload}\n\n\
+             [[interface]]\nname = \"skrb\"\naddress = \"10.2.0.2/24\"\nmtu = 1280\noffload = {offload}\n"
+        ),
+    )
+    .unwrap();
+    let ctl = tmp(&format!("router-{offload}.sock"));
+    let ctl = ctl.to_str().unwrap().to_string();
+    let mut args = vec![
+        "--config",
+        cfg.to_str().unwrap(),
+        "--forward",
+        "--ctl",
+        &ctl,
+    ];
+    if let Some(p) = pcap {
+        args.extend(["--pcap", p]);
+    }
+    let daemon = Daemon::up(&args);
+    let (a, b) = (Netns::new(), Netns::new());
+    a.take("skra");
+    b.take("skrb");
+    a.exec("ip", &["addr", "add", "10.1.0.1/24", "dev", "skra"]);
+    a.exec("ip", &["link", "set", "skra", "up"]);
+    a.exec("ip", &["route", "add", "10.2.0.0/24", "via", "10.1.0.2"]);
+    b.exec("ip", &["addr", "add", "10.2.0.1/24", "dev", "skrb"]);
+    b.exec("ip", &["link", "set", "skrb", "mtu", "1280", "up"]);
+    b.exec("ip", &["route", "add", "10.1.0.0/24", "via", "10.2.0.2"]);
+    Router { daemon, a, b, ctl }
+}
+
+#[test]
+fn skiff_routes_between_two_namespaces() {
+    if !in_netns("skiff_routes_between_two_namespaces") {
+        return;
+    }
+    let pcap = tmp("router.pcap");
+    let r = router(true, Some(pcap.to_str().unwrap()));
+    let ctl = r.ctl.as_str();
+
+    // Ping across.
+    let text =
+        r.a.exec("ping", &["-c", "3", "-i", "0.05", "-W", "2", "10.2.0.1"]);
+    assert!(text.contains("3 packets transmitted, 3 received"), "{text}");
+
+    // TTL expiry, seen by the sender.
+    let (ok, text) =
+        r.a.try_exec("ping", &["-c", "1", "-W", "2", "-t", "1", "10.2.0.1"]);
+    assert!(
+        !ok && text.contains("From 10.1.0.2") && text.contains("Time to live exceeded"),
+        "{text}"
+    );
+
+    // UDP across the 1500 → 1280 path without DF: skiff fragments, B reassembles.
+    let rx = r.b.enter(|| UdpSocket::bind("10.2.0.1:9000").unwrap());
+    rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let tx = r.a.enter(|| UdpSocket::bind("10.1.0.1:0").unwrap());
+    setsockopt_int(
+        &tx,
+        libc::IPPROTO_IP,
+        libc::IP_MTU_DISCOVER,
+        libc::IP_PMTUDISC_DONT,
+    );
+    let data = pattern(3000, 3);
+    let frag_before = snmp(ctl, "IpFragCreates");
+    tx.send_to(&data, "10.2.0.1:9000").unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = rx.recv(&mut buf).expect("the datagram crosses");
+    assert!(buf[..n] == data[..], "reassembled intact");
+    assert!(
+        snmp(ctl, "IpFragCreates") - frag_before >= 3,
+        "skiff cut 3000 bytes for MTU 1280"
+    );
+
+    // With DF: frag-needed, and the kernel learns the path MTU.
+    let df = r.a.enter(|| UdpSocket::bind("10.1.0.1:0").unwrap());
+    setsockopt_int(
+        &df,
+        libc::IPPROTO_IP,
+        libc::IP_MTU_DISCOVER,
+        libc::IP_PMTUDISC_DO,
+    );
+    let fails_before = snmp(ctl, "IpFragFails");
+    df.send_to(&pattern(1400, 4), "10.2.0.1:9000").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = r.a.exec("ip", &["route", "get", "10.2.0.1"]);
+        if text.contains("mtu 1280") {
+            println!("A learned: {}", text.lines().next().unwrap_or(""));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no path MTU learned:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(snmp(ctl, "IpFragFails") - fails_before, 1);
+    assert_eq!(snmp(ctl, "IcmpMsgOutType3"), 1, "one frag-needed went back");
+    let e = df
+        .send_to(&pattern(1400, 4), "10.2.0.1:9000")
+        .expect_err("the kernel now refuses 1400 bytes with DF");
+    assert_eq!(e.raw_os_error(), Some(libc::EMSGSIZE));
+
+    let rest = r.daemon.stop();
+    assert!(
+        rest.contains("Ip: 1 64"),
+        "forwarding on at the end:\n{rest}"
+    );
+    let frames = check_with_tshark(&pcap);
+    assert!(frames.is_none_or(|n| n >= 20), "{frames:?} frames captured");
+}
+
+/// 200 MB from A to B across skiff, hashed at both ends; returns MB/s.
+fn tcp_bulk(r: &Router, total: usize) -> f64 {
+    let listener = r.b.enter(|| TcpListener::bind("10.2.0.1:5001").unwrap());
+    let receiver = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut h = std::hash::DefaultHasher::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = 0usize;
+        loop {
+            let n = s.read(&mut buf).expect("the transfer does not stall");
+            if n == 0 {
+                break;
+            }
+            h.write(&buf[..n]);
+            got += n;
+        }
+        (got, h.finish())
+    });
+    let mut s =
+        r.a.enter(|| TcpStream::connect(SocketAddrV4::new(Ipv4Addr::new(10, 2, 0, 1), 5001)))
+            .expect("TCP connects across skiff");
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut h = std::hash::DefaultHasher::new();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut chunk = vec![0u8; 1 << 16];
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < total {
+        for w in chunk.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.copy_from_slice(&x.to_le_bytes()[..w.len()]);
+        }
+        let n = chunk.len().min(total - sent);
+        s.write_all(&chunk[..n])
+            .expect("the transfer does not stall");
+        h.write(&chunk[..n]);
+        sent += n;
+    }
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let (got, hash) = receiver.join().unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(got, total, "every byte arrived");
+    assert_eq!(hash, h.finish(), "the bytes arrived unchanged");
+    total as f64 / secs / 1e6
+}
+
+#[test]
+fn tcp_bulk_across_skiff_with_offloads_on_and_off() {
+    if !in_netns("tcp_bulk_across_skiff_with_offloads_on_and_off") {
+        return;
+    }
+    for offload in [true, false] {
+        let r = router(offload, None);
+        let ctl = r.ctl.clone();
+        let before = snmp(&ctl, "IpForwDatagrams");
+        let rate = tcp_bulk(&r, 200 << 20);
+        let forwarded = snmp(&ctl, "IpForwDatagrams") - before;
+        println!("offload {offload}: 200 MB in {rate:.0} MB/s, {forwarded} packets forwarded");
+        r.daemon.stop();
+    }
+}
