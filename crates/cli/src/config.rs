@@ -35,7 +35,8 @@ pub struct UpArgs {
     /// Interface MAC address (default: generated).
     #[arg(long, value_name = "MAC")]
     pub mac: Option<String>,
-    /// Do not negotiate checksum and segmentation offloads with the kernel.
+    /// Do not negotiate checksum and segmentation offloads with the kernel (every
+    /// interface).
     #[arg(long)]
     pub no_offload: bool,
     /// Forward between interfaces (sysctl ip_forward=1).
@@ -278,7 +279,10 @@ impl Config {
             self.first_interface("--mac")?.mac = Some(mac);
         }
         if args.no_offload {
-            self.first_interface("--no-offload")?.offload = false;
+            self.first_interface("--no-offload")?;
+            for i in &mut self.interfaces {
+                i.offload = false;
+            }
         }
         if let Some(gw) = &args.gateway {
             let gw = parse_gateway("--gateway", gw)?;
@@ -1058,7 +1062,15 @@ path = "/tmp/file.sock"
         assert_eq!(i.mtu, 1280);
         assert_eq!(i.mac, Some(EthernetAddress([2, 0, 0, 0, 0, 0xa])));
         assert!(!i.offload);
-        assert_eq!(c.interfaces[1], base.interfaces[1]);
+        // --no-offload is for every interface; the rest of the second is the file's.
+        assert!(!c.interfaces[1].offload);
+        assert_eq!(
+            c.interfaces[1],
+            Interface {
+                offload: false,
+                ..base.interfaces[1].clone()
+            }
+        );
         // The renamed interface's routes follow it; the default route is replaced in place.
         assert_eq!(c.routes[0].dev.as_deref(), Some("tapx"));
         assert_eq!(

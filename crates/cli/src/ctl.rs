@@ -30,9 +30,11 @@ pub fn handle(stack: &mut Stack, now: Instant, req: &str) -> Result<String, Stri
         "neigh" => no_args(stack.render_neigh()),
         "frags" => no_args(stack.ipfrags().render(now)),
         "rules" => no_args(stack.nf.render_rules()),
+        "link" => no_args(stack.render_link()),
+        "drops" => no_args(stack.render_drops()),
         "sysctl" => sysctl(stack, &args),
         _ => Err(format!(
-            "unknown command {cmd:?} (snmp, netstat, route, neigh, frags, rules, sysctl)"
+            "unknown command {cmd:?} (snmp, netstat, route, neigh, frags, rules, link, drops, sysctl)"
         )),
     }
 }

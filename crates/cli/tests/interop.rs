@@ -102,6 +102,41 @@ fn send_first_fragment(to: Ipv4Addr, id: u16) {
     assert_eq!(r, 28, "sendto: {}", std::io::Error::last_os_error());
 }
 
+/// Puts `frame` on `dev` from the kernel side (AF_PACKET), as any process may.
+fn packet_send(dev: &str, frame: &[u8]) -> std::io::Result<()> {
+    let name = std::ffi::CString::new(dev).unwrap();
+    // SAFETY: `name` is a NUL-terminated string live for the call.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    assert!(ifindex > 0, "{dev} exists");
+    // SAFETY: socket() has no memory preconditions.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    assert!(
+        fd >= 0,
+        "packet socket: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: sockaddr_ll is plain data, valid when zeroed.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_ifindex = ifindex as i32;
+    sll.sll_halen = 6;
+    // SAFETY: the frame and the address are live for the call, with the lengths given;
+    // close() ends the descriptor we own.
+    unsafe {
+        let r = libc::sendto(
+            fd,
+            frame.as_ptr().cast(),
+            frame.len(),
+            0,
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        );
+        let e = std::io::Error::last_os_error();
+        libc::close(fd);
+        if r < 0 { Err(e) } else { Ok(()) }
+    }
+}
+
 #[test]
 fn skiff_up_serves_the_kernel_on_a_tap() {
     if !in_netns("skiff_up_serves_the_kernel_on_a_tap") {
@@ -123,6 +158,8 @@ fn skiff_up_serves_the_kernel_on_a_tap() {
         pcap.to_str().unwrap(),
     ]);
     assert!(d.ready.contains("skh0"), "{}", d.ready);
+    // No IPv6 chatter from the kernel side: every frame on this link is the test's.
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/skh0/disable_ipv6", "1");
     run("ip", &["addr", "add", "10.9.0.1/24", "dev", "skh0"]);
     run("ip", &["link", "set", "skh0", "up"]);
 
@@ -176,6 +213,27 @@ fn skiff_up_serves_the_kernel_on_a_tap() {
         ok && text.contains("src 10.9.0.1 dst 10.9.0.2 id 0x4242 proto 17"),
         "{text}"
     );
+    // Bad input from the wire: an unknown ethertype is dropped and counted.
+    let mut odd = vec![0xff; 6];
+    odd.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x88, 0xb5]);
+    odd.extend_from_slice(&[0u8; 46]);
+    let unhandled = || {
+        let (ok, text, _) = Daemon::ctl(ctl, &["drops"]);
+        assert!(ok, "{text}");
+        text.lines()
+            .find_map(|l| l.strip_prefix("UNHANDLED_PROTO "))
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    let before = unhandled();
+    packet_send("skh0", &odd).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(unhandled() - before, 1);
+    let (ok, text, _) = Daemon::ctl(ctl, &["link"]);
+    assert!(
+        ok && text.contains(": skh0: <UP,LOWER_UP> mtu 1500"),
+        "{text}"
+    );
+
     let (ok, text, _) = Daemon::ctl(ctl, &["sysctl", "ip_default_ttl=33", "icmp_ratelimit"]);
     assert!(ok, "{text}");
     assert_eq!(text, "ip_default_ttl = 33\nicmp_ratelimit = 1000\n");
@@ -193,6 +251,12 @@ fn skiff_up_serves_the_kernel_on_a_tap() {
         text, "ip_default_ttl = 33\n",
         "a refused write changed nothing"
     );
+
+    // Idle, the daemon sleeps in epoll until its next timer.
+    let cpu = d.cpu_ticks();
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = d.cpu_ticks() - cpu;
+    assert!(idle <= 4, "{idle} ticks of CPU in 2 s idle");
 
     let rest = d.stop();
     assert!(

@@ -431,6 +431,42 @@ impl Stack {
         out
     }
 
+    /// `ip -s link`: each device's state and counters.
+    pub fn render_link(&self) -> String {
+        let mut out = String::new();
+        for d in &self.devs {
+            let st = &d.stats;
+            out.push_str(&format!(
+                "{}: {}: <{}> mtu {} state {}\n    link/{} {}\n    RX:  bytes packets dropped nohandler otherhost\n    {:>10} {:>7} {:>7} {:>9} {:>9}\n    TX:  bytes packets dropped\n    {:>10} {:>7} {:>7}\n",
+                d.ifindex,
+                d.name,
+                if d.up { "UP,LOWER_UP" } else { "DOWN" },
+                d.mtu,
+                if d.up { "UP" } else { "DOWN" },
+                if d.is_loopback() { "loopback" } else { "ether" },
+                d.mac,
+                st.rx_bytes,
+                st.rx_packets,
+                st.rx_dropped,
+                st.rx_nohandler,
+                st.rx_otherhost_dropped,
+                st.tx_bytes,
+                st.tx_packets,
+                st.tx_dropped,
+            ));
+        }
+        out
+    }
+
+    /// Packets dropped so far, by reason (those with any), as dropwatch would count them.
+    pub fn render_drops(&self) -> String {
+        DropReason::ALL
+            .iter()
+            .filter(|&&r| self.drop_count(r) > 0)
+            .map(|&r| format!("{} {}\n", r.name(), self.drop_count(r)))
+            .collect()
+    }
+
     /// The free-list state of the packet pool (steady-state traffic should not allocate).
     pub fn pool(&self) -> &SkbPool {
         &self.pool

@@ -128,6 +128,14 @@ impl Daemon {
         }
     }
 
+    /// CPU time the daemon has used, in clock ticks (utime + stime of /proc/PID/stat).
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // The fields after the command name, which ends at the last ')'.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+
     /// `skiff ctl --ctl PATH WORDS`: (success, stdout, stderr).
     pub fn ctl(path: &str, words: &[&str]) -> (bool, String, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_skiff"))
