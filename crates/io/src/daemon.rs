@@ -2,7 +2,7 @@
 //! queues, the control socket and SIGINT/SIGTERM, with the stack's next timer as the
 //! timeout; a wakeup reads each ready queue in one batch (one NAPI poll), runs the timers
 //! and the services, then writes everything the stack transmitted. An idle daemon sleeps
-//! until its next timer.
+//! until its next timer. Netfilter LOG lines go to stderr.
 
 use crate::clock::MonotonicClock;
 use crate::epoll::{Epoll, ShutdownSignals};
@@ -162,6 +162,10 @@ impl Daemon {
             }
             self.echo.poll(&mut self.stack, now);
             self.flush_tx();
+            // The LOG target's lines, where the kernel's go to its log.
+            for line in self.stack.nf.drain_log() {
+                eprintln!("{line}");
+            }
         }
     }
 
