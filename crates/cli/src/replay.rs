@@ -1,14 +1,15 @@
 //! `skiff pcap replay IN.pcap --config FILE --out OUT.pcap`: a capture fed through a
 //! configured stack offline, on the capture's clock. Every record arrives on the first
 //! interface; every frame the stack sends, on any interface, goes to the output capture
-//! as a device without offloads would carry it.
+//! as a device without offloads would carry it. Interfaces are all TAP (Ethernet
+//! captures) or all TUN (raw IPv4 captures).
 
 use crate::config::Config;
 use crate::up::build_stack;
 use skiff_core::Stack;
 use skiff_core::time::Instant;
 use skiff_io::daemon::UdpEcho;
-use skiff_io::pcap::{LinkType, PcapReader, PcapWriter};
+use skiff_io::pcap::{PcapReader, PcapWriter};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
@@ -32,16 +33,17 @@ pub fn run(input: &Path, config: &Path, out: &Path) -> Result<ReplaySummary, Str
     let f = File::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let mut reader =
         PcapReader::new(BufReader::new(f)).map_err(|e| format!("{}: {e}", input.display()))?;
-    if reader.header().link_type != LinkType::Ethernet {
+    let link = crate::up::link_type(&cfg)?;
+    if reader.header().link_type != link {
         return Err(format!(
-            "{}: link type {:?}; skiff replays Ethernet captures",
+            "{}: link type {:?}; the configured interfaces want {link:?}",
             input.display(),
             reader.header().link_type
         ));
     }
     let w = File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut writer = PcapWriter::new(BufWriter::new(w), LinkType::Ethernet)
-        .map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut writer =
+        PcapWriter::new(BufWriter::new(w), link).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut run = Run {
         origin: None,
         written: 0,

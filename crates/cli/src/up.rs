@@ -27,16 +27,14 @@ pub fn build_stack(cfg: &Config) -> Result<(Stack, Vec<u32>, UdpEcho), String> {
     }
     let mut ifindexes = Vec::new();
     for (i, iface) in cfg.interfaces.iter().enumerate() {
-        if iface.kind == IfKind::Tun {
-            return Err(format!(
-                "interface {}: kind \"tun\" is not supported yet (skiff's devices are Ethernet)",
-                iface.name
-            ));
+        let ifindex = match iface.kind {
+            IfKind::Tap => {
+                let mac = iface.mac.unwrap_or_else(|| random_mac(i));
+                stack.add_device(&iface.name, mac, iface.mtu)
+            }
+            IfKind::Tun => stack.add_tun_device(&iface.name, iface.mtu),
         }
-        let mac = iface.mac.unwrap_or_else(|| random_mac(i));
-        let ifindex = stack
-            .add_device(&iface.name, mac, iface.mtu)
-            .map_err(|e| format!("interface {}: {e}", iface.name))?;
+        .map_err(|e| format!("interface {}: {e}", iface.name))?;
         stack
             .set_up(ifindex, true)
             .map_err(|e| format!("interface {}: {e}", iface.name))?;
@@ -77,6 +75,18 @@ pub fn build_stack(cfg: &Config) -> Result<(Stack, Vec<u32>, UdpEcho), String> {
     Ok((stack, ifindexes, echo))
 }
 
+/// The pcap link type of the configuration's interfaces, which must be of one kind.
+pub fn link_type(cfg: &Config) -> Result<LinkType, String> {
+    let tun = |i: &crate::config::Interface| i.kind == IfKind::Tun;
+    if cfg.interfaces.iter().all(tun) {
+        Ok(LinkType::Raw)
+    } else if cfg.interfaces.iter().any(tun) {
+        Err("pcap: a capture needs interfaces of one kind (all tap or all tun)".to_string())
+    } else {
+        Ok(LinkType::Ethernet)
+    }
+}
+
 /// The control socket's path: the configured one, else `/run/skiff/<first interface>.sock`.
 pub fn ctl_path(cfg: &Config) -> PathBuf {
     cfg.ctl.clone().unwrap_or_else(|| {
@@ -95,7 +105,7 @@ pub fn run(args: &UpArgs) -> Result<(), String> {
         // them over, and skiff does the same for what it sends.
         let opts = TapOptions {
             name: iface.name.clone(),
-            tun: false,
+            tun: iface.kind == IfKind::Tun,
             vnet_hdr: iface.offload,
             multi_queue: false,
             offload: iface.offload,
@@ -111,13 +121,20 @@ pub fn run(args: &UpArgs) -> Result<(), String> {
         .map_err(|e| format!("ctl socket {}: {e}", ctl_path.display()))?;
     if let Some(p) = &cfg.pcap {
         daemon
-            .capture(p, LinkType::Ethernet)
+            .capture(p, link_type(&cfg)?)
             .map_err(|e| format!("pcap {}: {e}", p.display()))?;
     }
     let mut ready = String::from("ready");
     for (iface, &ifindex) in cfg.interfaces.iter().zip(&ifindexes) {
-        let mac = daemon.stack.dev(ifindex).map(|d| d.mac).unwrap_or_default();
-        ready.push_str(&format!(" {} mac {mac}", iface.name));
+        ready.push(' ');
+        ready.push_str(&iface.name);
+        match iface.kind {
+            IfKind::Tap => {
+                let mac = daemon.stack.dev(ifindex).map(|d| d.mac).unwrap_or_default();
+                ready.push_str(&format!(" mac {mac}"));
+            }
+            IfKind::Tun => ready.push_str(" tun"),
+        }
         for (a, p) in &iface.addrs {
             ready.push_str(&format!(" {a}/{p}"));
         }

@@ -236,6 +236,12 @@ impl Stack {
         self.add_device_kind(name, DevKind::Ethernet, mac, mtu)
     }
 
+    /// Adds a TUN device (bare IPv4 packets, no link header, no ARP; down, no
+    /// addresses) and returns its ifindex.
+    pub fn add_tun_device(&mut self, name: &str, mtu: u32) -> Result<u32, ConfigError> {
+        self.add_device_kind(name, DevKind::RawIp, EthernetAddress([0; 6]), mtu)
+    }
+
     fn add_device_kind(
         &mut self,
         name: &str,
@@ -443,7 +449,11 @@ impl Stack {
                 if d.up { "UP,LOWER_UP" } else { "DOWN" },
                 d.mtu,
                 if d.up { "UP" } else { "DOWN" },
-                if d.is_loopback() { "loopback" } else { "ether" },
+                match d.kind {
+                    DevKind::Loopback => "loopback",
+                    DevKind::Ethernet => "ether",
+                    DevKind::RawIp => "none",
+                },
                 d.mac,
                 st.rx_bytes,
                 st.rx_packets,
@@ -796,6 +806,10 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn neigh_output_slow(&mut self, dst: &DstEntry, nexthop: Ipv4Addr, skb: SkBuff) {
+        if self.dev(dst.dev).is_some_and(|d| d.kind == DevKind::RawIp) {
+            // No neighbours on a TUN device (IFF_NOARP, no header_ops): straight out.
+            return self.dev_queue_xmit(dst.dev, skb);
+        }
         let Some(ndev) = self.neigh_dev(dst.dev, nexthop) else {
             return self.kfree_skb(skb, DropReason::DevReady);
         };

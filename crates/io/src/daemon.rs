@@ -124,7 +124,8 @@ impl Daemon {
     }
 
     /// Records every frame the devices carry, both ways, in a nanosecond pcap: as a device
-    /// without offloads would carry them (GSO frames cut, checksums finished).
+    /// without offloads would carry them (GSO frames cut, checksums finished). `link` is
+    /// Ethernet for TAP devices, raw IP for TUN devices.
     pub fn capture(&mut self, path: &Path, link: LinkType) -> io::Result<()> {
         let w = BufWriter::new(File::create(path)?);
         self.pcap = Some(PcapWriter::new(w, link)?);
@@ -207,7 +208,12 @@ impl Daemon {
                 None
             };
             if self.pcap.is_some() {
-                self.capture_rx(hdr.as_ref(), n);
+                let mac_len = if self.ports[i].tap.is_tun() {
+                    0
+                } else {
+                    ETH_HLEN
+                };
+                self.capture_rx(hdr.as_ref(), n, mac_len);
             }
             let Some(mut skb) = self.stack.alloc_skb(n) else {
                 self.stack.netif_rx_dropped(ifindex, DropReason::DevReady);
@@ -275,7 +281,7 @@ impl Daemon {
         }
     }
 
-    fn capture_rx(&mut self, hdr: Option<&VirtioNetHdrRepr>, n: usize) {
+    fn capture_rx(&mut self, hdr: Option<&VirtioNetHdrRepr>, n: usize, mac_len: usize) {
         let Some(hdr) = hdr.filter(|h| h.needs_csum || h.gso_size != 0) else {
             let ts = wall_nanos();
             if let Some(w) = self.pcap.as_mut() {
@@ -287,7 +293,7 @@ impl Daemon {
             return;
         };
         if skb.put_slice(&self.frame[..n]).is_err()
-            || virtio_net_hdr_to_skb(&mut skb, hdr, ETH_HLEN).is_err()
+            || virtio_net_hdr_to_skb(&mut skb, hdr, mac_len).is_err()
         {
             // The stack drops it; the capture shows the frame as it came.
             self.stack.recycle(skb);

@@ -24,8 +24,11 @@ const NANOS_PER_SEC: u64 = 1_000_000_000;
 pub enum LinkType {
     /// `LINKTYPE_ETHERNET` (1): frames start with an Ethernet II header.
     Ethernet,
-    /// `LINKTYPE_IPV4` (228): records are bare IPv4 packets (TUN devices).
+    /// `LINKTYPE_IPV4` (228): records are bare IPv4 packets.
     Ipv4,
+    /// `LINKTYPE_RAW` (101): records are bare IPv4 or IPv6 packets, told apart by their
+    /// version (what a TUN device carries).
+    Raw,
     /// Any other type, as read from a file.
     Other(u32),
 }
@@ -35,6 +38,7 @@ impl From<LinkType> for u32 {
         match t {
             LinkType::Ethernet => 1,
             LinkType::Ipv4 => 228,
+            LinkType::Raw => 101,
             LinkType::Other(v) => v,
         }
     }
@@ -45,6 +49,7 @@ impl From<u32> for LinkType {
         match v {
             1 => LinkType::Ethernet,
             228 => LinkType::Ipv4,
+            101 => LinkType::Raw,
             other => LinkType::Other(other),
         }
     }
@@ -406,7 +411,9 @@ mod tests {
         let mut r = PcapReader::new(&f[..]).unwrap();
         let h = *r.header();
         assert!(h.big_endian && !h.nanos);
-        assert_eq!((h.snaplen, h.link_type), (65535, LinkType::Other(101)));
+        assert_eq!((h.snaplen, h.link_type), (65535, LinkType::Raw));
+        assert_eq!(LinkType::from(147), LinkType::Other(147));
+        assert_eq!(u32::from(LinkType::Other(147)), 147);
         let a = r.next().unwrap().unwrap();
         assert_eq!(
             (a.ts_nanos, a.orig_len, &a.data[..]),

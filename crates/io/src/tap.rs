@@ -67,6 +67,7 @@ impl TapOptions {
 pub struct Tap {
     fd: OwnedFd,
     name: String,
+    tun: bool,
     vnet_hdr: bool,
     offloads: u32,
 }
@@ -122,6 +123,7 @@ impl Tap {
         let mut tap = Tap {
             fd,
             name: String::from_utf8_lossy(&name).into_owned(),
+            tun: opts.tun,
             vnet_hdr: opts.vnet_hdr,
             offloads: 0,
         };
@@ -162,6 +164,11 @@ impl Tap {
     /// The TUN_F_* flags the kernel accepted.
     pub fn offloads(&self) -> u32 {
         self.offloads
+    }
+
+    /// IFF_TUN: bare IP packets, no link header.
+    pub fn is_tun(&self) -> bool {
+        self.tun
     }
 
     pub fn vnet_hdr(&self) -> bool {

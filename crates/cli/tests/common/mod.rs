@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Reads `file` with tshark, checksums checked: every frame Ethernet, none malformed,
+/// Reads `file` with tshark, checksums checked: every frame Ethernet or IPv4, none malformed,
 /// nothing worse than a note. Returns the number of frames; without tshark (and not in
 /// CI) returns `None`.
 pub fn check_with_tshark(file: &Path) -> Option<usize> {
@@ -59,7 +59,11 @@ pub fn check_with_tshark(file: &Path) -> Option<usize> {
     for line in text.lines() {
         frames += 1;
         let cols: Vec<&str> = line.split('\t').collect();
-        assert!(cols[0].starts_with("eth:ethertype:"), "{line}");
+        // Ethernet (TAP) or raw IPv4 (TUN) records.
+        assert!(
+            cols[0].starts_with("eth:ethertype:") || cols[0].starts_with("raw:"),
+            "{line}"
+        );
         assert!(
             cols.get(1).is_none_or(|c| c.is_empty()),
             "malformed: {line}"

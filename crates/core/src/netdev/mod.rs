@@ -52,6 +52,9 @@ pub enum DevKind {
     Loopback,
     /// Ethernet II with ARP.
     Ethernet,
+    /// A TUN device (Linux `ARPHRD_NONE`, IFF_NOARP): bare IP packets, no link header,
+    /// no neighbours.
+    RawIp,
 }
 
 /// Linux `struct rtnl_link_stats64`, the counters `ip -s link` shows.
@@ -95,7 +98,7 @@ impl NetDevice {
             DevKind::Loopback => NetdevFeatures::LOOPBACK,
             // No transmit offloads: whoever reads poll_transmit() gets finished frames
             // unless it declares more (Stack::set_features).
-            DevKind::Ethernet => NetdevFeatures::SG
+            DevKind::Ethernet | DevKind::RawIp => NetdevFeatures::SG
                 .union(NetdevFeatures::RXCSUM)
                 .union(NetdevFeatures::GRO),
         };
@@ -113,6 +116,14 @@ impl NetDevice {
         }
     }
 
+    /// Bytes of link header in front of each packet: Linux `hard_header_len`.
+    pub fn hard_header_len(&self) -> usize {
+        match self.kind {
+            DevKind::Ethernet => ETH_HLEN,
+            DevKind::Loopback | DevKind::RawIp => 0,
+        }
+    }
+
     pub fn is_loopback(&self) -> bool {
         self.kind == DevKind::Loopback
     }
@@ -127,6 +138,9 @@ impl NetDevice {
     /// Returns the payload's EtherType (`skb->protocol`). Linux net/ethernet/eth.c eth_type_trans().
     #[inline]
     pub fn eth_type_trans(&self, skb: &mut SkBuff) -> Result<u16, EthError> {
+        if self.kind == DevKind::RawIp {
+            return tun_type_trans(skb);
+        }
         let (dst, ethertype, hlen) = {
             let frame = EthernetFrame::new_checked(skb.data()).map_err(|_| EthError::Truncated)?;
             (frame.dst(), frame.protocol(), frame.header_len())
@@ -146,11 +160,26 @@ impl NetDevice {
     }
 }
 
+/// A packet from a TUN device: the protocol is its IP version (Linux tun_get_user()
+/// without IFF_NO_PI's header: 4 is IPv4, 6 is IPv6).
+fn tun_type_trans(skb: &mut SkBuff) -> Result<u16, EthError> {
+    let version = skb.data().first().ok_or(EthError::Truncated)? >> 4;
+    skb.reset_mac_header().map_err(|_| EthError::Truncated)?;
+    skb.pkt_type = PacketType::Host;
+    match version {
+        4 => Ok(0x0800),
+        6 => Ok(0x86dd),
+        _ => Err(EthError::BadVersion),
+    }
+}
+
 /// A frame the link layer could not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EthError {
     /// Shorter than its Ethernet (and VLAN) header.
     Truncated,
+    /// A TUN packet that is neither IPv4 nor IPv6 (tun_get_user()'s EINVAL).
+    BadVersion,
 }
 
 /// A protocol handler for an ethertype: Linux `struct packet_type` registered with

@@ -164,8 +164,9 @@ impl Stack {
         frames: Vec<(VirtioNetHdrRepr, SkBuff)>,
     ) {
         let mut skbs = Vec::with_capacity(frames.len());
+        let mac_len = self.dev(ifindex).map_or(ETH_HLEN, |d| d.hard_header_len());
         for (hdr, mut skb) in frames {
-            match virtio::virtio_net_hdr_to_skb(&mut skb, &hdr, ETH_HLEN) {
+            match virtio::virtio_net_hdr_to_skb(&mut skb, &hdr, mac_len) {
                 Ok(()) => skbs.push(skb),
                 Err(_) => {
                     if let Some(dev) = self.dev_mut(ifindex) {
