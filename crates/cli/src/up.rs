@@ -98,8 +98,7 @@ pub fn ctl_path(cfg: &Config) -> PathBuf {
 pub fn run(args: &UpArgs) -> Result<(), String> {
     let cfg = Config::from_args(args).map_err(|e| e.to_string())?;
     let (stack, ifindexes, echo) = build_stack(&cfg)?;
-    let mut daemon = Daemon::new(stack).map_err(|e| format!("event loop: {e}"))?;
-    daemon.echo = echo;
+    let mut daemon = Daemon::new(stack, echo).map_err(|e| format!("event loop: {e}"))?;
     for (iface, &ifindex) in cfg.interfaces.iter().zip(&ifindexes) {
         // Without offloads, plain frames: the kernel segments and checksums before handing
         // them over, and skiff does the same for what it sends.
@@ -107,12 +106,15 @@ pub fn run(args: &UpArgs) -> Result<(), String> {
             name: iface.name.clone(),
             tun: iface.kind == IfKind::Tun,
             vnet_hdr: iface.offload,
-            multi_queue: false,
+            multi_queue: iface.queues > 1,
             offload: iface.offload,
         };
-        let tap = Tap::open(&opts).map_err(|e| format!("{}: {e}", iface.name))?;
+        let queues = (0..iface.queues)
+            .map(|_| Tap::open(&opts))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| format!("{}: {e}", iface.name))?;
         daemon
-            .add_port(ifindex, tap)
+            .add_port(ifindex, queues)
             .map_err(|e| format!("{}: {e}", iface.name))?;
     }
     let ctl_path = ctl_path(&cfg);
@@ -130,7 +132,7 @@ pub fn run(args: &UpArgs) -> Result<(), String> {
         ready.push_str(&iface.name);
         match iface.kind {
             IfKind::Tap => {
-                let mac = daemon.stack.dev(ifindex).map(|d| d.mac).unwrap_or_default();
+                let mac = daemon.with_stack(|s| s.dev(ifindex).map(|d| d.mac).unwrap_or_default());
                 ready.push_str(&format!(" mac {mac}"));
             }
             IfKind::Tun => ready.push_str(" tun"),
@@ -140,6 +142,9 @@ pub fn run(args: &UpArgs) -> Result<(), String> {
         }
         if !iface.offload {
             ready.push_str(" no-offload");
+        }
+        if iface.queues > 1 {
+            ready.push_str(&format!(" queues {}", iface.queues));
         }
         ready.push(';');
     }
@@ -152,8 +157,10 @@ pub fn run(args: &UpArgs) -> Result<(), String> {
         .run(&mut ctl::handle)
         .map_err(|e| format!("event loop: {e}"))?;
     println!("skiff: {sig}: shutting down; final counters:");
-    print!("{}", daemon.stack.render_snmp());
-    print!("{}", daemon.stack.render_netstat());
+    print!(
+        "{}",
+        daemon.with_stack(|s| s.render_snmp() + &s.render_netstat())
+    );
     Ok(())
 }
 

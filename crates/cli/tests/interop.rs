@@ -382,6 +382,54 @@ fn skiff_up_serves_the_kernel_on_a_tun_device() {
     );
 }
 
+#[test]
+fn a_multi_queue_tap_gets_one_worker_per_queue() {
+    if !in_netns("a_multi_queue_tap_gets_one_worker_per_queue") {
+        return;
+    }
+    let cfg = tmp("mq.toml");
+    std::fs::write(
+        &cfg,
+        "[[interface]]\nname = \"skm0\"\naddress = \"10.9.4.2/24\"\nqueues = 2\n",
+    )
+    .unwrap();
+    let ctl = tmp("mq.sock");
+    let ctl = ctl.to_str().unwrap();
+    let d = Daemon::up(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--udp-echo",
+        "7",
+        "--ctl",
+        ctl,
+    ]);
+    assert!(d.ready.contains("queues 2"), "{}", d.ready);
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", d.pid()))
+        .unwrap()
+        .map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap())
+        .collect();
+    assert!(
+        threads.iter().any(|t| t.trim() == "skiff-q1"),
+        "a second worker: {threads:?}"
+    );
+    run("ip", &["addr", "add", "10.9.4.1/24", "dev", "skm0"]);
+    run("ip", &["link", "set", "skm0", "up"]);
+    let text = run("ping", &["-c", "20", "-i", "0.01", "-W", "2", "10.9.4.2"]);
+    assert!(text.contains("20 received"), "{text}");
+    // Many flows, which the kernel spreads over the queues by hash; every one answered.
+    let mut buf = [0u8; 2048];
+    for i in 0..32u8 {
+        let sock = UdpSocket::bind("10.9.4.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let data = pattern(100 + usize::from(i) * 40, i);
+        sock.send_to(&data, "10.9.4.2:7").unwrap();
+        let n = sock.recv(&mut buf).expect("echoed");
+        assert!(buf[..n] == data[..], "flow {i}");
+    }
+    assert_eq!(snmp(ctl, "UdpInDatagrams"), 32);
+    d.stop();
+}
+
 /// skiff routing between namespace A (10.1.0.1, MTU 1500) and B (10.2.0.1, MTU 1280).
 struct Router {
     daemon: Daemon,

@@ -1,8 +1,9 @@
-//! The daemon's event loop: one thread, run to completion. epoll sleeps on the device
-//! queues, the control socket and SIGINT/SIGTERM, with the stack's next timer as the
-//! timeout; a wakeup reads each ready queue in one batch (one NAPI poll), runs the timers
-//! and the services, then writes everything the stack transmitted. An idle daemon sleeps
-//! until its next timer. Netfilter LOG lines go to stderr.
+//! The daemon's event loop, run to completion. epoll sleeps on the device queues, the
+//! control socket and SIGINT/SIGTERM, with the stack's next timer as the timeout; a
+//! wakeup reads each ready queue in one batch (one NAPI poll), runs the timers and the
+//! services, then writes everything the stack transmitted. An idle daemon sleeps until
+//! its next timer. One worker thread per queue of a multi-queue device. Netfilter LOG
+//! lines go to stderr.
 
 use crate::clock::MonotonicClock;
 use crate::epoll::{Epoll, ShutdownSignals};
@@ -22,12 +23,16 @@ use std::net::SocketAddrV4;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Frames read from one queue per wakeup (Linux NAPI weight).
 const NAPI_POLL_WEIGHT: usize = 64;
 /// The longest control request (one line).
 const CTL_REQUEST_MAX: u64 = 4096;
+/// How often a worker other than the first looks whether the daemon is stopping.
+const WORKER_STOP_CHECK: Duration = Duration::from_millis(200);
 
 const TOKEN_SIGNAL: u64 = 0;
 const TOKEN_CTL: u64 = 1;
@@ -36,6 +41,16 @@ const TOKEN_PORT: u64 = 2;
 /// Answers one control request (one line of text): `Ok(text)` or `Err(message)`.
 pub type CtlHandler<'a> = dyn FnMut(&mut Stack, Instant, &str) -> Result<String, String> + 'a;
 
+type Capture = PcapWriter<BufWriter<File>>;
+
+/// What the workers share, behind one lock: the stack and what runs on it.
+struct Core {
+    stack: Stack,
+    echo: UdpEcho,
+    pcap: Option<Capture>,
+}
+
+/// One queue of one device.
 struct Port {
     ifindex: u32,
     tap: Tap,
@@ -43,18 +58,27 @@ struct Port {
     dead: bool,
 }
 
-/// A stack serving TAP/TUN queues, a control socket and UDP echo services.
-pub struct Daemon {
-    pub stack: Stack,
-    clock: MonotonicClock,
-    ports: Vec<Port>,
-    pub echo: UdpEcho,
-    ctl: Option<(UnixListener, PathBuf)>,
-    pcap: Option<PcapWriter<BufWriter<File>>>,
+/// One worker: queue k of every device, its own epoll, and buffers for a poll's frames.
+struct Worker {
     epoll: Epoll,
-    signals: ShutdownSignals,
+    ports: Vec<Port>,
     hdr: [u8; VNET_HDR_LEN],
-    frame: Vec<u8>,
+    /// Frames read in this poll: (port, header, length) into `bufs`.
+    rx: Vec<(usize, [u8; VNET_HDR_LEN], usize)>,
+    bufs: Vec<Vec<u8>>,
+    /// Frames to write after the lock is released: (port, header, frame).
+    tx: Vec<(usize, [u8; VNET_HDR_LEN], SkBuff)>,
+}
+
+/// A stack serving TAP/TUN queues, a control socket and UDP echo services. With several
+/// queues per device, one worker thread serves queue k of every device (Linux's one
+/// queue per CPU); they share the stack behind a lock, reading and writing outside it.
+pub struct Daemon {
+    core: Arc<Mutex<Core>>,
+    clock: MonotonicClock,
+    workers: Vec<Worker>,
+    ctl: Option<(UnixListener, PathBuf)>,
+    signals: ShutdownSignals,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -63,43 +87,277 @@ impl std::fmt::Debug for Daemon {
     }
 }
 
-impl Daemon {
-    /// Takes over `stack`. Blocks SIGINT and SIGTERM in this thread: they end [`Daemon::run`].
-    pub fn new(stack: Stack) -> io::Result<Daemon> {
-        let epoll = Epoll::new()?;
-        let signals = ShutdownSignals::new()?;
-        epoll.add(signals.as_raw_fd(), TOKEN_SIGNAL)?;
-        Ok(Daemon {
-            stack,
-            clock: MonotonicClock::new(),
+fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
+    // A worker that panicked left the stack as consistent as any call does.
+    core.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Worker {
+    fn new() -> io::Result<Worker> {
+        Ok(Worker {
+            epoll: Epoll::new()?,
             ports: Vec::new(),
-            echo: UdpEcho::default(),
-            ctl: None,
-            pcap: None,
-            epoll,
-            signals,
             hdr: [0; VNET_HDR_LEN],
-            frame: vec![0; MAX_FRAME],
+            rx: Vec::new(),
+            bufs: Vec::new(),
+            tx: Vec::new(),
         })
     }
 
-    /// The stack's clock now.
-    pub fn now(&self) -> Instant {
-        self.clock.now()
+    /// One round: read the ready queues, then (under the lock) feed the stack, run
+    /// `more` (timers, control: the first worker's), run the services and collect what
+    /// the stack sent; then write it, and (under the lock) free it.
+    fn poll(
+        &mut self,
+        core: &Mutex<Core>,
+        clock: &MonotonicClock,
+        ready: &[u64],
+        more: &mut dyn FnMut(&mut Core, Instant),
+    ) {
+        for &token in ready {
+            if let Some(i) = token.checked_sub(TOKEN_PORT) {
+                self.read_port(core, i as usize);
+            }
+        }
+        {
+            let mut guard = lock(core);
+            let c = &mut *guard;
+            let now = clock.now();
+            self.netif_receive(c, now);
+            more(c, now);
+            c.echo.poll(&mut c.stack, now);
+            self.collect_tx(c);
+            // The LOG target's lines, where the kernel's go to its log.
+            for line in c.stack.nf.drain_log() {
+                eprintln!("{line}");
+            }
+        }
+        if self.tx.is_empty() {
+            return;
+        }
+        let sent: Vec<bool> = self
+            .tx
+            .iter()
+            .map(|(port, h, skb)| {
+                self.ports[*port]
+                    .tap
+                    .write(Some(h), &frame_bytes(skb))
+                    .is_ok()
+            })
+            .collect();
+        let mut c = lock(core);
+        for ((port, _, skb), ok) in self.tx.drain(..).zip(sent) {
+            if ok {
+                c.capture(skb);
+            } else {
+                c.stack.dev_tx_dropped(self.ports[port].ifindex, skb);
+            }
+        }
     }
 
-    /// Serves `tap` as the stack's interface `ifindex`, with the offloads it negotiated.
-    pub fn add_port(&mut self, ifindex: u32, tap: Tap) -> io::Result<()> {
-        self.stack
-            .set_features(ifindex, tap.features())
-            .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e.to_string()))?;
-        let token = TOKEN_PORT + self.ports.len() as u64;
-        self.epoll.add(tap.as_raw_fd(), token)?;
-        self.ports.push(Port {
-            ifindex,
-            tap,
-            dead: false,
-        });
+    /// Reads up to a NAPI weight of frames from one queue, without the lock. Linux
+    /// tun_get_user() per frame.
+    fn read_port(&mut self, core: &Mutex<Core>, i: usize) {
+        let Some(port) = self.ports.get(i).filter(|p| !p.dead) else {
+            return;
+        };
+        for _ in 0..NAPI_POLL_WEIGHT {
+            let slot = self.rx.len();
+            if self.bufs.len() <= slot {
+                self.bufs.push(vec![0; MAX_FRAME]);
+            }
+            match port.tap.read(&mut self.hdr, &mut self.bufs[slot]) {
+                Ok(Some(n)) => self.rx.push((i, self.hdr, n)),
+                Ok(None) => break,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    lock(core)
+                        .stack
+                        .netif_rx_dropped(port.ifindex, DropReason::DevHdr);
+                }
+                Err(e) => {
+                    eprintln!("skiff: {}: read: {e}; detached", port.tap.name());
+                    let _ = self.epoll.delete(port.tap.as_raw_fd());
+                    self.ports[i].dead = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The frames read, into the stack: one batch per queue (one NAPI poll).
+    fn netif_receive(&mut self, c: &mut Core, now: Instant) {
+        let mut k = 0;
+        while k < self.rx.len() {
+            let port = self.rx[k].0;
+            let ifindex = self.ports[port].ifindex;
+            let vnet = self.ports[port].tap.vnet_hdr();
+            let mac_len = if self.ports[port].tap.is_tun() {
+                0
+            } else {
+                ETH_HLEN
+            };
+            let (mut plain, mut with_hdr) = (Vec::new(), Vec::new());
+            while let Some(&(_, h, n)) = self.rx.get(k).filter(|r| r.0 == port) {
+                let frame = &self.bufs[k][..n];
+                k += 1;
+                let hdr = if vnet {
+                    match VirtioNetHdr::new_checked(&h[..], HdrSize::V12)
+                        .and_then(|h| VirtioNetHdrRepr::parse(&h))
+                    {
+                        Ok(h) => Some(h),
+                        Err(_) => {
+                            c.stack.netif_rx_dropped(ifindex, DropReason::DevHdr);
+                            continue;
+                        }
+                    }
+                } else {
+                    None
+                };
+                if c.pcap.is_some() {
+                    c.capture_rx(hdr.as_ref(), frame, mac_len);
+                }
+                let Some(mut skb) = c.stack.alloc_skb(n) else {
+                    c.stack.netif_rx_dropped(ifindex, DropReason::DevReady);
+                    continue;
+                };
+                if skb.put_slice(frame).is_err() {
+                    c.stack.recycle(skb);
+                    c.stack.netif_rx_dropped(ifindex, DropReason::DevReady);
+                    continue;
+                }
+                match hdr {
+                    Some(h) => with_hdr.push((h, skb)),
+                    None => plain.push(skb),
+                }
+            }
+            if !with_hdr.is_empty() {
+                c.stack.netif_receive_vnet(now, ifindex, with_hdr);
+            }
+            if !plain.is_empty() {
+                c.stack.netif_receive_list(now, ifindex, plain);
+            }
+        }
+        self.rx.clear();
+    }
+
+    /// What the stack transmitted, ready for this worker's queues: behind a virtio-net
+    /// header carrying its checksum and GSO metadata when the queue has one
+    /// (virtio_net_hdr_from_skb()), else finished in software. A frame for a device this
+    /// worker has no queue of is counted as a transmit drop.
+    fn collect_tx(&mut self, c: &mut Core) {
+        while let Some((ifindex, skb)) = c.stack.poll_transmit() {
+            let Some(port) = self
+                .ports
+                .iter()
+                .position(|p| p.ifindex == ifindex && !p.dead)
+            else {
+                c.stack.dev_tx_dropped(ifindex, skb);
+                continue;
+            };
+            if self.ports[port].tap.vnet_hdr()
+                && let Ok(hdr) = virtio_net_hdr_from_skb(&skb, false)
+            {
+                let mut h = [0u8; VNET_HDR_LEN];
+                // A 12-byte buffer always holds the header.
+                let _ = VirtioNetHdrRepr {
+                    num_buffers: Some(0),
+                    ..hdr
+                }
+                .emit(&mut h);
+                self.tx.push((port, h, skb));
+                continue;
+            }
+            for seg in c.stack.dev_hard_xmit_sw(skb) {
+                self.tx.push((port, [0; VNET_HDR_LEN], seg));
+            }
+        }
+    }
+}
+
+impl Core {
+    /// Records a received frame: as it came, or its software-finished segments.
+    fn capture_rx(&mut self, hdr: Option<&VirtioNetHdrRepr>, frame: &[u8], mac_len: usize) {
+        if let Some(hdr) = hdr.filter(|h| h.needs_csum || h.gso_size != 0)
+            && let Some(mut skb) = self.stack.alloc_skb(frame.len())
+        {
+            if skb.put_slice(frame).is_ok() && virtio_net_hdr_to_skb(&mut skb, hdr, mac_len).is_ok()
+            {
+                return self.capture(skb);
+            }
+            // The stack drops it; the capture shows the frame as it came.
+            self.stack.recycle(skb);
+        }
+        let ts = wall_nanos();
+        if let Some(w) = self.pcap.as_mut() {
+            let _ = w.write_packet(ts, frame);
+        }
+    }
+
+    /// Records a frame (or its software-finished segments) and frees it.
+    fn capture(&mut self, skb: SkBuff) {
+        if self.pcap.is_none() {
+            return self.stack.recycle(skb);
+        }
+        let segs = if skb.gso.is_some() || matches!(skb.ip_summed, ChecksumState::Partial { .. }) {
+            self.stack.skb_finish_sw(skb).unwrap_or_default()
+        } else {
+            vec![skb]
+        };
+        let ts = wall_nanos();
+        for seg in segs {
+            if let Some(w) = self.pcap.as_mut() {
+                let _ = w.write_packet(ts, &frame_bytes(&seg));
+            }
+            self.stack.recycle(seg);
+        }
+    }
+}
+
+impl Daemon {
+    /// Takes over `stack` and its echo services. Blocks SIGINT and SIGTERM in this
+    /// thread: they end [`Daemon::run`].
+    pub fn new(stack: Stack, echo: UdpEcho) -> io::Result<Daemon> {
+        let first = Worker::new()?;
+        let signals = ShutdownSignals::new()?;
+        first.epoll.add(signals.as_raw_fd(), TOKEN_SIGNAL)?;
+        Ok(Daemon {
+            core: Arc::new(Mutex::new(Core {
+                stack,
+                echo,
+                pcap: None,
+            })),
+            clock: MonotonicClock::new(),
+            workers: vec![first],
+            ctl: None,
+            signals,
+        })
+    }
+
+    /// Runs `f` on the stack (configuration, counters).
+    pub fn with_stack<R>(&self, f: impl FnOnce(&mut Stack) -> R) -> R {
+        f(&mut lock(&self.core).stack)
+    }
+
+    /// Serves `queues` (one or more queues of one device) as the stack's interface
+    /// `ifindex`, with the offloads the first negotiated; queue k goes to worker k.
+    pub fn add_port(&mut self, ifindex: u32, queues: Vec<Tap>) -> io::Result<()> {
+        if let Some(q) = queues.first() {
+            self.with_stack(|s| s.set_features(ifindex, q.features()))
+                .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e.to_string()))?;
+        }
+        for (k, tap) in queues.into_iter().enumerate() {
+            if k == self.workers.len() {
+                self.workers.push(Worker::new()?);
+            }
+            let w = &mut self.workers[k];
+            w.epoll
+                .add(tap.as_raw_fd(), TOKEN_PORT + w.ports.len() as u64)?;
+            w.ports.push(Port {
+                ifindex,
+                tap,
+                dead: false,
+            });
+        }
         Ok(())
     }
 
@@ -118,7 +376,7 @@ impl Daemon {
         let _ = std::fs::remove_file(path);
         let l = UnixListener::bind(path)?;
         l.set_nonblocking(true)?;
-        self.epoll.add(l.as_raw_fd(), TOKEN_CTL)?;
+        self.workers[0].epoll.add(l.as_raw_fd(), TOKEN_CTL)?;
         self.ctl = Some((l, path.to_path_buf()));
         Ok(())
     }
@@ -128,228 +386,101 @@ impl Daemon {
     /// Ethernet for TAP devices, raw IP for TUN devices.
     pub fn capture(&mut self, path: &Path, link: LinkType) -> io::Result<()> {
         let w = BufWriter::new(File::create(path)?);
-        self.pcap = Some(PcapWriter::new(w, link)?);
+        lock(&self.core).pcap = Some(PcapWriter::new(w, link)?);
         Ok(())
     }
 
-    /// Serves until SIGINT or SIGTERM, whose name it returns.
+    /// Serves until SIGINT or SIGTERM, whose name it returns. The first worker runs on
+    /// this thread, with the timers and the control socket; the others on their own.
     pub fn run(&mut self, ctl: &mut CtlHandler<'_>) -> io::Result<&'static str> {
-        loop {
-            let now = self.clock.now();
-            let timeout = self
-                .stack
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(now));
-            let ready = self.epoll.wait(timeout)?;
-            let now = self.clock.now();
-            for token in ready {
-                match token {
-                    TOKEN_SIGNAL => {
-                        if let Some(sig) = self.signals.take()? {
-                            self.flush_pcap();
-                            return Ok(if sig == libc::SIGINT {
-                                "SIGINT"
-                            } else {
-                                "SIGTERM"
-                            });
+        let stop = Arc::new(AtomicBool::new(false));
+        let others: Vec<Worker> = self.workers.drain(1..).collect();
+        let threads: Vec<_> = others
+            .into_iter()
+            .enumerate()
+            .map(|(k, mut w)| {
+                let (core, clock, stop) = (self.core.clone(), self.clock, stop.clone());
+                std::thread::Builder::new()
+                    .name(format!("skiff-q{}", k + 1))
+                    .spawn(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            match w.epoll.wait(Some(WORKER_STOP_CHECK)) {
+                                Ok(ready) => w.poll(&core, &clock, &ready, &mut |_, _| {}),
+                                Err(e) => {
+                                    eprintln!("skiff: worker {}: {e}", k + 1);
+                                    return;
+                                }
+                            }
                         }
-                    }
-                    TOKEN_CTL => self.serve_ctl(now, ctl),
-                    t => self.netif_poll((t - TOKEN_PORT) as usize, now),
-                }
-            }
-            if self.stack.poll_timeout().is_some_and(|t| t <= now) {
-                self.stack.handle_timeout(now);
-            }
-            self.echo.poll(&mut self.stack, now);
-            self.flush_tx();
-            // The LOG target's lines, where the kernel's go to its log.
-            for line in self.stack.nf.drain_log() {
-                eprintln!("{line}");
-            }
+                    })
+            })
+            .collect::<io::Result<_>>()?;
+        let r = self.run_first(ctl);
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            let _ = t.join();
         }
+        self.flush_pcap();
+        r
     }
 
-    /// Reads one batch from a queue into the stack. Linux tun_get_user() per frame, then
-    /// one NAPI poll for the batch.
-    fn netif_poll(&mut self, i: usize, now: Instant) {
-        let Some(port) = self.ports.get(i).filter(|p| !p.dead) else {
-            return;
-        };
-        let ifindex = port.ifindex;
-        let vnet = port.tap.vnet_hdr();
-        let (mut plain, mut with_hdr) = (Vec::new(), Vec::new());
-        for _ in 0..NAPI_POLL_WEIGHT {
-            let n = match self.ports[i].tap.read(&mut self.hdr, &mut self.frame) {
-                Ok(Some(n)) => n,
-                Ok(None) => break,
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    self.stack.netif_rx_dropped(ifindex, DropReason::DevHdr);
-                    continue;
-                }
-                Err(e) => {
-                    eprintln!("skiff: {}: read: {e}; detached", self.ports[i].tap.name());
-                    let _ = self.epoll.delete(self.ports[i].tap.as_raw_fd());
-                    self.ports[i].dead = true;
-                    break;
-                }
-            };
-            let hdr = if vnet {
-                match VirtioNetHdr::new_checked(&self.hdr[..], HdrSize::V12)
-                    .and_then(|h| VirtioNetHdrRepr::parse(&h))
-                {
-                    Ok(h) => Some(h),
-                    Err(_) => {
-                        self.stack.netif_rx_dropped(ifindex, DropReason::DevHdr);
-                        continue;
-                    }
-                }
-            } else {
-                None
-            };
-            if self.pcap.is_some() {
-                let mac_len = if self.ports[i].tap.is_tun() {
-                    0
+    fn run_first(&mut self, ctl: &mut CtlHandler<'_>) -> io::Result<&'static str> {
+        let Daemon {
+            core,
+            clock,
+            workers,
+            ctl: listener,
+            signals,
+        } = self;
+        let w = &mut workers[0];
+        loop {
+            let now = clock.now();
+            let next = lock(core).stack.poll_timeout();
+            let ready = w
+                .epoll
+                .wait(next.map(|t| t.saturating_duration_since(now)))?;
+            if ready.contains(&TOKEN_SIGNAL)
+                && let Some(sig) = signals.take()?
+            {
+                return Ok(if sig == libc::SIGINT {
+                    "SIGINT"
                 } else {
-                    ETH_HLEN
-                };
-                self.capture_rx(hdr.as_ref(), n, mac_len);
+                    "SIGTERM"
+                });
             }
-            let Some(mut skb) = self.stack.alloc_skb(n) else {
-                self.stack.netif_rx_dropped(ifindex, DropReason::DevReady);
-                continue;
-            };
-            if skb.put_slice(&self.frame[..n]).is_err() {
-                self.stack.recycle(skb);
-                self.stack.netif_rx_dropped(ifindex, DropReason::DevReady);
-                continue;
-            }
-            match hdr {
-                Some(h) => with_hdr.push((h, skb)),
-                None => plain.push(skb),
-            }
-        }
-        if !with_hdr.is_empty() {
-            self.stack.netif_receive_vnet(now, ifindex, with_hdr);
-        }
-        if !plain.is_empty() {
-            self.stack.netif_receive_list(now, ifindex, plain);
-        }
-    }
-
-    /// Writes what the stack transmitted: behind a virtio-net header carrying its
-    /// checksum and GSO metadata when the queue has one (virtio_net_hdr_from_skb()),
-    /// else finished in software. A refused write is counted (`tx_dropped`).
-    fn flush_tx(&mut self) {
-        while let Some((ifindex, skb)) = self.stack.poll_transmit() {
-            let Some(port) = self
-                .ports
-                .iter()
-                .position(|p| p.ifindex == ifindex && !p.dead)
-            else {
-                self.stack.dev_tx_dropped(ifindex, skb);
-                continue;
-            };
-            let tap = &self.ports[port].tap;
-            let frames = if tap.vnet_hdr() {
-                match virtio_net_hdr_from_skb(&skb, false) {
-                    Ok(hdr) => vec![(Some(hdr), skb)],
-                    Err(_) => sw_frames(&mut self.stack, skb),
+            let ctl_ready = ready.contains(&TOKEN_CTL);
+            w.poll(core, clock, &ready, &mut |c, now| {
+                if c.stack.poll_timeout().is_some_and(|t| t <= now) {
+                    c.stack.handle_timeout(now);
                 }
-            } else {
-                sw_frames(&mut self.stack, skb)
-            };
-            for (hdr, skb) in frames {
-                let mut h = [0u8; VNET_HDR_LEN];
-                if let Some(hdr) = hdr {
-                    let repr = VirtioNetHdrRepr {
-                        num_buffers: Some(0),
-                        ..hdr
-                    };
-                    // A 12-byte buffer always holds the header.
-                    let _ = repr.emit(&mut h);
+                if ctl_ready && let Some((l, _)) = listener.as_ref() {
+                    serve_ctl(l, &mut c.stack, now, ctl);
                 }
-                let bytes = frame_bytes(&skb);
-                let r = self.ports[port].tap.write(Some(&h), &bytes);
-                drop(bytes);
-                if r.is_err() {
-                    self.stack.dev_tx_dropped(ifindex, skb);
-                    continue;
-                }
-                self.capture_tx(skb);
-            }
-        }
-    }
-
-    fn capture_rx(&mut self, hdr: Option<&VirtioNetHdrRepr>, n: usize, mac_len: usize) {
-        let Some(hdr) = hdr.filter(|h| h.needs_csum || h.gso_size != 0) else {
-            let ts = wall_nanos();
-            if let Some(w) = self.pcap.as_mut() {
-                let _ = w.write_packet(ts, &self.frame[..n]);
-            }
-            return;
-        };
-        let Some(mut skb) = self.stack.alloc_skb(n) else {
-            return;
-        };
-        if skb.put_slice(&self.frame[..n]).is_err()
-            || virtio_net_hdr_to_skb(&mut skb, hdr, mac_len).is_err()
-        {
-            // The stack drops it; the capture shows the frame as it came.
-            self.stack.recycle(skb);
-            let ts = wall_nanos();
-            if let Some(w) = self.pcap.as_mut() {
-                let _ = w.write_packet(ts, &self.frame[..n]);
-            }
-            return;
-        }
-        self.capture_tx(skb);
-    }
-
-    /// Records a frame (or its software-finished segments) and frees it.
-    fn capture_tx(&mut self, skb: SkBuff) {
-        if self.pcap.is_none() {
-            self.stack.recycle(skb);
-            return;
-        }
-        let segs = if skb.gso.is_some() || matches!(skb.ip_summed, ChecksumState::Partial { .. }) {
-            self.stack.skb_finish_sw(skb).unwrap_or_default()
-        } else {
-            vec![skb]
-        };
-        let ts = wall_nanos();
-        for seg in segs {
-            if let Some(w) = self.pcap.as_mut() {
-                let _ = w.write_packet(ts, &frame_bytes(&seg));
-            }
-            self.stack.recycle(seg);
+            });
         }
     }
 
     fn flush_pcap(&mut self) {
-        if let Some(w) = self.pcap.as_mut() {
+        if let Some(w) = lock(&self.core).pcap.as_mut() {
             let _ = w.flush();
         }
     }
+}
 
-    /// Answers every waiting control connection: one request line, one reply, closed.
-    /// The reply is `ok` or `error` on its first line, then the text.
-    fn serve_ctl(&mut self, now: Instant, handler: &mut CtlHandler<'_>) {
-        let Some((listener, _)) = self.ctl.as_ref() else {
-            return;
+/// Answers every waiting control connection: one request line, one reply, closed. The
+/// reply is `ok` or `error` on its first line, then the text.
+fn serve_ctl(l: &UnixListener, stack: &mut Stack, now: Instant, handler: &mut CtlHandler<'_>) {
+    while let Ok((conn, _)) = l.accept() {
+        // A client that does not send its line within a second is dropped.
+        let _ = conn.set_nonblocking(false);
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut line = String::new();
+        let _ = BufReader::new((&conn).take(CTL_REQUEST_MAX)).read_line(&mut line);
+        let reply = match handler(stack, now, line.trim()) {
+            Ok(text) => format!("ok\n{text}"),
+            Err(msg) => format!("error\n{msg}\n"),
         };
-        while let Ok((conn, _)) = listener.accept() {
-            // A client that does not send its line within a second is dropped.
-            let _ = conn.set_nonblocking(false);
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
-            let mut line = String::new();
-            let _ = BufReader::new((&conn).take(CTL_REQUEST_MAX)).read_line(&mut line);
-            let reply = match handler(&mut self.stack, now, line.trim()) {
-                Ok(text) => format!("ok\n{text}"),
-                Err(msg) => format!("error\n{msg}\n"),
-            };
-            let _ = (&conn).write_all(reply.as_bytes());
-        }
+        let _ = (&conn).write_all(reply.as_bytes());
     }
 }
 
@@ -360,15 +491,6 @@ impl Drop for Daemon {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-/// A frame the queue cannot carry with metadata, finished in software.
-fn sw_frames(stack: &mut Stack, skb: SkBuff) -> Vec<(Option<VirtioNetHdrRepr>, SkBuff)> {
-    stack
-        .dev_hard_xmit_sw(skb)
-        .into_iter()
-        .map(|s| (None, s))
-        .collect()
 }
 
 /// Every byte of a frame: its linear data, then its `frag_list`.
