@@ -9,7 +9,8 @@
 
 mod common;
 
-use common::{Daemon, Netns, check_with_tshark, netns::in_netns, run};
+use common::netns::{PING_SIZES, in_netns, kernel_pings};
+use common::{Daemon, Netns, check_with_tshark, run};
 use std::hash::Hasher;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
@@ -137,6 +138,24 @@ fn packet_send(dev: &str, frame: &[u8]) -> std::io::Result<()> {
     }
 }
 
+/// The kernel sends 14 KB with UDP_SEGMENT=1400 (the option is an int) from `from` to
+/// skiff's echo service at `to`; every segment comes back intact. Returns how many IP
+/// packets skiff took in for it.
+fn kernel_gso_to_echo(ctl: &str, from: &str, to: &str) -> u64 {
+    let sock = UdpSocket::bind((from, 0)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    setsockopt_int(&sock, libc::SOL_UDP, 103, 1400);
+    let data = pattern(14_000, 7);
+    let before = snmp(ctl, "IpInReceives");
+    assert_eq!(sock.send_to(&data, (to, 7)).unwrap(), 14_000);
+    let mut buf = vec![0u8; 2048];
+    for (i, chunk) in data.chunks(1400).enumerate() {
+        let n = sock.recv(&mut buf).expect("every segment is echoed");
+        assert!(buf[..n] == chunk[..], "segment {i}");
+    }
+    snmp(ctl, "IpInReceives") - before
+}
+
 #[test]
 fn skiff_up_serves_the_kernel_on_a_tap() {
     if !in_netns("skiff_up_serves_the_kernel_on_a_tap") {
@@ -164,22 +183,7 @@ fn skiff_up_serves_the_kernel_on_a_tap() {
     run("ip", &["link", "set", "skh0", "up"]);
 
     // Kernel ping: one packet, then 100, then sizes that fragment both ways.
-    for (count, size) in [
-        ("1", "56"),
-        ("100", "56"),
-        ("3", "1472"),
-        ("3", "8000"),
-        ("2", "65507"),
-    ] {
-        let text = run(
-            "ping",
-            &["-c", count, "-i", "0.01", "-W", "2", "-s", size, "10.9.0.2"],
-        );
-        assert!(
-            text.contains(&format!("{count} packets transmitted, {count} received")),
-            "ping -s {size}:\n{text}"
-        );
-    }
+    kernel_pings("10.9.0.2", PING_SIZES);
     assert!(snmp(ctl, "IpReasmOKs") >= 5);
     assert!(snmp(ctl, "IpFragCreates") > 0);
 
@@ -300,19 +304,7 @@ fn kernel_udp_gso_reaches_skiff_with_and_without_offload() {
         run("ip", &["link", "set", "skg0", "up"]);
         run("ping", &["-c", "1", "-W", "2", "10.9.1.2"]);
 
-        // 14 KB with UDP_SEGMENT=1400 (the option is an int).
-        let sock = UdpSocket::bind("10.9.1.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        setsockopt_int(&sock, libc::SOL_UDP, 103, 1400);
-        let data = pattern(14_000, 7);
-        let before = snmp(ctl, "IpInReceives");
-        assert_eq!(sock.send_to(&data, "10.9.1.2:7").unwrap(), 14_000);
-        let mut buf = vec![0u8; 2048];
-        for (i, chunk) in data.chunks(1400).enumerate() {
-            let n = sock.recv(&mut buf).expect("every segment is echoed");
-            assert!(buf[..n] == chunk[..], "segment {i} (offload {offload})");
-        }
-        let packets = snmp(ctl, "IpInReceives") - before;
+        let packets = kernel_gso_to_echo(ctl, "10.9.1.1", "10.9.1.2");
         assert_eq!(snmp(ctl, "UdpInDatagrams"), 10);
         // With offloads skiff takes the kernel's super-packet whole (and cuts it for the
         // socket); without, the kernel cut it before the TAP.
@@ -349,29 +341,13 @@ fn skiff_up_serves_the_kernel_on_a_tun_device() {
     assert!(d.ready.contains("skn0 tun 10.9.3.2/24"), "{}", d.ready);
     run("ip", &["addr", "add", "10.9.3.1/24", "dev", "skn0"]);
     run("ip", &["link", "set", "skn0", "up"]);
-    for (count, size) in [("3", "56"), ("3", "1472"), ("2", "8000")] {
-        let text = run(
-            "ping",
-            &["-c", count, "-i", "0.01", "-W", "2", "-s", size, "10.9.3.2"],
-        );
-        assert!(
-            text.contains(&format!("{count} packets transmitted, {count} received")),
-            "ping -s {size}:\n{text}"
-        );
-    }
+    kernel_pings("10.9.3.2", &[("3", "56"), ("3", "1472"), ("2", "8000")]);
     // A kernel UDP_SEGMENT send crosses the TUN whole (vnet_hdr) and is echoed per segment.
-    let sock = UdpSocket::bind("10.9.3.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    setsockopt_int(&sock, libc::SOL_UDP, 103, 1400);
-    let data = pattern(14_000, 9);
-    let before = snmp(ctl, "IpInReceives");
-    sock.send_to(&data, "10.9.3.2:7").unwrap();
-    let mut buf = vec![0u8; 2048];
-    for (i, chunk) in data.chunks(1400).enumerate() {
-        let n = sock.recv(&mut buf).expect("every segment is echoed");
-        assert!(buf[..n] == chunk[..], "segment {i}");
-    }
-    assert_eq!(snmp(ctl, "IpInReceives") - before, 1, "one super-packet");
+    assert_eq!(
+        kernel_gso_to_echo(ctl, "10.9.3.1", "10.9.3.2"),
+        1,
+        "one super-packet"
+    );
     let (_, neigh, _) = Daemon::ctl(ctl, &["neigh"]);
     assert_eq!(neigh, "", "no ARP on a TUN device");
     d.stop();

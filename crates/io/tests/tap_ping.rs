@@ -7,29 +7,16 @@
 
 mod common;
 
+use common::run;
+
 use skiff_core::{Stack, StackConfig};
 use skiff_io::net::NetStack;
 use skiff_io::tap::{Tap, TapOptions};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ethernet::EthernetAddress;
-use std::process::Command;
 
 const KERNEL: &str = "10.9.0.1/24";
 const SKIFF: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
-
-fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .expect("the command runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed:\n{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
 
 /// setsockopt(UDP_SEGMENT) on a kernel socket; the option is an int.
 fn set_udp_segment(sock: &std::net::UdpSocket, gso: libc::c_int) {
@@ -65,24 +52,7 @@ fn kernel_ping_reaches_skiff_on_a_tap() {
     let net = NetStack::new(s);
     net.attach(eth0, Box::new(tap));
 
-    let to = SKIFF.to_string();
-    for (count, size) in [
-        ("1", "56"),
-        ("100", "56"),
-        ("3", "1472"),
-        ("3", "8000"),
-        ("2", "65507"),
-    ] {
-        let text = run(
-            "ping",
-            &["-c", count, "-i", "0.01", "-W", "2", "-s", size, &to],
-        );
-        assert!(
-            text.contains(&format!("{count} packets transmitted, {count} received")),
-            "ping -s {size}:\n{text}"
-        );
-        println!("ping -c {count} -s {size}: all answered");
-    }
+    common::kernel_pings(&SKIFF.to_string(), common::PING_SIZES);
     let reasm = net.with(|s| s.stats().get("IpReasmOKs").unwrap_or(0));
     let frags = net.with(|s| s.stats().get("IpFragCreates").unwrap_or(0));
     assert!(
@@ -297,13 +267,7 @@ fn netstack_serves_a_vnet_tap() {
     let net = NetStack::new(s);
     net.attach(eth0, Box::new(tap));
 
-    for size in ["56", "8000"] {
-        let text = run(
-            "ping",
-            &["-c", "3", "-i", "0.01", "-W", "2", "-s", size, "10.9.2.2"],
-        );
-        assert!(text.contains("3 packets transmitted, 3 received"), "{text}");
-    }
+    common::kernel_pings("10.9.2.2", &[("3", "56"), ("3", "8000")]);
 
     let skiff_sock = UdpSocket::bind(&net, "10.9.2.2:9000").unwrap();
     skiff_sock

@@ -5,6 +5,8 @@
 #[path = "../../../io/tests/common/mod.rs"]
 pub mod netns;
 
+pub use netns::run;
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -78,21 +80,6 @@ pub fn check_with_tshark(file: &Path) -> Option<usize> {
         assert!(worst < 0x600000, "tshark warns: {line}");
     }
     Some(frames)
-}
-
-/// Runs a command; panics with its output unless it succeeds. Returns stdout.
-pub fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed:\n{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
 }
 
 /// A `skiff up` daemon; SIGTERM when dropped.
