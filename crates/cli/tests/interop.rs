@@ -67,7 +67,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 /// One IPv4 fragment (MF set, offset 0) from the kernel through a raw socket.
 fn send_first_fragment(to: Ipv4Addr, id: u16) {
-    let mut pkt = vec![0u8; 28];
+    let mut pkt = [0u8; 28];
     pkt[0] = 0x45;
     pkt[2..4].copy_from_slice(&28u16.to_be_bytes());
     pkt[4..6].copy_from_slice(&id.to_be_bytes());
@@ -283,19 +283,10 @@ fn kernel_udp_gso_reaches_skiff_with_and_without_offload() {
     if !in_netns("kernel_udp_gso_reaches_skiff_with_and_without_offload") {
         return;
     }
-    let ctl = tmp("gso.sock");
-    let ctl = ctl.to_str().unwrap();
+    // No --ctl: the daemon listens at the default path, named after its interface.
+    let ctl = "/run/skiff/skg0.sock";
     for offload in [true, false] {
-        let mut args = vec![
-            "--tap",
-            "skg0",
-            "--addr",
-            "10.9.1.2/24",
-            "--udp-echo",
-            "7",
-            "--ctl",
-            ctl,
-        ];
+        let mut args = vec!["--tap", "skg0", "--addr", "10.9.1.2/24", "--udp-echo", "7"];
         if !offload {
             args.push("--no-offload");
         }
