@@ -405,12 +405,14 @@ struct Router {
     ctl: String,
 }
 
-fn router(offload: bool, pcap: Option<&str>) -> Router {
+/// `queues_a`: queues of skiff's A-side TAP (the B side has one).
+fn router(offload: bool, queues_a: u16, pcap: Option<&str>) -> Router {
     let cfg = tmp(&format!("router-{offload}.toml"));
     std::fs::write(
         &cfg,
         format!(
-            "[[interface]]\nname = \"skra\"\naddress = \"10.1.0.2/24\"\noffload = {offload}\n\n\
+            "[[interface]]\nname = \"skra\"\naddress = \"10.1.0.2/24\"\noffload = {offload}\n\
+             queues = {queues_a}\n\n\
              [[interface]]\nname = \"skrb\"\naddress = \"10.2.0.2/24\"\nmtu = 1280\noffload = {offload}\n"
         ),
     )
@@ -446,7 +448,8 @@ fn skiff_routes_between_two_namespaces() {
         return;
     }
     let pcap = tmp("router.pcap");
-    let r = router(true, Some(pcap.to_str().unwrap()));
+    // Two queues toward A, one toward B: whichever worker receives a packet sends it on.
+    let r = router(true, 2, Some(pcap.to_str().unwrap()));
     let ctl = r.ctl.as_str();
 
     // Ping across.
@@ -462,6 +465,18 @@ fn skiff_routes_between_two_namespaces() {
         "{text}"
     );
 
+    // Many flows from A, which the kernel spreads over skra's two queues: all cross.
+    let rx = r.b.enter(|| UdpSocket::bind("10.2.0.1:9001").unwrap());
+    rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 65536];
+    for i in 0..32u8 {
+        let tx = r.a.enter(|| UdpSocket::bind("10.1.0.1:0").unwrap());
+        let data = pattern(64 + usize::from(i), i);
+        tx.send_to(&data, "10.2.0.1:9001").unwrap();
+        let n = rx.recv(&mut buf).expect("every flow crosses");
+        assert!(buf[..n] == data[..], "flow {i}");
+    }
+
     // UDP across the 1500 → 1280 path without DF: skiff fragments, B reassembles.
     let rx = r.b.enter(|| UdpSocket::bind("10.2.0.1:9000").unwrap());
     rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -475,7 +490,6 @@ fn skiff_routes_between_two_namespaces() {
     let data = pattern(3000, 3);
     let frag_before = snmp(ctl, "IpFragCreates");
     tx.send_to(&data, "10.2.0.1:9000").unwrap();
-    let mut buf = vec![0u8; 65536];
     let n = rx.recv(&mut buf).expect("the datagram crosses");
     assert!(buf[..n] == data[..], "reassembled intact");
     assert!(
@@ -574,7 +588,7 @@ fn tcp_bulk_across_skiff_with_offloads_on_and_off() {
         return;
     }
     for offload in [true, false] {
-        let r = router(offload, None);
+        let r = router(offload, 1, None);
         let ctl = r.ctl.clone();
         let before = snmp(&ctl, "IpForwDatagrams");
         let rate = tcp_bulk(&r, 200 << 20);

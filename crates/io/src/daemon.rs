@@ -393,6 +393,7 @@ impl Daemon {
     /// Serves until SIGINT or SIGTERM, whose name it returns. The first worker runs on
     /// this thread, with the timers and the control socket; the others on their own.
     pub fn run(&mut self, ctl: &mut CtlHandler<'_>) -> io::Result<&'static str> {
+        self.share_tx_queues()?;
         let stop = Arc::new(AtomicBool::new(false));
         let others: Vec<Worker> = self.workers.drain(1..).collect();
         let threads: Vec<_> = others
@@ -422,6 +423,37 @@ impl Daemon {
         }
         self.flush_pcap();
         r
+    }
+
+    /// A worker sends on every device: where a device has fewer queues than there are
+    /// workers, worker k also writes (never reads) its queue k mod n.
+    fn share_tx_queues(&mut self) -> io::Result<()> {
+        let n = self.workers.len();
+        // Queue 0 of every device is the first worker's.
+        let devices: Vec<u32> = self.workers[0].ports.iter().map(|p| p.ifindex).collect();
+        for ifindex in devices {
+            let queues = self
+                .workers
+                .iter()
+                .take_while(|w| w.ports.iter().any(|p| p.ifindex == ifindex))
+                .count();
+            for k in queues..n {
+                let Some(src) = self.workers[k % queues]
+                    .ports
+                    .iter()
+                    .find(|p| p.ifindex == ifindex)
+                else {
+                    continue;
+                };
+                let tap = src.tap.try_clone()?;
+                self.workers[k].ports.push(Port {
+                    ifindex,
+                    tap,
+                    dead: false,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn run_first(&mut self, ctl: &mut CtlHandler<'_>) -> io::Result<&'static str> {

@@ -166,6 +166,17 @@ impl Tap {
         self.offloads
     }
 
+    /// Another handle on the same queue (dup()).
+    pub fn try_clone(&self) -> io::Result<Tap> {
+        Ok(Tap {
+            fd: self.fd.try_clone()?,
+            name: self.name.clone(),
+            tun: self.tun,
+            vnet_hdr: self.vnet_hdr,
+            offloads: self.offloads,
+        })
+    }
+
     /// IFF_TUN: bare IP packets, no link header.
     pub fn is_tun(&self) -> bool {
         self.tun
