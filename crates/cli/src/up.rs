@@ -149,12 +149,13 @@ pub fn run(args: &UpArgs) -> Result<(), String> {
         ready.push(';');
     }
     ready.push_str(&format!(" ctl {}", ctl_path.display()));
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{ready}");
-    let _ = out.flush();
-    drop(out);
+    let announce = || {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{ready}");
+        let _ = out.flush();
+    };
     let sig = daemon
-        .run(&mut ctl::handle)
+        .run(announce, &mut ctl::handle)
         .map_err(|e| format!("event loop: {e}"))?;
     println!("skiff: {sig}: shutting down; final counters:");
     print!(

@@ -392,7 +392,12 @@ impl Daemon {
 
     /// Serves until SIGINT or SIGTERM, whose name it returns. The first worker runs on
     /// this thread, with the timers and the control socket; the others on their own.
-    pub fn run(&mut self, ctl: &mut CtlHandler<'_>) -> io::Result<&'static str> {
+    /// `ready` runs once every worker is up.
+    pub fn run(
+        &mut self,
+        ready: impl FnOnce(),
+        ctl: &mut CtlHandler<'_>,
+    ) -> io::Result<&'static str> {
         self.share_tx_queues()?;
         let stop = Arc::new(AtomicBool::new(false));
         let others: Vec<Worker> = self.workers.drain(1..).collect();
@@ -416,6 +421,7 @@ impl Daemon {
                     })
             })
             .collect::<io::Result<_>>()?;
+        ready();
         let r = self.run_first(ctl);
         stop.store(true, Ordering::Relaxed);
         for t in threads {
