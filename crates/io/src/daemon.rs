@@ -135,14 +135,14 @@ impl Worker {
         if self.tx.is_empty() {
             return;
         }
+        let mut chunks = Vec::new();
         let sent: Vec<bool> = self
             .tx
             .iter()
             .map(|(port, h, skb)| {
-                self.ports[*port]
-                    .tap
-                    .write(Some(h), &frame_bytes(skb))
-                    .is_ok()
+                chunks.clear();
+                skb_chunks(skb, &mut chunks);
+                self.ports[*port].tap.write_chunks(Some(h), &chunks).is_ok()
             })
             .collect();
         let mut c = lock(core);
@@ -528,6 +528,14 @@ impl Drop for Daemon {
         if let Some((_, path)) = self.ctl.take() {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// A frame's pieces in order: its linear data, then its `frag_list`'s.
+fn skb_chunks<'a>(skb: &'a SkBuff, out: &mut Vec<&'a [u8]>) {
+    out.push(skb.data());
+    for frag in skb.frag_list.iter() {
+        skb_chunks(frag, out);
     }
 }
 

@@ -31,6 +31,8 @@ pub const TUN_F_USO6: u32 = 0x40;
 
 /// The virtio-net header skiff uses: `struct virtio_net_hdr_mrg_rxbuf`, 12 bytes.
 pub const VNET_HDR_LEN: usize = 12;
+/// The most pieces one writev takes (Linux UIO_MAXIOV).
+const IOV_MAX: libc::c_int = 1024;
 /// The largest frame a read takes: a 64 KiB GSO packet and its link header.
 pub const MAX_FRAME: usize = 65536 + 14;
 
@@ -249,22 +251,49 @@ impl Tap {
     /// Writes one frame, after its virtio-net header when the device has one (`hdr` is
     /// then required). A full queue is `WouldBlock`.
     pub fn write(&self, hdr: Option<&[u8; VNET_HDR_LEN]>, frame: &[u8]) -> io::Result<()> {
+        self.write_chunks(hdr, &[frame])
+    }
+
+    /// [`Tap::write`] of a frame held in pieces (an skb's data and its `frag_list`), in
+    /// one writev without copying them together.
+    pub fn write_chunks(
+        &self,
+        hdr: Option<&[u8; VNET_HDR_LEN]>,
+        chunks: &[&[u8]],
+    ) -> io::Result<()> {
         let zero = [0u8; VNET_HDR_LEN];
-        let h = hdr.unwrap_or(&zero);
-        let iov = [
-            libc::iovec {
-                iov_base: h.as_ptr().cast_mut().cast(),
-                iov_len: h.len(),
-            },
-            libc::iovec {
-                iov_base: frame.as_ptr().cast_mut().cast(),
-                iov_len: frame.len(),
-            },
-        ];
-        let iov = if self.vnet_hdr { &iov[..] } else { &iov[1..] };
+        let h: &[u8] = hdr.unwrap_or(&zero);
+        let head = if self.vnet_hdr { Some(h) } else { None };
+        let pieces = head
+            .into_iter()
+            .chain(chunks.iter().copied())
+            .map(|c| libc::iovec {
+                iov_base: c.as_ptr().cast_mut().cast(),
+                iov_len: c.len(),
+            });
+        // A linear frame (the usual case) needs no allocation.
+        let mut inline = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; 4];
+        let heap: Vec<libc::iovec>;
+        let iov: &[libc::iovec] = if chunks.len() < inline.len() {
+            let mut n = 0;
+            for (slot, v) in inline.iter_mut().zip(pieces) {
+                *slot = v;
+                n += 1;
+            }
+            &inline[..n]
+        } else {
+            heap = pieces.collect();
+            &heap
+        };
+        let count = libc::c_int::try_from(iov.len())
+            .ok()
+            .filter(|&n| n <= IOV_MAX)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: every iovec points into a live buffer of its length; writev only reads.
-        let n =
-            unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
+        let n = unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), count) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
