@@ -10,7 +10,7 @@
 mod common;
 
 use common::netns::{PING_SIZES, in_netns, kernel_pings};
-use common::{Daemon, Netns, check_with_tshark, run};
+use common::{Daemon, Netns, check_capture, run};
 use std::hash::Hasher;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
@@ -271,11 +271,7 @@ fn skiff_up_serves_the_kernel_on_a_tap() {
         !std::path::Path::new(ctl).exists(),
         "the ctl socket is removed"
     );
-    let frames = check_with_tshark(&pcap);
-    assert!(
-        frames.is_none_or(|n| n >= 200),
-        "{frames:?} frames captured"
-    );
+    check_capture(&pcap, 200);
 }
 
 #[test]
@@ -342,11 +338,7 @@ fn skiff_up_serves_the_kernel_on_a_tun_device() {
     let (_, neigh, _) = Daemon::ctl(ctl, &["neigh"]);
     assert_eq!(neigh, "", "no ARP on a TUN device");
     d.stop();
-    let frames = check_with_tshark(&pcap);
-    assert!(
-        frames.is_none_or(|n| n >= 30),
-        "{frames:?} packets captured"
-    );
+    check_capture(&pcap, 30);
 }
 
 #[test]
@@ -529,8 +521,7 @@ fn skiff_routes_between_two_namespaces() {
         rest.contains("Ip: 1 64"),
         "forwarding on at the end:\n{rest}"
     );
-    let frames = check_with_tshark(&pcap);
-    assert!(frames.is_none_or(|n| n >= 20), "{frames:?} frames captured");
+    check_capture(&pcap, 20);
 }
 
 /// 200 MB from A to B across skiff, hashed at both ends; returns MB/s.

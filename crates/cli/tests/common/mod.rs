@@ -82,6 +82,16 @@ pub fn check_with_tshark(file: &Path) -> Option<usize> {
     Some(frames)
 }
 
+/// [`check_with_tshark`], and at least `min` frames (when tshark is there).
+pub fn check_capture(file: &Path, min: usize) {
+    let frames = check_with_tshark(file);
+    assert!(
+        frames.is_none_or(|n| n >= min),
+        "{frames:?} frames in {}",
+        file.display()
+    );
+}
+
 /// A `skiff up` daemon; SIGTERM when dropped.
 pub struct Daemon {
     child: Child,
