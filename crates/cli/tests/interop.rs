@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::netns::{PING_SIZES, in_netns, kernel_pings};
+use common::netns::{IP, PING, PING_SIZES, in_netns, kernel_pings};
 use common::{Daemon, Netns, check_capture, run};
 use std::hash::Hasher;
 use std::io::{Read, Write};
@@ -158,7 +158,7 @@ fn kernel_gso_to_echo(ctl: &str, from: &str, to: &str) -> u64 {
 
 #[test]
 fn skiff_up_serves_the_kernel_on_a_tap() {
-    if !in_netns("skiff_up_serves_the_kernel_on_a_tap") {
+    if !in_netns("skiff_up_serves_the_kernel_on_a_tap", &[IP, PING]) {
         return;
     }
     let ctl = tmp("host.sock");
@@ -276,7 +276,10 @@ fn skiff_up_serves_the_kernel_on_a_tap() {
 
 #[test]
 fn kernel_udp_gso_reaches_skiff_with_and_without_offload() {
-    if !in_netns("kernel_udp_gso_reaches_skiff_with_and_without_offload") {
+    if !in_netns(
+        "kernel_udp_gso_reaches_skiff_with_and_without_offload",
+        &[IP, PING],
+    ) {
         return;
     }
     // No --ctl: the daemon listens at the default path, named after its interface.
@@ -303,7 +306,7 @@ fn kernel_udp_gso_reaches_skiff_with_and_without_offload() {
 
 #[test]
 fn skiff_up_serves_the_kernel_on_a_tun_device() {
-    if !in_netns("skiff_up_serves_the_kernel_on_a_tun_device") {
+    if !in_netns("skiff_up_serves_the_kernel_on_a_tun_device", &[IP, PING]) {
         return;
     }
     let cfg = tmp("tun.toml");
@@ -343,7 +346,7 @@ fn skiff_up_serves_the_kernel_on_a_tun_device() {
 
 #[test]
 fn a_multi_queue_tap_gets_one_worker_per_queue() {
-    if !in_netns("a_multi_queue_tap_gets_one_worker_per_queue") {
+    if !in_netns("a_multi_queue_tap_gets_one_worker_per_queue", &[IP, PING]) {
         return;
     }
     let cfg = tmp("mq.toml");
@@ -436,7 +439,7 @@ fn router(offload: bool, queues_a: u16, pcap: Option<&str>) -> Router {
 
 #[test]
 fn skiff_routes_between_two_namespaces() {
-    if !in_netns("skiff_routes_between_two_namespaces") {
+    if !in_netns("skiff_routes_between_two_namespaces", &[IP, PING]) {
         return;
     }
     let pcap = tmp("router.pcap");
@@ -575,7 +578,7 @@ fn tcp_bulk(r: &Router, total: usize) -> f64 {
 
 #[test]
 fn tcp_bulk_across_skiff_with_offloads_on_and_off() {
-    if !in_netns("tcp_bulk_across_skiff_with_offloads_on_and_off") {
+    if !in_netns("tcp_bulk_across_skiff_with_offloads_on_and_off", &[IP]) {
         return;
     }
     for offload in [true, false] {

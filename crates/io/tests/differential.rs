@@ -602,7 +602,7 @@ fn script(api: &mut dyn Api) -> Vec<String> {
 
 #[test]
 fn differential_against_linux() {
-    if !common::in_netns("differential_against_linux") {
+    if !common::in_netns("differential_against_linux", &[common::IP]) {
         return;
     }
     // Inside the private namespace: lo up at MTU 1500, with 10.0.0.1/32 (as udpgso.sh).

@@ -35,7 +35,10 @@ fn set_udp_segment(sock: &std::net::UdpSocket, gso: libc::c_int) {
 
 #[test]
 fn kernel_ping_reaches_skiff_on_a_tap() {
-    if !common::in_netns("kernel_ping_reaches_skiff_on_a_tap") {
+    if !common::in_netns(
+        "kernel_ping_reaches_skiff_on_a_tap",
+        &[common::IP, common::PING],
+    ) {
         return;
     }
 
@@ -68,7 +71,7 @@ fn kernel_ping_reaches_skiff_on_a_tap() {
 fn vnet_hdr_frames_cross_to_the_kernel() {
     use skiff_io::tap::{TUN_F_CSUM, TUN_F_TSO4, VNET_HDR_LEN};
     use skiff_wire::virtio::{HdrSize, VirtioGsoType, VirtioNetHdr, VirtioNetHdrRepr};
-    if !common::in_netns("vnet_hdr_frames_cross_to_the_kernel") {
+    if !common::in_netns("vnet_hdr_frames_cross_to_the_kernel", &[common::IP]) {
         return;
     }
     let tap = Tap::open(&TapOptions {
@@ -253,7 +256,7 @@ fn vnet_hdr_frames_cross_to_the_kernel() {
 fn netstack_serves_a_vnet_tap() {
     use skiff_core::socket::{SendCmsg, SendMsg};
     use skiff_io::net::UdpSocket;
-    if !common::in_netns("netstack_serves_a_vnet_tap") {
+    if !common::in_netns("netstack_serves_a_vnet_tap", &[common::IP, common::PING]) {
         return;
     }
     let tap = Tap::open(&TapOptions {

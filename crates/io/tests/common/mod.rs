@@ -1,25 +1,91 @@
-//! Helpers shared by the tests that need a network namespace of their own (the CLI's
-//! tests include this file too).
+//! Helpers shared by the tests that need a network namespace of their own or a tool
+//! from outside (the CLI's tests include this file too).
+//!
+//! A test that cannot run here (no root, or a tool missing) is skipped with one line that
+//! says why, also appended to the file named by `$SKIFF_SKIPPED` (`scripts/test.sh` lists
+//! them at its end). With CI=true a skip fails instead.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::process::Command;
+
+/// A program a test runs, and the Debian package that installs it.
+#[derive(Clone, Copy)]
+pub struct Tool {
+    pub name: &'static str,
+    pub package: &'static str,
+}
+
+pub const IP: Tool = Tool {
+    name: "ip",
+    package: "iproute2",
+};
+pub const NSTAT: Tool = Tool {
+    name: "nstat",
+    package: "iproute2",
+};
+pub const PING: Tool = Tool {
+    name: "ping",
+    package: "iputils-ping",
+};
+pub const TSHARK: Tool = Tool {
+    name: "tshark",
+    package: "tshark",
+};
 
 /// The variable that marks the namespaced run.
 const CHILD: &str = "SKIFF_TEST_NETNS";
 
-/// Whether this is the namespaced run of `test`. Otherwise, as root, it re-runs the test
-/// under `unshare --net`, checks its result and returns false; without root it prints
-/// why it skips (and fails with CI=true).
-pub fn in_netns(test: &str) -> bool {
+/// Skips `what` because `why`: one line on stderr and in `$SKIFF_SKIPPED`. Fails with CI=true.
+pub fn skip(what: &str, why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!ci, "{what} {why}, and CI=true: it must run in CI");
+    let line = format!("skipped: {what}: {why}\n");
+    eprint!("{line}");
+    if let Some(path) = std::env::var_os("SKIFF_SKIPPED") {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        // One write of the whole line, so that parallel tests do not interleave.
+        if let Ok(mut f) = file {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Whether every tool is on PATH; otherwise skips `what`, naming the missing tool and its
+/// package.
+pub fn have(what: &str, tools: &[Tool]) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing = tools
+        .iter()
+        .find(|t| !std::env::split_paths(&path).any(|dir| dir.join(t.name).is_file()));
+    match missing {
+        None => true,
+        Some(t) => {
+            skip(
+                what,
+                &format!("needs {} (apt-get install {})", t.name, t.package),
+            );
+            false
+        }
+    }
+}
+
+/// Whether this is the namespaced run of `test`. Otherwise, as root and with every tool
+/// there, it re-runs the test under `unshare --net`, checks its result and returns false;
+/// without root or a tool, it skips.
+pub fn in_netns(test: &str, tools: &[Tool]) -> bool {
     if std::env::var_os(CHILD).is_some() {
         return true;
     }
     // SAFETY: geteuid() has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(!ci, "{test} needs root in CI");
-        println!("skipped: {test} needs root to create a network namespace");
+    if unsafe { libc::geteuid() } != 0 {
+        skip(test, "needs root (a network namespace of its own)");
+        return false;
+    }
+    if !have(test, tools) {
         return false;
     }
     let out = Command::new("unshare")
