@@ -3,6 +3,7 @@
 //! Every drop goes through `Stack::kfree_skb`, which bumps the Linux counter named on each
 //! variant (and the per-reason count every reason has) and records a trace event.
 
+use crate::stats::Mib;
 use core::fmt;
 
 macro_rules! drop_reasons {
@@ -127,6 +128,35 @@ drop_reasons! {
     IgmpInvalid => "IGMP_INVALID (skiff)",
     /// A raw socket's receive queue is full: sk_drops.
     SocketRcvbuff => "SOCKET_RCVBUFF",
+}
+
+impl DropReason {
+    /// Bumps the Linux MIB counter this reason stands for, if any (the drop half of
+    /// Linux kfree_skb_reason()'s callers: each counts where it drops).
+    pub(crate) fn count(self, mib: &mut Mib) {
+        use DropReason as R;
+        let ip = &mut mib.ip;
+        match self {
+            R::IpInhdr | R::IpTtlExpired => ip.in_hdr_errors += 1,
+            R::PktTooSmall => mib.ip_ext.in_truncated_pkts += 1,
+            R::IpCsum => {
+                ip.in_hdr_errors += 1;
+                mib.ip_ext.in_csum_errors += 1;
+            }
+            R::IpNoroute => mib.ip_ext.in_no_routes += 1,
+            R::IpInaddrerrors => ip.in_addr_errors += 1,
+            R::IpOutnoroutes => ip.out_no_routes += 1,
+            R::IpNoproto => ip.in_unknown_protos += 1,
+            R::PktTooBig => ip.frag_fails += 1,
+            R::IcmpCsum => {
+                mib.icmp.in_csum_errors += 1;
+                mib.icmp.in_errors += 1;
+            }
+            R::IcmpInErrors => mib.icmp.in_errors += 1,
+            // UDP and UDP-Lite drops are counted in their own MIB by udp_rcv().
+            _ => {}
+        }
+    }
 }
 
 impl fmt::Display for DropReason {

@@ -6,6 +6,10 @@ use core::fmt;
 use skiff_wire::ethernet::{EtherType, EthernetAddress, EthernetFrame};
 use std::collections::VecDeque;
 
+/// Headroom reserved in locally built packets: Ethernet plus slack (Linux
+/// LL_RESERVED_SPACE).
+pub const LL_RESERVED: usize = 32;
+
 /// Linux `NETIF_F_*` device features (include/linux/netdev_features.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct NetdevFeatures(pub u32);

@@ -13,17 +13,16 @@
 
 mod gro;
 mod inet;
-mod stack;
 mod tcp;
 mod udp;
 pub mod virtio;
 
+pub(crate) use gro::GroList;
 pub use gro::{GRO_MAX_SIZE, GroCb, GroCtx, GroHeld, GroIp, GroRet, MAX_GRO_SKBS};
-pub(crate) use stack::needs_validate;
 
+use crate::netdev::LL_RESERVED;
 use crate::netdev::NetdevFeatures;
 use crate::skb::{ChecksumState, GsoType, SkBuff, SkbPool};
-use crate::stack::LL_RESERVED;
 use core::fmt;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::checksum::{
@@ -539,6 +538,13 @@ pub fn skb_checksum_help(skb: &mut SkBuff) -> Result<()> {
     skb.data_mut()[field..field + 2].copy_from_slice(&check.to_be_bytes());
     skb.ip_summed = ChecksumState::None;
     Ok(())
+}
+
+/// Does a packet need work before a device with `features` can take it?
+#[inline(always)]
+pub(crate) fn needs_validate(skb: &SkBuff, features: NetdevFeatures) -> bool {
+    skb.gso.is_some_and(|g| !net_gso_ok(features, g.gso_type))
+        || (matches!(skb.ip_summed, ChecksumState::Partial { .. }) && !can_checksum(features))
 }
 
 #[cfg(test)]

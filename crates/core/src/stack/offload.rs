@@ -2,24 +2,17 @@
 //! validate_xmit_skb() on transmit, GRO over a device poll, and frames that arrive with
 //! a virtio-net header. Linux net/core/dev.c and drivers/net/tun.c.
 
-use super::gro::{GroCtx, GroIp, GroList};
-use super::{
-    ETH_P_IP, GsoCtx, can_checksum, net_gso_ok, skb_checksum_help, skb_gso_segment, virtio,
-};
+use super::{ConfigError, Stack, stage};
 use crate::drop::DropReason;
 use crate::netdev::{ETH_HLEN, NetdevFeatures};
+use crate::offload::{
+    ETH_P_IP, GroCtx, GroIp, GroList, GsoCtx, can_checksum, net_gso_ok, skb_checksum_help,
+    skb_gso_segment, virtio,
+};
 use crate::route::DstEntry;
 use crate::skb::{ChecksumState, SkBuff};
-use crate::stack::{ConfigError, Stack, stage};
 use crate::time::Instant;
 use skiff_wire::virtio::VirtioNetHdrRepr;
-
-/// Does a packet need work before a device with `features` can take it?
-#[inline(always)]
-pub(crate) fn needs_validate(skb: &SkBuff, features: NetdevFeatures) -> bool {
-    skb.gso.is_some_and(|g| !net_gso_ok(features, g.gso_type))
-        || (matches!(skb.ip_summed, ChecksumState::Partial { .. }) && !can_checksum(features))
-}
 
 impl Stack {
     /// `ethtool -K DEV ...`: the device's offload features. A shell that reads frames

@@ -1,0 +1,206 @@
+//! Configuring a stack: devices, addresses, routes and sysctls (Linux's rtnetlink and
+//! `/proc/sys/net` writes, as `ip link`, `ip addr`, `ip route` and `sysctl` make them).
+
+use super::Stack;
+use crate::drop::DropReason;
+use crate::neigh::NeighDev;
+use crate::netdev::{DevKind, NetDevice};
+use crate::route::{FibDevice, FibRoute, RouteError};
+use crate::skb::SkBuff;
+use crate::sysctl::{Sysctl, SysctlError};
+use core::fmt;
+use skiff_wire::Ipv4Addr;
+use skiff_wire::ethernet::EthernetAddress;
+
+/// An error from configuring a stack. Each names its errno.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// ENODEV: no device with that index or name.
+    NoDevice,
+    /// EEXIST: a device with that name exists.
+    Exists,
+    Route(RouteError),
+    Sysctl(SysctlError),
+}
+
+impl ConfigError {
+    pub fn errno(&self) -> i32 {
+        match self {
+            ConfigError::NoDevice => 19,
+            ConfigError::Exists => 17,
+            ConfigError::Route(e) => e.errno(),
+            ConfigError::Sysctl(e) => e.errno(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::NoDevice => f.write_str("no such device (ENODEV)"),
+            ConfigError::Exists => f.write_str("device exists (EEXIST)"),
+            ConfigError::Route(e) => write!(f, "{e}"),
+            ConfigError::Sysctl(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<RouteError> for ConfigError {
+    fn from(e: RouteError) -> Self {
+        ConfigError::Route(e)
+    }
+}
+
+impl Stack {
+    /// Adds an Ethernet device (down, no addresses) and returns its ifindex.
+    pub fn add_device(
+        &mut self,
+        name: &str,
+        mac: EthernetAddress,
+        mtu: u32,
+    ) -> Result<u32, ConfigError> {
+        self.add_device_kind(name, DevKind::Ethernet, mac, mtu)
+    }
+
+    /// Adds a TUN device (bare IPv4 packets, no link header, no ARP; down, no
+    /// addresses) and returns its ifindex.
+    pub fn add_tun_device(&mut self, name: &str, mtu: u32) -> Result<u32, ConfigError> {
+        self.add_device_kind(name, DevKind::RawIp, EthernetAddress([0; 6]), mtu)
+    }
+
+    pub(super) fn add_device_kind(
+        &mut self,
+        name: &str,
+        kind: DevKind,
+        mac: EthernetAddress,
+        mtu: u32,
+    ) -> Result<u32, ConfigError> {
+        if self.devs.iter().any(|d| d.name == name) {
+            return Err(ConfigError::Exists);
+        }
+        let ifindex = u32::try_from(self.devs.len() + 1).map_err(|_| ConfigError::NoDevice)?;
+        self.devs
+            .push(NetDevice::new(ifindex, name, kind, mac, mtu));
+        self.sync_fib_device(ifindex);
+        Ok(ifindex)
+    }
+
+    #[inline]
+    pub fn dev(&self, ifindex: u32) -> Option<&NetDevice> {
+        let i = usize::try_from(ifindex).ok()?.checked_sub(1)?;
+        self.devs.get(i)
+    }
+
+    #[inline]
+    pub(crate) fn dev_mut(&mut self, ifindex: u32) -> Option<&mut NetDevice> {
+        let i = usize::try_from(ifindex).ok()?.checked_sub(1)?;
+        self.devs.get_mut(i)
+    }
+
+    pub fn dev_by_name(&self, name: &str) -> Option<&NetDevice> {
+        self.devs.iter().find(|d| d.name == name)
+    }
+
+    pub fn devices(&self) -> impl Iterator<Item = &NetDevice> {
+        self.devs.iter()
+    }
+
+    /// The name of `ifindex`, or "?" for none.
+    pub(crate) fn dev_name(&self, ifindex: u32) -> &str {
+        self.dev(ifindex).map_or("?", |d| d.name.as_str())
+    }
+
+    /// `ip link set DEV up|down`. Down flushes the device's neighbours and queue.
+    pub fn set_up(&mut self, ifindex: u32, up: bool) -> Result<(), ConfigError> {
+        let dev = self.dev_mut(ifindex).ok_or(ConfigError::NoDevice)?;
+        dev.up = up;
+        let dropped: Vec<SkBuff> = if up {
+            Vec::new()
+        } else {
+            dev.tx_queue.drain(..).collect()
+        };
+        for mut skb in dropped {
+            if let Some(o) = skb.sk.take() {
+                self.sock_wmem(o, skb.len(), false);
+            }
+            self.kfree_skb(skb, DropReason::DevReady);
+        }
+        if !up {
+            let mut actions = core::mem::take(&mut self.neigh_actions);
+            self.neigh.flush_dev(ifindex, &mut actions);
+            self.run_neigh_actions(&mut actions);
+            self.neigh_actions = actions;
+        }
+        self.sync_fib_device(ifindex);
+        Ok(())
+    }
+
+    /// `ip link set DEV mtu N`.
+    pub fn set_mtu(&mut self, ifindex: u32, mtu: u32) -> Result<(), ConfigError> {
+        self.dev_mut(ifindex).ok_or(ConfigError::NoDevice)?.mtu = mtu;
+        self.sync_fib_device(ifindex);
+        Ok(())
+    }
+
+    /// `ip addr add A/P dev DEV`: installs the local, broadcast and prefix routes and, on
+    /// Ethernet, announces the address with a gratuitous ARP (Linux arp_ifup).
+    pub fn add_addr(
+        &mut self,
+        ifindex: u32,
+        addr: Ipv4Addr,
+        prefix_len: u8,
+    ) -> Result<(), ConfigError> {
+        let dev = self.dev(ifindex).ok_or(ConfigError::NoDevice)?;
+        let announce = dev.up && dev.kind == DevKind::Ethernet;
+        let ndev = NeighDev {
+            ifindex,
+            mac: dev.mac,
+            addr,
+        };
+        self.fib.add_addr(ifindex, addr, prefix_len)?;
+        if announce && let Ok(skb) = self.neigh.arp_announce(&ndev, addr) {
+            self.dev_queue_xmit(ifindex, skb);
+        }
+        Ok(())
+    }
+
+    /// `ip route add ...`.
+    pub fn add_route(&mut self, route: FibRoute) -> Result<(), ConfigError> {
+        Ok(self.fib.add_route(route)?)
+    }
+
+    /// The sysctls.
+    pub fn sysctl(&self) -> &Sysctl {
+        &self.sysctl
+    }
+
+    /// Sets a sysctl by its Linux name; `ip_forward` also sets every device's forwarding.
+    pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.sysctl.set(name, value).map_err(ConfigError::Sysctl)?;
+        for ifindex in 1..=self.devs.len() as u32 {
+            self.sync_fib_device(ifindex);
+        }
+        Ok(())
+    }
+
+    /// Tells routing what it needs to know of a device.
+    fn sync_fib_device(&mut self, ifindex: u32) {
+        let Some(d) = self.dev(ifindex) else { return };
+        let s = &self.sysctl;
+        let fdev = FibDevice {
+            ifindex,
+            name: d.name.clone(),
+            up: d.up,
+            loopback: d.is_loopback(),
+            mtu: d.mtu,
+            forwarding: s.ip_forward == 1,
+            send_redirects: s.send_redirects == 1,
+            accept_local: s.accept_local == 1,
+            route_localnet: s.route_localnet == 1,
+            rp_filter: s.rp_filter,
+        };
+        self.fib.set_device(fdev);
+    }
+}
