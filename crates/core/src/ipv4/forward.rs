@@ -1,7 +1,7 @@
 //! Forwarding. Linux net/ipv4/ip_forward.c, reference R23.
 
 use crate::drop::DropReason;
-use crate::ipv4::input::IpHdr;
+use crate::ipv4::hdr::IpHdr;
 use crate::netfilter::NfInetHook;
 use crate::route::{DstEntry, RtFlags};
 use crate::skb::{PacketType, SkBuff};

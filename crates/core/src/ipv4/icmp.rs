@@ -3,7 +3,9 @@
 
 use crate::drop::DropReason;
 use crate::inetpeer::icmpv4_mask_allow;
-use crate::ipv4::input::{InetProtocol, IpHdr};
+use crate::ipv4::hdr::IpHdr;
+use crate::ipv4::hdr::ip_hdrlen;
+use crate::ipv4::input::InetProtocol;
 use crate::ipv4::options::ip_options_echo;
 use crate::ipv4::output::IpSend;
 use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
@@ -149,7 +151,7 @@ impl Stack {
             return self.kfree_skb(skb, DropReason::IcmpInErrors);
         }
         let iph = Ipv4Packet::new_unchecked(inner);
-        let ihl = usize::from(inner[0] & 0x0f) * 4;
+        let ihl = ip_hdrlen(inner);
         if ihl < 20 {
             return self.kfree_skb(skb, DropReason::IcmpInErrors);
         }
@@ -274,7 +276,7 @@ impl Stack {
         };
         // The linear part: a reassembled datagram keeps the rest in its frag_list, and
         // the quote never reaches past the first fragment's data.
-        let ihl = usize::from(orig.first().map_or(0, |b| b & 0x0f)) * 4;
+        let ihl = ip_hdrlen(orig);
         if ihl < 20 || orig.len() < ihl {
             return;
         }

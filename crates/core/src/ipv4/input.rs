@@ -2,7 +2,9 @@
 
 use crate::drop::DropReason;
 use crate::inetpeer::{IP_RT_ERROR_BURST, IP_RT_ERROR_COST};
-use crate::ipv4::ip_fragment::DefragUser;
+use crate::ipv4::defrag::DefragUser;
+/// The header reader moved to ipv4/hdr.rs; socket/ still names it here.
+pub(crate) use crate::ipv4::hdr::IpHdr;
 use crate::netfilter::NfInetHook;
 use crate::route::cache::DstKey;
 use crate::route::{DstEntry, DstInput, RouteError, RouteInputError, RtFlags};
@@ -11,71 +13,6 @@ use crate::stack::{Stack, stage};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ip_options::{Ipv4Options, OptionsOrigin};
 use skiff_wire::ipv4::Ipv4Packet;
-
-/// The IPv4 header fields later stages need, read once.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct IpHdr {
-    pub saddr: Ipv4Addr,
-    pub daddr: Ipv4Addr,
-    pub tos: u8,
-    pub ttl: u8,
-    pub protocol: u8,
-    pub ihl: usize,
-    /// Flags and fragment offset (host order, as `frag_off`).
-    pub frag_off: u16,
-}
-
-/// The flag and offset bits of `frag_off` (host order). Linux include/net/ip.h.
-pub(crate) const IP_MF: u16 = 0x2000;
-pub(crate) const IP_DF: u16 = 0x4000;
-pub(crate) const IP_OFFSET: u16 = 0x1fff;
-
-impl IpHdr {
-    /// Reads the header at the network header of `skb`, which ip_rcv_core() (or the
-    /// output path that built it) checked; only its 20 fixed bytes are read again.
-    #[inline]
-    pub(crate) fn of(skb: &SkBuff) -> Option<IpHdr> {
-        let b: &[u8; 20] = skb.network_header_bytes()?.get(..20)?.try_into().ok()?;
-        let ihl = usize::from(b[0] & 0x0f) * 4;
-        if ihl < 20 {
-            return None;
-        }
-        Some(IpHdr {
-            saddr: Ipv4Addr::new(b[12], b[13], b[14], b[15]),
-            daddr: Ipv4Addr::new(b[16], b[17], b[18], b[19]),
-            tos: b[1],
-            ttl: b[8],
-            protocol: b[9],
-            ihl,
-            frag_off: u16::from_be_bytes([b[6], b[7]]),
-        })
-    }
-
-    /// Only the destination, for the neighbour lookup (Linux ip_hdr(skb)->daddr).
-    #[inline]
-    pub(crate) fn daddr_of(skb: &SkBuff) -> Option<Ipv4Addr> {
-        let b: [u8; 4] = skb.network_header_bytes()?.get(16..20)?.try_into().ok()?;
-        Some(Ipv4Addr::from(b))
-    }
-
-    /// Linux ip_is_fragment().
-    pub(crate) fn is_fragment(&self) -> bool {
-        self.frag_off & (IP_MF | IP_OFFSET) != 0
-    }
-
-    pub(crate) fn dont_frag(&self) -> bool {
-        self.frag_off & IP_DF != 0
-    }
-
-    pub(crate) fn more_frags(&self) -> bool {
-        self.frag_off & IP_MF != 0
-    }
-
-    /// The fragment offset in bytes.
-    pub(crate) fn frag_offset(&self) -> u32 {
-        u32::from(self.frag_off & IP_OFFSET) << 3
-    }
-}
 
 impl Stack {
     /// Linux ip_rcv(): validate, then the PRE_ROUTING hook, then ip_rcv_finish().

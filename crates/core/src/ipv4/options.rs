@@ -4,7 +4,8 @@
 //! since midnight UT; the core has no wall clock).
 
 use crate::drop::DropReason;
-use crate::ipv4::input::IpHdr;
+use crate::ipv4::hdr::IpHdr;
+use crate::ipv4::hdr::ip_hdrlen;
 use crate::route::{DstEntry, RouteScope, RouteType};
 use crate::skb::{PacketType, SkBuff};
 use crate::stack::{Stack, stage};
@@ -153,7 +154,7 @@ impl Stack {
             }
         }
         if changed {
-            let ihl = usize::from(hdr[0] & 0x0f) * 4;
+            let ihl = ip_hdrlen(hdr);
             if let Some(h) = hdr.get_mut(..ihl) {
                 Ipv4Packet::new_unchecked(h).fill_checksum();
             }

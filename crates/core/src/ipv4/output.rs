@@ -2,7 +2,7 @@
 //! include/net/ip.h).
 
 use crate::drop::DropReason;
-use crate::ipv4::input::IpHdr;
+use crate::ipv4::hdr::IpHdr;
 use crate::netfilter::NfInetHook;
 use crate::rand::Prng;
 use crate::route::{DstEntry, RouteType, RtFlags};

@@ -3,7 +3,8 @@
 //! with and without IP_HDRINCL. Creation, options and recvmsg() are the socket layer's.
 
 use crate::drop::DropReason;
-use crate::ipv4::input::IpHdr;
+use crate::ipv4::hdr::IpHdr;
+use crate::ipv4::hdr::ip_hdrlen;
 use crate::ipv4::output::{IpSend, OutputError, PmtuDisc};
 use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
 use crate::socket::{
@@ -231,7 +232,7 @@ impl Stack {
         if flags & MSG_PROBE != 0 {
             return Ok(());
         }
-        let ihl = usize::from(packet[0] & 0x0f) * 4;
+        let ihl = ip_hdrlen(packet);
         // Linux sends a header shorter than 20 bytes untouched; skiff refuses it.
         if ihl > packet.len() || ihl < 20 {
             return Err(SockError::Inval);
@@ -261,7 +262,7 @@ impl Stack {
                 protocol: h.protocol,
                 ttl: h.ttl,
                 tos: h.tos,
-                df: h.frag_off & crate::ipv4::input::IP_DF != 0,
+                df: h.frag_off & skiff_wire::ipv4::IP_DF != 0,
                 ignore_df: false,
                 ident: None,
             };
@@ -304,8 +305,7 @@ impl Stack {
         let mut skb = skb;
         let mut h = h;
         if h.is_fragment() {
-            let Some(whole) =
-                self.ip_defrag(skb, crate::ipv4::ip_fragment::DefragUser::CallRaChain)
+            let Some(whole) = self.ip_defrag(skb, crate::ipv4::defrag::DefragUser::CallRaChain)
             else {
                 return Ok(());
             };
@@ -390,7 +390,7 @@ impl Stack {
     ) -> bool {
         let iph = skiff_wire::ipv4::Ipv4Packet::new_unchecked(inner);
         let (protocol, us, them) = (u8::from(iph.protocol()), iph.src(), iph.dst());
-        let ihl = usize::from(inner[0] & 0x0f) * 4;
+        let ihl = ip_hdrlen(inner);
         let mut matched = false;
         for i in 0..self.socks.raw.len() {
             let slot = self.socks.raw[i];

@@ -4,8 +4,10 @@
 //! (`KERN_SOH`) is not part of them.
 
 use super::{NfHookState, header, skb_copy_bits};
+use crate::ipv4::hdr::ip_hdrlen;
 use crate::skb::SkBuff;
 use core::fmt::Write;
+use skiff_wire::ipv4::{IP_CE, IP_DF, IP_MF, IP_OFFSET};
 use std::collections::VecDeque;
 
 /// LOG lines kept until drained.
@@ -91,16 +93,16 @@ fn dump_ipv4_packet(m: &mut String, skb: &SkBuff, iphoff: usize) {
         ih[8],
         be16(&ih, 4)
     );
-    for (bit, name) in [(0x8000, "CE "), (0x4000, "DF "), (0x2000, "MF ")] {
+    for (bit, name) in [(IP_CE, "CE "), (IP_DF, "DF "), (IP_MF, "MF ")] {
         if frag_off & bit != 0 {
             m.push_str(name);
         }
     }
-    let fragoff = frag_off & 0x1fff;
+    let fragoff = frag_off & IP_OFFSET;
     if fragoff != 0 {
         let _ = write!(m, "FRAG:{fragoff} ");
     }
-    let thoff = iphoff + usize::from(ih[0] & 0x0f) * 4;
+    let thoff = iphoff + ip_hdrlen(&ih);
     let rest = skb.len().saturating_sub(thoff);
     let incomplete = |m: &mut String| {
         let _ = write!(m, "INCOMPLETE [{rest} bytes] ");

@@ -33,12 +33,12 @@ pub use log::LOG_RING_SIZE;
 pub use queue::{NFQ_MAXLEN_LIMIT, NFQNL_QMAX_DEFAULT, NfqStats};
 pub use rules::{MAX_RULES, RuleError};
 
-use crate::ipv4::input::{IP_MF, IP_OFFSET};
 use crate::skb::SkBuff;
 use core::fmt;
 use log::LogRing;
 use queue::{Enqueue, NfQueues};
 use rules::{RuleTable, TableVerdict};
+use skiff_wire::ipv4::{IP_MF, IP_OFFSET};
 
 /// The IPv4 hook points. Linux `enum nf_inet_hooks` (include/uapi/linux/netfilter.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

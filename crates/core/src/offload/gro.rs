@@ -242,7 +242,7 @@ fn gro_ip(skb: &SkBuff) -> Option<GroIp> {
         ttl: d[8],
         tos: d[1],
         id: u16::from_be_bytes([d[4], d[5]]),
-        df: frag & 0x4000 != 0,
+        df: frag & skiff_wire::ipv4::IP_DF != 0,
         ihl: 20,
     })
 }

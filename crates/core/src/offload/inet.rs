@@ -2,6 +2,7 @@
 //! inet_gro_receive(), inet_gro_complete().
 
 use super::{GsoCtx, GsoError, Result, segs_or_recycle};
+use crate::ipv4::hdr::ip_hdrlen;
 use crate::skb::{GsoType, SkBuff};
 use skiff_wire::checksum::{csum_add, csum_fold, csum_partial};
 
@@ -14,7 +15,7 @@ pub(super) fn inet_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
         return Ok(vec![skb]);
     };
     let d = skb.data();
-    let ihl = d.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+    let ihl = ip_hdrlen(d);
     let bad = d.len() < 20 || d[0] >> 4 != 4 || ihl < 20 || ihl > d.len();
     // GSO state on a fragment is refused (reference R19).
     if bad || u16::from_be_bytes([d[6], d[7]]) & 0x3fff != 0 {
@@ -67,7 +68,7 @@ pub(super) fn inet_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
         if udpfrag {
             let mut fo = (offset >> 3) as u16;
             if i + 1 < n {
-                fo |= 0x2000;
+                fo |= skiff_wire::ipv4::IP_MF;
             }
             d[6..8].copy_from_slice(&fo.to_be_bytes());
             sum = csum_add(sum, u32::from(fo));

@@ -6,6 +6,7 @@
 //! describe its frame is refused and the frame dropped (`SKB_DROP_REASON_DEV_HDR`).
 
 use super::{GSO_MAX_SEGS, GsoError};
+use crate::ipv4::hdr::ip_hdrlen;
 use crate::skb::{ChecksumState, GsoInfo, GsoType, SkBuff};
 use skiff_wire::virtio::{VirtioGsoType, VirtioNetHdrRepr};
 
@@ -65,7 +66,7 @@ pub fn virtio_net_hdr_to_skb(
         return Err(GsoError::BadSize);
     }
     let d = &skb.data()[mac_len..];
-    let ihl = d.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+    let ihl = ip_hdrlen(d);
     if d.len() < 20 || d[0] >> 4 != 4 || ihl < 20 || ihl > d.len() || d[9] != protocol {
         return Err(GsoError::NoProto);
     }

@@ -17,7 +17,7 @@ pub(crate) use trace::stage;
 
 use crate::drop::DropReason;
 use crate::inetpeer::{IcmpGlobal, InetPeerTable};
-use crate::ipv4::ip_fragment::IpFrags;
+use crate::ipv4::defrag::IpFrags;
 use crate::ipv4::output::IpIdents;
 use crate::neigh::{NeighAction, NeighParms, NeighTable};
 use crate::netdev::{DevKind, LOOPBACK_MTU, NetDevice, PacketTypes};

@@ -74,7 +74,7 @@ impl Stack {
     /// the fragment stays queued (NF_STOLEN).
     fn ipv4_conntrack_defrag(&mut self, skb: SkBuff) -> Option<SkBuff> {
         stage!(self, "ipv4_conntrack_defrag");
-        self.ip_defrag(skb, crate::ipv4::ip_fragment::DefragUser::ConntrackIn)
+        self.ip_defrag(skb, crate::ipv4::defrag::DefragUser::ConntrackIn)
     }
 }
 
@@ -126,7 +126,7 @@ impl Stack {
             self.ip_rcv_finish(skb, None);
             return;
         }
-        let Some(h) = crate::ipv4::input::IpHdr::of(&skb) else {
+        let Some(h) = crate::ipv4::hdr::IpHdr::of(&skb) else {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         };
         let dst = if skb.iif != 0 {

@@ -7,7 +7,8 @@ mod send;
 pub(crate) use send::Ipc;
 
 use crate::drop::DropReason;
-use crate::ipv4::input::IpHdr;
+use crate::ipv4::hdr::IpHdr;
+use crate::ipv4::hdr::ip_hdrlen;
 use crate::ipv4::output::PmtuDisc;
 use crate::route::{DstEntry, RtFlags};
 use crate::skb::{GsoType, SkBuff};
@@ -282,7 +283,7 @@ impl Stack {
         info: u32,
     ) -> bool {
         stage!(self, "udp_err");
-        let ihl = usize::from(inner[0] & 0x0f) * 4;
+        let ihl = ip_hdrlen(inner);
         let (Some(us), Some(them), Some(uh)) = (
             inner.get(12..16),
             inner.get(16..20),

@@ -1,13 +1,14 @@
 //! Output fragmentation. Linux net/ipv4/ip_output.c ip_fragment(), ip_do_fragment();
 //! RFC 791 §3.2. Reference R24.
 
-use super::input::{IP_DF, IP_MF, IpHdr};
+use super::hdr::IpHdr;
 use super::output::OutputError;
 use crate::drop::DropReason;
 use crate::route::DstEntry;
 use crate::skb::{IpSkbFlags, SkBuff};
 use crate::stack::{LL_RESERVED, Stack, stage};
 use skiff_wire::ipv4::Ipv4Packet;
+use skiff_wire::ipv4::{IP_DF, IP_MF};
 
 /// Linux ip_options_fragment(): in the header of fragments after the first, options
 /// without the copied flag become NOPs; the header keeps its length.

@@ -6,7 +6,7 @@
 //! Memory is the truesize of what is queued. Past `ipfrag_high_thresh` every fragment is
 //! refused; memory comes back only when a queue completes, fails or expires.
 
-use super::input::{IP_DF, IpHdr};
+use super::hdr::IpHdr;
 use crate::drop::DropReason;
 use crate::rand::Prng;
 use crate::route::RouteType;
@@ -16,6 +16,7 @@ use crate::time::{Instant, TimerId, TimerQueue};
 use core::mem::size_of;
 use core::time::Duration;
 use skiff_wire::Ipv4Addr;
+use skiff_wire::ipv4::IP_DF;
 use skiff_wire::ipv4::Ipv4Packet;
 use std::collections::{BTreeMap, HashMap};
 
