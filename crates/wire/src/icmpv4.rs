@@ -68,6 +68,14 @@ code_enum! {
         Timestamp = 13,
         /// `ICMP_TIMESTAMPREPLY`.
         TimestampReply = 14,
+        /// `ICMP_INFO_REQUEST` (RFC 792, obsolete).
+        InfoRequest = 15,
+        /// `ICMP_INFO_REPLY`.
+        InfoReply = 16,
+        /// `ICMP_ADDRESS`: address mask request, RFC 950.
+        AddressMaskRequest = 17,
+        /// `ICMP_ADDRESSREPLY`.
+        AddressMaskReply = 18,
     }
 }
 

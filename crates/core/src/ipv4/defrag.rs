@@ -8,6 +8,7 @@
 
 use super::hdr::IpHdr;
 use crate::drop::DropReason;
+use crate::ipv4::icmp::IcmpErr;
 use crate::rand::Prng;
 use crate::route::RouteType;
 use crate::skb::{ChecksumState, IpSkbFlags, SkBuff};
@@ -16,6 +17,7 @@ use crate::time::{Instant, TimerId, TimerQueue};
 use core::mem::size_of;
 use core::time::Duration;
 use skiff_wire::Ipv4Addr;
+use skiff_wire::icmpv4::TimeExceeded;
 use skiff_wire::ipv4::IP_DF;
 use skiff_wire::ipv4::Ipv4Packet;
 use std::collections::{BTreeMap, HashMap};
@@ -547,7 +549,11 @@ impl Stack {
         if user == DefragUser::ConntrackIn && dst.rt_type != RouteType::Local {
             return;
         }
-        self.icmp_send(head, dst.flags, 11, 1, 0);
+        self.icmp_send(
+            head,
+            dst.flags,
+            IcmpErr::TimeExceeded(TimeExceeded::FragReassembly),
+        );
     }
 }
 

@@ -2,12 +2,14 @@
 
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
+use crate::ipv4::icmp::IcmpErr;
 use crate::netfilter::NfInetHook;
 use crate::route::{DstEntry, RtFlags};
 use crate::skb::{PacketType, SkBuff};
 use crate::stack::{Stack, stage};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::checksum::csum_replace2;
+use skiff_wire::icmpv4::{DstUnreachable, Redirect, TimeExceeded};
 use skiff_wire::ipv4::Ipv4Packet;
 
 impl Stack {
@@ -28,11 +30,19 @@ impl Stack {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         };
         if h.ttl <= 1 {
-            self.icmp_send(&skb, dst.flags, 11, 0, 0);
+            self.icmp_send(
+                &skb,
+                dst.flags,
+                IcmpErr::TimeExceeded(TimeExceeded::TtlExpired),
+            );
             return self.kfree_skb(skb, DropReason::IpTtlExpired);
         }
         if skb.cb.opt.layout.is_strictroute && dst.gateway.is_some() {
-            self.icmp_send(&skb, dst.flags, 3, 5, 0);
+            self.icmp_send(
+                &skb,
+                dst.flags,
+                IcmpErr::DstUnreachable(DstUnreachable::SrcRouteFailed),
+            );
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
         // ip_exceeds_mtu(): a DF packet over the MTU, unless it may ignore DF and (if
@@ -46,7 +56,7 @@ impl Stack {
                     && (skb.gso.is_none()
                         || !crate::offload::skb_gso_validate_network_len(&skb, mtu))));
         if exceeds {
-            self.icmp_send(&skb, dst.flags, 3, 4, dst.mtu);
+            self.icmp_send(&skb, dst.flags, IcmpErr::FragNeeded { mtu: dst.mtu });
             return self.kfree_skb(skb, DropReason::PktTooBig);
         }
         ip_decrease_ttl(&mut skb);
@@ -72,7 +82,14 @@ impl Stack {
         stage!(self, "ip_rt_send_redirect");
         if self.peers.redirect_allow(self.now, saddr) {
             let gw = dst.gateway.unwrap_or(daddr);
-            self.icmp_send(skb, dst.flags, 5, 1, u32::from(gw));
+            self.icmp_send(
+                skb,
+                dst.flags,
+                IcmpErr::Redirect {
+                    code: Redirect::Host,
+                    gateway: gw,
+                },
+            );
         }
     }
 

@@ -4,6 +4,7 @@
 use super::hdr::IpHdr;
 use super::output::OutputError;
 use crate::drop::DropReason;
+use crate::ipv4::icmp::IcmpErr;
 use crate::route::DstEntry;
 use crate::skb::{IpSkbFlags, SkBuff};
 use crate::stack::{LL_RESERVED, Stack, stage};
@@ -56,7 +57,7 @@ impl Stack {
         let mtu = dst.mtu;
         let max = u32::from(skb.cb.frag_max_size);
         if h.dont_frag() && (!skb.ignore_df || (max != 0 && max > mtu)) {
-            self.icmp_send(&skb, dst.flags, 3, 4, mtu);
+            self.icmp_send(&skb, dst.flags, IcmpErr::FragNeeded { mtu });
             self.kfree_skb(skb, DropReason::PktTooBig);
             return Err(OutputError::MsgSize);
         }

@@ -10,11 +10,13 @@ use crate::ipv4::options::ip_options_echo;
 use crate::ipv4::output::IpSend;
 use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
 use crate::skb::{PacketType, SkBuff};
+use crate::socket::SockError;
 use crate::stack::{LOOPBACK_IFINDEX, Stack, stage};
 use core::time::Duration;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::checksum::{csum_fold, csum_partial, csum_replace2};
-use skiff_wire::ipv4::Ipv4Packet;
+use skiff_wire::icmpv4::{DstUnreachable, Icmpv4Message, ParamProblem, Redirect, TimeExceeded};
+use skiff_wire::ipv4::{IpProtocol, Ipv4Packet};
 
 /// Linux `NR_ICMP_TYPES`: the highest type icmp_rcv() knows.
 const NR_ICMP_TYPES: u8 = 18;
@@ -22,10 +24,119 @@ const NR_ICMP_TYPES: u8 = 18;
 const ICMP_ERROR_MAX: usize = 576;
 /// `IPTOS_PREC_INTERNETCONTROL`.
 const IPTOS_PREC_INTERNETCONTROL: u8 = 0xc0;
+/// The code of echo and timestamp messages (RFC 792).
+const NO_CODE: u8 = 0;
 
 /// Linux `icmp_pointers[type].error`: the error types.
 pub(crate) fn icmp_is_error(icmp_type: u8) -> bool {
-    matches!(icmp_type, 3 | 4 | 5 | 11 | 12)
+    use Icmpv4Message as M;
+    matches!(
+        M::from(icmp_type),
+        M::DstUnreachable | M::SourceQuench | M::Redirect | M::TimeExceeded | M::ParamProblem
+    )
+}
+
+/// An ICMP error by name: what icmp_send() sends, and what icmp_unreach() hands to the
+/// protocols' err_handlers. Linux passes (type, code, info).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IcmpErr {
+    /// Destination Unreachable; a fragmentation-needed with an MTU is [`IcmpErr::FragNeeded`].
+    DstUnreachable(DstUnreachable),
+    /// Destination Unreachable, Fragmentation Needed, with the next-hop MTU (RFC 1191).
+    FragNeeded {
+        mtu: u32,
+    },
+    /// Source Quench (received, never sent: RFC 6633), with its code.
+    SourceQuench {
+        code: u8,
+    },
+    /// Redirect to `gateway`.
+    Redirect {
+        code: Redirect,
+        gateway: Ipv4Addr,
+    },
+    TimeExceeded(TimeExceeded),
+    /// Parameter Problem pointing at the offending octet.
+    ParamProblem {
+        code: ParamProblem,
+        pointer: u8,
+    },
+}
+
+impl IcmpErr {
+    /// The type field.
+    pub(crate) fn msg_type(self) -> Icmpv4Message {
+        match self {
+            IcmpErr::DstUnreachable(_) | IcmpErr::FragNeeded { .. } => {
+                Icmpv4Message::DstUnreachable
+            }
+            IcmpErr::SourceQuench { .. } => Icmpv4Message::SourceQuench,
+            IcmpErr::Redirect { .. } => Icmpv4Message::Redirect,
+            IcmpErr::TimeExceeded(_) => Icmpv4Message::TimeExceeded,
+            IcmpErr::ParamProblem { .. } => Icmpv4Message::ParamProblem,
+        }
+    }
+
+    /// The code field.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            IcmpErr::DstUnreachable(c) => c.into(),
+            IcmpErr::FragNeeded { .. } => DstUnreachable::FragRequired.into(),
+            IcmpErr::SourceQuench { code } => code,
+            IcmpErr::Redirect { code, .. } => code.into(),
+            IcmpErr::TimeExceeded(c) => c.into(),
+            IcmpErr::ParamProblem { code, .. } => code.into(),
+        }
+    }
+
+    /// Bytes 4..8 of the header as sent: the pointer, the next-hop MTU or the gateway.
+    fn rest_of_header(self) -> u32 {
+        match self {
+            IcmpErr::FragNeeded { mtu } => mtu,
+            IcmpErr::Redirect { gateway, .. } => u32::from(gateway),
+            IcmpErr::ParamProblem { pointer, .. } => u32::from(pointer) << 24,
+            _ => 0,
+        }
+    }
+
+    /// Linux's `info` for the err_handlers and `ee_info`: the MTU or the pointer.
+    pub(crate) fn info(self) -> u32 {
+        match self {
+            IcmpErr::FragNeeded { mtu } => mtu,
+            IcmpErr::ParamProblem { pointer, .. } => u32::from(pointer),
+            _ => 0,
+        }
+    }
+}
+
+/// Linux icmp_err_convert[]: the errno of an ICMP error and whether it is hard (reported
+/// to a connected socket without IP_RECVERR).
+pub(crate) fn icmp_err_convert(err: IcmpErr) -> (SockError, bool) {
+    use DstUnreachable as U;
+    match err {
+        IcmpErr::DstUnreachable(code) => match code {
+            U::NetUnreachable => (SockError::NetUnreach, false),
+            U::HostUnreachable => (SockError::HostUnreach, false),
+            U::ProtoUnreachable => (SockError::NoProtoOpt, true),
+            U::PortUnreachable => (SockError::ConnRefused, true),
+            U::FragRequired => (SockError::MsgSize, false),
+            U::SrcRouteFailed => (SockError::OpNotSupp, false),
+            U::NetUnknown => (SockError::NetUnreach, true),
+            U::HostUnknown => (SockError::HostDown, true),
+            U::HostIsolated => (SockError::NoNet, true),
+            U::NetProhibited => (SockError::NetUnreach, true),
+            U::HostProhibited => (SockError::HostUnreach, true),
+            U::NetUnreachTos => (SockError::NetUnreach, false),
+            U::HostUnreachTos => (SockError::HostUnreach, false),
+            U::CommProhibited | U::HostPrecedenceViolation | U::PrecedenceCutoff => {
+                (SockError::HostUnreach, true)
+            }
+            U::Other(_) => (SockError::HostUnreach, false),
+        },
+        IcmpErr::FragNeeded { .. } => (SockError::MsgSize, false),
+        IcmpErr::ParamProblem { .. } => (SockError::Proto, true),
+        _ => (SockError::HostUnreach, false),
+    }
 }
 
 impl Stack {
@@ -48,23 +159,30 @@ impl Stack {
         if icmp_type > NR_ICMP_TYPES {
             return self.kfree_skb(skb, DropReason::IcmpInErrors);
         }
+        use Icmpv4Message as M;
+        let msg = M::from(icmp_type);
         if dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST) {
             // RFC 1122 3.2.2.6 (MAY ignore), Smurf: ignored by default.
-            let echo = matches!(icmp_type, 8 | 13);
+            let echo = matches!(msg, M::EchoRequest | M::Timestamp);
             if (echo && self.sysctl.icmp_echo_ignore_broadcasts == 1)
-                || !matches!(icmp_type, 8 | 13 | 17 | 18)
+                || !matches!(
+                    msg,
+                    M::EchoRequest | M::Timestamp | M::AddressMaskRequest | M::AddressMaskReply
+                )
             {
                 return self.kfree_skb(skb, DropReason::IcmpInErrors);
             }
         }
-        match icmp_type {
-            8 => self.icmp_echo(skb, h, dst),
-            3 | 4 | 11 | 12 => self.icmp_unreach(skb, icmp_type),
+        match msg {
+            M::EchoRequest => self.icmp_echo(skb, h, dst),
+            M::DstUnreachable | M::SourceQuench | M::TimeExceeded | M::ParamProblem => {
+                self.icmp_unreach(skb, msg)
+            }
             // ping_rcv(): no ping sockets; raw sockets already had their copy.
-            0 => self.kfree_skb(skb, DropReason::IcmpNoSocket),
+            M::EchoReply => self.kfree_skb(skb, DropReason::IcmpNoSocket),
             // icmp_redirect(): route exceptions come with the path MTU work; icmp_timestamp()
             // needs a wall clock the core does not have: both are counted and dropped.
-            5 | 13 => self.kfree_skb(skb, DropReason::IcmpNoSocket),
+            M::Redirect | M::Timestamp => self.kfree_skb(skb, DropReason::IcmpNoSocket),
             // icmp_discard().
             _ => self.consume_skb(skb),
         }
@@ -77,7 +195,7 @@ impl Stack {
         if self.sysctl.icmp_echo_ignore_all == 1 {
             return self.consume_skb(skb);
         }
-        self.icmp_reply(skb, h, dst.saddr, 0);
+        self.icmp_reply(skb, h, dst.saddr, Icmpv4Message::EchoReply);
     }
 
     /// Linux icmp_reply(): the reply's source is the request's specific destination
@@ -87,8 +205,9 @@ impl Stack {
     /// the request's buffer around (scrubbed, new header), which puts the same bytes on
     /// the wire.
     #[inline]
-    fn icmp_reply(&mut self, mut skb: SkBuff, h: &IpHdr, spec_dst: Ipv4Addr, reply_type: u8) {
+    fn icmp_reply(&mut self, mut skb: SkBuff, h: &IpHdr, spec_dst: Ipv4Addr, reply: Icmpv4Message) {
         stage!(self, "icmp_reply");
+        let reply_type = u8::from(reply);
         let mut opts = None;
         if skb.cb.opt.layout.optlen != 0 {
             match ip_options_echo(&skb) {
@@ -97,7 +216,7 @@ impl Stack {
             }
         }
         let mut apply = false;
-        if skb.headlen() < 8 || !self.icmpv4_global_allow(reply_type, 0, &mut apply) {
+        if skb.headlen() < 8 || !self.icmpv4_global_allow(reply_type, NO_CODE, &mut apply) {
             return self.consume_skb(skb);
         }
         // A reversed source route sends the reply to its first hop.
@@ -105,7 +224,7 @@ impl Stack {
         let Ok(dst) = self.route_output_simple(first_hop, spec_dst, h.tos) else {
             return self.consume_skb(skb);
         };
-        if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, 0, apply) {
+        if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, NO_CODE, apply) {
             return self.consume_skb(skb);
         }
         if let Some(o) = &mut opts {
@@ -120,13 +239,13 @@ impl Stack {
             u16::from(reply_type) << 8,
         );
         msg[0] = reply_type;
-        msg[1] = 0;
+        msg[1] = NO_CODE;
         msg[2..4].copy_from_slice(&check.to_be_bytes());
         skb.scrub();
         let p = IpSend {
             saddr: spec_dst,
             daddr: first_hop,
-            protocol: 1,
+            protocol: IpProtocol::Icmp.into(),
             ttl: self.sysctl.ip_default_ttl,
             tos: h.tos,
             // The ICMP socket's IP_PMTUDISC_DONT.
@@ -142,7 +261,7 @@ impl Stack {
 
     /// Linux icmp_unreach(): checks the quoted header, then icmp_socket_deliver() hands
     /// the error to raw sockets and to the protocol's err_handler.
-    fn icmp_unreach(&mut self, skb: SkBuff, icmp_type: u8) {
+    fn icmp_unreach(&mut self, skb: SkBuff, msg: Icmpv4Message) {
         stage!(self, "icmp_unreach");
         let data = skb.data();
         let code = data[1];
@@ -155,19 +274,32 @@ impl Stack {
         if ihl < 20 {
             return self.kfree_skb(skb, DropReason::IcmpInErrors);
         }
-        let info = match icmp_type {
-            // ip_no_pmtu_disc: 1 keeps the error but not its MTU (so 0, learned as min_pmtu
-            // and locked); 2 and 3 ignore it (no protocol here validates ICMP tags).
-            3 if code == 4 => match self.sysctl.ip_no_pmtu_disc {
-                0 => u32::from(u16::from_be_bytes([data[6], data[7]])),
-                1 => 0,
-                _ => return self.consume_skb(skb),
+        let err = match msg {
+            Icmpv4Message::DstUnreachable => match DstUnreachable::from(code) {
+                // ip_no_pmtu_disc: 1 keeps the error but not its MTU (so 0, learned as
+                // min_pmtu and locked); 2 and 3 ignore it (no protocol here validates ICMP
+                // tags).
+                DstUnreachable::FragRequired => match self.sysctl.ip_no_pmtu_disc {
+                    0 => IcmpErr::FragNeeded {
+                        mtu: u32::from(u16::from_be_bytes([data[6], data[7]])),
+                    },
+                    1 => IcmpErr::FragNeeded { mtu: 0 },
+                    _ => return self.consume_skb(skb),
+                },
+                // Beyond NR_ICMP_UNREACH.
+                DstUnreachable::Other(_) => return self.consume_skb(skb),
+                c => IcmpErr::DstUnreachable(c),
             },
-            3 if code > 15 => return self.consume_skb(skb),
-            12 => u32::from(data[4]),
-            // RFC 1122 3.2.2.4 says pass it on; Linux drops reassembly timeouts here.
-            11 if code == 1 => return self.consume_skb(skb),
-            _ => 0,
+            Icmpv4Message::ParamProblem => IcmpErr::ParamProblem {
+                code: code.into(),
+                pointer: data[4],
+            },
+            Icmpv4Message::TimeExceeded => match TimeExceeded::from(code) {
+                // RFC 1122 3.2.2.4 says pass it on; Linux drops reassembly timeouts here.
+                TimeExceeded::FragReassembly => return self.consume_skb(skb),
+                c => IcmpErr::TimeExceeded(c),
+            },
+            _ => IcmpErr::SourceQuench { code },
         };
         if inner.len() < ihl + 8 {
             return self.consume_skb(skb);
@@ -179,21 +311,19 @@ impl Stack {
         // raw_icmp_error() learns the path MTU for a matching raw socket, udp_err() for a
         // matching UDP socket, icmp_err() for any ICMP datagram.
         let inner = &data[8..];
-        let mut learn = self.raw_icmp_error(inner, offender, icmp_type, code, info);
+        let mut learn = self.raw_icmp_error(inner, offender, err);
         match InetProtocol::of(protocol) {
-            Some(InetProtocol::Udp) => {
-                learn |= self.udp_err(inner, offender, icmp_type, code, info)
-            }
+            Some(InetProtocol::Udp) => learn |= self.udp_err(inner, offender, err),
             Some(InetProtocol::Icmp) => learn = true,
             // igmp has no err_handler.
             Some(InetProtocol::Igmp) | None => {}
         }
-        if learn && icmp_type == 3 && code == 4 {
+        if learn && let IcmpErr::FragNeeded { mtu } = err {
             let mut fl = Flowi4::new(dst);
             fl.saddr = iph.src();
             fl.tos = iph.tos() & 0x1e;
             fl.proto = protocol;
-            self.ipv4_update_pmtu(&fl, info);
+            self.ipv4_update_pmtu(&fl, mtu);
         }
         self.consume_skb(skb);
     }
@@ -262,15 +392,9 @@ impl Stack {
     /// `rt_flags` are the flags of the route `skb_in` took.
     #[cold]
     #[inline(never)]
-    pub(crate) fn icmp_send(
-        &mut self,
-        skb_in: &SkBuff,
-        rt_flags: RtFlags,
-        icmp_type: u8,
-        code: u8,
-        info: u32,
-    ) {
+    pub(crate) fn icmp_send(&mut self, skb_in: &SkBuff, rt_flags: RtFlags, err: IcmpErr) {
         stage!(self, "icmp_send");
+        let (icmp_type, code) = (u8::from(err.msg_type()), err.code());
         let Some(orig) = skb_in.network_header_bytes() else {
             return;
         };
@@ -290,7 +414,7 @@ impl Stack {
         if iph.frag_offset() != 0 {
             return;
         }
-        if icmp_is_error(icmp_type) && u8::from(iph.protocol()) == 1 {
+        if icmp_is_error(icmp_type) && iph.protocol() == IpProtocol::Icmp {
             // Never an error about an error, nor about an unknown ICMP type.
             match orig.get(ihl) {
                 Some(&t) if t <= NR_ICMP_TYPES && !icmp_is_error(t) => {}
@@ -334,7 +458,7 @@ impl Stack {
         let p = IpSend {
             saddr: dst.saddr,
             daddr: first_hop,
-            protocol: 1,
+            protocol: IpProtocol::Icmp.into(),
             ttl: self.sysctl.ip_default_ttl,
             tos,
             // The ICMP socket's IP_PMTUDISC_DONT.
@@ -345,7 +469,7 @@ impl Stack {
         let sent = self.ip_build_and_send_pkt(&dst, p, opts.bytes(), 8 + quote.len(), |buf| {
             buf[0] = icmp_type;
             buf[1] = code;
-            buf[4..8].copy_from_slice(&info.to_be_bytes());
+            buf[4..8].copy_from_slice(&err.rest_of_header().to_be_bytes());
             buf[8..].copy_from_slice(quote);
             fill_icmp_checksum(buf);
         });

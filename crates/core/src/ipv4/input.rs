@@ -5,12 +5,14 @@ use crate::inetpeer::{IP_RT_ERROR_BURST, IP_RT_ERROR_COST};
 use crate::ipv4::defrag::DefragUser;
 /// The header reader moved to ipv4/hdr.rs; socket/ still names it here.
 pub(crate) use crate::ipv4::hdr::IpHdr;
+use crate::ipv4::icmp::IcmpErr;
 use crate::netfilter::NfInetHook;
 use crate::route::cache::DstKey;
 use crate::route::{DstEntry, DstInput, RouteError, RouteInputError, RtFlags};
 use crate::skb::{ChecksumState, IpCb, PacketType, SkBuff};
 use crate::stack::{Stack, stage};
 use skiff_wire::Ipv4Addr;
+use skiff_wire::icmpv4::{DstUnreachable, ParamProblem};
 use skiff_wire::ip_options::{Ipv4Options, OptionsOrigin};
 use skiff_wire::ipv4::Ipv4Packet;
 
@@ -228,7 +230,14 @@ impl Stack {
         let layout = match parsed {
             Ok(layout) => layout,
             Err(skiff_wire::Error::BadOption { pointer }) => {
-                self.icmp_send(skb, dst.flags, 12, 0, u32::from(pointer) << 24);
+                self.icmp_send(
+                    skb,
+                    dst.flags,
+                    IcmpErr::ParamProblem {
+                        code: ParamProblem::PointerIndicatesError,
+                        pointer: pointer,
+                    },
+                );
                 return Err(DropReason::IpInhdr);
             }
             Err(_) => return Err(DropReason::IpInhdr),
@@ -268,10 +277,16 @@ impl Stack {
         stage!(self, "ip_error");
         let forwarding = self.sysctl.ip_forward == 1;
         let (reason, code) = match err {
-            RouteError::NetUnreach => (DropReason::IpNoroute, Some(0)),
+            RouteError::NetUnreach => (DropReason::IpNoroute, Some(DstUnreachable::NetUnreachable)),
             RouteError::HostUnreach if !forwarding => (DropReason::IpInaddrerrors, None),
-            RouteError::HostUnreach => (DropReason::IpRouteError, Some(1)),
-            RouteError::Acces => (DropReason::IpRouteError, Some(13)),
+            RouteError::HostUnreach => (
+                DropReason::IpRouteError,
+                Some(DstUnreachable::HostUnreachable),
+            ),
+            RouteError::Acces => (
+                DropReason::IpRouteError,
+                Some(DstUnreachable::CommProhibited),
+            ),
             _ => (DropReason::IpRouteError, None),
         };
         if let (true, Some(code), Some(h)) = (forwarding, code, IpHdr::of(&skb))
@@ -279,7 +294,7 @@ impl Stack {
                 .peers
                 .ip_error_allow(self.now, h.saddr, IP_RT_ERROR_COST, IP_RT_ERROR_BURST)
         {
-            self.icmp_send(&skb, dst.flags, 3, code, 0);
+            self.icmp_send(&skb, dst.flags, IcmpErr::DstUnreachable(code));
         }
         self.kfree_skb(skb, reason);
     }
@@ -343,7 +358,11 @@ impl Stack {
                 self.consume_skb(skb);
             }
             None => {
-                self.icmp_send(&skb, dst.flags, 3, 2, 0);
+                self.icmp_send(
+                    &skb,
+                    dst.flags,
+                    IcmpErr::DstUnreachable(DstUnreachable::ProtoUnreachable),
+                );
                 self.kfree_skb(skb, DropReason::IpNoproto);
             }
         }

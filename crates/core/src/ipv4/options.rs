@@ -6,10 +6,12 @@
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::hdr::ip_hdrlen;
+use crate::ipv4::icmp::IcmpErr;
 use crate::route::{DstEntry, RouteScope, RouteType};
 use crate::skb::{PacketType, SkBuff};
 use crate::stack::{Stack, stage};
 use skiff_wire::Ipv4Addr;
+use skiff_wire::icmpv4::ParamProblem;
 use skiff_wire::ipv4::Ipv4Packet;
 
 /// The option at `off` of the header: (length, pointer), when the header holds them.
@@ -63,7 +65,14 @@ impl Stack {
                 return Ok(dst);
             }
             // A strict route whose listed hop is not us.
-            self.icmp_send(skb, dst.flags, 12, 0, 16 << 24);
+            self.icmp_send(
+                skb,
+                dst.flags,
+                IcmpErr::ParamProblem {
+                    code: ParamProblem::PointerIndicatesError,
+                    pointer: 16,
+                },
+            );
             return Err(DropReason::IpSourceRoute);
         }
         if dst.rt_type != RouteType::Local {
@@ -82,7 +91,14 @@ impl Stack {
         let mut hop = None;
         while ptr <= space {
             if ptr + 3 > space {
-                self.icmp_send(skb, dst.flags, 12, 0, ((srr as u32) + 2) << 24);
+                self.icmp_send(
+                    skb,
+                    dst.flags,
+                    IcmpErr::ParamProblem {
+                        code: ParamProblem::PointerIndicatesError,
+                        pointer: srr as u8 + 2,
+                    },
+                );
                 return Err(DropReason::IpSourceRoute);
             }
             let at = srr + ptr - 1;

@@ -5,6 +5,7 @@
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::hdr::ip_hdrlen;
+use crate::ipv4::icmp::{IcmpErr, icmp_err_convert};
 use crate::ipv4::output::{IpSend, OutputError, PmtuDisc};
 use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
 use crate::socket::{
@@ -12,7 +13,6 @@ use crate::socket::{
     SockAddr, SockError, SockFd,
 };
 use crate::stack::{LL_RESERVED, Stack, stage};
-use crate::udp::icmp_err_convert;
 use skiff_wire::Ipv4Addr;
 use std::net::SocketAddrV4;
 
@@ -384,9 +384,7 @@ impl Stack {
         &mut self,
         inner: &[u8],
         offender: Ipv4Addr,
-        icmp_type: u8,
-        code: u8,
-        info: u32,
+        icmp: IcmpErr,
     ) -> bool {
         let iph = skiff_wire::ipv4::Ipv4Packet::new_unchecked(inner);
         let (protocol, us, them) = (u8::from(iph.protocol()), iph.src(), iph.dst());
@@ -405,10 +403,10 @@ impl Stack {
             if !s.recverr && !s.connected {
                 continue;
             }
-            let (err, hard) = match (icmp_type, code) {
-                (3, 4) => (SockError::MsgSize, s.pmtudisc != PmtuDisc::Dont),
-                (3, 0..=15) | (12, _) => icmp_err_convert(icmp_type, code),
-                (4, _) => continue,
+            let (err, hard) = match icmp {
+                IcmpErr::FragNeeded { .. } => (SockError::MsgSize, s.pmtudisc != PmtuDisc::Dont),
+                IcmpErr::DstUnreachable(_) | IcmpErr::ParamProblem { .. } => icmp_err_convert(icmp),
+                IcmpErr::SourceQuench { .. } => continue,
                 _ => (SockError::HostUnreach, false),
             };
             if s.recverr {
@@ -417,7 +415,13 @@ impl Stack {
                 } else {
                     &inner[ihl.min(inner.len())..]
                 };
-                let ee = ExtendedErr::icmp(err, icmp_type, code, info, offender);
+                let ee = ExtendedErr::icmp(
+                    err,
+                    icmp.msg_type().into(),
+                    icmp.code(),
+                    icmp.info(),
+                    offender,
+                );
                 self.sock_queue_err(slot, ee, SocketAddrV4::new(them, 0), payload);
             }
             let s = self.socks.slot(slot);

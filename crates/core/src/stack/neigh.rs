@@ -3,12 +3,14 @@
 
 use super::{LOOPBACK_IFINDEX, Stack, stage};
 use crate::drop::DropReason;
+use crate::ipv4::icmp::IcmpErr;
 use crate::neigh::{NeighAction, NeighDev, NeighDropReason, NextHopKind};
 use crate::netdev::DevKind;
 use crate::route::{DstEntry, RouteType};
 use crate::skb::SkBuff;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ethernet::EthernetAddress;
+use skiff_wire::icmpv4::DstUnreachable;
 
 impl Stack {
     /// `ip neigh replace ADDR lladdr MAC dev DEV nud permanent`.
@@ -120,7 +122,11 @@ impl Stack {
                 NeighAction::Xmit { ifindex, skb } => self.dev_queue_xmit(ifindex, skb),
                 NeighAction::Unreachable { ifindex: _, skb } => {
                     // Linux arp_error_report → icmp_send(ICMP_HOST_UNREACH) → drop.
-                    self.icmp_send(&skb, crate::route::RtFlags::default(), 3, 1, 0);
+                    self.icmp_send(
+                        &skb,
+                        crate::route::RtFlags::default(),
+                        IcmpErr::DstUnreachable(DstUnreachable::HostUnreachable),
+                    );
                     self.kfree_skb(skb, DropReason::NeighFailed);
                 }
                 NeighAction::QueueOverflow { skb } => {

@@ -3,9 +3,11 @@
 
 use super::{Stack, stage};
 use crate::drop::DropReason;
+use crate::ipv4::icmp::IcmpErr;
 use crate::netfilter::{NfDev, NfHookState, NfInetHook, NfOutcome};
 use crate::route::RtFlags;
 use crate::skb::SkBuff;
+use skiff_wire::icmpv4::DstUnreachable;
 
 impl Stack {
     /// Linux NF_HOOK(): runs the hook's ops. Returns the packet when the okfn should run;
@@ -111,7 +113,9 @@ impl Stack {
     ) {
         use crate::netfilter::NfDrop;
         if let Some(r) = reject {
-            self.icmp_send(&skb, RtFlags::default(), r.icmp_type, r.code, 0);
+            // REJECT answers with a Destination Unreachable (ipt_REJECT.c).
+            let err = IcmpErr::DstUnreachable(DstUnreachable::from(r.code));
+            self.icmp_send(&skb, RtFlags::default(), err);
         }
         let reason = match why {
             NfDrop::NoQueue | NfDrop::QueueFull => DropReason::NetfilterQueue,

@@ -9,37 +9,16 @@ pub(crate) use send::Ipc;
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::hdr::ip_hdrlen;
+use crate::ipv4::icmp::{IcmpErr, icmp_err_convert};
 use crate::ipv4::output::PmtuDisc;
 use crate::route::{DstEntry, RtFlags};
 use crate::skb::{GsoType, SkBuff};
 use crate::socket::{ExtendedErr, Kind, RxEntry, SockError};
 use crate::stack::{Stack, stage};
+use skiff_wire::icmpv4::DstUnreachable;
 use skiff_wire::udp::{UdpLiteRepr, UdpPacket, UdpRepr};
 use skiff_wire::{Error, Ipv4Addr, RxChecksum};
 use std::net::SocketAddrV4;
-
-/// Linux icmp_err_convert[]: the errno of an ICMP error and whether it is hard (reported
-/// to a connected socket without IP_RECVERR).
-pub(crate) fn icmp_err_convert(icmp_type: u8, code: u8) -> (SockError, bool) {
-    match (icmp_type, code) {
-        (3, 0) => (SockError::NetUnreach, false),
-        (3, 1) => (SockError::HostUnreach, false),
-        (3, 2) => (SockError::NoProtoOpt, true),
-        (3, 3) => (SockError::ConnRefused, true),
-        (3, 4) => (SockError::MsgSize, false),
-        (3, 5) => (SockError::OpNotSupp, false),
-        (3, 6) => (SockError::NetUnreach, true),
-        (3, 7) => (SockError::HostDown, true),
-        (3, 8) => (SockError::NoNet, true),
-        (3, 9) => (SockError::NetUnreach, true),
-        (3, 10) => (SockError::HostUnreach, true),
-        (3, 11) => (SockError::NetUnreach, false),
-        (3, 12) => (SockError::HostUnreach, false),
-        (3, 13..=15) => (SockError::HostUnreach, true),
-        (12, _) => (SockError::Proto, true),
-        _ => (SockError::HostUnreach, false),
-    }
-}
 
 impl Stack {
     /// Linux udp_rcv() / udplite_rcv() → __udp4_lib_rcv(). `data` is at the UDP header.
@@ -90,7 +69,11 @@ impl Stack {
             Some(slot) => self.udp_queue_rcv_skb(slot, skb, h, dst, sport, cov),
             None => {
                 self.udp_mib(lite).no_ports += 1;
-                self.icmp_send(&skb, dst.flags, 3, 3, 0);
+                self.icmp_send(
+                    &skb,
+                    dst.flags,
+                    IcmpErr::DstUnreachable(DstUnreachable::PortUnreachable),
+                );
                 self.kfree_skb(skb, DropReason::NoSocket)
             }
         }
@@ -274,14 +257,7 @@ impl Stack {
     /// Linux __udp4_lib_err(): an ICMP error quoting one of our datagrams. `inner` is the
     /// quoted IP header and at least 8 bytes; `offender` sent the error. Returns whether a
     /// socket matched (the caller then learns a fragmentation-needed MTU).
-    pub(crate) fn udp_err(
-        &mut self,
-        inner: &[u8],
-        offender: Ipv4Addr,
-        icmp_type: u8,
-        code: u8,
-        info: u32,
-    ) -> bool {
+    pub(crate) fn udp_err(&mut self, inner: &[u8], offender: Ipv4Addr, err: IcmpErr) -> bool {
         stage!(self, "udp_err");
         let ihl = ip_hdrlen(inner);
         let (Some(us), Some(them), Some(uh)) = (
@@ -301,15 +277,16 @@ impl Stack {
             return false;
         };
         let s = self.socks.slot(slot);
-        let (err, hard) = match (icmp_type, code) {
-            (11, _) => (SockError::HostUnreach, false),
-            (3, 4) => {
+        let icmp = err;
+        let (err, hard) = match icmp {
+            IcmpErr::TimeExceeded(_) => (SockError::HostUnreach, false),
+            IcmpErr::FragNeeded { .. } => {
                 if s.pmtudisc == PmtuDisc::Dont {
                     return true;
                 }
                 (SockError::MsgSize, true)
             }
-            (3, _) | (12, _) => icmp_err_convert(icmp_type, code),
+            IcmpErr::DstUnreachable(_) | IcmpErr::ParamProblem { .. } => icmp_err_convert(icmp),
             _ => return false,
         };
         if !s.recverr {
@@ -319,7 +296,13 @@ impl Stack {
             s.err = err.errno();
             return true;
         }
-        let ee = ExtendedErr::icmp(err, icmp_type, code, info, offender);
+        let ee = ExtendedErr::icmp(
+            err,
+            icmp.msg_type().into(),
+            icmp.code(),
+            icmp.info(),
+            offender,
+        );
         let payload = &inner[(ihl + 8).min(inner.len())..];
         self.sock_queue_err(slot, ee, SocketAddrV4::new(daddr, dport), payload);
         self.socks.slot(slot).err = err.errno();
