@@ -90,11 +90,11 @@ impl Fib {
             .filter(|a| doomed(a))
             .flat_map(|a| self.ifaddr_routes(a))
             .collect();
-        let gone_locals: Vec<u32> = self
+        let gone_locals: Vec<Ipv4Addr> = self
             .addrs
             .iter()
             .filter(|a| doomed(a))
-            .map(|a| u32::from(a.local))
+            .map(|a| a.local)
             .collect();
         self.addrs.retain(|a| !doomed(a));
         let kept: Vec<FibRoute> = self
@@ -106,7 +106,6 @@ impl Fib {
             .flush(|r| gone_routes.contains(r) && !kept.contains(r));
         let vanished: Vec<Ipv4Addr> = gone_locals
             .into_iter()
-            .map(Ipv4Addr::from)
             .filter(|&l| self.inet_addr_type(l) != RouteType::Local)
             .collect();
         self.trie

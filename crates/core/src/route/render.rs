@@ -7,7 +7,7 @@ impl Fib {
     /// The table as `ip route show table main|local` prints it.
     pub fn render(&self, table: FibTableId) -> String {
         let mut routes: Vec<&FibRoute> = self.routes().filter(|r| r.table == table).collect();
-        routes.sort_by_key(|r| (u32::from(r.dst), std::cmp::Reverse(r.prefix_len)));
+        routes.sort_by_key(|r| (r.dst, std::cmp::Reverse(r.prefix_len)));
         let mut out = String::new();
         for r in routes {
             out.push_str(&self.render_route(r));
