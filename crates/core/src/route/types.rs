@@ -166,7 +166,8 @@ impl FibRoute {
 }
 
 /// What routing needs to know of a device; the owner of the devices keeps it current
-/// through [`Fib::set_device`]. Linux `struct net_device` flags + `struct in_device` conf.
+/// through [`Fib::set_device`](super::Fib::set_device). Linux `struct net_device` flags +
+/// `struct in_device` conf.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FibDevice {
     pub ifindex: u32,
@@ -309,7 +310,8 @@ pub enum DstInput {
     Discard,
 }
 
-/// A resolved route. Linux `struct rtable`. Valid while [`Fib::dst_check`] holds.
+/// A resolved route. Linux `struct rtable`. Valid while
+/// [`Fib::dst_check`](super::Fib::dst_check) holds.
 ///
 /// `repr(C, align(8))`: copies of a route are whole aligned words, so reading a field
 /// right after a copy is forwarded from the store (a niche-packed layout made every
