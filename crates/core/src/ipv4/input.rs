@@ -184,21 +184,24 @@ impl Stack {
             dev: iif,
             input: true,
         };
-        if let Some(dst) = self.dst_cache.get(&key, self.fib.genid()) {
-            return Ok(*dst);
-        }
-        self.ip_route_input_slow(key)
+        let genid = self.fib.genid();
+        crate::route::cache::DstCache::lookup(
+            self,
+            |s| &mut s.dst_cache,
+            key,
+            genid,
+            Self::ip_route_input_slow,
+        )
     }
 
-    /// A dst cache miss: the FIB decides, and the result is cached.
+    /// A dst cache miss: the FIB decides (the cache keeps the result).
     #[cold]
     #[inline(never)]
     fn ip_route_input_slow(&mut self, key: DstKey) -> Result<DstEntry, DropReason> {
         // 224.0.0.1 is joined on every device, other groups by IP_ADD_MEMBERSHIP.
         let mc_member =
             key.daddr == Ipv4Addr::new(224, 0, 0, 1) || self.mc_joined(key.dev, key.daddr);
-        let dst = self
-            .fib
+        self.fib
             .ip_route_input(key.daddr, key.saddr, key.tos, key.dev, mc_member)
             .map_err(|e| match e {
                 RouteInputError::MartianSource => DropReason::IpInvalidSource,
@@ -206,9 +209,7 @@ impl Stack {
                 RouteInputError::MartianDestination | RouteInputError::Inval => {
                     DropReason::IpInvalidDest
                 }
-            })?;
-        self.dst_cache.put(key, dst);
-        Ok(dst)
+            })
     }
 
     /// Linux ip_rcv_options(): ip_options_compile() for a received packet (a bad option

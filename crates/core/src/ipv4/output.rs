@@ -543,13 +543,17 @@ impl Stack {
             dev: 0,
             input: false,
         };
-        if let Some(dst) = self.dst_cache.get(&key, self.fib.genid()) {
-            return Ok(*dst);
-        }
-        self.route_output_slow(key)
+        let genid = self.fib.genid();
+        crate::route::cache::DstCache::lookup(
+            self,
+            |s| &mut s.dst_cache,
+            key,
+            genid,
+            Self::route_output_slow,
+        )
     }
 
-    /// A dst cache miss: ip_route_output_key() proper, and the result is cached.
+    /// A dst cache miss: ip_route_output_key() proper (the cache keeps the result).
     #[cold]
     #[inline(never)]
     fn route_output_slow(
@@ -560,9 +564,7 @@ impl Stack {
         let mut fl = crate::route::Flowi4::new(daddr);
         fl.saddr = saddr;
         fl.tos = tos;
-        let dst = self.fib.ip_route_output(&fl)?;
-        self.dst_cache.put(key, dst);
-        Ok(dst)
+        self.fib.ip_route_output(&fl)
     }
 }
 

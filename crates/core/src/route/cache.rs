@@ -82,6 +82,38 @@ impl DstCache {
         let i = self.slot(packed);
         self.slots[i] = Some((packed, dst));
     }
+
+    /// The route for `key`: the cached one while FIB generation `genid` holds, else the
+    /// one `miss` resolves, which is cached (an error is not). `cache` finds the cache in
+    /// `owner`, so that `miss` gets all of `owner` (the input side asks the socket layer
+    /// for multicast memberships). The miss path is out of line: a hit is every packet's.
+    #[inline]
+    pub fn lookup<S, E>(
+        owner: &mut S,
+        cache: impl Fn(&mut S) -> &mut DstCache,
+        key: DstKey,
+        genid: u32,
+        miss: impl FnOnce(&mut S, DstKey) -> Result<DstEntry, E>,
+    ) -> Result<DstEntry, E> {
+        if let Some(dst) = cache(owner).get(&key, genid) {
+            return Ok(*dst);
+        }
+        Self::lookup_slow(owner, cache, key, miss)
+    }
+
+    /// A [`DstCache::lookup`] miss: resolve, and remember the route.
+    #[cold]
+    #[inline(never)]
+    fn lookup_slow<S, E>(
+        owner: &mut S,
+        cache: impl Fn(&mut S) -> &mut DstCache,
+        key: DstKey,
+        miss: impl FnOnce(&mut S, DstKey) -> Result<DstEntry, E>,
+    ) -> Result<DstEntry, E> {
+        let dst = miss(owner, key)?;
+        cache(owner).put(key, dst);
+        Ok(dst)
+    }
 }
 
 #[cfg(test)]
@@ -145,5 +177,55 @@ mod tests {
             c.slots.iter().all(Option::is_some),
             "the hash reaches every slot"
         );
+    }
+
+    #[test]
+    fn lookup_resolves_misses_once_and_caches_no_error() {
+        struct Owner {
+            cache: DstCache,
+            misses: u32,
+        }
+        let mut o = Owner {
+            cache: DstCache::new(&mut Prng::new(5)),
+            misses: 0,
+        };
+        let key = DstKey {
+            daddr: Ipv4Addr::new(10, 0, 0, 1),
+            saddr: Ipv4Addr::UNSPECIFIED,
+            tos: 0,
+            dev: 0,
+            input: false,
+        };
+        let resolve = |o: &mut Owner, _: DstKey| -> Result<DstEntry, ()> {
+            o.misses += 1;
+            Ok(dst(7))
+        };
+        let fail = |o: &mut Owner, _: DstKey| -> Result<DstEntry, ()> {
+            o.misses += 1;
+            Err(())
+        };
+        assert_eq!(
+            DstCache::lookup(&mut o, |o| &mut o.cache, key, 8, fail),
+            Err(())
+        );
+        assert_eq!(
+            DstCache::lookup(&mut o, |o| &mut o.cache, key, 8, fail),
+            Err(())
+        );
+        assert_eq!(o.misses, 2, "an error is not cached");
+        assert_eq!(
+            DstCache::lookup(&mut o, |o| &mut o.cache, key, 7, resolve),
+            Ok(dst(7))
+        );
+        assert_eq!(
+            DstCache::lookup(&mut o, |o| &mut o.cache, key, 7, resolve),
+            Ok(dst(7))
+        );
+        assert_eq!((o.misses, o.cache.hits), (3, 1));
+        assert_eq!(
+            DstCache::lookup(&mut o, |o| &mut o.cache, key, 8, resolve),
+            Ok(dst(7))
+        );
+        assert_eq!(o.misses, 4, "a new generation misses");
     }
 }

@@ -109,13 +109,13 @@ impl NhTable {
         let i = match self.free.pop() {
             Some(i) => {
                 self.entries[i as usize] = nh;
-                self.outputs[i as usize] = super::nh_output(&nh);
+                self.outputs[i as usize] = super::output::nh_output(&nh);
                 self.refs[i as usize] = 1;
                 i
             }
             None => {
                 self.entries.push(nh);
-                self.outputs.push(super::nh_output(&nh));
+                self.outputs.push(super::output::nh_output(&nh));
                 self.refs.push(1);
                 u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX)
             }

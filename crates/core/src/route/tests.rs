@@ -1,4 +1,5 @@
 use super::*;
+use std::net::Ipv4Addr;
 
 const LO: u32 = 1;
 const ETH0: u32 = 2;
