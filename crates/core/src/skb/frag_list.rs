@@ -4,7 +4,7 @@
 use super::SkBuff;
 use core::fmt;
 
-/// The byte slices of a packet, from [`SkBuffInner::chunks`]: its linear data, then each
+/// The byte slices of a packet, from [`SkBuffInner::chunks`](super::SkBuffInner::chunks): its linear data, then each
 /// `frag_list` piece's (a piece's own `frag_list` right after that piece's data).
 #[derive(Debug, Clone)]
 pub struct Chunks<'a> {
