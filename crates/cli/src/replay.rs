@@ -7,6 +7,7 @@
 use crate::config::Config;
 use crate::up::build_stack;
 use skiff_core::Stack;
+use skiff_core::shell;
 use skiff_core::time::Instant;
 use skiff_io::daemon::UdpEcho;
 use skiff_io::pcap::{PcapReader, PcapWriter};
@@ -123,9 +124,9 @@ impl Run {
     ) -> Result<(), String> {
         echo.poll(stack, now);
         let ts = self.origin.unwrap_or(0).saturating_add(now.as_nanos());
-        while let Some((_, skb)) = stack.poll_transmit() {
-            for seg in stack.dev_hard_xmit_sw(skb) {
-                let r = w.write_packet(ts, &skiff_io::daemon::frame_bytes(&seg));
+        while let Some((_, segs)) = shell::poll_tx_sw(stack) {
+            for seg in segs {
+                let r = w.write_packet(ts, &seg.to_contiguous());
                 stack.recycle(seg);
                 r.map_err(|e| format!("writing the capture: {e}"))?;
                 self.written += 1;

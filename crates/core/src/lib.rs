@@ -34,6 +34,7 @@ pub mod netfilter;
 pub mod offload;
 pub mod rand;
 pub mod route;
+pub mod shell;
 pub mod sim;
 pub mod skb;
 pub mod socket;

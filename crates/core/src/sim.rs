@@ -6,6 +6,7 @@
 //! (`Stack::dev_hard_xmit_sw`, which also cuts GSO frames for devices given TSO/USO).
 
 use crate::rand::Prng;
+use crate::shell;
 use crate::skb::SkBuff;
 use crate::stack::{ConfigError, Stack};
 use crate::time::Instant;
@@ -47,14 +48,6 @@ impl Link {
     /// Captured frames, with the time they were put on the segment.
     pub fn captured(&self) -> &[(Instant, Vec<u8>)] {
         self.capture.as_deref().unwrap_or(&[])
-    }
-}
-
-/// Every byte of a packet: its linear data, then its `frag_list` pieces in order.
-fn frame_bytes(skb: &crate::skb::SkBuff, out: &mut Vec<u8>) {
-    out.extend_from_slice(skb.data());
-    for frag in &skb.frag_list {
-        frame_bytes(frag, out);
     }
 }
 
@@ -159,12 +152,11 @@ impl Sim {
             let mut moved = false;
             for i in 0..self.stacks.len() {
                 let mut rx: Vec<(HostId, u32, Vec<SkBuff>)> = Vec::new();
-                while let Some((ifindex, skb)) = self.stacks[i].poll_transmit() {
+                // The device's hardware: finish checksums, cut GSO frames.
+                while let Some((ifindex, segs)) = shell::poll_tx_sw(&mut self.stacks[i]) {
                     moved = true;
-                    // The device's hardware: finish checksums, cut GSO frames.
-                    for seg in self.stacks[i].dev_hard_xmit_sw(skb) {
-                        let mut frame = Vec::with_capacity(seg.len());
-                        frame_bytes(&seg, &mut frame);
+                    for seg in segs {
+                        let frame = seg.to_contiguous().into_owned();
                         self.stacks[i].recycle(seg);
                         self.put_on_link(HostId(i), ifindex, &frame, &mut rx);
                     }

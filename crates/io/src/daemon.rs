@@ -12,7 +12,8 @@ use crate::tap::{MAX_FRAME, Tap, VNET_HDR_LEN};
 use skiff_core::Stack;
 use skiff_core::drop::DropReason;
 use skiff_core::netdev::ETH_HLEN;
-use skiff_core::offload::virtio::{virtio_net_hdr_from_skb, virtio_net_hdr_to_skb};
+use skiff_core::offload::virtio::virtio_net_hdr_to_skb;
+use skiff_core::shell::{self, RxBatch, TxFrame};
 use skiff_core::skb::{ChecksumState, SkBuff};
 use skiff_core::socket::{AF_INET, MSG_DONTWAIT, SOCK_DGRAM, SockAddr, SockError, SockFd};
 use skiff_core::time::Instant;
@@ -141,7 +142,7 @@ impl Worker {
             .iter()
             .map(|(port, h, skb)| {
                 chunks.clear();
-                skb_chunks(skb, &mut chunks);
+                chunks.extend(skb.chunks());
                 self.ports[*port].tap.write_chunks(Some(h), &chunks).is_ok()
             })
             .collect();
@@ -186,6 +187,7 @@ impl Worker {
 
     /// The frames read, into the stack: one batch per queue (one NAPI poll).
     fn netif_receive(&mut self, c: &mut Core, now: Instant) {
+        let mut batch = RxBatch::default();
         let mut k = 0;
         while k < self.rx.len() {
             let port = self.rx[k].0;
@@ -196,7 +198,6 @@ impl Worker {
             } else {
                 ETH_HLEN
             };
-            let (mut plain, mut with_hdr) = (Vec::new(), Vec::new());
             while let Some(&(_, h, n)) = self.rx.get(k).filter(|r| r.0 == port) {
                 let frame = &self.bufs[k][..n];
                 k += 1;
@@ -216,26 +217,11 @@ impl Worker {
                 if c.pcap.is_some() {
                     c.capture_rx(hdr.as_ref(), frame, mac_len);
                 }
-                let Some(mut skb) = c.stack.alloc_skb(n) else {
+                if batch.push(&mut c.stack, hdr, frame).is_err() {
                     c.stack.netif_rx_dropped(ifindex, DropReason::DevReady);
-                    continue;
-                };
-                if skb.put_slice(frame).is_err() {
-                    c.stack.recycle(skb);
-                    c.stack.netif_rx_dropped(ifindex, DropReason::DevReady);
-                    continue;
-                }
-                match hdr {
-                    Some(h) => with_hdr.push((h, skb)),
-                    None => plain.push(skb),
                 }
             }
-            if !with_hdr.is_empty() {
-                c.stack.netif_receive_vnet(now, ifindex, with_hdr);
-            }
-            if !plain.is_empty() {
-                c.stack.netif_receive_list(now, ifindex, plain);
-            }
+            batch.netif_receive(&mut c.stack, now, ifindex);
         }
         self.rx.clear();
     }
@@ -245,30 +231,28 @@ impl Worker {
     /// (virtio_net_hdr_from_skb()), else finished in software. A frame for a device this
     /// worker has no queue of is counted as a transmit drop.
     fn collect_tx(&mut self, c: &mut Core) {
-        while let Some((ifindex, skb)) = c.stack.poll_transmit() {
-            let Some(port) = self
-                .ports
-                .iter()
-                .position(|p| p.ifindex == ifindex && !p.dead)
-            else {
-                c.stack.dev_tx_dropped(ifindex, skb);
-                continue;
-            };
-            if self.ports[port].tap.vnet_hdr()
-                && let Ok(hdr) = virtio_net_hdr_from_skb(&skb, false)
-            {
-                let mut h = [0u8; VNET_HDR_LEN];
-                // A 12-byte buffer always holds the header.
-                let _ = VirtioNetHdrRepr {
-                    num_buffers: Some(0),
-                    ..hdr
+        let ports = &self.ports;
+        while let Some(tx) = shell::poll_tx(&mut c.stack, |ifindex| {
+            let port = ports.iter().position(|p| p.ifindex == ifindex && !p.dead)?;
+            Some((port, ports[port].tap.vnet_hdr()))
+        }) {
+            match tx {
+                TxFrame::Vnet(port, hdr, skb) => {
+                    let mut h = [0u8; VNET_HDR_LEN];
+                    // A 12-byte buffer always holds the header.
+                    let _ = VirtioNetHdrRepr {
+                        num_buffers: Some(0),
+                        ..hdr
+                    }
+                    .emit(&mut h);
+                    self.tx.push((port, h, skb));
                 }
-                .emit(&mut h);
-                self.tx.push((port, h, skb));
-                continue;
-            }
-            for seg in c.stack.dev_hard_xmit_sw(skb) {
-                self.tx.push((port, [0; VNET_HDR_LEN], seg));
+                TxFrame::Sw(port, segs) => {
+                    for seg in segs {
+                        self.tx.push((port, [0; VNET_HDR_LEN], seg));
+                    }
+                }
+                TxFrame::NoDev(ifindex, skb) => c.stack.dev_tx_dropped(ifindex, skb),
             }
         }
     }
@@ -306,7 +290,7 @@ impl Core {
         let ts = wall_nanos();
         for seg in segs {
             if let Some(w) = self.pcap.as_mut() {
-                let _ = w.write_packet(ts, &frame_bytes(&seg));
+                let _ = w.write_packet(ts, &seg.to_contiguous());
             }
             self.stack.recycle(seg);
         }
@@ -529,24 +513,6 @@ impl Drop for Daemon {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-/// A frame's pieces in order: its linear data, then its `frag_list`'s.
-fn skb_chunks<'a>(skb: &'a SkBuff, out: &mut Vec<&'a [u8]>) {
-    out.push(skb.data());
-    for frag in skb.frag_list.iter() {
-        skb_chunks(frag, out);
-    }
-}
-
-/// Every byte of a frame: its linear data, then its `frag_list`.
-pub fn frame_bytes(skb: &SkBuff) -> std::borrow::Cow<'_, [u8]> {
-    if !skb.is_nonlinear() {
-        return std::borrow::Cow::Borrowed(skb.data());
-    }
-    let mut frame = Vec::with_capacity(skb.len());
-    skb.for_each_chunk(&mut |c| frame.extend_from_slice(c));
-    std::borrow::Cow::Owned(frame)
 }
 
 /// The wall clock in nanoseconds since the Unix epoch, for pcap records.

@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod daemon;
+pub mod device;
 pub mod epoll;
 pub mod net;
 pub mod pcap;

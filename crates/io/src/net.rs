@@ -7,79 +7,18 @@
 //! `tokio::net::UdpSocket` over the same stack.
 
 use crate::clock::MonotonicClock;
-use crate::daemon::frame_bytes;
 use skiff_core::Stack;
-use skiff_core::netdev::NetdevFeatures;
-use skiff_core::offload::virtio::virtio_net_hdr_from_skb;
+use skiff_core::shell::{self, RxBatch, RxDrop, TxFrame};
 use skiff_core::socket::{
     AF_INET, IpMreqn, MSG_DONTWAIT, MSG_PEEK, RecvMsg, SOCK_DGRAM, SendMsg, SockError, SockFd,
     SockOpt, SockOptName,
 };
-use skiff_wire::virtio::VirtioNetHdrRepr;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-/// A network device the driver thread serves: non-blocking frame I/O. A TAP device is one;
-/// [`pair`] makes two joined in memory.
-pub trait Device: Send {
-    /// The next received frame, if one is waiting.
-    fn recv(&mut self) -> io::Result<Option<Vec<u8>>>;
-    /// Puts a frame on the wire.
-    fn send(&mut self, frame: &[u8]) -> io::Result<()>;
-    /// The offloads the stack may use on this device, set when it is attached; `None`
-    /// keeps the stack's default (no transmit offloads).
-    fn features(&self) -> Option<NetdevFeatures> {
-        None
-    }
-    /// Frames carry a virtio-net header: the driver uses `recv_vnet` / `send_vnet`.
-    fn has_vnet_hdr(&self) -> bool {
-        false
-    }
-    /// The next frame with its virtio-net header.
-    fn recv_vnet(&mut self) -> io::Result<Option<(VirtioNetHdrRepr, Vec<u8>)>> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    /// Puts a frame on the wire behind its virtio-net header.
-    fn send_vnet(&mut self, hdr: &VirtioNetHdrRepr, frame: &[u8]) -> io::Result<()> {
-        let _ = (hdr, frame);
-        Err(io::ErrorKind::Unsupported.into())
-    }
-}
-
-/// One end of an in-memory Ethernet cable.
-#[derive(Debug)]
-pub struct PairDevice {
-    tx: std::sync::mpsc::Sender<Vec<u8>>,
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
-}
-
-/// Two devices joined back to back: what one sends, the other receives.
-pub fn pair() -> (PairDevice, PairDevice) {
-    let (a_tx, b_rx) = std::sync::mpsc::channel();
-    let (b_tx, a_rx) = std::sync::mpsc::channel();
-    (
-        PairDevice { tx: a_tx, rx: a_rx },
-        PairDevice { tx: b_tx, rx: b_rx },
-    )
-}
-
-impl Device for PairDevice {
-    fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
-        match self.rx.try_recv() {
-            Ok(f) => Ok(Some(f)),
-            Err(std::sync::mpsc::TryRecvError::Empty) => Ok(None),
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => Ok(None),
-        }
-    }
-
-    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        // A cable with nobody at the other end loses the frame, as a wire would.
-        let _ = self.tx.send(frame.to_vec());
-        Ok(())
-    }
-}
+pub use crate::device::{Device, PairDevice, pair};
 
 pub(crate) struct State {
     pub stack: Stack,
@@ -90,28 +29,24 @@ impl State {
     /// Hands every queued frame to its device: with its virtio-net header
     /// (virtio_net_hdr_from_skb()) when the device has one, else finished in software.
     fn flush_tx(&mut self) {
-        while let Some((ifindex, skb)) = self.stack.poll_transmit() {
-            let Some(dev) = self
-                .devices
-                .iter_mut()
-                .find(|(i, _)| *i == ifindex)
-                .map(|(_, d)| d)
-            else {
-                self.stack.recycle(skb);
-                continue;
-            };
+        let devices = &mut self.devices;
+        while let Some(tx) = shell::poll_tx(&mut self.stack, |ifindex| {
+            let d = devices.iter().position(|(i, _)| *i == ifindex)?;
+            Some((d, devices[d].1.has_vnet_hdr()))
+        }) {
             // A device error loses the frame, as a failed transmit does.
-            if dev.has_vnet_hdr()
-                && let Ok(hdr) = virtio_net_hdr_from_skb(&skb, false)
-            {
-                let _ = dev.send_vnet(&hdr, &frame_bytes(&skb));
-                self.stack.recycle(skb);
-                continue;
-            }
-            // No header, or metadata a header cannot carry: finished frames.
-            for seg in self.stack.dev_hard_xmit_sw(skb) {
-                let _ = dev.send(&frame_bytes(&seg));
-                self.stack.recycle(seg);
+            match tx {
+                TxFrame::Vnet(d, hdr, skb) => {
+                    let _ = devices[d].1.send_vnet(&hdr, &skb.to_contiguous());
+                    self.stack.recycle(skb);
+                }
+                TxFrame::Sw(d, segs) => {
+                    for seg in segs {
+                        let _ = devices[d].1.send(&seg.to_contiguous());
+                        self.stack.recycle(seg);
+                    }
+                }
+                TxFrame::NoDev(_, skb) => self.stack.recycle(skb),
             }
         }
     }
@@ -120,10 +55,10 @@ impl State {
     /// merge); returns whether anything arrived.
     fn pump_rx(&mut self, now: skiff_core::time::Instant) -> bool {
         let mut got = false;
+        let mut batch = RxBatch::default();
         for i in 0..self.devices.len() {
             let ifindex = self.devices[i].0;
             let vnet = self.devices[i].1.has_vnet_hdr();
-            let (mut plain, mut with_hdr) = (Vec::new(), Vec::new());
             // A bounded batch per device per round keeps the lock fair.
             for _ in 0..64 {
                 let dev = &mut self.devices[i].1;
@@ -138,25 +73,11 @@ impl State {
                         _ => break,
                     }
                 };
-                let Some(mut skb) = self.stack.alloc_skb(frame.len()) else {
+                if batch.push(&mut self.stack, hdr, &frame) == Err(RxDrop::NoBuffer) {
                     break;
-                };
-                if skb.put_slice(&frame).is_err() {
-                    self.stack.recycle(skb);
-                    continue;
-                }
-                match hdr {
-                    Some(h) => with_hdr.push((h, skb)),
-                    None => plain.push(skb),
                 }
             }
-            got |= !plain.is_empty() || !with_hdr.is_empty();
-            if !with_hdr.is_empty() {
-                self.stack.netif_receive_vnet(now, ifindex, with_hdr);
-            }
-            if !plain.is_empty() {
-                self.stack.netif_receive_list(now, ifindex, plain);
-            }
+            got |= batch.netif_receive(&mut self.stack, now, ifindex);
         }
         got
     }

@@ -4,7 +4,7 @@
 //! TUNSETVNETHDRSZ; TUNSETOFFLOAD, negotiated down when the kernel refuses a flag.
 #![allow(unsafe_code)]
 
-use crate::net::Device;
+use crate::device::Device;
 use skiff_core::netdev::NetdevFeatures;
 use skiff_wire::virtio::{HdrSize, VirtioNetHdr, VirtioNetHdrRepr};
 use std::io;
