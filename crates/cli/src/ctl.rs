@@ -46,15 +46,16 @@ fn sysctl(stack: &mut Stack, args: &[&str]) -> Result<String, String> {
     if args.is_empty() {
         return Err("sysctl needs KEY or KEY=VALUE".to_string());
     }
-    let mut check = stack.sysctl().clone();
-    for a in args {
-        match a.split_once('=') {
-            Some((k, v)) => check.set(k, v).map_err(|e| format!("sysctl {a}: {e}"))?,
-            None => {
-                check.render(a).map_err(|e| format!("sysctl {a}: {e}"))?;
-            }
-        }
+    let writes: Vec<(&str, &str)> = args.iter().filter_map(|a| a.split_once('=')).collect();
+    for a in args.iter().filter(|a| !a.contains('=')) {
+        stack
+            .sysctl_value(a)
+            .map_err(|e| format!("sysctl {a}: {e}"))?;
     }
+    stack.check_sysctls(&writes).map_err(|(i, e)| {
+        let (k, v) = writes[i];
+        format!("sysctl {k}={v}: {e}")
+    })?;
     let mut out = String::new();
     for a in args {
         let key = match a.split_once('=') {
@@ -67,8 +68,7 @@ fn sysctl(stack: &mut Stack, args: &[&str]) -> Result<String, String> {
             None => a,
         };
         let value = stack
-            .sysctl()
-            .render(key)
+            .sysctl_value(key)
             .map_err(|e| format!("sysctl {key}: {e}"))?;
         out.push_str(&format!("{key} = {value}\n"));
     }

@@ -116,6 +116,63 @@ fn a_host_does_not_forward_and_sends_no_error() {
     assert_eq!(h.mib("IpExtInNoRoutes"), 0);
 }
 
+/// Forwarding is per device (Linux IN_DEV_FORWARD() of the receiving device):
+/// `conf.DEV.forwarding` turns one device off, `ip_forward` (`conf.all.forwarding`) sets
+/// them all again, and a new device starts with `ip_forward`.
+#[test]
+fn forwarding_is_per_receiving_device() {
+    let mut r = Host::new(true);
+    r.s.set_sysctl("net.ipv4.conf.eth0.forwarding", "0")
+        .unwrap();
+    assert_eq!(r.s.sysctl_value("conf.eth0.forwarding").unwrap(), "0");
+    assert_eq!(r.s.sysctl_value("conf.eth1.forwarding").unwrap(), "1");
+    assert_eq!(r.s.sysctl_value("ip_forward").unwrap(), "1");
+    // In on eth0: treated as a host's (EHOSTUNREACH, InAddrErrors, no ICMP).
+    r.rx(r.eth0, &Ip::udp(PEER, PEER1, 7, b"x").frame());
+    assert!(r.tx().is_empty());
+    assert_eq!(r.mib("IpInAddrErrors"), 1);
+    assert_eq!(r.mib("IpForwDatagrams"), 0);
+    // In on eth1, which still forwards: out on eth0.
+    let mut back = Ip::udp(PEER1, PEER, 7, b"x");
+    back.eth_dst = MAC1;
+    r.rx(r.eth1, &back.frame());
+    assert_eq!(outs(r.tx())[0].dev, r.eth0);
+    assert_eq!(r.mib("IpForwDatagrams"), 1);
+    // conf.all.forwarding is ip_forward, and sets every device.
+    r.s.set_sysctl("conf.all.forwarding", "1").unwrap();
+    assert_eq!(r.s.sysctl_value("conf.eth0.forwarding").unwrap(), "1");
+    r.rx(r.eth0, &Ip::udp(PEER, PEER1, 7, b"x").frame());
+    assert_eq!(outs(r.tx())[0].dev, r.eth1);
+    r.s.set_sysctl("ip_forward", "0").unwrap();
+    assert_eq!(r.s.sysctl_value("conf.eth1.forwarding").unwrap(), "0");
+    r.s.set_sysctl("ip_forward", "1").unwrap();
+    let eth2 =
+        r.s.add_device("eth2", EthernetAddress([2, 0, 0, 0, 0, 9]), 1500)
+            .unwrap();
+    assert!(r.s.dev_forwarding(eth2));
+    // Bad names and values are refused and change nothing.
+    assert_eq!(
+        r.s.set_sysctl("conf.nope.forwarding", "1")
+            .unwrap_err()
+            .errno(),
+        2
+    );
+    assert_eq!(
+        r.s.set_sysctl("conf.eth0.forwarding", "2")
+            .unwrap_err()
+            .errno(),
+        22
+    );
+    assert!(r.s.dev_forwarding(r.eth0));
+    assert_eq!(
+        r.s.check_sysctls(&[("ip_forward", "0"), ("conf.eth0.forwarding", "x")])
+            .unwrap_err()
+            .0,
+        1
+    );
+    assert!(r.s.dev_forwarding(r.eth0) && r.s.sysctl().ip_forward == 1);
+}
+
 /// Reference R22: the cases in which no ICMP error may be sent.
 #[test]
 fn icmp_error_filter() {

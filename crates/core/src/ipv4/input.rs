@@ -276,7 +276,8 @@ impl Stack {
     #[inline(never)]
     fn ip_error(&mut self, skb: SkBuff, dst: &DstEntry, err: RouteError) {
         stage!(self, "ip_error");
-        let forwarding = self.sysctl.ip_forward == 1;
+        // IN_DEV_FORWARD() of the receiving device.
+        let forwarding = self.dev_forwarding(skb.iif);
         let (reason, code) = match err {
             RouteError::NetUnreach => (DropReason::IpNoroute, Some(DstUnreachable::NetUnreachable)),
             RouteError::HostUnreach if !forwarding => (DropReason::IpInaddrerrors, None),

@@ -83,7 +83,7 @@ impl Stack {
         let ifindex = u32::try_from(self.devs.len() + 1).map_err(|_| ConfigError::NoDevice)?;
         self.devs
             .push(NetDevice::new(ifindex, name, kind, mac, mtu));
-        self.sync_fib_device(ifindex);
+        self.sync_fib_device(ifindex, None);
         Ok(ifindex)
     }
 
@@ -133,14 +133,14 @@ impl Stack {
             self.run_neigh_actions(&mut actions);
             self.neigh_actions = actions;
         }
-        self.sync_fib_device(ifindex);
+        self.sync_fib_device(ifindex, None);
         Ok(())
     }
 
     /// `ip link set DEV mtu N`.
     pub fn set_mtu(&mut self, ifindex: u32, mtu: u32) -> Result<(), ConfigError> {
         self.dev_mut(ifindex).ok_or(ConfigError::NoDevice)?.mtu = mtu;
-        self.sync_fib_device(ifindex);
+        self.sync_fib_device(ifindex, None);
         Ok(())
     }
 
@@ -176,26 +176,96 @@ impl Stack {
         &self.sysctl
     }
 
-    /// Sets a sysctl by its Linux name; `ip_forward` also sets every device's forwarding.
+    /// Sets a sysctl by its Linux name. `ip_forward` (`conf.all.forwarding`) sets every
+    /// device's forwarding, and new devices start with it (Linux devinet_sysctl_forward()
+    /// → inet_forward_change()); `conf.DEV.forwarding` sets one device's.
     pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        self.sysctl.set(name, value).map_err(ConfigError::Sysctl)?;
-        for ifindex in 1..=self.devs.len() as u32 {
-            self.sync_fib_device(ifindex);
+        match self.sysctl_name(name)? {
+            SysctlName::DevForwarding(ifindex) => {
+                let on = parse_forwarding(name, value)?;
+                if let Some(mut fdev) = self.fib.device(ifindex).cloned() {
+                    fdev.forwarding = on;
+                    self.fib.set_device(fdev);
+                }
+            }
+            SysctlName::Global(key) => {
+                self.sysctl.set(key, value).map_err(ConfigError::Sysctl)?;
+                let all = (key.strip_prefix("net.ipv4.").unwrap_or(key) == "ip_forward")
+                    .then_some(self.sysctl.ip_forward == 1);
+                for ifindex in 1..=self.devs.len() as u32 {
+                    self.sync_fib_device(ifindex, all);
+                }
+            }
         }
         Ok(())
     }
 
-    /// Tells routing what it needs to know of a device.
-    fn sync_fib_device(&mut self, ifindex: u32) {
+    /// A sysctl's value as `sysctl` prints it, per-device `conf.DEV.forwarding` included.
+    pub fn sysctl_value(&self, name: &str) -> Result<String, ConfigError> {
+        match self.sysctl_name(name)? {
+            SysctlName::DevForwarding(ifindex) => {
+                Ok(u8::from(self.dev_forwarding(ifindex)).to_string())
+            }
+            SysctlName::Global(key) => self.sysctl.render(key).map_err(ConfigError::Sysctl),
+        }
+    }
+
+    /// Whether [`Stack::set_sysctl`] would take every write, made in order; changes
+    /// nothing. On a refusal, the index of the write and why.
+    pub fn check_sysctls(&self, writes: &[(&str, &str)]) -> Result<(), (usize, ConfigError)> {
+        let mut check = self.sysctl.clone();
+        for (i, &(name, value)) in writes.iter().enumerate() {
+            let done = match self.sysctl_name(name) {
+                Ok(SysctlName::DevForwarding(_)) => parse_forwarding(name, value).map(|_| ()),
+                Ok(SysctlName::Global(key)) => check.set(key, value).map_err(ConfigError::Sysctl),
+                Err(e) => Err(e),
+            };
+            done.map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
+    /// Linux IN_DEV_FORWARD(): whether `ifindex` forwards (its `conf.DEV.forwarding`).
+    pub fn dev_forwarding(&self, ifindex: u32) -> bool {
+        self.fib.device(ifindex).is_some_and(|d| d.forwarding)
+    }
+
+    /// What a sysctl name stands for: `[net.ipv4.]conf.DEV.forwarding` is a device's
+    /// (`all` is `ip_forward`); any other name is one of [`Sysctl`]'s.
+    fn sysctl_name<'a>(&self, name: &'a str) -> Result<SysctlName<'a>, ConfigError> {
+        let short = name.strip_prefix("net.ipv4.").unwrap_or(name);
+        let Some(dev) = short
+            .strip_prefix("conf.")
+            .and_then(|r| r.strip_suffix(".forwarding"))
+        else {
+            return Ok(SysctlName::Global(name));
+        };
+        if dev == "all" {
+            return Ok(SysctlName::Global("ip_forward"));
+        }
+        match self.dev_by_name(dev) {
+            Some(d) => Ok(SysctlName::DevForwarding(d.ifindex)),
+            None => Err(ConfigError::Sysctl(SysctlError::NoEntry(name.to_string()))),
+        }
+    }
+
+    /// Tells routing what it needs to know of a device. Its forwarding is `forwarding`
+    /// when given, else what it was (a new device takes `ip_forward`).
+    fn sync_fib_device(&mut self, ifindex: u32, forwarding: Option<bool>) {
         let Some(d) = self.dev(ifindex) else { return };
         let s = &self.sysctl;
+        let forwarding = forwarding.unwrap_or_else(|| {
+            self.fib
+                .device(ifindex)
+                .map_or(s.ip_forward == 1, |f| f.forwarding)
+        });
         let fdev = FibDevice {
             ifindex,
             name: d.name.clone(),
             up: d.up,
             loopback: d.is_loopback(),
             mtu: d.mtu,
-            forwarding: s.ip_forward == 1,
+            forwarding,
             send_redirects: s.send_redirects == 1,
             accept_local: s.accept_local == 1,
             route_localnet: s.route_localnet == 1,
@@ -203,4 +273,24 @@ impl Stack {
         };
         self.fib.set_device(fdev);
     }
+}
+
+/// A `conf.DEV.forwarding` value: 0 or 1, as proc_dointvec_minmax takes it.
+fn parse_forwarding(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(ConfigError::Sysctl(SysctlError::Invalid(
+            name.to_string(),
+            value.to_string(),
+        ))),
+    }
+}
+
+/// What a sysctl name stands for.
+enum SysctlName<'a> {
+    /// One of [`Sysctl`]'s, by the name given.
+    Global(&'a str),
+    /// `conf.DEV.forwarding` of this device.
+    DevForwarding(u32),
 }
