@@ -23,6 +23,10 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Comments cite Linux's semantics by rule number, R1–R25, and by section (§1.2, §2,
+//! §3) of `docs/linux-semantics.md`, and the design by section of
+//! `docs/architecture.md`.
 #![forbid(unsafe_code)]
 
 pub mod drop;

@@ -173,7 +173,7 @@ fn forwarding_is_per_receiving_device() {
     assert!(r.s.dev_forwarding(r.eth0) && r.s.sysctl().ip_forward == 1);
 }
 
-/// Reference R22: the cases in which no ICMP error may be sent.
+/// R22: the cases in which no ICMP error may be sent.
 #[test]
 fn icmp_error_filter() {
     let ttl1 = |mut p: Ip| {

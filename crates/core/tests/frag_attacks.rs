@@ -1,4 +1,4 @@
-//! Fragment attacks of reference §3: nothing panics, reassembly memory stays within
+//! Fragment attacks of docs/linux-semantics.md §3: nothing panics, reassembly memory stays within
 //! `ipfrag_high_thresh` plus one fragment, the counters are Linux's, and a legitimate
 //! datagram is reassembled again once the attack's queues have expired.
 

@@ -1,4 +1,4 @@
-//! ip_fragment / ip_do_fragment on forwarding and local output (reference R24).
+//! ip_fragment / ip_do_fragment on forwarding and local output (R24).
 
 mod common;
 

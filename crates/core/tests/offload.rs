@@ -633,7 +633,7 @@ fn udp_segment_send_follows_the_device_features() {
 }
 
 /// Software GSO segments of one UDP_SEGMENT send carry consecutive IP IDs and, under
-/// IP_PMTUDISC_WANT with the whole over the MTU, no DF (reference §1.2.2); the next
+/// IP_PMTUDISC_WANT with the whole over the MTU, no DF (docs/linux-semantics.md §1.2.2); the next
 /// datagram's ID does not reuse one of them.
 #[test]
 fn udp_gso_segment_ids() {

@@ -1,4 +1,4 @@
-//! ip_defrag on the host path: one test per rule of reference §2 (R1–R19), named after it.
+//! ip_defrag on the host path: one test per rule of docs/linux-semantics.md §2 (R1–R19), named after it.
 //! Datagrams are echo requests to ME, so a complete one is answered with an echo reply.
 
 mod common;

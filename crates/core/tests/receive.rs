@@ -1,5 +1,5 @@
 //! ip_rcv_core / ip_rcv_finish_core / local delivery: every drop reason with its Linux
-//! counter, echo, options, protocols (references R20, R21).
+//! counter, echo, options, protocols (R20, R21).
 
 mod common;
 

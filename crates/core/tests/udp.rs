@@ -1,5 +1,5 @@
-//! UDP sockets with Linux semantics: the socket-semantics list of the reference
-//! ("Other UDP socket semantics verified on 6.18"), socket creation, bind and connect
+//! UDP sockets with Linux semantics: the socket-semantics list of docs/linux-semantics.md
+//! §1.2.1, socket creation, bind and connect
 //! errors, corking, receive lookup, error queues and counters.
 
 mod common;

@@ -1,5 +1,5 @@
-//! The IPv4 case table of Linux's tools/testing/selftests/net/udpgso.c, as the reference
-//! records it re-run on 6.18: `lo` at MTU 1500 with 10.0.0.1/32, a sender with
+//! The IPv4 case table of Linux's tools/testing/selftests/net/udpgso.c, as
+//! docs/linux-semantics.md §1.2 records it re-run on 6.18: `lo` at MTU 1500 with 10.0.0.1/32, a sender with
 //! IP_PMTUDISC_DO, a receiver on :9000. Each row runs with the segment size as a cmsg,
 //! as a socket option, with MSG_MORE (one byte corked first) and connected.
 

@@ -1,5 +1,5 @@
 //! IPv4 reassembly. Linux net/ipv4/ip_fragment.c over net/ipv4/inet_fragment.c; RFC 791
-//! §3.2, RFC 5722 with Errata 3089. Reference rules R1–R19.
+//! §3.2, RFC 5722 with Errata 3089. R1–R19.
 //!
 //! A queue keeps its fragments in runs (fragments that follow one another exactly) ordered
 //! by offset, so in-order arrival appends in O(1) and any other order inserts in O(log n).

@@ -1,4 +1,4 @@
-//! Forwarding. Linux net/ipv4/ip_forward.c, reference R23.
+//! Forwarding. Linux net/ipv4/ip_forward.c, R23.
 
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;

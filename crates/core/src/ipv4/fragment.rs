@@ -1,5 +1,5 @@
 //! Output fragmentation. Linux net/ipv4/ip_output.c ip_fragment(), ip_do_fragment();
-//! RFC 791 §3.2. Reference R24.
+//! RFC 791 §3.2. R24.
 
 use super::hdr::IpHdr;
 use super::output::OutputError;

@@ -1,5 +1,5 @@
 //! ICMP. Linux net/ipv4/icmp.c: icmp_rcv() and its handlers, icmp_reply() and
-//! __icmp_send() with the reference R22 filter and rate limits.
+//! __icmp_send() with the R22 filter and rate limits.
 
 use crate::drop::DropReason;
 use crate::inetpeer::icmpv4_mask_allow;
@@ -388,7 +388,7 @@ impl Stack {
     }
 
     /// Linux __icmp_send(): an ICMP error about `skb_in` (its network header is the
-    /// offending IP header), unless reference R22 forbids it or a bucket is empty.
+    /// offending IP header), unless R22 forbids it or a bucket is empty.
     /// `rt_flags` are the flags of the route `skb_in` took.
     #[cold]
     #[inline(never)]

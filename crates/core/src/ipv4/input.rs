@@ -70,7 +70,7 @@ impl Stack {
         }
     }
 
-    /// Linux ip_rcv_core(), reference R20. Returns the packet with `data` and the network
+    /// Linux ip_rcv_core(), R20. Returns the packet with `data` and the network
     /// header at the IP header, trimmed to `tot_len`, or drops it with its counter.
     #[inline(always)]
     fn ip_rcv_core(&mut self, mut skb: SkBuff) -> Option<SkBuff> {
@@ -144,7 +144,7 @@ impl Stack {
         }
     }
 
-    /// Linux ip_rcv_finish_core(), reference R21.
+    /// Linux ip_rcv_finish_core(), R21.
     #[inline(always)]
     fn ip_rcv_finish_core(
         &mut self,

@@ -179,7 +179,7 @@ pub(crate) struct IpSend {
 }
 
 impl Stack {
-    /// Linux ip_select_ident(), reference R25: ID 0 for DF datagrams that may not be
+    /// Linux ip_select_ident(), R25: ID 0 for DF datagrams that may not be
     /// fragmented (RFC 6864 atomic), otherwise the hashed counters. (Connected sockets'
     /// per-socket counters come with the sockets issue.)
     #[inline]

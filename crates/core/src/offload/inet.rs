@@ -17,7 +17,7 @@ pub(super) fn inet_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
     let d = skb.data();
     let ihl = ip_hdrlen(d);
     let bad = d.len() < 20 || d[0] >> 4 != 4 || ihl < 20 || ihl > d.len();
-    // GSO state on a fragment is refused (reference R19).
+    // GSO state on a fragment is refused (R19).
     if bad || u16::from_be_bytes([d[6], d[7]]) & 0x3fff != 0 {
         ctx.pool.recycle(skb);
         return Err(GsoError::BadHeader);

@@ -20,7 +20,7 @@ pub const UDP_MAX_SEGMENTS: usize = 128;
 /// Refused: checksum offsets outside the linear data, GSO without an IPv4 TCP or UDP
 /// header of the type's protocol, `gso_size` 0, more than 65535 segments (128 for UDP),
 /// a checksum field that is not the protocol's, `hdr_len` past the frame, and IPv6
-/// types. GSO state on an IP fragment is dropped (reference R19), and so is GSO state on
+/// types. GSO state on an IP fragment is dropped (R19), and so is GSO state on
 /// a packet no longer than one segment ("too small packets are not really GSO ones").
 pub fn virtio_net_hdr_to_skb(
     skb: &mut SkBuff,

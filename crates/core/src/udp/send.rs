@@ -483,7 +483,7 @@ impl Stack {
                 );
             }
             if gso_segs > 0 {
-                // Reserve an ID per segment (reference §1.2.2, the RFC 6864 option).
+                // Reserve an ID per segment (docs/linux-semantics.md §1.2.2, the RFC 6864 option).
                 p.ident = Some(self.ip_select_ident(&p, gso_segs as u16));
                 skb.gso = Some(crate::skb::GsoInfo {
                     size: gso as u16,
