@@ -2,6 +2,7 @@
 //! local and the main table, as Linux keeps them merged while no policy rule exists.
 //! Linux net/ipv4/fib_trie.c.
 
+use super::types::ipv4_is_loopback;
 use super::{DstInput, FibRoute, FibTableId, RouteError, RouteScope, RouteType, RtFlags};
 use prefix_trie::PrefixMap;
 use skiff_wire::Ipv4Addr;
@@ -109,13 +110,13 @@ impl NhTable {
         let i = match self.free.pop() {
             Some(i) => {
                 self.entries[i as usize] = nh;
-                self.outputs[i as usize] = super::output::nh_output(&nh);
+                self.outputs[i as usize] = nh_output(&nh);
                 self.refs[i as usize] = 1;
                 i
             }
             None => {
                 self.entries.push(nh);
-                self.outputs.push(super::output::nh_output(&nh));
+                self.outputs.push(nh_output(&nh));
                 self.refs.push(1);
                 u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX)
             }
@@ -338,4 +339,55 @@ impl RouteType {
             _ => RouteScope::UNIVERSE,
         }
     }
+}
+
+impl FibResult<'_> {
+    /// Linux fib_result_prefsrc(): the route's preferred source, else its nexthop's.
+    pub(super) fn prefsrc(&self) -> u32 {
+        match self.nh.prefsrc {
+            0 => self.nh.nh_saddr,
+            src => src,
+        }
+    }
+}
+
+/// Linux rt_set_nexthop(): the gateway is used when it was reached by a link route
+/// (or declared onlink); the MTU is the route's, else the device's.
+pub(super) fn rt_set_nexthop(res: Option<&FibResult<'_>>, dev_mtu: u32) -> (Option<Ipv4Addr>, u32) {
+    match res {
+        Some(res) => {
+            let nh = res.nh;
+            let gw = (nh.gateway != 0 && nh.nh_scope == RouteScope::LINK)
+                .then(|| Ipv4Addr::from(nh.gateway));
+            let mtu = if nh.mtu != 0 { nh.mtu } else { dev_mtu };
+            (gw, mtu)
+        }
+        None => (None, dev_mtu),
+    }
+}
+
+/// The output route of a unicast nexthop for a flow without source, device or scope:
+/// what __mkroute_output() makes of it, or `None` when the general path must decide.
+pub(super) fn nh_output(nh: &FibNh) -> Option<NhOutput> {
+    let res = FibResult { nh, prefix_len: 0 };
+    let saddr = res.prefsrc();
+    if nh.rtype != RouteType::Unicast
+        || (ipv4_is_loopback(saddr) && !nh.dev.loopback && !nh.dev.route_localnet)
+    {
+        return None;
+    }
+    let (gateway, mtu) = rt_set_nexthop(Some(&res), nh.dev.mtu);
+    let (flags, input) = if nh.dev.loopback {
+        (RtFlags::LOCAL, DstInput::LocalDeliver)
+    } else {
+        (RtFlags(0), DstInput::Discard)
+    };
+    Some(NhOutput {
+        flags,
+        input,
+        dev: nh.oif,
+        gateway,
+        mtu,
+        saddr: Ipv4Addr::from(saddr),
+    })
 }

@@ -2,7 +2,7 @@
 //! and forwarding routes. Linux net/ipv4/route.c (ip_route_input_slow()), fib_frontend.c
 //! (fib_validate_source()).
 
-use super::fib::FibResult;
+use super::fib::{FibResult, rt_set_nexthop};
 use super::*;
 use std::net::Ipv4Addr;
 
@@ -164,7 +164,7 @@ impl Fib {
             None => DstInput::LocalDeliver,
         };
         let (lo, lo_mtu) = self.loopback_dev();
-        let (_, mtu) = Self::nexthop(res, lo_mtu);
+        let (_, mtu) = rt_set_nexthop(res, lo_mtu);
         DstEntry {
             rt_type: rtype,
             input,
@@ -204,7 +204,7 @@ impl Fib {
             RtFlags(0)
         };
         inc(&self.stats.in_slow_tot);
-        let (gateway, mut mtu) = Self::nexthop(Some(res), out.mtu);
+        let (gateway, mut mtu) = rt_set_nexthop(Some(res), out.mtu);
         // ip_dst_mtu_maybe_forward(): forwarding ignores a learned path MTU unless it is
         // locked (ip_forward_use_pmtu is 0).
         let (mut pmtu, mut pflags) = (mtu, flags);
@@ -288,7 +288,7 @@ impl Fib {
             return self.select_addr(dev.ifindex, 0, RouteScope::LINK);
         }
         match self.trie.lookup(s, 0, RouteScope::UNIVERSE) {
-            Ok(res) => Self::fib_result_prefsrc(&res),
+            Ok(res) => res.prefsrc(),
             Err(_) => self.select_addr(dev.ifindex, s, RouteScope::UNIVERSE),
         }
     }

@@ -2,36 +2,10 @@
 //! Linux net/ipv4/route.c (ip_route_output_key_hash_rcu(), __ip_rt_update_pmtu()).
 
 use super::exception::{FnheKey, FnheTable};
-use super::fib::{self, FibResult};
+use super::fib::{FibResult, rt_set_nexthop};
 use super::*;
 use crate::time::Instant;
 use std::net::Ipv4Addr;
-
-/// The output route of a unicast nexthop for a flow without source, device or scope:
-/// what __mkroute_output() makes of it, or `None` when the general path must decide.
-pub(super) fn nh_output(nh: &fib::FibNh) -> Option<fib::NhOutput> {
-    let res = fib::FibResult { nh, prefix_len: 0 };
-    let saddr = Fib::fib_result_prefsrc(&res);
-    if nh.rtype != RouteType::Unicast
-        || (ipv4_is_loopback(saddr) && !nh.dev.loopback && !nh.dev.route_localnet)
-    {
-        return None;
-    }
-    let (gateway, mtu) = Fib::nexthop(Some(&res), nh.dev.mtu);
-    let (flags, input) = if nh.dev.loopback {
-        (RtFlags::LOCAL, DstInput::LocalDeliver)
-    } else {
-        (RtFlags(0), DstInput::Discard)
-    };
-    Some(fib::NhOutput {
-        flags,
-        input,
-        dev: nh.oif,
-        gateway,
-        mtu,
-        saddr: Ipv4Addr::from(saddr),
-    })
-}
 
 impl Fib {
     /// Resolves an output flow. Linux ip_route_output_key_hash_rcu().
@@ -175,7 +149,7 @@ impl Fib {
             );
         }
         if saddr == 0 {
-            saddr = Self::fib_result_prefsrc(&res);
+            saddr = res.prefsrc();
         }
         self.mkroute_output(
             Some(&res),
@@ -247,7 +221,7 @@ impl Fib {
         {
             inc(&self.stats.out_slow_mc);
         }
-        let (gateway, mut mtu) = Self::nexthop(res, dev_mtu);
+        let (gateway, mut mtu) = rt_set_nexthop(res, dev_mtu);
         if !dev_loopback {
             self.bind_exception(daddr, dev_out, gateway, &mut mtu, &mut flags);
         }

@@ -2,7 +2,7 @@
 //! Linux net/ipv4/fib_frontend.c, fib_semantics.c.
 
 use super::exception::FnheTable;
-use super::fib::{FibAlias, FibResult, FibTrie, NhDev, inet_make_mask};
+use super::fib::{FibAlias, FibTrie, NhDev, inet_make_mask};
 use super::*;
 use crate::rand::Prng;
 use std::cell::Cell;
@@ -305,29 +305,6 @@ impl Fib {
                 mtu: LOOPBACK_MTU,
             }),
             None => None,
-        }
-    }
-
-    /// Linux fib_result_prefsrc(): the route's preferred source, else its nexthop's.
-    pub(super) fn fib_result_prefsrc(res: &FibResult<'_>) -> u32 {
-        match res.nh.prefsrc {
-            0 => res.nh.nh_saddr,
-            src => src,
-        }
-    }
-
-    /// Linux rt_set_nexthop(): the gateway is used when it was reached by a link route
-    /// (or declared onlink); the MTU is the route's, else the device's.
-    pub(super) fn nexthop(res: Option<&FibResult<'_>>, dev_mtu: u32) -> (Option<Ipv4Addr>, u32) {
-        match res {
-            Some(res) => {
-                let nh = res.nh;
-                let gw = (nh.gateway != 0 && nh.nh_scope == RouteScope::LINK)
-                    .then(|| Ipv4Addr::from(nh.gateway));
-                let mtu = if nh.mtu != 0 { nh.mtu } else { dev_mtu };
-                (gw, mtu)
-            }
-            None => (None, dev_mtu),
         }
     }
 }
