@@ -31,6 +31,16 @@ macro_rules! code_enum {
             }
         }
 
+        impl $name {
+            /// The wire value, as `u8::from` gives it, usable in `const` items.
+            pub const fn raw(self) -> u8 {
+                match self {
+                    $($name::$variant => $value,)+
+                    $name::Other(other) => other,
+                }
+            }
+        }
+
         impl From<$name> for u8 {
             fn from(v: $name) -> u8 {
                 match v {
@@ -144,6 +154,11 @@ code_enum! {
         BadLength = 2,
     }
 }
+
+/// Address mask request and reply (RFC 950), types without a variant. Linux `ICMP_ADDRESS`,
+/// `ICMP_ADDRESSREPLY`.
+pub const ICMP_ADDRESS: u8 = 17;
+pub const ICMP_ADDRESSREPLY: u8 = 18;
 
 mod field {
     pub const TYPE: usize = 0;
@@ -764,6 +779,22 @@ mod tests {
             data: &[],
         };
         assert_eq!(other.emit(&mut out), Err(Error::Unsupported));
+    }
+
+    #[test]
+    fn raw_is_the_wire_value() {
+        for v in 0..=255u8 {
+            assert_eq!(Icmpv4Message::from(v).raw(), v);
+            assert_eq!(
+                DstUnreachable::from(v).raw(),
+                u8::from(DstUnreachable::from(v))
+            );
+        }
+        assert_eq!(Icmpv4Message::from(ICMP_ADDRESS), Icmpv4Message::Other(17));
+        assert_eq!(
+            Icmpv4Message::from(ICMP_ADDRESSREPLY),
+            Icmpv4Message::Other(18)
+        );
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The listing: iptables(8) `-L -v -n` (userland print_firewall(), xtables_print_num()).
 
 use super::{
-    AddrMatch, IPPROTO_TCP, IfMatch, PROTO_NAMES, Policy, PortMatch, REJECT_WITH, Rule, RuleTable,
+    AddrMatch, IfMatch, PROTO_ALL, PROTO_NAMES, Policy, PortMatch, REJECT_WITH, Rule, RuleTable,
     Target, TtlMatch,
 };
 use crate::netfilter::NfInetHook;
 use core::fmt::Write;
+use skiff_wire::ipv4::IPPROTO_TCP;
 use std::net::Ipv4Addr;
 
 impl RuleTable {
@@ -121,7 +122,7 @@ impl Rule {
             Target::Log { .. } => "LOG",
             Target::Nfqueue { .. } => "NFQUEUE",
         };
-        let (proto, proto_inv) = m.proto.unwrap_or((0, false));
+        let (proto, proto_inv) = m.proto.unwrap_or((PROTO_ALL, false));
         let proto_name = PROTO_NAMES
             .iter()
             .find(|(_, n)| *n == proto)

@@ -1,10 +1,10 @@
 //! The matches: Linux net/ipv4/netfilter/ip_tables.c ip_packet_match() and icmp_match(),
 //! net/netfilter/xt_tcpudp.c, ipt_ttl.c and xt_mark.c.
 
-use super::{AddrMatch, IPPROTO_TCP, IfMatch, Matches, PortMatch, TtlMatch};
+use super::{AddrMatch, ICMP_TYPE_ANY, IfMatch, Matches, PROTO_ALL, PortMatch, TtlMatch};
 use crate::netfilter::{NfDev, NfHookState, skb_copy_bits};
 use crate::skb::SkBuff;
-use skiff_wire::ipv4::Ipv4Packet;
+use skiff_wire::ipv4::{IPPROTO_TCP, Ipv4Packet};
 
 /// The fields the matches read, taken once per packet (again after an address rewrite).
 pub(super) struct PktInfo {
@@ -91,7 +91,7 @@ impl Matches {
                 .is_none_or(|i| i.matches(state.out_dev))
             && self
                 .proto
-                .is_none_or(|(proto, inv)| proto == 0 || (p.proto == proto) != inv)
+                .is_none_or(|(proto, inv)| proto == PROTO_ALL || (p.proto == proto) != inv)
             && self.frag.is_none_or(|inv| (p.fragoff != 0) != inv);
         if !ip_ok {
             return No;
@@ -124,7 +124,8 @@ impl Matches {
                 return HotDrop;
             }
             let (ty, code) = (p.l4[0], p.l4[1]);
-            let hit = m.ty == 0xff || (ty == m.ty && m.code_min <= code && code <= m.code_max);
+            let hit =
+                m.ty == ICMP_TYPE_ANY || (ty == m.ty && m.code_min <= code && code <= m.code_max);
             if hit == m.inv {
                 return No;
             }

@@ -29,15 +29,22 @@ use super::{NfDrop, NfHookState, NfInetHook, Reject};
 use crate::skb::SkBuff;
 use core::fmt;
 use matches::{MatchResult, PktInfo};
+use skiff_wire::icmpv4::DstUnreachable;
+use skiff_wire::ipv4::{
+    IPPROTO_AH, IPPROTO_ESP, IPPROTO_ICMP, IPPROTO_IGMP, IPPROTO_IP, IPPROTO_SCTP, IPPROTO_TCP,
+    IPPROTO_UDP, IPPROTO_UDPLITE,
+};
 use std::net::Ipv4Addr;
 use target::{nf_send_unreach, set_addr};
 
 /// Rules in one table, all chains together.
 pub const MAX_RULES: usize = 16_384;
 
-const IPPROTO_ICMP: u8 = 1;
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
+/// Protocol 0 in a rule: any protocol (iptables `all`).
+const PROTO_ALL: u8 = IPPROTO_IP;
+
+/// ICMP type 255 in a rule: any type (iptables `any`).
+const ICMP_TYPE_ANY: u8 = 0xff;
 
 /// A rule set that does not parse: the 1-based line and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +120,7 @@ struct PortMatch {
 
 #[derive(Debug, Clone, Copy)]
 struct IcmpMatch {
-    /// 0xff is `any`.
+    /// `ICMP_TYPE_ANY` is `any`.
     ty: u8,
     code_min: u8,
     code_max: u8,
@@ -178,26 +185,54 @@ enum Target {
 
 /// `--reject-with` names, their iptables aliases and ICMP destination-unreachable codes.
 const REJECT_WITH: &[(&str, &str, u8)] = &[
-    ("icmp-net-unreachable", "net-unreach", 0),
-    ("icmp-host-unreachable", "host-unreach", 1),
-    ("icmp-proto-unreachable", "proto-unreach", 2),
-    ("icmp-port-unreachable", "port-unreach", 3),
-    ("icmp-net-prohibited", "net-prohib", 9),
-    ("icmp-host-prohibited", "host-prohib", 10),
-    ("icmp-admin-prohibited", "admin-prohib", 13),
+    (
+        "icmp-net-unreachable",
+        "net-unreach",
+        DstUnreachable::NetUnreachable.raw(),
+    ),
+    (
+        "icmp-host-unreachable",
+        "host-unreach",
+        DstUnreachable::HostUnreachable.raw(),
+    ),
+    (
+        "icmp-proto-unreachable",
+        "proto-unreach",
+        DstUnreachable::ProtoUnreachable.raw(),
+    ),
+    (
+        "icmp-port-unreachable",
+        "port-unreach",
+        DstUnreachable::PortUnreachable.raw(),
+    ),
+    (
+        "icmp-net-prohibited",
+        "net-prohib",
+        DstUnreachable::NetProhibited.raw(),
+    ),
+    (
+        "icmp-host-prohibited",
+        "host-prohib",
+        DstUnreachable::HostProhibited.raw(),
+    ),
+    (
+        "icmp-admin-prohibited",
+        "admin-prohib",
+        DstUnreachable::CommProhibited.raw(),
+    ),
 ];
 
 /// Protocol names iptables prints even with `-n`.
 const PROTO_NAMES: &[(&str, u8)] = &[
-    ("all", 0),
-    ("icmp", 1),
-    ("igmp", 2),
-    ("tcp", 6),
-    ("udp", 17),
-    ("esp", 50),
-    ("ah", 51),
-    ("sctp", 132),
-    ("udplite", 136),
+    ("all", PROTO_ALL),
+    ("icmp", IPPROTO_ICMP),
+    ("igmp", IPPROTO_IGMP),
+    ("tcp", IPPROTO_TCP),
+    ("udp", IPPROTO_UDP),
+    ("esp", IPPROTO_ESP),
+    ("ah", IPPROTO_AH),
+    ("sctp", IPPROTO_SCTP),
+    ("udplite", IPPROTO_UDPLITE),
 ];
 
 /// What the table decided for a packet.

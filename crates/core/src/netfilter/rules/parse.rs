@@ -2,59 +2,101 @@
 //! target options), one rule per line.
 
 use super::{
-    AddrMatch, Counter, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IcmpMatch, IfMatch, MAX_RULES,
-    MarkMatch, Matches, PROTO_NAMES, Policy, PortMatch, REJECT_WITH, Rule, RuleError, RuleTable,
-    Target, TtlMatch,
+    AddrMatch, Counter, ICMP_TYPE_ANY, IcmpMatch, IfMatch, MAX_RULES, MarkMatch, Matches,
+    PROTO_ALL, PROTO_NAMES, Policy, PortMatch, REJECT_WITH, Rule, RuleError, RuleTable, Target,
+    TtlMatch,
 };
 use crate::netfilter::{IFNAMSIZ, NfInetHook};
+use skiff_wire::icmpv4::{
+    DstUnreachable, ICMP_ADDRESS, ICMP_ADDRESSREPLY, Icmpv4Message, ParamProblem, Redirect,
+    TimeExceeded,
+};
+use skiff_wire::ipv4::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use std::net::Ipv4Addr;
 
 /// Longest `--log-prefix`. iptables LOG: 29 characters.
 const LOG_PREFIX_MAX: usize = 29;
 
+type IcmpName = (&'static str, u8, u8, u8);
+
 /// `--icmp-type` names: type and code range (iptables' table of names).
-const ICMP_NAMES: &[(&str, u8, u8, u8)] = &[
-    ("any", 0xff, 0, 0xff),
-    ("echo-reply", 0, 0, 0xff),
-    ("pong", 0, 0, 0xff),
-    ("destination-unreachable", 3, 0, 0xff),
-    ("network-unreachable", 3, 0, 0),
-    ("host-unreachable", 3, 1, 1),
-    ("protocol-unreachable", 3, 2, 2),
-    ("port-unreachable", 3, 3, 3),
-    ("fragmentation-needed", 3, 4, 4),
-    ("source-route-failed", 3, 5, 5),
-    ("network-unknown", 3, 6, 6),
-    ("host-unknown", 3, 7, 7),
-    ("network-prohibited", 3, 9, 9),
-    ("host-prohibited", 3, 10, 10),
-    ("tos-network-unreachable", 3, 11, 11),
-    ("tos-host-unreachable", 3, 12, 12),
-    ("communication-prohibited", 3, 13, 13),
-    ("host-precedence-violation", 3, 14, 14),
-    ("precedence-cutoff", 3, 15, 15),
-    ("source-quench", 4, 0, 0xff),
-    ("redirect", 5, 0, 0xff),
-    ("network-redirect", 5, 0, 0),
-    ("host-redirect", 5, 1, 1),
-    ("tos-network-redirect", 5, 2, 2),
-    ("tos-host-redirect", 5, 3, 3),
-    ("echo-request", 8, 0, 0xff),
-    ("ping", 8, 0, 0xff),
-    ("router-advertisement", 9, 0, 0xff),
-    ("router-solicitation", 10, 0, 0xff),
-    ("time-exceeded", 11, 0, 0xff),
-    ("ttl-exceeded", 11, 0, 0xff),
-    ("ttl-zero-during-transit", 11, 0, 0),
-    ("ttl-zero-during-reassembly", 11, 1, 1),
-    ("parameter-problem", 12, 0, 0xff),
-    ("ip-header-bad", 12, 0, 0),
-    ("required-option-missing", 12, 1, 1),
-    ("timestamp-request", 13, 0, 0xff),
-    ("timestamp-reply", 14, 0, 0xff),
-    ("address-mask-request", 17, 0, 0xff),
-    ("address-mask-reply", 18, 0, 0xff),
+const ICMP_NAMES: &[IcmpName] = &[
+    ("any", ICMP_TYPE_ANY, 0, 0xff),
+    all("echo-reply", Icmpv4Message::EchoReply),
+    all("pong", Icmpv4Message::EchoReply),
+    all("destination-unreachable", Icmpv4Message::DstUnreachable),
+    unreach("network-unreachable", DstUnreachable::NetUnreachable),
+    unreach("host-unreachable", DstUnreachable::HostUnreachable),
+    unreach("protocol-unreachable", DstUnreachable::ProtoUnreachable),
+    unreach("port-unreachable", DstUnreachable::PortUnreachable),
+    unreach("fragmentation-needed", DstUnreachable::FragRequired),
+    unreach("source-route-failed", DstUnreachable::SrcRouteFailed),
+    unreach("network-unknown", DstUnreachable::NetUnknown),
+    unreach("host-unknown", DstUnreachable::HostUnknown),
+    unreach("network-prohibited", DstUnreachable::NetProhibited),
+    unreach("host-prohibited", DstUnreachable::HostProhibited),
+    unreach("tos-network-unreachable", DstUnreachable::NetUnreachTos),
+    unreach("tos-host-unreachable", DstUnreachable::HostUnreachTos),
+    unreach("communication-prohibited", DstUnreachable::CommProhibited),
+    unreach(
+        "host-precedence-violation",
+        DstUnreachable::HostPrecedenceViolation,
+    ),
+    unreach("precedence-cutoff", DstUnreachable::PrecedenceCutoff),
+    all("source-quench", Icmpv4Message::SourceQuench),
+    all("redirect", Icmpv4Message::Redirect),
+    redirect("network-redirect", Redirect::Net),
+    redirect("host-redirect", Redirect::Host),
+    redirect("tos-network-redirect", Redirect::NetTos),
+    redirect("tos-host-redirect", Redirect::HostTos),
+    all("echo-request", Icmpv4Message::EchoRequest),
+    all("ping", Icmpv4Message::EchoRequest),
+    all("router-advertisement", Icmpv4Message::RouterAdvert),
+    all("router-solicitation", Icmpv4Message::RouterSolicit),
+    all("time-exceeded", Icmpv4Message::TimeExceeded),
+    all("ttl-exceeded", Icmpv4Message::TimeExceeded),
+    exceeded("ttl-zero-during-transit", TimeExceeded::TtlExpired),
+    exceeded("ttl-zero-during-reassembly", TimeExceeded::FragReassembly),
+    all("parameter-problem", Icmpv4Message::ParamProblem),
+    param("ip-header-bad", ParamProblem::PointerIndicatesError),
+    param(
+        "required-option-missing",
+        ParamProblem::MissingRequiredOption,
+    ),
+    all("timestamp-request", Icmpv4Message::Timestamp),
+    all("timestamp-reply", Icmpv4Message::TimestampReply),
+    all("address-mask-request", Icmpv4Message::Other(ICMP_ADDRESS)),
+    all(
+        "address-mask-reply",
+        Icmpv4Message::Other(ICMP_ADDRESSREPLY),
+    ),
 ];
+
+/// A type with every code.
+const fn all(name: &'static str, ty: Icmpv4Message) -> IcmpName {
+    (name, ty.raw(), 0, 0xff)
+}
+
+/// One code of a type.
+const fn code(name: &'static str, ty: Icmpv4Message, code: u8) -> IcmpName {
+    (name, ty.raw(), code, code)
+}
+
+const fn unreach(name: &'static str, c: DstUnreachable) -> IcmpName {
+    code(name, Icmpv4Message::DstUnreachable, c.raw())
+}
+
+const fn redirect(name: &'static str, c: Redirect) -> IcmpName {
+    code(name, Icmpv4Message::Redirect, c.raw())
+}
+
+const fn exceeded(name: &'static str, c: TimeExceeded) -> IcmpName {
+    code(name, Icmpv4Message::TimeExceeded, c.raw())
+}
+
+const fn param(name: &'static str, c: ParamProblem) -> IcmpName {
+    code(name, Icmpv4Message::ParamProblem, c.raw())
+}
 
 /// Splits a line into words; double or single quotes group (and are removed), an unquoted
 /// `#` starts a comment.
@@ -254,7 +296,11 @@ impl TargetOpts {
             None => Target::None,
             Some("ACCEPT") => Target::Accept,
             Some("DROP") => Target::Drop,
-            Some("REJECT") => Target::Reject(self.reject_with.take().unwrap_or(3)),
+            Some("REJECT") => Target::Reject(
+                self.reject_with
+                    .take()
+                    .unwrap_or(DstUnreachable::PortUnreachable.raw()),
+            ),
             Some("MARK") => {
                 let (value, mask) = self.set_mark.take().ok_or("MARK needs --set-mark")?;
                 // libxt_MARK: --set-mark V/M clears V|M, then sets V.
@@ -355,7 +401,7 @@ fn parse_rule(hook: NfInetHook, words: &[String]) -> Result<Rule, String> {
             "-o" | "--out-interface" => set_once(&mut m.out_if, parse_iface(arg()?, inv)?, "-o")?,
             "-p" | "--protocol" => {
                 let proto = parse_proto(arg()?)?;
-                if proto == 0 && inv {
+                if proto == PROTO_ALL && inv {
                     return Err("rule would never match protocol (! -p all)".into());
                 }
                 set_once(&mut m.proto, (proto, inv), "-p")?

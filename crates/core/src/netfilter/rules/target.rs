@@ -3,12 +3,16 @@
 //! net/core/utils.c, skbuff.c skb_checksum()).
 
 use super::matches::PktInfo;
-use super::{IPPROTO_TCP, IPPROTO_UDP};
 use crate::netfilter::{Reject, header, skb_store_bits};
 use crate::skb::{ChecksumState, SkBuff};
 use skiff_wire::checksum::{
     csum_add, csum_block_add, csum_fold, csum_partial, csum_replace4, csum_sub, csum_tcpudp_nofold,
     csum_unfold,
+};
+use skiff_wire::icmpv4::Icmpv4Message;
+use skiff_wire::ipv4::{
+    IPPROTO_AH, IPPROTO_DCCP, IPPROTO_ESP, IPPROTO_GRE, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+    IPPROTO_UDPLITE,
 };
 use std::net::Ipv4Addr;
 
@@ -19,13 +23,16 @@ pub(super) fn nf_send_unreach(skb: &SkBuff, p: &PktInfo, code: u8) -> Option<Rej
     if p.fragoff != 0 {
         return None;
     }
-    let reject = Some(Reject { icmp_type: 3, code });
+    let reject = Some(Reject {
+        icmp_type: Icmpv4Message::DstUnreachable.raw(),
+        code,
+    });
     let verify = match p.proto {
         IPPROTO_UDP => p.l4_len < 8 || p.port(6) != 0,
         // GRE: only with its checksum-present bit.
-        47 => p.l4_len < 2 || p.l4[0] & 0x80 != 0,
+        IPPROTO_GRE => p.l4_len < 2 || p.l4[0] & 0x80 != 0,
         // AH, ESP, SCTP, UDP-Lite, DCCP: other integrity checks or partial coverage.
-        51 | 50 | 132 | 136 | 33 => false,
+        IPPROTO_AH | IPPROTO_ESP | IPPROTO_SCTP | IPPROTO_UDPLITE | IPPROTO_DCCP => false,
         _ => true,
     };
     if !verify
