@@ -8,7 +8,7 @@ use core::fmt;
 use skiff_wire::Ipv4Addr;
 use std::collections::HashMap;
 
-/// A socket descriptor, valid until [`Stack::close`].
+/// A socket descriptor, valid until [`Stack::close`](crate::stack::Stack::close).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SockFd(pub(crate) u32);
 
