@@ -31,6 +31,16 @@ macro_rules! code_enum {
             }
         }
 
+        impl $name {
+            /// The wire value, as `u8::from` gives it, usable in `const` items.
+            pub const fn raw(self) -> u8 {
+                match self {
+                    $($name::$variant => $value,)+
+                    $name::Other(other) => other,
+                }
+            }
+        }
+
         impl From<$name> for u8 {
             fn from(v: $name) -> u8 {
                 match v {
@@ -772,6 +782,19 @@ mod tests {
             data: &[],
         };
         assert_eq!(other.emit(&mut out), Err(Error::Unsupported));
+    }
+
+    #[test]
+    fn raw_is_the_wire_value() {
+        for v in 0..=255u8 {
+            assert_eq!(Icmpv4Message::from(v).raw(), v);
+            assert_eq!(
+                DstUnreachable::from(v).raw(),
+                u8::from(DstUnreachable::from(v))
+            );
+        }
+        assert_eq!(Icmpv4Message::from(17), Icmpv4Message::AddressMaskRequest);
+        assert_eq!(Icmpv4Message::from(18), Icmpv4Message::AddressMaskReply);
     }
 
     #[test]

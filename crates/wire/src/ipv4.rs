@@ -60,6 +60,20 @@ impl fmt::Display for IpProtocol {
     }
 }
 
+/// `IPPROTO_*` numbers. Linux include/uapi/linux/in.h; those without a variant of their own
+/// are `IpProtocol::Other`.
+pub const IPPROTO_IP: u8 = 0;
+pub const IPPROTO_ICMP: u8 = 1;
+pub const IPPROTO_IGMP: u8 = 2;
+pub use crate::tcp::IPPROTO_TCP;
+pub use crate::udp::{IPPROTO_UDP, IPPROTO_UDPLITE};
+pub const IPPROTO_DCCP: u8 = 33;
+pub const IPPROTO_GRE: u8 = 47;
+pub const IPPROTO_ESP: u8 = 50;
+pub const IPPROTO_AH: u8 = 51;
+pub const IPPROTO_SCTP: u8 = 132;
+pub const IPPROTO_RAW: u8 = 255;
+
 mod field {
     pub const VER_IHL: usize = 0;
     pub const TOS: usize = 1;
@@ -753,6 +767,40 @@ mod tests {
         assert_eq!(IpProtocol::Other(253).to_string(), "unknown (253)");
         for v in 0..=255u8 {
             assert_eq!(u8::from(IpProtocol::from(v)), v);
+        }
+    }
+
+    #[test]
+    fn ipproto_numbers() {
+        let named = [
+            IPPROTO_ICMP,
+            IPPROTO_IGMP,
+            IPPROTO_TCP,
+            IPPROTO_UDP,
+            IPPROTO_UDPLITE,
+        ];
+        assert_eq!(
+            named.map(IpProtocol::from),
+            [
+                IpProtocol::Icmp,
+                IpProtocol::Igmp,
+                IpProtocol::Tcp,
+                IpProtocol::Udp,
+                IpProtocol::UdpLite
+            ]
+        );
+        let other = [
+            IPPROTO_IP,
+            IPPROTO_DCCP,
+            IPPROTO_GRE,
+            IPPROTO_ESP,
+            IPPROTO_AH,
+            IPPROTO_SCTP,
+            IPPROTO_RAW,
+        ];
+        assert_eq!(other, [0, 33, 47, 50, 51, 132, 255]);
+        for p in other {
+            assert_eq!(IpProtocol::from(p), IpProtocol::Other(p));
         }
     }
 }

@@ -3,8 +3,7 @@
 use crate::drop::DropReason;
 use crate::inetpeer::{IP_RT_ERROR_BURST, IP_RT_ERROR_COST};
 use crate::ipv4::defrag::DefragUser;
-/// The header reader moved to ipv4/hdr.rs; socket/ still names it here.
-pub(crate) use crate::ipv4::hdr::IpHdr;
+use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::icmp::IcmpErr;
 use crate::netfilter::NfInetHook;
 use crate::route::cache::DstKey;

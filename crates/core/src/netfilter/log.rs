@@ -7,7 +7,11 @@ use super::{NfHookState, header, skb_copy_bits};
 use crate::ipv4::hdr::ip_hdrlen;
 use crate::skb::SkBuff;
 use core::fmt::Write;
-use skiff_wire::ipv4::{IP_CE, IP_DF, IP_MF, IP_OFFSET};
+use skiff_wire::icmpv4::{DstUnreachable, Icmpv4Message};
+use skiff_wire::ipv4::{
+    IP_CE, IP_DF, IP_MF, IP_OFFSET, IPPROTO_AH, IPPROTO_ESP, IPPROTO_ICMP, IPPROTO_TCP,
+    IPPROTO_UDP, IPPROTO_UDPLITE,
+};
 use std::collections::VecDeque;
 
 /// LOG lines kept until drained.
@@ -108,7 +112,7 @@ fn dump_ipv4_packet(m: &mut String, skb: &SkBuff, iphoff: usize) {
         let _ = write!(m, "INCOMPLETE [{rest} bytes] ");
     };
     match ih[9] {
-        6 => {
+        IPPROTO_TCP => {
             m.push_str("PROTO=TCP ");
             if fragoff != 0 {
                 // nothing more in a non-first fragment
@@ -143,8 +147,8 @@ fn dump_ipv4_packet(m: &mut String, skb: &SkBuff, iphoff: usize) {
                 return;
             }
         }
-        proto @ (17 | 136) => {
-            m.push_str(if proto == 17 {
+        proto @ (IPPROTO_UDP | IPPROTO_UDPLITE) => {
+            m.push_str(if proto == IPPROTO_UDP {
                 "PROTO=UDP "
             } else {
                 "PROTO=UDPLITE "
@@ -163,13 +167,13 @@ fn dump_ipv4_packet(m: &mut String, skb: &SkBuff, iphoff: usize) {
                 );
             }
         }
-        1 => {
+        IPPROTO_ICMP => {
             m.push_str("PROTO=ICMP ");
             if fragoff == 0 {
                 dump_icmp(m, skb, iphoff, thoff, rest);
             }
         }
-        51 => {
+        IPPROTO_AH => {
             // Linux prints nothing at all for a non-first AH fragment.
             if fragoff == 0 {
                 m.push_str("PROTO=AH ");
@@ -185,7 +189,7 @@ fn dump_ipv4_packet(m: &mut String, skb: &SkBuff, iphoff: usize) {
                 }
             }
         }
-        50 => {
+        IPPROTO_ESP => {
             m.push_str("PROTO=ESP ");
             if fragoff == 0 {
                 match header::<8>(skb, thoff) {
@@ -212,33 +216,37 @@ fn dump_ipv4_packet(m: &mut String, skb: &SkBuff, iphoff: usize) {
 /// The ICMP part of dump_ipv4_packet(): type, code, and per type the echo id/sequence, the
 /// parameter pointer, the gateway, the quoted header (once) and the MTU.
 fn dump_icmp(m: &mut String, skb: &SkBuff, iphoff: usize, thoff: usize, rest: usize) {
+    use Icmpv4Message as T;
     let Some(ich) = header::<8>(skb, thoff) else {
         let _ = write!(m, "INCOMPLETE [{rest} bytes] ");
         return;
     };
     let (ty, code) = (ich[0], ich[1]);
     let _ = write!(m, "TYPE={ty} CODE={code} ");
+    let msg = T::from(ty);
     // Linux required_len[]: the bytes each known type needs before its fields are printed.
-    let required = match ty {
-        0 | 8 => 4,
-        3 | 4 | 5 | 11 | 12 => 8 + 20,
-        13 | 14 => 20,
-        17 | 18 => 12,
+    let required = match msg {
+        T::EchoReply | T::EchoRequest => 4,
+        T::DstUnreachable | T::SourceQuench | T::Redirect | T::TimeExceeded | T::ParamProblem => {
+            8 + 20
+        }
+        T::Timestamp | T::TimestampReply => 20,
+        T::AddressMaskRequest | T::AddressMaskReply => 12,
         _ => 0,
     };
     if rest < required {
         let _ = write!(m, "INCOMPLETE [{rest} bytes] ");
         return;
     }
-    match ty {
-        0 | 8 => {
+    match msg {
+        T::EchoReply | T::EchoRequest => {
             let _ = write!(m, "ID={} SEQ={} ", be16(&ich, 4), be16(&ich, 6));
         }
-        12 => {
+        T::ParamProblem => {
             let _ = write!(m, "PARAMETER={} ", ich[4]);
         }
-        3 | 4 | 5 | 11 => {
-            if ty == 5 {
+        T::DstUnreachable | T::SourceQuench | T::Redirect | T::TimeExceeded => {
+            if msg == T::Redirect {
                 let _ = write!(
                     m,
                     "GATEWAY={} ",
@@ -250,7 +258,9 @@ fn dump_icmp(m: &mut String, skb: &SkBuff, iphoff: usize, thoff: usize, rest: us
                 dump_ipv4_packet(m, skb, thoff + 8);
                 m.push_str("] ");
             }
-            if ty == 3 && code == 4 {
+            if msg == T::DstUnreachable
+                && DstUnreachable::from(code) == DstUnreachable::FragRequired
+            {
                 let _ = write!(m, "MTU={} ", be16(&ich, 6));
             }
         }

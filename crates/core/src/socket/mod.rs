@@ -2,21 +2,34 @@
 //! inet_create(), inet_bind(), inet_dgram_connect(), the options of ip_sockglue.c and
 //! sock.c, and the datagram receive queue every inet socket shares (net/core/datagram.c).
 //! UDP's own send and receive halves are in `udp/`, raw sockets in `ipv4/raw`.
+//!
+//! Here: the socket and its calls; `msg` holds the sendmsg()/recvmsg() message types,
+//! `table` the descriptor table and UDP port hash, `mcast` multicast membership.
 
 mod error;
+mod mcast;
+mod msg;
 pub mod opt;
+mod table;
 
 pub use error::SockError;
+pub use msg::{
+    ExtendedErr, MSG_CONFIRM, MSG_DONTROUTE, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_MORE, MSG_OOB,
+    MSG_PEEK, MSG_PROBE, MSG_TRUNC, PktInfo, RecvCmsgs, RecvMsg, SO_EE_ORIGIN_ICMP,
+    SO_EE_ORIGIN_LOCAL, SendCmsg, SendMsg, SockAddr,
+};
+pub(crate) use msg::{SOL_IP, SOL_SOCKET, SOL_UDP};
 pub use opt::{IpMreqn, SockOpt, SockOptName};
+pub use table::SockFd;
+pub(crate) use table::Sockets;
 
 use crate::ipv4::output::PmtuDisc;
-use crate::rand::Prng;
 use crate::route::{DstEntry, RouteType};
 use crate::skb::SkBuff;
 use crate::stack::Stack;
-use core::fmt;
 use skiff_wire::Ipv4Addr;
-use std::collections::{HashMap, VecDeque};
+use skiff_wire::ipv4 as wire;
+use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
@@ -34,162 +47,21 @@ pub const SOCK_CLOEXEC: i32 = 0o2_000_000;
 const SOCK_TYPE_MASK: i32 = 0xf;
 const SOCK_MAX: i32 = 11;
 
-pub const IPPROTO_IP: i32 = 0;
-pub const IPPROTO_ICMP: i32 = 1;
-pub const IPPROTO_TCP: i32 = 6;
-pub const IPPROTO_UDP: i32 = 17;
-pub const IPPROTO_UDPLITE: i32 = 136;
-pub const IPPROTO_RAW: i32 = 255;
+/// socket()'s `protocol` argument: skiff-wire's `IPPROTO_*` as a C `int`.
+pub const IPPROTO_IP: i32 = wire::IPPROTO_IP as i32;
+pub const IPPROTO_ICMP: i32 = wire::IPPROTO_ICMP as i32;
+pub const IPPROTO_TCP: i32 = wire::IPPROTO_TCP as i32;
+pub const IPPROTO_UDP: i32 = wire::IPPROTO_UDP as i32;
+pub const IPPROTO_UDPLITE: i32 = wire::IPPROTO_UDPLITE as i32;
+pub const IPPROTO_RAW: i32 = wire::IPPROTO_RAW as i32;
 /// Linux `IPPROTO_MAX`.
 const IPPROTO_MAX: i32 = 263;
-
-pub const MSG_OOB: u32 = 0x1;
-pub const MSG_PEEK: u32 = 0x2;
-pub const MSG_DONTROUTE: u32 = 0x4;
-pub const MSG_PROBE: u32 = 0x10;
-pub const MSG_TRUNC: u32 = 0x20;
-pub const MSG_DONTWAIT: u32 = 0x40;
-pub const MSG_CONFIRM: u32 = 0x800;
-pub const MSG_ERRQUEUE: u32 = 0x2000;
-pub const MSG_MORE: u32 = 0x8000;
-
-/// `SO_EE_ORIGIN_LOCAL` and `SO_EE_ORIGIN_ICMP`.
-pub const SO_EE_ORIGIN_LOCAL: u8 = 1;
-pub const SO_EE_ORIGIN_ICMP: u8 = 2;
 
 /// Linux `SOCK_MIN_RCVBUF` and `SOCK_MIN_SNDBUF` on x86_64.
 pub(crate) const SOCK_MIN_RCVBUF: usize = 2_304;
 pub(crate) const SOCK_MIN_SNDBUF: usize = 4_608;
 /// What a queued datagram costs beyond its bytes (Linux `SKB_TRUESIZE` overhead).
 pub(crate) const SKB_OVERHEAD: usize = 576;
-/// Linux `net.ipv4.igmp_max_memberships`.
-const IGMP_MAX_MEMBERSHIPS: usize = 20;
-
-/// A socket descriptor, valid until [`Stack::close`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SockFd(pub(crate) u32);
-
-impl SockFd {
-    /// The descriptor's number.
-    pub fn as_raw(self) -> u32 {
-        self.0
-    }
-}
-
-impl fmt::Display for SockFd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "socket {}", self.0)
-    }
-}
-
-/// A `struct sockaddr` as the calls take it: IPv4, `AF_UNSPEC` (connect() to
-/// disconnect), or another family, which every call refuses as Linux does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SockAddr {
-    Inet(SocketAddrV4),
-    Unspec,
-    Other(u16),
-}
-
-impl From<SocketAddrV4> for SockAddr {
-    fn from(a: SocketAddrV4) -> Self {
-        SockAddr::Inet(a)
-    }
-}
-
-/// A control message for sendmsg(). Linux ip_cmsg_send(), __sock_cmsg_send() and
-/// udp_cmsg_send().
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendCmsg {
-    /// IP_PKTINFO: the output interface (0: any) and the source address (0.0.0.0: any).
-    PktInfo { ifindex: u32, spec_dst: Ipv4Addr },
-    /// IP_TTL: 1..=255, else EINVAL.
-    Ttl(i32),
-    /// IP_TOS: 0..=255, else EINVAL.
-    Tos(i32),
-    /// IP_RETOPTS: IP options for this datagram (at most 40 bytes).
-    RetOpts(Vec<u8>),
-    /// SO_MARK (needs the raw capability).
-    Mark(u32),
-    /// SO_PRIORITY (above 6 needs the raw capability).
-    Priority(u32),
-    /// UDP_SEGMENT: the GSO segment size.
-    UdpSegment(u16),
-    /// Any control message in its wire form (`cmsg_level`, `cmsg_type`, data), checked
-    /// as Linux checks it.
-    Raw {
-        level: i32,
-        kind: i32,
-        data: Vec<u8>,
-    },
-}
-
-pub(crate) const SOL_IP: i32 = 0;
-pub(crate) const SOL_SOCKET: i32 = 1;
-pub(crate) const SOL_UDP: i32 = 17;
-
-/// A sendmsg() call.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SendMsg<'a> {
-    pub data: &'a [u8],
-    /// `msg_name`: the destination, or `None` for a connected socket's peer.
-    pub addr: Option<SockAddr>,
-    pub cmsgs: &'a [SendCmsg],
-    /// `MSG_*` flags.
-    pub flags: u32,
-}
-
-/// IP_PKTINFO on receive. Linux `struct in_pktinfo`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PktInfo {
-    pub ifindex: u32,
-    /// The local address a reply would come from (fib_compute_spec_dst()).
-    pub spec_dst: Ipv4Addr,
-    /// The header's destination address.
-    pub addr: Ipv4Addr,
-}
-
-/// An extended error from the error queue. Linux `struct sock_extended_err` plus the
-/// offender address (`SO_EE_OFFENDER`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExtendedErr {
-    pub errno: SockError,
-    /// `SO_EE_ORIGIN_ICMP` or `SO_EE_ORIGIN_LOCAL`.
-    pub origin: u8,
-    pub icmp_type: u8,
-    pub icmp_code: u8,
-    /// The MTU of a fragmentation-needed or of a local EMSGSIZE.
-    pub info: u32,
-    /// The host that sent the ICMP error; `None` for local errors.
-    pub offender: Option<Ipv4Addr>,
-}
-
-/// The control messages recvmsg() returns, in Linux's order (ip_cmsg_recv_offset()).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RecvCmsgs {
-    /// IP_PKTINFO.
-    pub pktinfo: Option<PktInfo>,
-    /// IP_TTL (IP_RECVTTL on).
-    pub ttl: Option<u8>,
-    /// IP_TOS (IP_RECVTOS on).
-    pub tos: Option<u8>,
-    /// IP_RECVERR, from MSG_ERRQUEUE.
-    pub err: Option<ExtendedErr>,
-    /// UDP_GRO: the segment size of a coalesced datagram.
-    pub gso_size: Option<u16>,
-}
-
-/// What recvmsg() returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecvMsg {
-    /// The return value: bytes copied, or the datagram's length with MSG_TRUNC.
-    pub len: usize,
-    /// `msg_name`: the source (or, from the error queue, the original destination).
-    pub addr: Option<SocketAddrV4>,
-    /// `msg_flags`: MSG_TRUNC, MSG_ERRQUEUE.
-    pub flags: u32,
-    pub cmsgs: RecvCmsgs,
-}
 
 /// Which kind of inet socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +93,7 @@ impl RxEntry {
     pub(crate) fn new(
         skb: SkBuff,
         sport: u16,
-        h: &crate::ipv4::input::IpHdr,
+        h: &crate::ipv4::hdr::IpHdr,
         dst: &DstEntry,
     ) -> RxEntry {
         let len = skb.len();
@@ -239,26 +111,6 @@ impl RxEntry {
             peeked: false,
             gso_size: skb.gso.map_or(0, |g| g.size),
             skb,
-        }
-    }
-}
-
-impl ExtendedErr {
-    /// An error an ICMP message reported (`SO_EE_ORIGIN_ICMP`), sent by `offender`.
-    pub(crate) fn icmp(
-        errno: SockError,
-        icmp_type: u8,
-        icmp_code: u8,
-        info: u32,
-        offender: Ipv4Addr,
-    ) -> ExtendedErr {
-        ExtendedErr {
-            errno,
-            origin: SO_EE_ORIGIN_ICMP,
-            icmp_type,
-            icmp_code,
-            info,
-            offender: Some(offender),
         }
     }
 }
@@ -386,7 +238,7 @@ impl Socket {
             pktinfo: false,
             recvttl: false,
             recvtos: false,
-            hdrincl: kind == Kind::Raw && protocol == 255,
+            hdrincl: kind == Kind::Raw && protocol == wire::IPPROTO_RAW,
             broadcast: false,
             reuseaddr: false,
             reuseport: false,
@@ -440,193 +292,6 @@ impl Socket {
     }
 }
 
-/// Linux `udp_table`: bound UDP sockets hashed by local port into a fixed number of
-/// slots, each a short list, most recently bound first.
-#[derive(Debug)]
-pub(crate) struct UdpTable {
-    slots: Vec<Vec<(u32, u32)>>,
-}
-
-/// Slots in the UDP table (Linux sizes it from memory; 256 is its minimum).
-const UDP_HTABLE_SIZE: usize = 256;
-
-impl UdpTable {
-    fn new() -> UdpTable {
-        UdpTable {
-            slots: vec![Vec::new(); UDP_HTABLE_SIZE],
-        }
-    }
-
-    fn key(lite: bool, port: u16) -> u32 {
-        u32::from(lite) << 16 | u32::from(port)
-    }
-
-    fn slot(&self, port: u16) -> &Vec<(u32, u32)> {
-        &self.slots[usize::from(port) % UDP_HTABLE_SIZE]
-    }
-
-    /// The sockets bound to `port`, most recently bound first.
-    pub(crate) fn bound(&self, lite: bool, port: u16) -> impl DoubleEndedIterator<Item = u32> + '_ {
-        let key = UdpTable::key(lite, port);
-        self.slot(port)
-            .iter()
-            .filter(move |(k, _)| *k == key)
-            .map(|&(_, s)| s)
-    }
-
-    fn insert(&mut self, lite: bool, port: u16, sock: u32) {
-        let key = UdpTable::key(lite, port);
-        self.slots[usize::from(port) % UDP_HTABLE_SIZE].insert(0, (key, sock));
-    }
-
-    fn remove(&mut self, lite: bool, port: u16, sock: u32) {
-        let key = UdpTable::key(lite, port);
-        self.slots[usize::from(port) % UDP_HTABLE_SIZE].retain(|&e| e != (key, sock));
-    }
-}
-
-/// The socket table: descriptors, the UDP port hash (Linux `udp_table`) and the raw
-/// sockets in creation order (`raw_v4_hashinfo`).
-#[derive(Debug)]
-pub(crate) struct Sockets {
-    pub slots: Vec<Option<Socket>>,
-    generation: u32,
-    pub ports: UdpTable,
-    pub raw: Vec<u32>,
-    /// Raw sockets with IP_ROUTER_ALERT, in the order they asked (Linux `ra_chain`).
-    pub ra_chain: Vec<u32>,
-    /// Multicast memberships per (device, group), for input route decisions.
-    pub mc_groups: HashMap<(u32, Ipv4Addr), u32, ahash::RandomState>,
-    pub rng: Prng,
-    /// Keys the reuseport flow hash.
-    pub hash_key: [u64; 4],
-}
-
-impl Sockets {
-    pub(crate) fn new(rng: &mut Prng) -> Sockets {
-        let mut fork = rng.fork();
-        let k = fork.hash_keys();
-        let state = || ahash::RandomState::with_seeds(k[0], k[1], k[2], k[3]);
-        Sockets {
-            slots: Vec::new(),
-            generation: 0,
-            ports: UdpTable::new(),
-            raw: Vec::new(),
-            ra_chain: Vec::new(),
-            mc_groups: HashMap::with_hasher(state()),
-            hash_key: fork.hash_keys(),
-            rng: fork,
-        }
-    }
-
-    pub(crate) fn get(&mut self, fd: SockFd) -> Result<&mut Socket, SockError> {
-        self.slots
-            .get_mut(fd.0 as usize)
-            .and_then(Option::as_mut)
-            .ok_or(SockError::BadFd)
-    }
-
-    pub(crate) fn get_ref(&self, fd: SockFd) -> Result<&Socket, SockError> {
-        self.slots
-            .get(fd.0 as usize)
-            .and_then(Option::as_ref)
-            .ok_or(SockError::BadFd)
-    }
-
-    /// The socket in `slot`, which the tables only hold while it is open.
-    pub(crate) fn slot(&mut self, slot: u32) -> &mut Socket {
-        self.slots[slot as usize]
-            .as_mut()
-            .expect("the tables only name open sockets")
-    }
-
-    fn insert(&mut self, s: Socket) -> SockFd {
-        match self.slots.iter().position(Option::is_none) {
-            Some(i) => {
-                self.slots[i] = Some(s);
-                SockFd(i as u32)
-            }
-            None => {
-                self.slots.push(Some(s));
-                SockFd(self.slots.len() as u32 - 1)
-            }
-        }
-    }
-
-    fn next_generation(&mut self) -> u32 {
-        self.generation = self.generation.wrapping_add(1);
-        self.generation
-    }
-
-    /// Removes the socket from the port hash (udp_lib_unhash()).
-    pub(crate) fn unhash(&mut self, fd: SockFd) {
-        let Ok(s) = self.get_ref(fd) else { return };
-        let (lite, port) = (s.kind == Kind::UdpLite, s.num);
-        self.ports.remove(lite, port, fd.0);
-    }
-
-    /// Linux udp_lib_lport_inuse(): would `fd` bound to (`addr`, `port`) clash with another
-    /// socket? Both SO_REUSEADDR, or both SO_REUSEPORT, share a port.
-    fn lport_inuse(&self, fd: SockFd, lite: bool, addr: Ipv4Addr, port: u16) -> bool {
-        let Some(s) = self.slots[fd.0 as usize].as_ref() else {
-            return false;
-        };
-        self.ports.bound(lite, port).any(|i| {
-            let Some(o) = self.slots[i as usize].as_ref() else {
-                return false;
-            };
-            i != fd.0
-                && (!o.reuseaddr || !s.reuseaddr)
-                && (o.bound_dev_if == 0 || s.bound_dev_if == 0 || o.bound_dev_if == s.bound_dev_if)
-                && (o.rcv_saddr.is_unspecified() || addr.is_unspecified() || o.rcv_saddr == addr)
-                && !(o.reuseport && s.reuseport)
-        })
-    }
-
-    /// Linux udp_lib_get_port(): binds `fd` to `port`, or to a free port of
-    /// `ip_local_port_range` from a random start when `port` is 0.
-    pub(crate) fn get_port(
-        &mut self,
-        fd: SockFd,
-        addr: Ipv4Addr,
-        port: u16,
-        range: (u16, u16),
-    ) -> Result<u16, SockError> {
-        let lite = self.get_ref(fd)?.kind == Kind::UdpLite;
-        let port = if port != 0 {
-            if self.lport_inuse(fd, lite, addr, port) {
-                return Err(SockError::AddrInUse);
-            }
-            port
-        } else {
-            let (low, high) = range;
-            let remaining = u32::from(high.saturating_sub(low)) + 1;
-            let start = self.rng.below(remaining);
-            (0..remaining)
-                .map(|i| low + ((start + i) % remaining) as u16)
-                .find(|&p| !self.lport_inuse(fd, lite, addr, p))
-                .ok_or(SockError::AddrInUse)?
-        };
-        let s = self.get(fd)?;
-        s.num = port;
-        s.rcv_saddr = addr;
-        self.ports.insert(lite, port, fd.0);
-        Ok(port)
-    }
-
-    /// The reuseport flow hash of a received datagram (Linux udp_ehashfn()).
-    pub(crate) fn ehashfn(&self, saddr: Ipv4Addr, sport: u16, daddr: Ipv4Addr, dport: u16) -> u32 {
-        fn mix(a: u64, b: u64) -> u64 {
-            let p = u128::from(a) * u128::from(b);
-            (p as u64) ^ ((p >> 64) as u64)
-        }
-        let k = &self.hash_key;
-        let addrs = u64::from(u32::from(saddr)) << 32 | u64::from(u32::from(daddr));
-        let ports = u64::from(sport) << 16 | u64::from(dport);
-        (mix(mix(addrs ^ k[0], k[1]) ^ ports ^ k[2], k[3]) >> 32) as u32
-    }
-}
-
 impl Stack {
     /// socket(): Linux __sock_create() + inet_create(). `ty` may carry SOCK_NONBLOCK and
     /// SOCK_CLOEXEC. Supported: SOCK_DGRAM with UDP (protocol 0 or 17) or UDP-Lite, and
@@ -659,14 +324,14 @@ impl Stack {
             (SOCK_RAW, IPPROTO_IP) => return Err(SockError::ProtoNoSupport),
             (SOCK_RAW, _) if !self.cap_net_raw => return Err(SockError::Perm),
             // Protocols above 255 are accepted by Linux but never match a packet.
-            (SOCK_RAW, p) if p > 255 => return Err(SockError::ProtoNoSupport),
+            (SOCK_RAW, p) if p > i32::from(u8::MAX) => return Err(SockError::ProtoNoSupport),
             (SOCK_RAW, _) => Kind::Raw,
             // No TCP (yet), and no other inet socket type.
             _ => return Err(SockError::SocktNoSupport),
         };
         let protocol = match kind {
-            Kind::Udp => 17,
-            Kind::UdpLite => 136,
+            Kind::Udp => wire::IPPROTO_UDP,
+            Kind::UdpLite => wire::IPPROTO_UDPLITE,
             Kind::Raw => protocol as u8,
         };
         let generation = self.socks.next_generation();
@@ -757,23 +422,6 @@ impl Stack {
         }
         self.ip_mc_check_local(&mut dst, fl.daddr);
         Ok(dst)
-    }
-
-    /// sk_mc_loop(): whether the sending socket wants its multicast looped back.
-    pub(crate) fn sk_mc_loop(&self, o: crate::skb::SkOwner) -> bool {
-        match self.socks.slots.get(o.slot as usize) {
-            Some(Some(s)) if s.generation == o.generation => s.mc_loop,
-            _ => true,
-        }
-    }
-
-    /// ip_check_mc_rcu() for output: a multicast route to a group joined on its device
-    /// delivers locally too (RTCF_LOCAL).
-    pub(crate) fn ip_mc_check_local(&self, dst: &mut DstEntry, daddr: Ipv4Addr) {
-        if dst.flags.contains(crate::route::RtFlags::MULTICAST) && self.mc_joined(dst.dev, daddr) {
-            dst.flags = dst.flags | crate::route::RtFlags::LOCAL;
-            dst.input = crate::route::DstInput::LocalDeliver;
-        }
     }
 
     /// The owner tag for packets `fd` sends.
@@ -1261,77 +909,5 @@ impl Stack {
         s.rmem += entry.truesize;
         s.rx.push_back(entry);
         Ok(())
-    }
-
-    /// A multicast membership was added on `ifindex`: the input path now accepts the
-    /// group there (ip_mc_inc_group()).
-    pub(crate) fn mc_group_ref(&mut self, ifindex: u32, group: Ipv4Addr) {
-        *self.socks.mc_groups.entry((ifindex, group)).or_insert(0) += 1;
-        self.fib.rt_cache_flush();
-    }
-
-    pub(crate) fn mc_group_unref(&mut self, ifindex: u32, group: Ipv4Addr) {
-        if let Some(n) = self.socks.mc_groups.get_mut(&(ifindex, group)) {
-            *n -= 1;
-            if *n == 0 {
-                self.socks.mc_groups.remove(&(ifindex, group));
-            }
-        }
-        self.fib.rt_cache_flush();
-    }
-
-    /// Has some socket joined `group` on `ifindex`?
-    pub(crate) fn mc_joined(&self, ifindex: u32, group: Ipv4Addr) -> bool {
-        self.socks.mc_groups.contains_key(&(ifindex, group))
-    }
-
-    /// IP_ADD_MEMBERSHIP: Linux ip_mc_join_group().
-    fn ip_mc_join_group(&mut self, fd: SockFd, m: IpMreqn) -> Result<(), SockError> {
-        if !m.multiaddr.is_multicast() {
-            return Err(SockError::Inval);
-        }
-        let ifindex = self.ip_mc_find_dev(&m).ok_or(SockError::NoDev)?;
-        let s = self.socks.get(fd)?;
-        if s.mc_list.contains(&(m.multiaddr, ifindex)) {
-            return Err(SockError::AddrInUse);
-        }
-        if s.mc_list.len() >= IGMP_MAX_MEMBERSHIPS {
-            return Err(SockError::NoBufs);
-        }
-        s.mc_list.push((m.multiaddr, ifindex));
-        self.mc_group_ref(ifindex, m.multiaddr);
-        Ok(())
-    }
-
-    /// IP_DROP_MEMBERSHIP: Linux ip_mc_leave_group().
-    fn ip_mc_leave_group(&mut self, fd: SockFd, m: IpMreqn) -> Result<(), SockError> {
-        let ifindex = self.ip_mc_find_dev(&m).ok_or(SockError::NoDev)?;
-        let s = self.socks.get(fd)?;
-        let at = s
-            .mc_list
-            .iter()
-            .position(|&(g, i)| g == m.multiaddr && (m.ifindex == 0 || i == ifindex))
-            .ok_or(SockError::AddrNotAvail)?;
-        let (g, i) = s.mc_list.remove(at);
-        self.mc_group_unref(i, g);
-        Ok(())
-    }
-
-    /// Linux ip_mc_find_dev(): by index, else by local address, else the route to the group.
-    fn ip_mc_find_dev(&self, m: &IpMreqn) -> Option<u32> {
-        if m.ifindex != 0 {
-            return self.dev(m.ifindex).map(|d| d.ifindex);
-        }
-        if !m.address.is_unspecified() {
-            return self
-                .fib
-                .addrs()
-                .find(|a| a.local == m.address)
-                .map(|a| a.ifindex);
-        }
-        self.fib
-            .ip_route_output(&crate::route::Flowi4::new(m.multiaddr))
-            .ok()
-            .map(|d| d.dev)
     }
 }

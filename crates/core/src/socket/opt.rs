@@ -7,6 +7,7 @@ use super::{
 use crate::ipv4::output::PmtuDisc;
 use crate::stack::Stack;
 use skiff_wire::Ipv4Addr;
+use skiff_wire::ipv4 as wire;
 use std::time::Duration;
 
 /// Linux `struct ip_mreqn`: a group, and the interface by index or by local address
@@ -275,7 +276,7 @@ impl Stack {
                 }
             }
             SockOpt::IcmpFilter(v) => {
-                if udp || s.protocol != 1 {
+                if udp || s.protocol != wire::IPPROTO_ICMP {
                     return Err(SockError::OpNotSupp);
                 }
                 s.icmp_filter = v;
@@ -332,7 +333,7 @@ impl Stack {
             SockOptName::UdpCork if udp => s.cork.into(),
             SockOptName::UdpSegment if udp => s.gso_size.into(),
             SockOptName::UdpGro if udp => s.gro.into(),
-            SockOptName::IcmpFilter if s.kind == Kind::Raw && s.protocol == 1 => {
+            SockOptName::IcmpFilter if s.kind == Kind::Raw && s.protocol == wire::IPPROTO_ICMP => {
                 s.icmp_filter.into()
             }
             SockOptName::UdpCork | SockOptName::UdpSegment | SockOptName::UdpGro => {
@@ -345,7 +346,7 @@ impl Stack {
     /// Linux ip_ra_control(): joins or leaves the router alert chain.
     fn ip_ra_control(&mut self, fd: SockFd, on: bool) -> Result<(), SockError> {
         let s = self.socks.get(fd)?;
-        if s.kind != Kind::Raw || s.protocol == 255 {
+        if s.kind != Kind::Raw || s.protocol == wire::IPPROTO_RAW {
             return Err(SockError::Inval);
         }
         let chain = &mut self.socks.ra_chain;
