@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod drop;
+pub mod errno;
 pub mod inetpeer;
 pub mod ipv4;
 pub mod neigh;

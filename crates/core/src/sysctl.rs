@@ -1,6 +1,7 @@
 //! The stack's tunables, by their Linux sysctl names (`net.ipv4.*`, and the per-device
 //! `net.ipv4.conf.all.*` ones that skiff applies to every device). Linux defaults.
 
+use crate::errno::Errno;
 use core::fmt;
 
 macro_rules! sysctls {
@@ -169,19 +170,26 @@ pub enum SysctlError {
 }
 
 impl SysctlError {
+    /// The Linux errno value.
     pub const fn errno(&self) -> i32 {
+        self.as_errno().errno()
+    }
+
+    /// The errno, by name.
+    pub const fn as_errno(&self) -> Errno {
         match self {
-            SysctlError::NoEntry(_) => 2,
-            SysctlError::Invalid(..) => 22,
+            SysctlError::NoEntry(_) => Errno::NoEnt,
+            SysctlError::Invalid(..) => Errno::Inval,
         }
     }
 }
 
 impl fmt::Display for SysctlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errno = self.as_errno().name();
         match self {
-            SysctlError::NoEntry(n) => write!(f, "sysctl {n}: no such key (ENOENT)"),
-            SysctlError::Invalid(n, v) => write!(f, "sysctl {n}: invalid value {v:?} (EINVAL)"),
+            SysctlError::NoEntry(n) => write!(f, "sysctl {n}: no such key ({errno})"),
+            SysctlError::Invalid(n, v) => write!(f, "sysctl {n}: invalid value {v:?} ({errno})"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Route errors: configuration and output errors (the `ip_error()` kinds), and the
 //! input drops without an ICMP error. Linux errno values of net/ipv4/route.c.
 
+use crate::errno::Errno;
 use std::fmt;
 
 /// Errors of route configuration and output resolution, and the `ip_error()` kinds.
@@ -22,33 +23,29 @@ pub enum RouteError {
 impl RouteError {
     /// The Linux errno value.
     pub fn errno(self) -> i32 {
+        self.as_errno().errno()
+    }
+
+    /// The errno, by name.
+    pub fn as_errno(self) -> Errno {
         match self {
-            RouteError::NetUnreach => 101,
-            RouteError::HostUnreach => 113,
-            RouteError::Acces => 13,
-            RouteError::Inval => 22,
-            RouteError::NoDev => 19,
-            RouteError::Exist => 17,
-            RouteError::Srch => 3,
-            RouteError::NetDown => 100,
-            RouteError::AddrNotAvail => 99,
+            RouteError::NetUnreach => Errno::NetUnreach,
+            RouteError::HostUnreach => Errno::HostUnreach,
+            RouteError::Acces => Errno::Access,
+            RouteError::Inval => Errno::Inval,
+            RouteError::NoDev => Errno::NoDev,
+            RouteError::Exist => Errno::Exist,
+            RouteError::Srch => Errno::Srch,
+            RouteError::NetDown => Errno::NetDown,
+            RouteError::AddrNotAvail => Errno::AddrNotAvail,
         }
     }
 }
 
 impl fmt::Display for RouteError {
+    /// The errno's name (`ENETUNREACH`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RouteError::NetUnreach => "ENETUNREACH",
-            RouteError::HostUnreach => "EHOSTUNREACH",
-            RouteError::Acces => "EACCES",
-            RouteError::Inval => "EINVAL",
-            RouteError::NoDev => "ENODEV",
-            RouteError::Exist => "EEXIST",
-            RouteError::Srch => "ESRCH",
-            RouteError::NetDown => "ENETDOWN",
-            RouteError::AddrNotAvail => "EADDRNOTAVAIL",
-        })
+        f.write_str(self.as_errno().name())
     }
 }
 
@@ -69,22 +66,29 @@ pub enum RouteInputError {
 }
 
 impl RouteInputError {
+    /// The Linux errno value.
     pub fn errno(self) -> i32 {
+        self.as_errno().errno()
+    }
+
+    /// The errno, by name.
+    pub fn as_errno(self) -> Errno {
         match self {
-            RouteInputError::RpFilter => 18,
-            _ => 22,
+            RouteInputError::RpFilter => Errno::XDev,
+            _ => Errno::Inval,
         }
     }
 }
 
 impl fmt::Display for RouteInputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RouteInputError::MartianSource => "martian source (EINVAL)",
-            RouteInputError::MartianDestination => "martian destination (EINVAL)",
-            RouteInputError::RpFilter => "reverse path filter (EXDEV)",
-            RouteInputError::Inval => "EINVAL",
-        })
+        let what = match self {
+            RouteInputError::MartianSource => "martian source",
+            RouteInputError::MartianDestination => "martian destination",
+            RouteInputError::RpFilter => "reverse path filter",
+            RouteInputError::Inval => return f.write_str(self.as_errno().name()),
+        };
+        write!(f, "{what} ({})", self.as_errno().name())
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::Stack;
 use crate::drop::DropReason;
+use crate::errno::Errno;
 use crate::neigh::NeighDev;
 use crate::netdev::{DevKind, NetDevice};
 use crate::route::{FibDevice, FibRoute, RouteError};
@@ -24,12 +25,18 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// The Linux errno value.
     pub fn errno(&self) -> i32 {
+        self.as_errno().errno()
+    }
+
+    /// The errno, by name.
+    pub fn as_errno(&self) -> Errno {
         match self {
-            ConfigError::NoDevice => 19,
-            ConfigError::Exists => 17,
-            ConfigError::Route(e) => e.errno(),
-            ConfigError::Sysctl(e) => e.errno(),
+            ConfigError::NoDevice => Errno::NoDev,
+            ConfigError::Exists => Errno::Exist,
+            ConfigError::Route(e) => e.as_errno(),
+            ConfigError::Sysctl(e) => e.as_errno(),
         }
     }
 }
@@ -37,8 +44,8 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::NoDevice => f.write_str("no such device (ENODEV)"),
-            ConfigError::Exists => f.write_str("device exists (EEXIST)"),
+            ConfigError::NoDevice => write!(f, "{}", Errno::NoDev),
+            ConfigError::Exists => write!(f, "device exists ({})", Errno::Exist.name()),
             ConfigError::Route(e) => write!(f, "{e}"),
             ConfigError::Sysctl(e) => write!(f, "{e}"),
         }
