@@ -5,6 +5,7 @@
 //! field is the kernel column name in snake_case. Linux include/uapi/linux/snmp.h,
 //! net/ipv4/proc.c.
 
+use skiff_wire::icmpv4::Icmpv4Message as M;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -133,17 +134,17 @@ impl Default for IcmpMsgMib {
 /// The per-type columns of the `Icmp:` line, in the kernel's order, and their ICMP types.
 /// Linux net/ipv4/proc.c icmpmibmap.
 const ICMP_MIB_MAP: [(&str, u8); 11] = [
-    ("DestUnreachs", 3),
-    ("TimeExcds", 11),
-    ("ParmProbs", 12),
-    ("SrcQuenchs", 4),
-    ("Redirects", 5),
-    ("Echos", 8),
-    ("EchoReps", 0),
-    ("Timestamps", 13),
-    ("TimestampReps", 14),
-    ("AddrMasks", 17),
-    ("AddrMaskReps", 18),
+    ("DestUnreachs", M::DstUnreachable.raw()),
+    ("TimeExcds", M::TimeExceeded.raw()),
+    ("ParmProbs", M::ParamProblem.raw()),
+    ("SrcQuenchs", M::SourceQuench.raw()),
+    ("Redirects", M::Redirect.raw()),
+    ("Echos", M::EchoRequest.raw()),
+    ("EchoReps", M::EchoReply.raw()),
+    ("Timestamps", M::Timestamp.raw()),
+    ("TimestampReps", M::TimestampReply.raw()),
+    ("AddrMasks", M::AddressMaskRequest.raw()),
+    ("AddrMaskReps", M::AddressMaskReply.raw()),
 ];
 
 /// IcmpMsg columns per pair of lines. Linux net/ipv4/proc.c icmpmsg_put() PERLINE.

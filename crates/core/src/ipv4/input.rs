@@ -14,6 +14,7 @@ use skiff_wire::Ipv4Addr;
 use skiff_wire::icmpv4::{DstUnreachable, ParamProblem};
 use skiff_wire::ip_options::{Ipv4Options, OptionsOrigin};
 use skiff_wire::ipv4::Ipv4Packet;
+use skiff_wire::ipv4::{IPPROTO_ICMP, IPPROTO_IGMP, IPPROTO_UDP, IPPROTO_UDPLITE};
 
 impl Stack {
     /// Linux ip_rcv(): validate, then the PRE_ROUTING hook, then ip_rcv_finish().
@@ -381,10 +382,10 @@ pub(crate) enum InetProtocol {
 impl InetProtocol {
     pub(crate) fn of(protocol: u8) -> Option<InetProtocol> {
         match protocol {
-            1 => Some(InetProtocol::Icmp),
-            2 => Some(InetProtocol::Igmp),
+            IPPROTO_ICMP => Some(InetProtocol::Icmp),
+            IPPROTO_IGMP => Some(InetProtocol::Igmp),
             // udp_rcv() and udplite_rcv() share __udp4_lib_rcv().
-            17 | 136 => Some(InetProtocol::Udp),
+            IPPROTO_UDP | IPPROTO_UDPLITE => Some(InetProtocol::Udp),
             _ => None,
         }
     }

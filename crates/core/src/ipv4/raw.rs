@@ -360,7 +360,10 @@ impl Stack {
             }
             matched = true;
             // raw_v4_input(): ICMP_FILTER drops the types whose bit is set.
-            if h.protocol == 1 && icmp_type < 32 && s.icmp_filter & (1 << icmp_type) != 0 {
+            if h.protocol == skiff_wire::ipv4::IPPROTO_ICMP
+                && icmp_type < 32
+                && s.icmp_filter & (1 << icmp_type) != 0
+            {
                 continue;
             }
             let mut copy = skb.clone();

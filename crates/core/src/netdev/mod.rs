@@ -6,6 +6,9 @@ use core::fmt;
 use skiff_wire::ethernet::{EtherType, EthernetAddress, EthernetFrame};
 use std::collections::VecDeque;
 
+/// The loopback device's index, as in Linux (LOOPBACK_IFINDEX).
+pub const LOOPBACK_IFINDEX: u32 = 1;
+
 /// Headroom reserved in locally built packets: Ethernet plus slack (Linux
 /// LL_RESERVED_SPACE).
 pub const LL_RESERVED: usize = 32;

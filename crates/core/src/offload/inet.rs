@@ -24,7 +24,7 @@ pub(super) fn inet_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
     }
     let (protocol, id) = (d[9], u16::from_be_bytes([d[4], d[5]]));
     let fixedid = gso.gso_type.contains(GsoType::TCP_FIXEDID);
-    let udpfrag = protocol == 17 && gso.gso_type.contains(GsoType::UDP);
+    let udpfrag = protocol == skiff_wire::ipv4::IPPROTO_UDP && gso.gso_type.contains(GsoType::UDP);
     // The header sum without the fields each segment rewrites, so no segment's header
     // is read back (a load of bytes just stored stalls).
     let mut h = [0u8; 60];

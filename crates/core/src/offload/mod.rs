@@ -489,7 +489,7 @@ impl L4Csum {
             data[field..field + 2].fill(0);
             let sum = csum_partial(&data[th..], 0);
             let check = csum_tcpudp_magic(self.saddr, self.daddr, l4len, self.protocol, sum);
-            let check = if check == 0 && self.protocol == 17 {
+            let check = if check == 0 && self.protocol == skiff_wire::ipv4::IPPROTO_UDP {
                 0xffff
             } else {
                 check

@@ -77,7 +77,7 @@ pub fn virtio_net_hdr_to_skb(
     {
         return Err(GsoError::BadCsum);
     }
-    let thlen = if protocol == 6 {
+    let thlen = if protocol == skiff_wire::ipv4::IPPROTO_TCP {
         d.get(ihl + 12).map_or(0, |b| usize::from(b >> 4) * 4)
     } else {
         8

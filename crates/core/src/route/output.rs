@@ -72,7 +72,10 @@ impl Fib {
             if !dev.up {
                 return Err(RouteError::NetUnreach);
             }
-            if ipv4_is_local_multicast(daddr) || ipv4_is_lbcast(daddr) || fl.proto == IPPROTO_IGMP {
+            if ipv4_is_local_multicast(daddr)
+                || ipv4_is_lbcast(daddr)
+                || fl.proto == skiff_wire::ipv4::IPPROTO_IGMP
+            {
                 if saddr == 0 {
                     saddr = self.select_addr(fl.oif, 0, RouteScope::LINK);
                 }

@@ -4,6 +4,7 @@
 
 use super::RouteError;
 use super::fib::inet_make_mask;
+use skiff_wire::ipv4::IPPROTO_IP;
 use std::net::Ipv4Addr;
 
 /// Route type. Linux `RTN_*`.
@@ -263,7 +264,7 @@ impl Flowi4 {
             oif: 0,
             tos: 0,
             scope: RouteScope::UNIVERSE,
-            proto: 0,
+            proto: IPPROTO_IP,
             mark: 0,
         }
     }
@@ -360,14 +361,10 @@ pub struct RtCacheStat {
     pub out_slow_mc: u64,
 }
 
-/// Linux LOOPBACK_IFINDEX, used when no loopback device is registered.
-pub(super) const LOOPBACK_IFINDEX: u32 = 1;
-/// Linux loopback MTU (64 KiB since 4.18).
-pub(super) const LOOPBACK_MTU: u32 = 65536;
+pub(super) use crate::netdev::{LOOPBACK_IFINDEX, LOOPBACK_MTU};
 /// Linux IP_MAX_MTU: a route MTU is clamped to it.
 pub(super) const IP_MAX_MTU: u32 = 0xFFF0;
 pub(super) const INADDR_LOOPBACK: u32 = 0x7f00_0001;
-pub(super) const IPPROTO_IGMP: u8 = 2;
 /// 224.0.0.1, joined on every multicast-capable device.
 pub(super) const IGMP_ALL_HOSTS: u32 = 0xe000_0001;
 

@@ -61,9 +61,8 @@ impl Default for StackConfig {
     }
 }
 
-/// The loopback device's index, as in Linux.
-pub const LOOPBACK_IFINDEX: u32 = 1;
 pub(crate) use crate::netdev::LL_RESERVED;
+pub use crate::netdev::LOOPBACK_IFINDEX;
 
 /// One network stack (a Linux network namespace).
 pub struct Stack {

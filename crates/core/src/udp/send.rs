@@ -13,6 +13,7 @@ use crate::socket::{
 use crate::stack::{LL_RESERVED, Stack, stage};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::checksum::{csum_partial, csum_tcpudp_magic};
+use skiff_wire::ipv4::{IPPROTO_UDP, IPPROTO_UDPLITE};
 
 /// Linux `IP_MAX_MTU`.
 const IP_MAX_MTU: usize = 0xffff;
@@ -459,7 +460,7 @@ impl Stack {
         let mut p = IpSend {
             saddr,
             daddr: cork.daddr,
-            protocol: if lite { 136 } else { 17 },
+            protocol: if lite { IPPROTO_UDPLITE } else { IPPROTO_UDP },
             ttl: cork.ttl,
             tos: cork.tos,
             df: pmtudisc.df(hlen + UDP_HLEN + datalen, &cork.dst),
@@ -576,7 +577,7 @@ fn udp_fill_header(
             left -= n;
         });
     }
-    let proto = if lite { 136 } else { 17 };
+    let proto = if lite { IPPROTO_UDPLITE } else { IPPROTO_UDP };
     let check = match csum_tcpudp_magic(saddr, daddr, len as u32, proto, sum) {
         0 => 0xffff,
         c => c,
