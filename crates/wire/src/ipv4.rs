@@ -87,6 +87,14 @@ mod field {
     pub const DADDR: usize = 16;
 }
 
+/// The header length in bytes that the IHL field of the header at `b` gives (IHL * 4);
+/// 0 for an empty slice. Linux ip_hdrlen().
+#[inline]
+pub fn ip_hdrlen(b: &[u8]) -> usize {
+    b.get(field::VER_IHL)
+        .map_or(0, |v| usize::from(v & 0x0f) * 4)
+}
+
 /// Length of a header without options.
 pub const HEADER_LEN: usize = 20;
 /// Length of a header with 40 bytes of options (IHL 15).
@@ -173,7 +181,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// Header length in bytes (IHL * 4).
     pub fn header_len(&self) -> usize {
-        usize::from(self.buffer.as_ref()[field::VER_IHL] & 0x0f) * 4
+        ip_hdrlen(self.buffer.as_ref())
     }
 
     /// The whole DSCP + ECN byte.

@@ -1,17 +1,10 @@
 //! The one reader of IPv4 headers in the core: the fields later stages need, read once
-//! (Linux ip_hdr(skb)), and the header length of any IPv4 header in bytes (ip_hdrlen()).
-//! Field and flag constants come from skiff-wire.
+//! (Linux ip_hdr(skb)). The header length of any IPv4 header (ip_hdrlen()) and the field
+//! and flag constants come from skiff-wire.
 
 use crate::skb::SkBuff;
 use skiff_wire::Ipv4Addr;
-use skiff_wire::ipv4::{HEADER_LEN, IP_DF, IP_MF, IP_OFFSET};
-
-/// The header length in bytes that the IHL field of the header at `b` gives; 0 for an
-/// empty slice. Linux ip_hdrlen().
-#[inline]
-pub(crate) fn ip_hdrlen(b: &[u8]) -> usize {
-    b.first().map_or(0, |v| usize::from(v & 0x0f) * 4)
-}
+use skiff_wire::ipv4::{HEADER_LEN, IP_DF, IP_MF, IP_OFFSET, ip_hdrlen};
 
 /// The IPv4 header fields later stages need, read once.
 #[derive(Debug, Clone, Copy)]

@@ -4,7 +4,6 @@
 use crate::drop::DropReason;
 use crate::inetpeer::icmpv4_mask_allow;
 use crate::ipv4::hdr::IpHdr;
-use crate::ipv4::hdr::ip_hdrlen;
 use crate::ipv4::input::InetProtocol;
 use crate::ipv4::options::ip_options_echo;
 use crate::ipv4::output::IpSend;
@@ -16,6 +15,7 @@ use core::time::Duration;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::checksum::{csum_fold, csum_partial, csum_replace2};
 use skiff_wire::icmpv4::{DstUnreachable, Icmpv4Message, ParamProblem, Redirect, TimeExceeded};
+use skiff_wire::ipv4::ip_hdrlen;
 use skiff_wire::ipv4::{IpProtocol, Ipv4Packet};
 
 /// Linux `NR_ICMP_TYPES`: the highest type icmp_rcv() knows.

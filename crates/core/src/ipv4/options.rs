@@ -5,7 +5,6 @@
 
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
-use crate::ipv4::hdr::ip_hdrlen;
 use crate::ipv4::icmp::IcmpErr;
 use crate::route::{DstEntry, RouteScope, RouteType};
 use crate::skb::{PacketType, SkBuff};
@@ -13,6 +12,7 @@ use crate::stack::{Stack, stage};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::icmpv4::ParamProblem;
 use skiff_wire::ipv4::Ipv4Packet;
+use skiff_wire::ipv4::ip_hdrlen;
 
 /// The option at `off` of the header: (length, pointer), when the header holds them.
 fn opt_len_ptr(hdr: &[u8], off: usize) -> Option<(usize, usize)> {

@@ -4,7 +4,6 @@
 
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
-use crate::ipv4::hdr::ip_hdrlen;
 use crate::ipv4::icmp::{IcmpErr, icmp_err_convert};
 use crate::ipv4::output::{IpSend, OutputError, PmtuDisc};
 use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
@@ -14,6 +13,7 @@ use crate::socket::{
 };
 use crate::stack::{LL_RESERVED, Stack, stage};
 use skiff_wire::Ipv4Addr;
+use skiff_wire::ipv4::ip_hdrlen;
 use std::net::SocketAddrV4;
 
 /// A datagram a raw socket received: the whole IP packet, header included, as Linux

@@ -4,10 +4,10 @@
 //! (`KERN_SOH`) is not part of them.
 
 use super::{NfHookState, header, skb_copy_bits};
-use crate::ipv4::hdr::ip_hdrlen;
 use crate::skb::SkBuff;
 use core::fmt::Write;
 use skiff_wire::icmpv4::{DstUnreachable, Icmpv4Message};
+use skiff_wire::ipv4::ip_hdrlen;
 use skiff_wire::ipv4::{
     IP_CE, IP_DF, IP_MF, IP_OFFSET, IPPROTO_AH, IPPROTO_ESP, IPPROTO_ICMP, IPPROTO_TCP,
     IPPROTO_UDP, IPPROTO_UDPLITE,

@@ -2,9 +2,9 @@
 //! inet_gro_receive(), inet_gro_complete().
 
 use super::{GsoCtx, GsoError, Result, segs_or_recycle};
-use crate::ipv4::hdr::ip_hdrlen;
 use crate::skb::{GsoType, SkBuff};
 use skiff_wire::checksum::{csum_add, csum_fold, csum_partial};
+use skiff_wire::ipv4::ip_hdrlen;
 
 /// Linux inet_gso_segment(): pulls the IPv4 header, lets the protocol's offload cut the
 /// rest, then gives every segment its own total length, ID (consecutive from the

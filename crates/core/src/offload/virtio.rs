@@ -6,8 +6,8 @@
 //! describe its frame is refused and the frame dropped (`SKB_DROP_REASON_DEV_HDR`).
 
 use super::{GSO_MAX_SEGS, GsoError};
-use crate::ipv4::hdr::ip_hdrlen;
 use crate::skb::{ChecksumState, GsoInfo, GsoType, SkBuff};
+use skiff_wire::ipv4::ip_hdrlen;
 use skiff_wire::virtio::{VirtioGsoType, VirtioNetHdrRepr};
 
 /// Linux `UDP_MAX_SEGMENTS`: the most segments a UDP GSO packet may describe.

@@ -2,7 +2,7 @@
 //! local and the main table, as Linux keeps them merged while no policy rule exists.
 //! Linux net/ipv4/fib_trie.c.
 
-use super::types::ipv4_is_loopback;
+use super::types::{inet_make_mask, ipv4_is_loopback};
 use super::{DstInput, FibRoute, FibTableId, RouteError, RouteScope, RouteType, RtFlags};
 use prefix_trie::PrefixMap;
 use skiff_wire::Ipv4Addr;
@@ -146,13 +146,6 @@ pub(super) struct FibTrie {
     leaves: PrefixMap<(u32, u8), Vec<FibAlias>>,
     fast: PrefixMap<(u32, u8), u32>,
     nhs: NhTable,
-}
-
-/// `prefix_len` leading one bits (`prefix_len <= 32`). Linux inet_make_mask().
-pub(super) fn inet_make_mask(prefix_len: u8) -> u32 {
-    u32::MAX
-        .checked_shl(32 - u32::from(prefix_len))
-        .unwrap_or(0)
 }
 
 impl FibTrie {

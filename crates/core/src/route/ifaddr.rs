@@ -1,7 +1,7 @@
 //! Interface addresses, the routes they install, and address selection.
 //! Linux net/ipv4/devinet.c (and fib_frontend.c fib_add_ifaddr(), inet_addr_type()).
 
-use super::fib::inet_make_mask;
+use super::types::inet_make_mask;
 use super::*;
 use std::net::Ipv4Addr;
 

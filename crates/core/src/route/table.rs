@@ -2,7 +2,8 @@
 //! Linux net/ipv4/fib_frontend.c, fib_semantics.c.
 
 use super::exception::FnheTable;
-use super::fib::{FibAlias, FibTrie, NhDev, inet_make_mask};
+use super::fib::{FibAlias, FibTrie, NhDev};
+use super::types::inet_make_mask;
 use super::*;
 use crate::rand::Prng;
 use std::cell::Cell;

@@ -3,7 +3,6 @@
 //! Linux include/net/ip_fib.h, include/net/route.h, include/linux/in.h.
 
 use super::RouteError;
-use super::fib::inet_make_mask;
 use skiff_wire::ipv4::IPPROTO_IP;
 use std::net::Ipv4Addr;
 
@@ -359,6 +358,13 @@ pub struct RtCacheStat {
     pub in_martian_src: u64,
     pub out_slow_tot: u64,
     pub out_slow_mc: u64,
+}
+
+/// `prefix_len` leading one bits (`prefix_len <= 32`). Linux inet_make_mask().
+pub(super) fn inet_make_mask(prefix_len: u8) -> u32 {
+    u32::MAX
+        .checked_shl(32 - u32::from(prefix_len))
+        .unwrap_or(0)
 }
 
 pub(super) use crate::netdev::{LOOPBACK_IFINDEX, LOOPBACK_MTU};

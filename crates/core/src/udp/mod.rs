@@ -8,7 +8,6 @@ pub(crate) use send::Ipc;
 
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
-use crate::ipv4::hdr::ip_hdrlen;
 use crate::ipv4::icmp::{IcmpErr, icmp_err_convert};
 use crate::ipv4::output::PmtuDisc;
 use crate::route::{DstEntry, RtFlags};
@@ -16,6 +15,7 @@ use crate::skb::{GsoType, SkBuff};
 use crate::socket::{ExtendedErr, Kind, RxEntry, SockError};
 use crate::stack::{Stack, stage};
 use skiff_wire::icmpv4::DstUnreachable;
+use skiff_wire::ipv4::ip_hdrlen;
 use skiff_wire::udp::{UdpLiteRepr, UdpPacket, UdpRepr};
 use skiff_wire::{Error, Ipv4Addr, RxChecksum};
 use std::net::SocketAddrV4;
