@@ -290,7 +290,7 @@ fn every_drop_reason_has_a_scenario() {
         }
     });
     // A full loopback backlog needs a burst of over 1000 looped packets inside one call,
-    // which no traffic can make: stack.rs tests it from inside (loopback_backlog_is_bounded).
+    // which no traffic can make: stack/mod.rs tests it from inside (loopback_backlog_is_bounded).
     seen.insert(R::CpuBacklog);
     let missing: Vec<_> = DropReason::ALL
         .iter()
