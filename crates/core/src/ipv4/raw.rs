@@ -418,13 +418,7 @@ impl Stack {
                 } else {
                     &inner[ihl.min(inner.len())..]
                 };
-                let ee = ExtendedErr::icmp(
-                    err,
-                    icmp.msg_type().into(),
-                    icmp.code(),
-                    icmp.info(),
-                    offender,
-                );
+                let ee = ExtendedErr::icmp(err, icmp, offender);
                 self.sock_queue_err(slot, ee, SocketAddrV4::new(them, 0), payload);
             }
             let s = self.socks.slot(slot);

@@ -3,6 +3,7 @@
 //! and include/uapi/linux/errqueue.h `struct sock_extended_err`.
 
 use super::SockError;
+use crate::ipv4::icmp::IcmpErr;
 use skiff_wire::Ipv4Addr;
 use std::net::SocketAddrV4;
 
@@ -131,19 +132,13 @@ pub struct RecvMsg {
 
 impl ExtendedErr {
     /// An error an ICMP message reported (`SO_EE_ORIGIN_ICMP`), sent by `offender`.
-    pub(crate) fn icmp(
-        errno: SockError,
-        icmp_type: u8,
-        icmp_code: u8,
-        info: u32,
-        offender: Ipv4Addr,
-    ) -> ExtendedErr {
+    pub(crate) fn icmp(errno: SockError, icmp: IcmpErr, offender: Ipv4Addr) -> ExtendedErr {
         ExtendedErr {
             errno,
             origin: SO_EE_ORIGIN_ICMP,
-            icmp_type,
-            icmp_code,
-            info,
+            icmp_type: icmp.msg_type().into(),
+            icmp_code: icmp.code(),
+            info: icmp.info(),
             offender: Some(offender),
         }
     }

@@ -296,13 +296,7 @@ impl Stack {
             s.err = err.errno();
             return true;
         }
-        let ee = ExtendedErr::icmp(
-            err,
-            icmp.msg_type().into(),
-            icmp.code(),
-            icmp.info(),
-            offender,
-        );
+        let ee = ExtendedErr::icmp(err, icmp, offender);
         let payload = &inner[(ihl + 8).min(inner.len())..];
         self.sock_queue_err(slot, ee, SocketAddrV4::new(daddr, dport), payload);
         self.socks.slot(slot).err = err.errno();
