@@ -5,7 +5,7 @@
 //! every field is checked before it becomes packet state; a header that does not
 //! describe its frame is refused and the frame dropped (`SKB_DROP_REASON_DEV_HDR`).
 
-use super::{GSO_MAX_SEGS, GsoError};
+use super::gso::{GSO_MAX_SEGS, GsoError};
 use crate::ipv4::hdr::ip_hdrlen;
 use crate::skb::{ChecksumState, GsoInfo, GsoType, SkBuff};
 use skiff_wire::virtio::{VirtioGsoType, VirtioNetHdrRepr};
