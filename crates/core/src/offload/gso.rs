@@ -18,6 +18,10 @@ use skiff_wire::checksum::{
 
 /// Linux `GSO_MAX_SEGS`: no GSO packet may describe more segments.
 pub const GSO_MAX_SEGS: usize = 65535;
+/// The checksum field's offset in the TCP header.
+pub(super) const TCP_CSUM_OFFSET: usize = 16;
+/// The checksum field's offset in the UDP header.
+pub(super) const UDP_CSUM_OFFSET: usize = 6;
 /// The longest header run copied into every segment: a 60-byte IPv4 header and a 60-byte
 /// TCP header.
 const MAX_HDR: usize = 128;

@@ -3,9 +3,9 @@
 //!
 //! IPv4, TCP and UDP are registered at start (here: Linux `inet_init()`,
 //! `tcpv4_offload_init()`, `udpv4_offload_init()`), and users may add their own. The
-//! layers, each importing only those before it: `gso` (the segmentation
-//! core), `gro` (GRO state and helpers), `registry` (the callbacks and the dispatch
-//! through them), then the protocols `inet`, `tcp` and `udp`.
+//! layers, each importing only those before it: `gso` (the segmentation core), `gro`
+//! (GRO state and helpers), `registry` (the callbacks and the dispatch through them),
+//! then the protocols `inet`, `tcp` and `udp`.
 
 mod gro;
 mod gso;

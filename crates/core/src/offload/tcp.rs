@@ -5,13 +5,10 @@ use super::gro::{
     GroCb, GroCtx, GroHeld, GroIp, GroRet, csum_valid, flow_of, gro_complete_l4, inet_gro_flush,
     skb_gro_receive,
 };
-use super::gso::{GsoError, L4Csum, Result, segs_or_recycle, skb_segment};
+use super::gso::{GsoError, L4Csum, Result, TCP_CSUM_OFFSET, segs_or_recycle, skb_segment};
 use super::registry::GsoCtx;
 use crate::skb::{GsoType, SkBuff};
 use skiff_wire::ipv4::IPPROTO_TCP;
-
-/// The checksum field's offset in the TCP header.
-const TCP_CSUM_OFFSET: usize = 16;
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;

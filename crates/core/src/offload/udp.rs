@@ -7,15 +7,13 @@ use super::gro::{
     skb_gro_receive,
 };
 use super::gso::{
-    GsoError, L4Csum, Result, ip_addrs, segs_or_recycle, skb_checksum_help, skb_segment,
+    GsoError, L4Csum, Result, UDP_CSUM_OFFSET, ip_addrs, segs_or_recycle, skb_checksum_help,
+    skb_segment,
 };
 use super::registry::GsoCtx;
 use crate::netdev::NetdevFeatures;
 use crate::skb::{ChecksumState, GsoType, SkBuff};
 use skiff_wire::ipv4::IPPROTO_UDP;
-
-/// The checksum field's offset in the UDP header.
-const UDP_CSUM_OFFSET: usize = 6;
 
 /// Linux `UDP_GRO_CNT_MAX`: datagrams merged into one.
 pub const UDP_GRO_CNT_MAX: u16 = 64;
