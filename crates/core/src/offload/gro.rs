@@ -1,14 +1,8 @@
-//! Generic receive offload. Linux net/core/gro.c dev_gro_receive(), napi_gro_complete(),
-//! skb_gro_receive(), and the IPv4 level of af_inet.c inet_gro_receive() /
-//! inet_gro_complete().
-//!
-//! GRO runs over one device poll ([`crate::Stack::netif_receive_list`]): packets of a
-//! flow are merged into the first one held, whose `frag_list` takes each later payload
-//! (headers pulled, so they stay in the piece's headroom), and everything held is
-//! completed and passed up when the batch ends. Packets GRO does not merge keep their
-//! order within a flow: a held packet of the same flow is passed up first.
+//! GRO state and the helpers the protocols' callbacks share. Linux include/net/gro.h
+//! (`NAPI_GRO_CB()`, `inet_gro_flush()`, `skb_gro_checksum_validate()`) and
+//! net/core/gro.c `skb_gro_receive()`.
 
-use super::{Offloads, Result};
+use super::gso::{GsoError, Result};
 use crate::netdev::NetdevFeatures;
 use crate::skb::{ChecksumState, GsoInfo, GsoType, SkBuff};
 use skiff_wire::Ipv4Addr;
@@ -186,13 +180,10 @@ pub(super) fn gro_complete_l4(
     csum_offset: usize,
     gso_type: GsoType,
 ) -> Result<()> {
-    let len = skb
-        .len()
-        .checked_sub(thoff)
-        .ok_or(super::GsoError::BadHeader)?;
+    let len = skb.len().checked_sub(thoff).ok_or(GsoError::BadHeader)?;
     let d = skb.data();
     if d.len() < thoff + csum_offset + 2 || d.len() < 20 {
-        return Err(super::GsoError::BadHeader);
+        return Err(GsoError::BadHeader);
     }
     let saddr = Ipv4Addr::new(d[12], d[13], d[14], d[15]);
     let daddr = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
@@ -201,7 +192,7 @@ pub(super) fn gro_complete_l4(
     ));
     let field = thoff + csum_offset;
     skb.data_mut()[field..field + 2].copy_from_slice(&pseudo.to_be_bytes());
-    let csum_start = skb.transport_header().ok_or(super::GsoError::BadHeader)?;
+    let csum_start = skb.transport_header().ok_or(GsoError::BadHeader)?;
     skb.ip_summed = ChecksumState::Partial {
         csum_start,
         csum_offset: csum_offset as u16,
@@ -220,134 +211,7 @@ pub(crate) struct GroList {
     pub held: Vec<GroHeld>,
 }
 
-/// Parses the IPv4 header GRO needs: a plain 20-byte header with a good checksum,
-/// exactly as long as the packet, not a fragment, not already GSO. Linux
-/// inet_gro_receive()'s checks.
-fn gro_ip(skb: &SkBuff) -> Option<GroIp> {
-    let d = skb.data();
-    if skb.gso.is_some() || d.len() < 20 || d[0] != 0x45 || skb.is_nonlinear() {
-        return None;
-    }
-    let frag = u16::from_be_bytes([d[6], d[7]]);
-    if usize::from(u16::from_be_bytes([d[2], d[3]])) != d.len()
-        || frag & 0x3fff != 0
-        || skiff_wire::checksum::ip_fast_csum(&d[..20]) != 0
-    {
-        return None;
-    }
-    Some(GroIp {
-        saddr: Ipv4Addr::new(d[12], d[13], d[14], d[15]),
-        daddr: Ipv4Addr::new(d[16], d[17], d[18], d[19]),
-        protocol: d[9],
-        ttl: d[8],
-        tos: d[1],
-        id: u16::from_be_bytes([d[4], d[5]]),
-        df: frag & skiff_wire::ipv4::IP_DF != 0,
-        ihl: 20,
-    })
-}
-
-impl GroList {
-    /// Linux dev_gro_receive() → inet_gro_receive(): `skb` (`data` at the IP header) is
-    /// merged, held, or passed to `out`, after any held packet it ends.
-    pub(crate) fn receive(
-        &mut self,
-        offloads: &Offloads,
-        ctx: &mut GroCtx<'_>,
-        skb: SkBuff,
-        out: &mut Vec<SkBuff>,
-    ) {
-        let Some(ip) = gro_ip(&skb) else {
-            // Not for GRO: a held packet of the same addresses goes first.
-            if let Some(ip) = loose_ip(&skb) {
-                self.flush_matching(offloads, out, |p| {
-                    p.ip.saddr == ip.0 && p.ip.daddr == ip.1 && p.ip.protocol == ip.2
-                });
-            }
-            return out.push(skb);
-        };
-        let Some(f) = offloads.inet(ip.protocol).and_then(|c| c.gro_receive) else {
-            return out.push(skb);
-        };
-        let mut skb = skb;
-        if skb.pull(ip.ihl).is_err() {
-            return out.push(skb);
-        }
-        let ret = f(ctx, &mut self.held, skb, &ip);
-        if let Some(i) = ret.pp.filter(|&i| i < self.held.len()) {
-            let p = self.held.remove(i);
-            out.push(napi_gro_complete(offloads, p));
-        }
-        let Some(mut skb) = ret.skb else {
-            return;
-        };
-        let _ = skb.push(ip.ihl);
-        if ret.flush {
-            return out.push(skb);
-        }
-        if self.held.len() >= MAX_GRO_SKBS {
-            let oldest = self.held.remove(0);
-            out.push(napi_gro_complete(offloads, oldest));
-        }
-        self.held.push(GroHeld {
-            skb,
-            ip,
-            cb: ret.cb,
-        });
-    }
-
-    /// Completes and passes up every held packet, oldest first (Linux napi_gro_flush()).
-    pub(crate) fn flush(&mut self, offloads: &Offloads, out: &mut Vec<SkBuff>) {
-        for p in self.held.drain(..) {
-            out.push(napi_gro_complete(offloads, p));
-        }
-    }
-
-    fn flush_matching(
-        &mut self,
-        offloads: &Offloads,
-        out: &mut Vec<SkBuff>,
-        f: impl Fn(&GroHeld) -> bool,
-    ) {
-        while let Some(i) = self.held.iter().position(&f) {
-            let p = self.held.remove(i);
-            out.push(napi_gro_complete(offloads, p));
-        }
-    }
-}
-
-/// Addresses and protocol of anything that looks like IPv4.
-fn loose_ip(skb: &SkBuff) -> Option<(Ipv4Addr, Ipv4Addr, u8)> {
-    let d = skb.data();
-    (d.len() >= 20 && d[0] >> 4 == 4).then(|| {
-        (
-            Ipv4Addr::new(d[12], d[13], d[14], d[15]),
-            Ipv4Addr::new(d[16], d[17], d[18], d[19]),
-            d[9],
-        )
-    })
-}
-
-/// Linux napi_gro_complete() → inet_gro_complete(): a packet that merged nothing goes up
-/// as it came; a merged one gets its total length, header checksum and the protocol's
-/// completion. A completion that fails leaves the packet as received, without GSO state:
-/// its payloads then fail the normal checks.
-fn napi_gro_complete(offloads: &Offloads, mut p: GroHeld) -> SkBuff {
-    if p.cb.count <= 1 {
-        return p.skb;
-    }
-    let len = p.skb.len();
-    let ok = u16::try_from(len).is_ok_and(|tot| {
-        let d = p.skb.data_mut();
-        d[2..4].copy_from_slice(&tot.to_be_bytes());
-        skiff_wire::ipv4::Ipv4Packet::new_unchecked(&mut d[..]).fill_checksum();
-        true
-    }) && p.skb.reset_network_header().is_ok()
-        && p.skb.set_transport_header(p.ip.ihl).is_ok();
-    let complete = offloads.inet(p.ip.protocol).and_then(|c| c.gro_complete);
-    match complete {
-        Some(f) if ok && f(&mut p.skb, p.ip.ihl, &p.cb).is_ok() => {}
-        _ => p.skb.gso = None,
-    }
-    p.skb
+/// The two ports as one word.
+pub(super) fn flow_of(d: &[u8]) -> u32 {
+    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }

@@ -1,7 +1,8 @@
 //! The IPv4 level of the offloads. Linux net/ipv4/af_inet.c inet_gso_segment(),
 //! inet_gro_receive(), inet_gro_complete().
 
-use super::{GsoCtx, GsoError, Result, segs_or_recycle};
+use super::gso::{GsoError, Result, segs_or_recycle};
+use super::registry::GsoCtx;
 use crate::skb::{GsoType, SkBuff};
 use skiff_wire::checksum::{csum_add, csum_fold, csum_partial};
 use skiff_wire::ipv4::ip_hdrlen;

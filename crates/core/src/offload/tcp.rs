@@ -2,10 +2,13 @@
 //! tcp4_gro_receive(), tcp_gro_receive(), tcp4_gro_complete().
 
 use super::gro::{
-    GroCb, GroCtx, GroHeld, GroIp, GroRet, csum_valid, inet_gro_flush, skb_gro_receive,
+    GroCb, GroCtx, GroHeld, GroIp, GroRet, csum_valid, flow_of, gro_complete_l4, inet_gro_flush,
+    skb_gro_receive,
 };
-use super::{GsoCtx, GsoError, L4Csum, Result, segs_or_recycle, skb_segment};
+use super::gso::{GsoError, L4Csum, Result, TCP_CSUM_OFFSET, segs_or_recycle, skb_segment};
+use super::registry::GsoCtx;
 use crate::skb::{GsoType, SkBuff};
+use skiff_wire::ipv4::IPPROTO_TCP;
 
 const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
@@ -37,7 +40,7 @@ pub(super) fn tcp4_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<
         ctx.pool.recycle(skb);
         return Err(GsoError::BadHeader);
     }
-    let Some(csum) = L4Csum::new(&skb, 6, 16, ctx.features) else {
+    let Some(csum) = L4Csum::new(&skb, IPPROTO_TCP, TCP_CSUM_OFFSET, ctx.features) else {
         ctx.pool.recycle(skb);
         return Err(GsoError::BadHeader);
     };
@@ -102,7 +105,7 @@ pub(super) fn tcp4_gro_receive(
     let Some(th) = parse_th(skb.data()) else {
         return GroRet::flush(skb, None);
     };
-    if !csum_valid(&skb, ip, 6) {
+    if !csum_valid(&skb, ip, IPPROTO_TCP) {
         return GroRet::flush(skb, None);
     }
     let len = skb.len() - th.thlen;
@@ -169,11 +172,6 @@ fn new_cb(flow: u32, len: usize, seq: u32) -> GroCb {
     }
 }
 
-/// The two ports as one word.
-pub(super) fn flow_of(d: &[u8]) -> u32 {
-    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
-}
-
 /// Linux tcp4_gro_complete() / tcp_gro_complete(): the pseudo-header sum in the checksum
 /// (left partial), TCPV4 with ECN for CWR, FIXEDID for a flow with a fixed IP ID.
 pub(super) fn tcp4_gro_complete(skb: &mut SkBuff, thoff: usize, cb: &GroCb) -> Result<()> {
@@ -185,5 +183,5 @@ pub(super) fn tcp4_gro_complete(skb: &mut SkBuff, thoff: usize, cb: &GroCb) -> R
     if cb.ip_fixedid {
         t |= GsoType::TCP_FIXEDID;
     }
-    super::gro::gro_complete_l4(skb, thoff, cb, 6, 16, t)
+    gro_complete_l4(skb, thoff, cb, IPPROTO_TCP, TCP_CSUM_OFFSET, t)
 }

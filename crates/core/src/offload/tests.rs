@@ -1,6 +1,9 @@
 //! Unit tests of the offload registry and segmentation helpers.
 
 use super::*;
+use crate::netdev::NetdevFeatures;
+use crate::skb::GsoType;
+use skiff_wire::ipv4::IPPROTO_ICMP;
 
 #[test]
 fn registry_orders_packet_offloads_by_priority() {
@@ -20,10 +23,14 @@ fn registry_orders_packet_offloads_by_priority() {
     assert_eq!(prios, [-1, 10]);
     assert!(o.dev_remove_offload(0x88b5, -1));
     assert!(!o.dev_remove_offload(0x88b5, -1));
-    assert!(o.inet(6).is_some() && o.inet(17).is_some() && o.inet(1).is_none());
-    assert!(!o.inet_add_offload(17, cb), "UDP is taken");
-    assert!(o.inet_del_offload(17));
-    assert!(o.inet_add_offload(17, cb));
+    assert!(
+        o.inet(IPPROTO_TCP).is_some()
+            && o.inet(IPPROTO_UDP).is_some()
+            && o.inet(IPPROTO_ICMP).is_none()
+    );
+    assert!(!o.inet_add_offload(IPPROTO_UDP, cb), "UDP is taken");
+    assert!(o.inet_del_offload(IPPROTO_UDP));
+    assert!(o.inet_add_offload(IPPROTO_UDP, cb));
 }
 
 #[test]

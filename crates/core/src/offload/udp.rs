@@ -3,12 +3,17 @@
 //! udp4_gro_complete().
 
 use super::gro::{
-    GroCb, GroCtx, GroHeld, GroIp, GroRet, csum_valid, inet_gro_flush, skb_gro_receive,
+    GroCb, GroCtx, GroHeld, GroIp, GroRet, csum_valid, flow_of, gro_complete_l4, inet_gro_flush,
+    skb_gro_receive,
 };
-use super::tcp::flow_of;
-use super::{GsoCtx, GsoError, L4Csum, Result, segs_or_recycle, skb_checksum_help, skb_segment};
+use super::gso::{
+    GsoError, L4Csum, Result, UDP_CSUM_OFFSET, ip_addrs, segs_or_recycle, skb_checksum_help,
+    skb_segment,
+};
+use super::registry::GsoCtx;
 use crate::netdev::NetdevFeatures;
 use crate::skb::{ChecksumState, GsoType, SkBuff};
+use skiff_wire::ipv4::IPPROTO_UDP;
 
 /// Linux `UDP_GRO_CNT_MAX`: datagrams merged into one.
 pub const UDP_GRO_CNT_MAX: u16 = 64;
@@ -35,7 +40,7 @@ fn udp_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<Vec<SkBuff>>
         ctx.pool.recycle(skb);
         return Err(GsoError::BadSize);
     }
-    let Some(csum) = L4Csum::new(&skb, 17, 6, ctx.features) else {
+    let Some(csum) = L4Csum::new(&skb, IPPROTO_UDP, UDP_CSUM_OFFSET, ctx.features) else {
         ctx.pool.recycle(skb);
         return Err(GsoError::BadHeader);
     };
@@ -67,18 +72,22 @@ fn udp4_ufo_fragment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<Vec<SkBuff
         return Err(GsoError::BadSize);
     }
     // The IP header sits before data: read the addresses from it.
-    let Some((saddr, daddr)) = skb.network_header_bytes().and_then(super::ip_addrs) else {
+    let Some((saddr, daddr)) = skb.network_header_bytes().and_then(ip_addrs) else {
         ctx.pool.recycle(skb);
         return Err(GsoError::BadHeader);
     };
     let len = skb.len() as u32;
     let pseudo = !skiff_wire::checksum::csum_fold(skiff_wire::checksum::csum_tcpudp_nofold(
-        saddr, daddr, len, 17, 0,
+        saddr,
+        daddr,
+        len,
+        IPPROTO_UDP,
+        0,
     ));
-    skb.data_mut()[6..8].copy_from_slice(&pseudo.to_be_bytes());
+    skb.data_mut()[UDP_CSUM_OFFSET..UDP_CSUM_OFFSET + 2].copy_from_slice(&pseudo.to_be_bytes());
     skb.ip_summed = ChecksumState::Partial {
         csum_start: th.unwrap_or(0),
-        csum_offset: 6,
+        csum_offset: UDP_CSUM_OFFSET as u16,
     };
     if skb_checksum_help(&mut skb).is_err() {
         ctx.pool.recycle(skb);
@@ -115,7 +124,8 @@ pub(super) fn udp4_gro_receive(
         || sk == Some(true)
         || is_flist;
     // Padded, zero-checksum and bad-checksum datagrams go up unmerged.
-    if !allowed || check == 0 || ulen <= 8 || ulen != d.len() || !csum_valid(&skb, ip, 17) {
+    if !allowed || check == 0 || ulen <= 8 || ulen != d.len() || !csum_valid(&skb, ip, IPPROTO_UDP)
+    {
         return GroRet::flush(skb, None);
     }
     let flow = flow_of(d);
@@ -174,5 +184,5 @@ pub(super) fn udp4_gro_complete(skb: &mut SkBuff, thoff: usize, cb: &GroCb) -> R
     if cb.is_flist {
         t |= GsoType::FRAGLIST;
     }
-    super::gro::gro_complete_l4(skb, thoff, cb, 17, 6, t)
+    gro_complete_l4(skb, thoff, cb, IPPROTO_UDP, UDP_CSUM_OFFSET, t)
 }

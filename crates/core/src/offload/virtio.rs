@@ -5,9 +5,9 @@
 //! every field is checked before it becomes packet state; a header that does not
 //! describe its frame is refused and the frame dropped (`SKB_DROP_REASON_DEV_HDR`).
 
-use super::{GSO_MAX_SEGS, GsoError};
+use super::gso::{GSO_MAX_SEGS, GsoError, TCP_CSUM_OFFSET, UDP_CSUM_OFFSET};
 use crate::skb::{ChecksumState, GsoInfo, GsoType, SkBuff};
-use skiff_wire::ipv4::ip_hdrlen;
+use skiff_wire::ipv4::{IPPROTO_TCP, IPPROTO_UDP, ip_hdrlen};
 use skiff_wire::virtio::{VirtioGsoType, VirtioNetHdrRepr};
 
 /// Linux `UDP_MAX_SEGMENTS`: the most segments a UDP GSO packet may describe.
@@ -29,9 +29,9 @@ pub fn virtio_net_hdr_to_skb(
 ) -> Result<(), GsoError> {
     let (gso_type, protocol, csum_offset) = match hdr.gso_type {
         VirtioGsoType::None => (GsoType::empty(), 0, 0),
-        VirtioGsoType::TcpV4 => (GsoType::TCPV4, 6, 16),
-        VirtioGsoType::Udp => (GsoType::UDP, 17, 6),
-        VirtioGsoType::UdpL4 => (GsoType::UDP_L4, 17, 6),
+        VirtioGsoType::TcpV4 => (GsoType::TCPV4, IPPROTO_TCP, TCP_CSUM_OFFSET),
+        VirtioGsoType::Udp => (GsoType::UDP, IPPROTO_UDP, UDP_CSUM_OFFSET),
+        VirtioGsoType::UdpL4 => (GsoType::UDP_L4, IPPROTO_UDP, UDP_CSUM_OFFSET),
         VirtioGsoType::TcpV6 => return Err(GsoError::NoProto),
     };
     let len = skb.len();
@@ -77,7 +77,7 @@ pub fn virtio_net_hdr_to_skb(
     {
         return Err(GsoError::BadCsum);
     }
-    let thlen = if protocol == skiff_wire::ipv4::IPPROTO_TCP {
+    let thlen = if protocol == IPPROTO_TCP {
         d.get(ihl + 12).map_or(0, |b| usize::from(b >> 4) * 4)
     } else {
         8
