@@ -236,7 +236,7 @@ impl Stack {
                     dst.flags,
                     IcmpErr::ParamProblem {
                         code: ParamProblem::PointerIndicatesError,
-                        pointer: pointer,
+                        pointer,
                     },
                 );
                 return Err(DropReason::IpInhdr);
