@@ -46,16 +46,18 @@ fn sysctl(stack: &mut Stack, args: &[&str]) -> Result<String, String> {
     if args.is_empty() {
         return Err("sysctl needs KEY or KEY=VALUE".to_string());
     }
-    let writes: Vec<(&str, &str)> = args.iter().filter_map(|a| a.split_once('=')).collect();
-    for a in args.iter().filter(|a| !a.contains('=')) {
-        stack
-            .sysctl_value(a)
-            .map_err(|e| format!("sysctl {a}: {e}"))?;
+    // In order, each write checked after the ones before it.
+    let mut writes = Vec::new();
+    for a in args {
+        let checked = match a.split_once('=') {
+            Some(kv) => {
+                writes.push(kv);
+                stack.check_sysctls(&writes).map_err(|(_, e)| e)
+            }
+            None => stack.sysctl_value(a).map(|_| ()),
+        };
+        checked.map_err(|e| format!("sysctl {a}: {e}"))?;
     }
-    stack.check_sysctls(&writes).map_err(|(i, e)| {
-        let (k, v) = writes[i];
-        format!("sysctl {k}={v}: {e}")
-    })?;
     let mut out = String::new();
     for a in args {
         let key = match a.split_once('=') {

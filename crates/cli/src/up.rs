@@ -20,11 +20,6 @@ pub fn build_stack(cfg: &Config) -> Result<(Stack, Vec<u32>, UdpEcho), String> {
         seed: seed(),
         ..StackConfig::default()
     });
-    for (k, v) in &cfg.sysctl {
-        stack
-            .set_sysctl(k, v)
-            .map_err(|e| format!("sysctl {k}={v}: {e}"))?;
-    }
     let mut ifindexes = Vec::new();
     for (i, iface) in cfg.interfaces.iter().enumerate() {
         let ifindex = match iface.kind {
@@ -44,6 +39,12 @@ pub fn build_stack(cfg: &Config) -> Result<(Stack, Vec<u32>, UdpEcho), String> {
                 .map_err(|e| format!("interface {}: address {addr}/{plen}: {e}", iface.name))?;
         }
         ifindexes.push(ifindex);
+    }
+    // After the interfaces, so that `conf.DEV.forwarding` finds its device.
+    for (k, v) in &cfg.sysctl {
+        stack
+            .set_sysctl(k, v)
+            .map_err(|e| format!("sysctl {k}={v}: {e}"))?;
     }
     for r in &cfg.routes {
         let mut route = FibRoute::new(r.dst, r.prefix_len, r.rtype);

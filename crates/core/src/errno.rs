@@ -62,7 +62,7 @@ errnos! {
     NoDev = 19, "ENODEV", "no such device";
     /// An invalid argument.
     Inval = 22, "EINVAL", "invalid argument";
-    /// Host is down (ICMP host unknown).
+    /// The host is isolated (ICMP host isolated).
     NoNet = 64, "ENONET", "machine is not on the network";
     /// Protocol error (ICMP parameter problem).
     Proto = 71, "EPROTO", "protocol error";

@@ -51,7 +51,8 @@ pub fn poll_tx_sw(stack: &mut Stack) -> Option<(u32, Vec<SkBuff>)> {
     }
 }
 
-/// Why [`RxBatch::push`] could not take a frame (the frame is lost; the caller counts it).
+/// Why [`RxBatch::push`] could not take a frame. The frame is lost: the daemon counts it
+/// in the device's `rx_dropped`; NetStack and pcap replay do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RxDrop {
     /// The stack's pool gave no buffer.

@@ -92,11 +92,17 @@ impl Sysctl {
     }
 }
 
-fn short(name: &str) -> &str {
+/// The short name of a sysctl: `net.ipv4.ip_forward` and `conf.all.forwarding` (Linux's
+/// two names of one value) are both `ip_forward`.
+pub(crate) fn short(name: &str) -> &str {
     let name = name.strip_prefix("net.ipv4.").unwrap_or(name);
     let name = name.strip_prefix("net.core.").unwrap_or(name);
     let name = name.strip_prefix("route.").unwrap_or(name);
-    name.strip_prefix("conf.all.").unwrap_or(name)
+    match name.strip_prefix("conf.all.") {
+        Some("forwarding") => "ip_forward",
+        Some(name) => name,
+        None => name,
+    }
 }
 
 sysctls! {

@@ -138,13 +138,20 @@ fn forwarding_is_per_receiving_device() {
     r.rx(r.eth1, &back.frame());
     assert_eq!(outs(r.tx())[0].dev, r.eth0);
     assert_eq!(r.mib("IpForwDatagrams"), 1);
-    // conf.all.forwarding is ip_forward, and sets every device.
-    r.s.set_sysctl("conf.all.forwarding", "1").unwrap();
+    // Writing ip_forward its own value again changes no device (Linux
+    // devinet_sysctl_forward() propagates a change only).
+    r.s.set_sysctl("ip_forward", "1").unwrap();
+    assert_eq!(r.s.sysctl_value("conf.eth0.forwarding").unwrap(), "0");
+    // A change sets every device; conf.all.forwarding is ip_forward.
+    r.s.set_sysctl("ip_forward", "0").unwrap();
+    assert_eq!(r.s.sysctl_value("conf.eth1.forwarding").unwrap(), "0");
+    r.s.set_sysctl("net.ipv4.conf.all.forwarding", "1").unwrap();
+    assert_eq!(r.s.sysctl_value("conf.all.forwarding").unwrap(), "1");
     assert_eq!(r.s.sysctl_value("conf.eth0.forwarding").unwrap(), "1");
     r.rx(r.eth0, &Ip::udp(PEER, PEER1, 7, b"x").frame());
     assert_eq!(outs(r.tx())[0].dev, r.eth1);
-    r.s.set_sysctl("ip_forward", "0").unwrap();
-    assert_eq!(r.s.sysctl_value("conf.eth1.forwarding").unwrap(), "0");
+    r.s.set_sysctl("conf.eth1.forwarding", "00").unwrap();
+    assert!(!r.s.dev_forwarding(r.eth1));
     r.s.set_sysctl("ip_forward", "1").unwrap();
     let eth2 =
         r.s.add_device("eth2", EthernetAddress([2, 0, 0, 0, 0, 9]), 1500)

@@ -299,7 +299,9 @@ impl Stack {
                 TimeExceeded::FragReassembly => return self.consume_skb(skb),
                 c => IcmpErr::TimeExceeded(c),
             },
-            _ => IcmpErr::SourceQuench { code },
+            Icmpv4Message::SourceQuench => IcmpErr::SourceQuench { code },
+            // icmp_rcv() sends only the four error types here.
+            _ => return self.consume_skb(skb),
         };
         if inner.len() < ihl + 8 {
             return self.consume_skb(skb);

@@ -188,17 +188,18 @@ impl Stack {
     /// → inet_forward_change()); `conf.DEV.forwarding` sets one device's.
     pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         match self.sysctl_name(name)? {
-            SysctlName::DevForwarding(ifindex) => {
+            Some(ifindex) => {
                 let on = parse_forwarding(name, value)?;
                 if let Some(mut fdev) = self.fib.device(ifindex).cloned() {
                     fdev.forwarding = on;
                     self.fib.set_device(fdev);
                 }
             }
-            SysctlName::Global(key) => {
-                self.sysctl.set(key, value).map_err(ConfigError::Sysctl)?;
-                let all = (key.strip_prefix("net.ipv4.").unwrap_or(key) == "ip_forward")
-                    .then_some(self.sysctl.ip_forward == 1);
+            None => {
+                let was = self.sysctl.ip_forward;
+                self.sysctl.set(name, value).map_err(ConfigError::Sysctl)?;
+                // Linux devinet_sysctl_forward(): only a change reaches the devices.
+                let all = (self.sysctl.ip_forward != was).then_some(self.sysctl.ip_forward == 1);
                 for ifindex in 1..=self.devs.len() as u32 {
                     self.sync_fib_device(ifindex, all);
                 }
@@ -210,10 +211,8 @@ impl Stack {
     /// A sysctl's value as `sysctl` prints it, per-device `conf.DEV.forwarding` included.
     pub fn sysctl_value(&self, name: &str) -> Result<String, ConfigError> {
         match self.sysctl_name(name)? {
-            SysctlName::DevForwarding(ifindex) => {
-                Ok(u8::from(self.dev_forwarding(ifindex)).to_string())
-            }
-            SysctlName::Global(key) => self.sysctl.render(key).map_err(ConfigError::Sysctl),
+            Some(ifindex) => Ok(u8::from(self.dev_forwarding(ifindex)).to_string()),
+            None => self.sysctl.render(name).map_err(ConfigError::Sysctl),
         }
     }
 
@@ -223,8 +222,8 @@ impl Stack {
         let mut check = self.sysctl.clone();
         for (i, &(name, value)) in writes.iter().enumerate() {
             let done = match self.sysctl_name(name) {
-                Ok(SysctlName::DevForwarding(_)) => parse_forwarding(name, value).map(|_| ()),
-                Ok(SysctlName::Global(key)) => check.set(key, value).map_err(ConfigError::Sysctl),
+                Ok(Some(_)) => parse_forwarding(name, value).map(|_| ()),
+                Ok(None) => check.set(name, value).map_err(ConfigError::Sysctl),
                 Err(e) => Err(e),
             };
             done.map_err(|e| (i, e))?;
@@ -237,22 +236,19 @@ impl Stack {
         self.fib.device(ifindex).is_some_and(|d| d.forwarding)
     }
 
-    /// What a sysctl name stands for: `[net.ipv4.]conf.DEV.forwarding` is a device's
-    /// (`all` is `ip_forward`); any other name is one of [`Sysctl`]'s.
-    fn sysctl_name<'a>(&self, name: &'a str) -> Result<SysctlName<'a>, ConfigError> {
+    /// The device a `[net.ipv4.]conf.DEV.forwarding` name is about; `None` for any other
+    /// name, which is one of [`Sysctl`]'s (`conf.all.forwarding` is `ip_forward`).
+    fn sysctl_name(&self, name: &str) -> Result<Option<u32>, ConfigError> {
         let short = name.strip_prefix("net.ipv4.").unwrap_or(name);
-        let Some(dev) = short
+        let dev = short
             .strip_prefix("conf.")
-            .and_then(|r| r.strip_suffix(".forwarding"))
-        else {
-            return Ok(SysctlName::Global(name));
-        };
-        if dev == "all" {
-            return Ok(SysctlName::Global("ip_forward"));
-        }
-        match self.dev_by_name(dev) {
-            Some(d) => Ok(SysctlName::DevForwarding(d.ifindex)),
-            None => Err(ConfigError::Sysctl(SysctlError::NoEntry(name.to_string()))),
+            .and_then(|r| r.strip_suffix(".forwarding"));
+        match dev {
+            None | Some("all") => Ok(None),
+            Some(dev) => match self.dev_by_name(dev) {
+                Some(d) => Ok(Some(d.ifindex)),
+                None => Err(ConfigError::Sysctl(SysctlError::NoEntry(name.to_string()))),
+            },
         }
     }
 
@@ -282,22 +278,13 @@ impl Stack {
     }
 }
 
-/// A `conf.DEV.forwarding` value: 0 or 1, as proc_dointvec_minmax takes it.
+/// A `conf.DEV.forwarding` value: an integer, 0 or 1, read as `ip_forward`'s is.
 fn parse_forwarding(name: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim() {
-        "0" => Ok(false),
-        "1" => Ok(true),
+    match value.trim().parse::<i64>() {
+        Ok(v @ (0 | 1)) => Ok(v == 1),
         _ => Err(ConfigError::Sysctl(SysctlError::Invalid(
             name.to_string(),
             value.to_string(),
         ))),
     }
-}
-
-/// What a sysctl name stands for.
-enum SysctlName<'a> {
-    /// One of [`Sysctl`]'s, by the name given.
-    Global(&'a str),
-    /// `conf.DEV.forwarding` of this device.
-    DevForwarding(u32),
 }

@@ -257,7 +257,7 @@ impl Stack {
     /// Linux __udp4_lib_err(): an ICMP error quoting one of our datagrams. `inner` is the
     /// quoted IP header and at least 8 bytes; `offender` sent the error. Returns whether a
     /// socket matched (the caller then learns a fragmentation-needed MTU).
-    pub(crate) fn udp_err(&mut self, inner: &[u8], offender: Ipv4Addr, err: IcmpErr) -> bool {
+    pub(crate) fn udp_err(&mut self, inner: &[u8], offender: Ipv4Addr, icmp: IcmpErr) -> bool {
         stage!(self, "udp_err");
         let ihl = ip_hdrlen(inner);
         let (Some(us), Some(them), Some(uh)) = (
@@ -277,7 +277,6 @@ impl Stack {
             return false;
         };
         let s = self.socks.slot(slot);
-        let icmp = err;
         let (err, hard) = match icmp {
             IcmpErr::TimeExceeded(_) => (SockError::HostUnreach, false),
             IcmpErr::FragNeeded { .. } => {
