@@ -13,8 +13,9 @@
 //! The protocol match (ports, ICMP type) is evaluated before `--ttl-*` and `--mark`.
 //! Names are exact (no prefix abbreviations, no service or host names).
 //!
-//! Here: the rule types and the walk; `parse` reads a rule set (the iptables(8) userland
-//! parser), `matches` and `target` do the per-packet work, `list` prints the listing.
+//! `types` holds the rule types and `table` the walk; `parse` reads a rule set (the
+//! iptables(8) userland parser), `matches` and `target` do the per-packet work, `list` prints
+//! the listing.
 
 mod list;
 mod matches;
