@@ -3,7 +3,8 @@
 //! options or UID flags). Lines keep the kernel's trailing space; the syslog level prefix
 //! (`KERN_SOH`) is not part of them.
 
-use super::{NfHookState, header, skb_copy_bits};
+use super::hook::NfHookState;
+use super::pkt::{header, skb_copy_bits};
 use crate::skb::SkBuff;
 use core::fmt::Write;
 use skiff_wire::icmpv4::{DstUnreachable, Icmpv4Message};
@@ -42,7 +43,7 @@ impl LogRing {
 /// `PREFIXIN=.. OUT=.. [MAC=..] SRC=.. DST=.. LEN=.. TOS=.. PREC=.. TTL=.. ID=.. [flags] PROTO=..`.
 pub(super) fn nf_log_ip_packet(prefix: &str, state: &NfHookState, skb: &SkBuff) -> String {
     let mut m = String::with_capacity(256);
-    let dev = |d: Option<super::NfDev>| d.map(|d| d.name);
+    let dev = |d: Option<super::hook::NfDev>| d.map(|d| d.name);
     let _ = write!(
         m,
         "{prefix}IN={} OUT={} ",

@@ -1,7 +1,7 @@
 //! NFQUEUE: packets waiting for a verdict from user code. Linux net/netfilter/nf_queue.c
 //! nf_queue(), net/netfilter/nfnetlink_queue.c nfqnl_enqueue_packet().
 
-use super::{NfDrop, NfHookState};
+use super::hook::{NfDrop, NfHookState};
 use crate::skb::SkBuff;
 use std::collections::{BTreeMap, VecDeque};
 

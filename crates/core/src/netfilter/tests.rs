@@ -1,6 +1,8 @@
+use super::pkt::{skb_copy_bits, skb_store_bits};
 use super::priority::*;
 use super::*;
 use crate::skb::ChecksumState;
+use crate::skb::SkBuff;
 use skiff_wire::checksum::{csum_fold, csum_partial, csum_tcpudp_nofold, ip_fast_csum};
 use skiff_wire::icmpv4::Icmpv4Repr;
 use skiff_wire::ipv4::{IpProtocol, Ipv4Repr};

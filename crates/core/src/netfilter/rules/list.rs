@@ -1,10 +1,11 @@
 //! The listing: iptables(8) `-L -v -n` (userland print_firewall(), xtables_print_num()).
 
-use super::{
-    AddrMatch, IfMatch, PROTO_ALL, PROTO_NAMES, Policy, PortMatch, REJECT_WITH, Rule, RuleTable,
-    Target, TtlMatch,
+use super::table::RuleTable;
+use super::types::{
+    AddrMatch, IfMatch, PROTO_ALL, PROTO_NAMES, Policy, PortMatch, REJECT_WITH, Rule, Target,
+    TtlMatch,
 };
-use crate::netfilter::NfInetHook;
+use crate::netfilter::hook::NfInetHook;
 use core::fmt::Write;
 use skiff_wire::ipv4::IPPROTO_TCP;
 use std::net::Ipv4Addr;
@@ -44,7 +45,7 @@ impl RuleTable {
 
 /// A counter as iptables prints it without `-x`: up to 99999 as is, then K, M, G, T
 /// (rounded). Linux-userspace xtables_print_num() with `FMT_KILOMEGAGIGA`.
-pub(in crate::netfilter) fn num(n: u64, table: bool) -> String {
+pub(crate) fn num(n: u64, table: bool) -> String {
     if n <= 99_999 {
         return if table {
             format!("{n:>5} ")

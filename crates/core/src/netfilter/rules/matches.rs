@@ -1,8 +1,9 @@
 //! The matches: Linux net/ipv4/netfilter/ip_tables.c ip_packet_match() and icmp_match(),
 //! net/netfilter/xt_tcpudp.c, ipt_ttl.c and xt_mark.c.
 
-use super::{AddrMatch, ICMP_TYPE_ANY, IfMatch, Matches, PROTO_ALL, PortMatch, TtlMatch};
-use crate::netfilter::{NfDev, NfHookState, skb_copy_bits};
+use super::types::{AddrMatch, ICMP_TYPE_ANY, IfMatch, Matches, PROTO_ALL, PortMatch, TtlMatch};
+use crate::netfilter::hook::{NfDev, NfHookState};
+use crate::netfilter::pkt::skb_copy_bits;
 use crate::skb::SkBuff;
 use skiff_wire::ipv4::{IPPROTO_TCP, Ipv4Packet};
 

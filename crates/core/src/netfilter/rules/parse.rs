@@ -1,12 +1,12 @@
 //! The rule-set parser: the iptables(8) userland command line (`-A`, `-P`, matches and
 //! target options), one rule per line.
 
-use super::{
+use super::table::RuleTable;
+use super::types::{
     AddrMatch, Counter, ICMP_TYPE_ANY, IcmpMatch, IfMatch, MAX_RULES, MarkMatch, Matches,
-    PROTO_ALL, PROTO_NAMES, Policy, PortMatch, REJECT_WITH, Rule, RuleError, RuleTable, Target,
-    TtlMatch,
+    PROTO_ALL, PROTO_NAMES, Policy, PortMatch, REJECT_WITH, Rule, RuleError, Target, TtlMatch,
 };
-use crate::netfilter::{IFNAMSIZ, NfInetHook};
+use crate::netfilter::hook::{IFNAMSIZ, NfInetHook};
 use skiff_wire::icmpv4::{DstUnreachable, Icmpv4Message, ParamProblem, Redirect, TimeExceeded};
 use skiff_wire::ipv4::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use std::net::Ipv4Addr;

@@ -3,7 +3,8 @@
 //! net/core/utils.c, skbuff.c skb_checksum()).
 
 use super::matches::PktInfo;
-use crate::netfilter::{Reject, header, skb_store_bits};
+use crate::netfilter::hook::Reject;
+use crate::netfilter::pkt::{header, skb_store_bits};
 use crate::skb::{ChecksumState, SkBuff};
 use skiff_wire::checksum::{
     csum_add, csum_block_add, csum_fold, csum_partial, csum_replace4, csum_sub, csum_tcpudp_nofold,
