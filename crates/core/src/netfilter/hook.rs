@@ -183,8 +183,8 @@ pub const MAX_HOOK_COUNT: usize = 1024;
 /// are user code, so the loop is bounded.
 pub const NF_REPEAT_LIMIT: u32 = 16;
 
-/// An ICMP error the caller must send for a REJECT: Linux ipt_REJECT nf_send_unreach() ->
-/// icmp_send(skb, icmp_type, code, 0). Only present when Linux would send it (not for a
+/// The ICMP error the caller must send for a REJECT: Linux ipt_REJECT nf_send_unreach() ->
+/// icmp_send(skb, ICMP_DEST_UNREACH, code, 0) (`icmp_type` is always 3). Only present when Linux would send it (not for a
 /// non-first fragment, nor for a TCP/UDP packet whose checksum does not verify).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reject {
