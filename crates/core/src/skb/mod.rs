@@ -6,9 +6,10 @@
 //!              push ← | → pull        put →  |
 //! ```
 //! The packet is the linear data followed by the bytes of every `frag_list` piece in order
-//! ([`SkBuff::len`] counts both, like `skb->len`). Header offsets (`mac_header`,
-//! `network_header`, `transport_header`) and `ChecksumState::Partial::csum_start` are
-//! relative to the head, as in Linux, so they stay put when `push`/`pull` move `data`.
+//! ([`SkBuff::len`](SkBuffInner::len) counts both, like `skb->len`). Header offsets
+//! (`mac_header`, `network_header`, `transport_header`) and
+//! `ChecksumState::Partial::csum_start` are relative to the head, as in Linux, so they stay
+//! put when `push`/`pull` move `data`.
 //!
 //! When bytes are copied and when they are shared:
 //! - skiff never shares packet bytes between two `SkBuff`s: there is no `skb_clone()` with
@@ -17,8 +18,9 @@
 //! - `frag_list` pieces are owned `SkBuff`s; moving a packet moves them.
 //! - `Clone` is Linux `skb_copy()`: a deep copy of the whole buffer (headroom included) and of
 //!   every `frag_list` piece, freshly allocated.
-//! - [`SkBuff::linearize`] copies the `frag_list` bytes into the linear buffer
-//!   (`skb_linearize()`), taking a bigger buffer from the pool when the tailroom is short.
+//! - [`SkBuff::linearize`](SkBuffInner::linearize) copies the `frag_list` bytes into the
+//!   linear buffer (`skb_linearize()`), taking a bigger buffer from the pool when the tailroom
+//!   is short.
 //! - [`SkbPool`] moves buffers: `recycle` moves them in, `alloc` moves them out, so a buffer
 //!   is in exactly one place at a time. Reused buffers are not zeroed (like `kmalloc`); only
 //!   bytes a caller writes (or pushes over) become packet data.
