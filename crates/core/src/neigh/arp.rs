@@ -2,7 +2,7 @@
 //! announcements. Linux net/ipv4/arp.c with its default sysctls: arp_ignore = 0,
 //! arp_announce = 0, arp_accept = 0, arp_filter = 0, no proxy ARP, route_localnet = 0.
 
-use super::{
+use super::table::{
     Key, NeighAction, NeighDev, NeighError, NeighParms, NeighTable, Neighbour, NextHopKind,
     NudState, UpdateFlags, neigh_lookup_or_insert,
 };

@@ -1,7 +1,9 @@
 //! Garbage collection of the neighbour table: Linux net/core/neighbour.c neigh_alloc(),
 //! neigh_forced_gc(), neigh_periodic_work() and neigh_remove_one().
 
-use super::{Key, NeighAction, NeighDropReason, NeighTable, NudState, neigh_rand_reach_time};
+use super::table::{
+    Key, NeighAction, NeighDropReason, NeighTable, NudState, neigh_rand_reach_time,
+};
 use crate::time::Instant;
 use core::time::Duration;
 

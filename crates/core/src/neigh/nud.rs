@@ -2,9 +2,10 @@
 //! Linux net/core/neighbour.c neigh_timer_handler(), __neigh_event_send(),
 //! neigh_update(), neigh_resolve_output(), neigh_probe(), neigh_invalidate().
 
-use super::{
-    Core, Key, NeighAction, NeighDropReason, Neighbour, NudState, UpdateFlags, arp,
-    neigh_hh_output, skb_truesize, within,
+use super::arp;
+use super::table::{
+    Core, Key, NeighAction, NeighDropReason, Neighbour, NudState, UpdateFlags, neigh_hh_output,
+    skb_truesize, within,
 };
 use crate::skb::SkBuff;
 use crate::time::Instant;

@@ -1,8 +1,15 @@
+use super::table::{Key, neigh_rand_reach_time, skb_truesize};
 use super::*;
-use crate::skb::PacketType;
+use crate::rand::Prng;
+use crate::skb::{PacketType, SkBuff};
+use crate::time::Instant;
+use core::time::Duration;
 use proptest::prelude::*;
+use skiff_wire::Ipv4Addr;
 use skiff_wire::arp::{ArpOperation, ArpPacket, ArpRepr, ETHERNET_IPV4_LEN};
-use skiff_wire::ethernet::EthernetFrame;
+use skiff_wire::ethernet::{
+    EtherType, EthernetAddress, EthernetFrame, EthernetRepr, HEADER_LEN as ETH_HLEN,
+};
 
 const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);

@@ -1,8 +1,8 @@
 //! `SkbPool`, the free list packet buffers come from and go back to. Linux
 //! net/core/skbuff.c (`skbuff_head_cache`, alloc_skb(), consume_skb()).
 
-use super::Result;
-use super::{FragList, SKB_MAX_ALLOC, SkBuff, SkBuffInner, alloc_size};
+use super::buff::{FragList, SkBuff, SkBuffInner};
+use super::meta::{Result, SKB_MAX_ALLOC, alloc_size};
 
 /// Counters of an [`SkbPool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,5 +110,38 @@ impl SkbPool {
     /// Buffers currently on the free list.
     pub fn free_len(&self) -> usize {
         self.free.len()
+    }
+}
+
+impl SkBuffInner {
+    /// Moves the `frag_list` bytes into the linear buffer, taking a bigger buffer from `pool`
+    /// when the tailroom is short (headroom bytes and header offsets are kept). The emptied
+    /// pieces go back to `pool`. Linux skb_linearize().
+    pub fn linearize(&mut self, pool: &mut SkbPool) -> Result<()> {
+        if self.frag_list.is_empty() {
+            return Ok(());
+        }
+        let extra = self.data_len();
+        if extra > self.tailroom() {
+            let mut bigger = pool.alloc(0, alloc_size(self.tail, extra)?)?;
+            bigger.buf[..self.tail].copy_from_slice(&self.buf[..self.tail]);
+            core::mem::swap(&mut self.buf, &mut bigger.buf);
+            pool.recycle(bigger);
+        }
+        let frags = self.frag_list.take();
+        self.append_frags(frags, pool)
+    }
+
+    /// Copies every piece of `frags` (recursively) after the linear data. The caller has
+    /// checked that the tailroom holds them all.
+    fn append_frags(&mut self, frags: Vec<SkBuff>, pool: &mut SkbPool) -> Result<()> {
+        for frag in frags {
+            self.put_slice(frag.data())?;
+            let mut frag = frag;
+            let rest = frag.frag_list.take();
+            pool.recycle(frag);
+            self.append_frags(rest, pool)?;
+        }
+        Ok(())
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::time::Instant;
 use proptest::prelude::*;
 
 /// A packet of `headroom` + linear `bytes` + `tailroom`.
