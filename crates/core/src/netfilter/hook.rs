@@ -184,8 +184,9 @@ pub const MAX_HOOK_COUNT: usize = 1024;
 pub const NF_REPEAT_LIMIT: u32 = 16;
 
 /// The ICMP error the caller must send for a REJECT: Linux ipt_REJECT nf_send_unreach() ->
-/// icmp_send(skb, ICMP_DEST_UNREACH, code, 0) (`icmp_type` is always 3). Only present when Linux would send it (not for a
-/// non-first fragment, nor for a TCP/UDP packet whose checksum does not verify).
+/// icmp_send(skb, ICMP_DEST_UNREACH, code, 0), so `icmp_type` is always 3. Only present
+/// when Linux would send it (not for a non-first fragment, nor for a TCP/UDP packet whose
+/// checksum does not verify).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reject {
     pub icmp_type: u8,
