@@ -385,14 +385,18 @@ impl Daemon {
         self.share_tx_queues()?;
         let stop = Arc::new(AtomicBool::new(false));
         let others: Vec<Worker> = self.workers.drain(1..).collect();
+        // `ready` waits until every worker runs (its thread named), not only spawned.
+        let up = Arc::new(std::sync::Barrier::new(others.len() + 1));
         let threads: Vec<_> = others
             .into_iter()
             .enumerate()
             .map(|(k, mut w)| {
                 let (core, clock, stop) = (self.core.clone(), self.clock, stop.clone());
+                let up = up.clone();
                 std::thread::Builder::new()
                     .name(format!("skiff-q{}", k + 1))
                     .spawn(move || {
+                        up.wait();
                         while !stop.load(Ordering::Relaxed) {
                             match w.epoll.wait(Some(WORKER_STOP_CHECK)) {
                                 Ok(ready) => w.poll(&core, &clock, &ready, &mut |_, _| {}),
@@ -405,6 +409,7 @@ impl Daemon {
                     })
             })
             .collect::<io::Result<_>>()?;
+        up.wait();
         ready();
         let r = self.run_first(ctl);
         stop.store(true, Ordering::Relaxed);
