@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 # build-essential: cc links the tests; iproute2: ip and nstat; iputils-ping: the kernel's
 # ping in the TAP tests; tshark: reads every capture skiff writes.
-packages=(build-essential iproute2 iputils-ping tshark)
+packages=(build-essential iproute2 iputils-ping tshark hping3)
 
 if [ "$(id -u)" = 0 ]; then
   missing=()

@@ -56,7 +56,11 @@ pub fn run(input: &Path, config: &Path, out: &Path) -> Result<ReplaySummary, Str
         .map_err(|e| format!("{}: record {}: {e}", input.display(), read + 1))?
     {
         read += 1;
-        let origin = *run.origin.get_or_insert(rec.ts_nanos);
+        let origin = *run.origin.get_or_insert_with(|| {
+            // The wall clock is the capture's: timestamps written as when it was taken.
+            stack.set_realtime_offset(Duration::from_nanos(rec.ts_nanos));
+            rec.ts_nanos
+        });
         // The stack's clock starts at the first record; a record from the past is "now".
         let now = Instant::from_nanos(rec.ts_nanos.saturating_sub(origin)).max(last);
         run.timers_until(&mut stack, &mut echo, &mut writer, now)?;

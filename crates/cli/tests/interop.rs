@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::netns::{IP, PING, PING_SIZES, in_netns, kernel_pings};
+use common::netns::{HPING3, IP, PING, PING_SIZES, in_netns, kernel_pings};
 use common::{Daemon, Netns, check_capture, run};
 use std::hash::Hasher;
 use std::io::{Read, Write};
@@ -272,6 +272,77 @@ fn skiff_up_serves_the_kernel_on_a_tap() {
         "the ctl socket is removed"
     );
     check_capture(&pcap, 200);
+}
+
+/// Milliseconds between two timestamps since midnight UT, across midnight.
+fn ms_apart(a: i64, b: i64) -> i64 {
+    let d = (a - b).rem_euclid(86_400_000);
+    d.min(86_400_000 - d)
+}
+
+#[test]
+fn kernel_timestamp_tools_get_skiffs_time() {
+    if !in_netns(
+        "kernel_timestamp_tools_get_skiffs_time",
+        &[IP, PING, HPING3],
+    ) {
+        return;
+    }
+    let d = Daemon::up(&["--tap", "skt0", "--addr", "10.9.7.2/24"]);
+    assert!(d.ready.contains("skt0"), "{}", d.ready);
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/skt0/disable_ipv6", "1");
+    run("ip", &["addr", "add", "10.9.7.1/24", "dev", "skt0"]);
+    run("ip", &["link", "set", "skt0", "up"]);
+
+    // ping -T tsonly: the kernel stamps on send, skiff on receive and on the reply, the
+    // kernel again on receive: four slots, as between two Linux hosts. ping prints the
+    // first absolute, the rest as differences (ms).
+    let text = run(
+        "timeout",
+        &[
+            "10", "ping", "-c", "2", "-W", "2", "-T", "tsonly", "10.9.7.2",
+        ],
+    );
+    assert!(text.contains("2 received"), "{text}");
+    let block: Vec<i64> = text
+        .split("TS:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no TS: in\n{text}"))
+        .lines()
+        .map(|l| l.trim().trim_end_matches(" absolute"))
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.parse().unwrap_or_else(|_| panic!("{l:?} in\n{text}")))
+        .collect();
+    assert_eq!(block.len(), 4, "four timestamps:\n{text}");
+    assert!(
+        block[1..].iter().all(|d| d.abs() < 1000),
+        "skiff's clock agrees with the kernel's:\n{text}"
+    );
+
+    // hping3 --icmp-ts: every request answered with skiff's receive/transmit time.
+    let out = std::process::Command::new("timeout")
+        .args(["15", "hping3", "--icmp-ts", "-c", "2", "10.9.7.2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let stamps: Vec<[i64; 3]> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ICMP timestamp: "))
+        .map(|l| {
+            let v: Vec<i64> = l
+                .split_whitespace()
+                .map(|kv| kv.split('=').nth(1).unwrap().parse().unwrap())
+                .collect();
+            [v[0], v[1], v[2]]
+        })
+        .collect();
+    assert_eq!(stamps.len(), 2, "two timestamp replies:\n{text}");
+    for [orig, recv, xmit] in stamps {
+        assert!(ms_apart(recv, orig) < 1000, "{text}");
+        assert_eq!(recv, xmit, "{text}");
+    }
+    let rest = d.stop();
+    assert!(rest.contains("SIGTERM"), "{rest}");
 }
 
 #[test]

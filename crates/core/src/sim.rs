@@ -54,6 +54,11 @@ impl Link {
 /// Frames delivered by one [`Sim::run`] before it gives up (a forwarding loop guard).
 const MAX_FRAMES_PER_RUN: usize = 1_000_000;
 
+/// The wall clock of every stack [`Sim::add_stack`] adds (realtime = `now` + this):
+/// 2026-01-01 13:14:15.5 UT at the `Instant` epoch, so timestamps are fixed and
+/// deterministic.
+pub const SIM_REALTIME_OFFSET: Duration = Duration::from_millis(1_767_273_255_500);
+
 /// The simulator.
 #[derive(Debug)]
 pub struct Sim {
@@ -73,7 +78,9 @@ impl Sim {
         }
     }
 
-    pub fn add_stack(&mut self, stack: Stack) -> HostId {
+    /// Adds `stack`, with its wall clock set to [`SIM_REALTIME_OFFSET`].
+    pub fn add_stack(&mut self, mut stack: Stack) -> HostId {
+        stack.set_realtime_offset(SIM_REALTIME_OFFSET);
         self.stacks.push(stack);
         HostId(self.stacks.len() - 1)
     }

@@ -28,6 +28,17 @@ impl MonotonicClock {
         Instant::from_nanos(u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
 
+    /// The core's wall-clock offset for this clock (`Stack::set_realtime_offset`):
+    /// `CLOCK_REALTIME` − [`MonotonicClock::now`], read now. Zero if the system clock is
+    /// before the Unix epoch or behind the clock's own age.
+    pub fn realtime_offset(&self) -> Duration {
+        let elapsed = self.origin.elapsed();
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .saturating_sub(elapsed)
+    }
+
     /// The real time at which the core's `deadline` falls, to sleep until it; `None` if the
     /// platform cannot represent it (a far-future deadline: sleep without a timeout).
     pub fn to_std(&self, deadline: Instant) -> Option<std::time::Instant> {
@@ -48,6 +59,18 @@ mod tests {
         let b = clock.now();
         assert!(b.saturating_duration_since(a) >= Duration::from_millis(2));
         assert!(clock.now() >= b);
+    }
+
+    #[test]
+    fn realtime_offset_maps_now_to_the_system_clock() {
+        let clock = MonotonicClock::new();
+        std::thread::sleep(Duration::from_millis(2));
+        let wall = Duration::from_nanos(clock.now().as_nanos()) + clock.realtime_offset();
+        let sys = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let diff = wall.abs_diff(sys);
+        assert!(diff < Duration::from_millis(100), "{wall:?} vs {sys:?}");
     }
 
     #[test]

@@ -300,7 +300,10 @@ impl Core {
 impl Daemon {
     /// Takes over `stack` and its echo services. Blocks SIGINT and SIGTERM in this
     /// thread: they end [`Daemon::run`].
-    pub fn new(stack: Stack, echo: UdpEcho) -> io::Result<Daemon> {
+    /// The stack's wall clock is set from the system clock.
+    pub fn new(mut stack: Stack, echo: UdpEcho) -> io::Result<Daemon> {
+        let clock = MonotonicClock::new();
+        stack.set_realtime_offset(clock.realtime_offset());
         let first = Worker::new()?;
         let signals = ShutdownSignals::new()?;
         first.epoll.add(signals.as_raw_fd(), TOKEN_SIGNAL)?;
@@ -310,7 +313,7 @@ impl Daemon {
                 echo,
                 pcap: None,
             })),
-            clock: MonotonicClock::new(),
+            clock,
             workers: vec![first],
             ctl: None,
             signals,

@@ -134,7 +134,10 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 impl NetStack {
     /// Runs `stack` in process: its timers fire on a driver thread, and traffic between
     /// its own addresses (loopback) needs nothing else.
-    pub fn new(stack: Stack) -> NetStack {
+    /// The stack's wall clock is set from the system clock.
+    pub fn new(mut stack: Stack) -> NetStack {
+        let clock = MonotonicClock::new();
+        stack.set_realtime_offset(clock.realtime_offset());
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 stack,
@@ -142,7 +145,7 @@ impl NetStack {
             }),
             changed: Condvar::new(),
             notify: tokio::sync::Notify::new(),
-            clock: MonotonicClock::new(),
+            clock,
         });
         let weak = Arc::downgrade(&shared);
         std::thread::Builder::new()

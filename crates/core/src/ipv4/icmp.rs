@@ -27,6 +27,21 @@ const IPTOS_PREC_INTERNETCONTROL: u8 = 0xc0;
 /// The code of echo and timestamp messages (RFC 792).
 const NO_CODE: u8 = 0;
 
+/// Milliseconds in a day: ICMP and IP-option timestamps count from midnight UT.
+const MSEC_PER_DAY: u64 = 86_400_000;
+/// The ICMP timestamp message: header, then originate, receive, transmit (RFC 792).
+const ICMP_TIMESTAMP_LEN: usize = 8 + 12;
+
+/// Linux af_inet.c inet_current_timestamp(): milliseconds since midnight UT of the
+/// wall-clock time `realtime` (since the Unix epoch). Linux never sets the "non-standard
+/// time" high bit, and neither does skiff.
+pub(crate) fn inet_current_timestamp(realtime: Duration) -> u32 {
+    let ms =
+        realtime.as_secs() % (MSEC_PER_DAY / 1000) * 1000 + u64::from(realtime.subsec_millis());
+    // Below 86 400 000: fits.
+    ms as u32
+}
+
 /// Linux `icmp_pointers[type].error`: the error types.
 pub(crate) fn icmp_is_error(icmp_type: u8) -> bool {
     use Icmpv4Message as M;
@@ -175,15 +190,16 @@ impl Stack {
         }
         match msg {
             M::EchoRequest => self.icmp_echo(skb, h, dst),
+            M::Timestamp => self.icmp_timestamp(skb, h, dst),
             M::DstUnreachable | M::SourceQuench | M::TimeExceeded | M::ParamProblem => {
                 self.icmp_unreach(skb, msg)
             }
             // ping_rcv(): no ping sockets; raw sockets already had their copy.
             M::EchoReply => self.kfree_skb(skb, DropReason::IcmpNoSocket),
-            // icmp_redirect(): route exceptions come with the path MTU work; icmp_timestamp()
-            // needs a wall clock the core does not have: both are counted and dropped.
-            M::Redirect | M::Timestamp => self.kfree_skb(skb, DropReason::IcmpNoSocket),
-            // icmp_discard().
+            // icmp_redirect(): route exceptions come with the path MTU work: counted and
+            // dropped.
+            M::Redirect => self.kfree_skb(skb, DropReason::IcmpNoSocket),
+            // icmp_discard(): address mask requests too (Linux does not answer them).
             _ => self.consume_skb(skb),
         }
     }
@@ -195,22 +211,52 @@ impl Stack {
         if self.sysctl.icmp_echo_ignore_all == 1 {
             return self.consume_skb(skb);
         }
-        self.icmp_reply(skb, h, dst.saddr, Icmpv4Message::EchoReply);
+        self.icmp_reply(skb, h, dst.saddr, Icmpv4Message::EchoReply, None);
+    }
+
+    /// Linux icmp.c icmp_timestamp(); RFC 792. The reply keeps the identifier, sequence
+    /// and originate timestamp; receive and transmit are our time now. At least 4 bytes
+    /// must follow the header (a shorter request is an ICMP `InErrors`); what follows the
+    /// originate timestamp is not echoed.
+    fn icmp_timestamp(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
+        stage!(self, "icmp_timestamp");
+        let mut times = [0; 12];
+        if skb.copy_bits(8, &mut times[..4]).is_err() {
+            return self.kfree_skb(skb, DropReason::IcmpInErrors);
+        }
+        let now = inet_current_timestamp(self.realtime()).to_be_bytes();
+        times[4..8].copy_from_slice(&now);
+        times[8..].copy_from_slice(&now);
+        self.icmp_reply(
+            skb,
+            h,
+            dst.saddr,
+            Icmpv4Message::TimestampReply,
+            Some(times),
+        );
     }
 
     /// Linux icmp_reply(): the reply's source is the request's specific destination
     /// (`spec_dst`, fib_compute_spec_dst(): our unicast address for a broadcast request)
     /// and its TOS the request's; only the global bucket applies (echo replies are
     /// outside the default ratemask). Linux copies the data into a fresh skb; skiff turns
-    /// the request's buffer around (scrubbed, new header), which puts the same bytes on
-    /// the wire.
+    /// an echo request's buffer around (scrubbed, new header), which puts the same bytes
+    /// on the wire. A timestamp reply (`times`: originate, receive, transmit) is built
+    /// fresh, as Linux does.
     #[inline]
-    fn icmp_reply(&mut self, mut skb: SkBuff, h: &IpHdr, spec_dst: Ipv4Addr, reply: Icmpv4Message) {
+    fn icmp_reply(
+        &mut self,
+        mut skb: SkBuff,
+        h: &IpHdr,
+        spec_dst: Ipv4Addr,
+        reply: Icmpv4Message,
+        times: Option<[u8; 12]>,
+    ) {
         stage!(self, "icmp_reply");
         let reply_type = u8::from(reply);
         let mut opts = None;
         if skb.cb.opt.layout.optlen != 0 {
-            match ip_options_echo(&skb) {
+            match ip_options_echo(&skb, &self.fib) {
                 Some(o) => opts = Some(o),
                 None => return self.consume_skb(skb),
             }
@@ -227,8 +273,37 @@ impl Stack {
         if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, NO_CODE, apply) {
             return self.consume_skb(skb);
         }
+        let ts = inet_current_timestamp(self.realtime());
         if let Some(o) = &mut opts {
-            o.complete(spec_dst, h.saddr);
+            o.complete(spec_dst, h.saddr, ts);
+        }
+        let p = IpSend {
+            saddr: spec_dst,
+            daddr: first_hop,
+            protocol: IpProtocol::Icmp.into(),
+            ttl: self.sysctl.ip_default_ttl,
+            tos: h.tos,
+            // The ICMP socket's IP_PMTUDISC_DONT.
+            df: false,
+            ignore_df: true,
+            ident: None,
+        };
+        let options = opts.as_ref().map_or(&[][..], |o| o.bytes());
+        if let Some(times) = times {
+            let mut head = [0; 8];
+            head.copy_from_slice(&skb.data()[..8]);
+            self.consume_skb(skb);
+            let sent = self.ip_build_and_send_pkt(&dst, p, options, ICMP_TIMESTAMP_LEN, |buf| {
+                buf[..8].copy_from_slice(&head);
+                buf[0] = reply_type;
+                buf[1] = NO_CODE;
+                buf[8..].copy_from_slice(&times);
+                fill_icmp_checksum(buf);
+            });
+            if sent.is_ok() {
+                self.mib.icmp_out(reply_type);
+            }
+            return;
         }
         // The request's checksum verified, so an RFC 1624 update keeps it right.
         let msg = skb.data_mut();
@@ -242,18 +317,6 @@ impl Stack {
         msg[1] = NO_CODE;
         msg[2..4].copy_from_slice(&check.to_be_bytes());
         skb.scrub();
-        let p = IpSend {
-            saddr: spec_dst,
-            daddr: first_hop,
-            protocol: IpProtocol::Icmp.into(),
-            ttl: self.sysctl.ip_default_ttl,
-            tos: h.tos,
-            // The ICMP socket's IP_PMTUDISC_DONT.
-            df: false,
-            ignore_df: true,
-            ident: None,
-        };
-        let options = opts.as_ref().map_or(&[][..], |o| o.bytes());
         if self.ip_push_header(skb, &p, options, &dst).is_ok() {
             self.mib.icmp_out(reply_type);
         }
@@ -442,7 +505,7 @@ impl Stack {
         } else {
             iph.tos()
         };
-        let Some(mut opts) = ip_options_echo(skb_in) else {
+        let Some(mut opts) = ip_options_echo(skb_in, &self.fib) else {
             return;
         };
         let first_hop = opts.faddr.unwrap_or(iph.src());
@@ -452,7 +515,11 @@ impl Stack {
         if !self.icmpv4_xrlim_allow(&dst, iph.src(), icmp_type, code, apply) {
             return;
         }
-        opts.complete(dst.saddr, iph.src());
+        opts.complete(
+            dst.saddr,
+            iph.src(),
+            inet_current_timestamp(self.realtime()),
+        );
         let room = (dst.mtu as usize)
             .min(ICMP_ERROR_MAX)
             .saturating_sub(20 + opts.bytes().len() + 8);
@@ -487,4 +554,24 @@ fn fill_icmp_checksum(msg: &mut [u8]) {
     msg[3] = 0;
     let check = csum_fold(csum_partial(msg, 0));
     msg[2..4].copy_from_slice(&check.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inet_current_timestamp_counts_ms_since_midnight_ut() {
+        assert_eq!(inet_current_timestamp(Duration::ZERO), 0);
+        assert_eq!(
+            inet_current_timestamp(Duration::from_millis(86_399_999)),
+            86_399_999
+        );
+        assert_eq!(inet_current_timestamp(Duration::from_secs(86_400)), 0);
+        // 2026-01-01 13:14:15.5678 UT: sub-millisecond parts are dropped.
+        let t = Duration::new(1_767_273_255, 567_800_000);
+        assert_eq!(inet_current_timestamp(t), 47_655_567);
+        // Never the "non-standard" high bit, even at the end of time.
+        assert!(inet_current_timestamp(Duration::MAX) < 86_400_000);
+    }
 }

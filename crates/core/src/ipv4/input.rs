@@ -247,6 +247,10 @@ impl Stack {
         if layout.rr != 0 {
             Self::ip_options_record_route(skb, dst.saddr);
         }
+        if layout.ts != 0 {
+            let ts = crate::ipv4::icmp::inet_current_timestamp(self.realtime());
+            self.ip_options_timestamp(skb, dst.saddr, ts);
+        }
         if layout.srr == 0 {
             return Ok(dst);
         }

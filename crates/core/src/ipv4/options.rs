@@ -1,16 +1,17 @@
 //! What the stack does with IPv4 options once their syntax checked out: record route,
-//! source routes on receive and on forward, and the options a reply echoes. Linux
-//! net/ipv4/ip_options.c. Timestamps are left as they came (Linux writes milliseconds
-//! since midnight UT; the core has no wall clock).
+//! timestamps, source routes on receive and on forward, and the options a reply echoes.
+//! Linux net/ipv4/ip_options.c. A timestamp is milliseconds since midnight UT
+//! ([`crate::ipv4::icmp::inet_current_timestamp`], from the stack's wall clock).
 
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::icmp::IcmpErr;
-use crate::route::{DstEntry, RouteScope, RouteType};
+use crate::route::{DstEntry, Fib, RouteScope, RouteType};
 use crate::skb::{PacketType, SkBuff};
 use crate::stack::{Stack, stage};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::icmpv4::ParamProblem;
+use skiff_wire::ip_options::TimestampFlag;
 use skiff_wire::ipv4::Ipv4Packet;
 use skiff_wire::ipv4::ip_hdrlen;
 
@@ -47,6 +48,68 @@ impl Stack {
         hdr[rr + 2] = (ptr + 4) as u8;
         skb.cb.opt.rr_needaddr = true;
         skb.cb.opt.is_changed = true;
+    }
+
+    /// The timestamp part of Linux __ip_options_compile() for a received packet: with a
+    /// free slot, our time (`ts`) goes in, after our `spec_dst` for TS+address, or only
+    /// when the prespecified address is one of ours (any address that is not plain
+    /// unicast to `inet_addr_type()`); the pointer moves on. A full option counts the hop
+    /// in its overflow nibble (prespecified: not counted). The parser already refused the
+    /// malformed cases with their Parameter Problem pointers.
+    pub(crate) fn ip_options_timestamp(&self, skb: &mut SkBuff, spec_dst: Ipv4Addr, ts: u32) {
+        let off = usize::from(skb.cb.opt.layout.ts);
+        let Some(hdr) = skb.network_header_bytes_mut() else {
+            return;
+        };
+        let (Some((len, ptr)), Some(&flags)) = (opt_len_ptr(hdr, off), hdr.get(off + 3)) else {
+            return;
+        };
+        if off == 0 || ptr < 5 {
+            return;
+        }
+        let flag = TimestampFlag::from(flags);
+        if ptr > len {
+            let overflow = flags >> 4;
+            if flag != TimestampFlag::TsPrespec && overflow < 15 {
+                hdr[off + 3] = ((overflow + 1) << 4) | (flags & 0x0f);
+                skb.cb.opt.is_changed = true;
+            }
+            return;
+        }
+        let put_time = |hdr: &mut [u8], at: usize| {
+            if let Some(slot) = off.checked_add(at).and_then(|s| hdr.get_mut(s..s + 4)) {
+                slot.copy_from_slice(&ts.to_be_bytes());
+            }
+        };
+        // (pointer advance, an address was recorded)
+        let (advance, needaddr) = match flag {
+            TimestampFlag::TsOnly if ptr + 3 <= len => {
+                put_time(hdr, ptr - 1);
+                (4, false)
+            }
+            TimestampFlag::TsAndAddr if ptr + 7 <= len => {
+                put_addr(hdr, off, ptr - 1, spec_dst);
+                put_time(hdr, ptr + 3);
+                (8, true)
+            }
+            TimestampFlag::TsPrespec if ptr + 7 <= len => {
+                let at = off + ptr - 1;
+                let Some(b) = hdr.get(at..at + 4) else { return };
+                let addr = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+                if self.fib.inet_addr_type(addr) == RouteType::Unicast {
+                    return;
+                }
+                put_time(hdr, ptr + 3);
+                (8, false)
+            }
+            // An unknown flag is left alone.
+            _ => return,
+        };
+        hdr[off + 2] = (ptr + advance) as u8;
+        let opt = &mut skb.cb.opt;
+        opt.ts_needtime = true;
+        opt.ts_needaddr = needaddr;
+        opt.is_changed = true;
     }
 
     /// Linux ip_options_rcv_srr(): a source-routed packet addressed to us moves on to the
@@ -168,6 +231,14 @@ impl Stack {
                     changed = true;
                 }
             }
+            // The address recorded with our time is the outgoing one, as for the route.
+            if opt.ts_needaddr {
+                let ts = usize::from(opt.layout.ts);
+                if let Some((_, ptr)) = opt_len_ptr(hdr, ts).filter(|&(_, p)| p >= 9) {
+                    put_addr(hdr, ts, ptr - 9, src);
+                    changed = true;
+                }
+            }
         }
         if changed {
             let ihl = ip_hdrlen(hdr);
@@ -187,6 +258,9 @@ pub(crate) struct ReplyOptions {
     len: usize,
     /// Where our address goes in the echoed record route.
     rr_slot: Option<usize>,
+    /// Where our address and our time go in the echoed timestamp.
+    ts_addr_slot: Option<usize>,
+    ts_time_slot: Option<usize>,
     /// Offset of the reversed source route.
     srr: Option<usize>,
     /// First hop of the reversed source route: where the reply is sent.
@@ -198,6 +272,8 @@ impl ReplyOptions {
         data: [0; 40],
         len: 0,
         rr_slot: None,
+        ts_addr_slot: None,
+        ts_time_slot: None,
         srr: None,
         faddr: None,
     };
@@ -207,11 +283,21 @@ impl ReplyOptions {
         &self.data[..self.len]
     }
 
-    /// Linux ip_options_build() for a reply: our source address into the record route,
-    /// the final destination into the last slot of the reversed source route.
-    pub(crate) fn complete(&mut self, saddr: Ipv4Addr, final_daddr: Ipv4Addr) {
+    /// Linux ip_options_build() for a reply: our source address into the record route
+    /// (and the timestamp's address slot), our time `ts` into the timestamp, the final
+    /// destination into the last slot of the reversed source route.
+    pub(crate) fn complete(&mut self, saddr: Ipv4Addr, final_daddr: Ipv4Addr, ts: u32) {
         if let Some(at) = self.rr_slot {
             put_addr(&mut self.data, 0, at, saddr);
+        }
+        if let Some(at) = self.ts_addr_slot {
+            put_addr(&mut self.data, 0, at, saddr);
+        }
+        if let Some(slot) = self
+            .ts_time_slot
+            .and_then(|at| self.data.get_mut(at..at + 4))
+        {
+            slot.copy_from_slice(&ts.to_be_bytes());
         }
         if let Some(srr) = self.srr {
             let len = usize::from(self.data[srr + 1]);
@@ -221,18 +307,19 @@ impl ReplyOptions {
 }
 
 /// Linux __ip_options_echo(): the options a reply to `skb` carries. The record route is
-/// copied with room for our address; a source route is reversed (the reply goes to its
-/// last hop, `faddr`); timestamps are copied. `None` means a malformed option that Linux
-/// refuses to echo: no reply.
+/// copied with room for our address; the timestamp with room for our entry (for a
+/// prespecified one, only when the next listed address is ours, by `fib`'s
+/// inet_addr_type()); a source route is reversed (the reply goes to its last hop,
+/// `faddr`). `None` means a malformed option that Linux refuses to echo: no reply.
 #[inline]
-pub(crate) fn ip_options_echo(skb: &SkBuff) -> Option<ReplyOptions> {
+pub(crate) fn ip_options_echo(skb: &SkBuff, fib: &Fib) -> Option<ReplyOptions> {
     if skb.cb.opt.layout.optlen == 0 {
         return Some(ReplyOptions::NONE);
     }
-    ip_options_echo_slow(skb)
+    ip_options_echo_slow(skb, fib)
 }
 
-fn ip_options_echo_slow(skb: &SkBuff) -> Option<ReplyOptions> {
+fn ip_options_echo_slow(skb: &SkBuff, fib: &Fib) -> Option<ReplyOptions> {
     let opt = skb.cb.opt;
     let mut d = ReplyOptions::NONE;
     let sptr = skb.network_header_bytes()?;
@@ -255,7 +342,33 @@ fn ip_options_echo_slow(skb: &SkBuff) -> Option<ReplyOptions> {
         }
     }
     if opt.layout.ts != 0 {
-        copy(&mut d, usize::from(opt.layout.ts))?;
+        let (at, optlen, mut soffset) = copy(&mut d, usize::from(opt.layout.ts))?;
+        if soffset <= optlen {
+            if opt.ts_needaddr {
+                if soffset + 3 > optlen {
+                    return None;
+                }
+                d.ts_addr_slot = Some(at + soffset - 1);
+                soffset += 4;
+            }
+            if opt.ts_needtime {
+                if soffset + 3 > optlen {
+                    return None;
+                }
+                if TimestampFlag::from(d.data[at + 3]) != TimestampFlag::TsPrespec {
+                    d.ts_time_slot = Some(at + soffset - 1);
+                    soffset += 4;
+                } else if soffset + 7 <= optlen {
+                    let b = d.data.get(at + soffset - 1..at + soffset + 3)?;
+                    let addr = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+                    if fib.inet_addr_type(addr) != RouteType::Unicast {
+                        d.ts_time_slot = Some(at + soffset + 3);
+                        soffset += 8;
+                    }
+                }
+            }
+            d.data[at + 2] = soffset as u8;
+        }
     }
     if opt.layout.srr != 0 {
         let start = sptr.get(usize::from(opt.layout.srr)..)?;

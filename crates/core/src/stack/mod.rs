@@ -93,6 +93,8 @@ pub struct Stack {
     backlog: VecDeque<(SkBuff, DstEntry)>,
     neigh_actions: Vec<NeighAction>,
     pub(crate) now: Instant,
+    /// The wall clock is `now` + this (see [`Stack::set_realtime_offset`]).
+    realtime_offset: core::time::Duration,
     pub(crate) trace: Option<Tracer>,
     /// Path tracing is on or a TRACE-level subscriber listens: stages record themselves.
     pub(crate) observing: bool,
@@ -144,6 +146,7 @@ impl Stack {
             backlog: VecDeque::new(),
             neigh_actions: Vec::new(),
             now: Instant::ZERO,
+            realtime_offset: core::time::Duration::ZERO,
             trace: config.trace.then(Tracer::default),
             observing: false,
             spans: Vec::new(),
@@ -181,6 +184,26 @@ impl Stack {
     }
 
     // ---- the sans-I/O contract -------------------------------------------------------
+
+    /// Sets the wall clock, which the core reads only for ICMP timestamps and the IP
+    /// Timestamp option: wall-clock time (since the Unix epoch, UT) = the `now` of each
+    /// call + `offset`. A shell sets it from its real clock (and again after the system
+    /// clock steps); the simulator and tests set a fixed one. The default, zero, makes
+    /// the `Instant` epoch 1970-01-01 00:00 UT. Linux `ktime_get_real()` = monotonic +
+    /// `offs_real`.
+    pub fn set_realtime_offset(&mut self, offset: core::time::Duration) {
+        self.realtime_offset = offset;
+    }
+
+    /// The offset set by [`Stack::set_realtime_offset`].
+    pub fn realtime_offset(&self) -> core::time::Duration {
+        self.realtime_offset
+    }
+
+    /// Wall-clock time at the current `now`, since the Unix epoch (saturating).
+    pub fn realtime(&self) -> core::time::Duration {
+        core::time::Duration::from_nanos(self.now.as_nanos()).saturating_add(self.realtime_offset)
+    }
 
     /// A frame arrived on `ifindex`. Linux netif_receive_skb().
     pub fn netif_receive(&mut self, now: Instant, ifindex: u32, skb: SkBuff) {

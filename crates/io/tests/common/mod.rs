@@ -28,6 +28,10 @@ pub const PING: Tool = Tool {
     name: "ping",
     package: "iputils-ping",
 };
+pub const HPING3: Tool = Tool {
+    name: "hping3",
+    package: "hping3",
+};
 pub const TSHARK: Tool = Tool {
     name: "tshark",
     package: "tshark",
