@@ -612,3 +612,50 @@ fn proc_net_igmp_format() {
     let line = s.lines().find(|l| l.contains("030201EF")).unwrap();
     assert!(line.ends_with("0:00000000\t\t1"), "{line}");
 }
+
+/// RFC 3376 §5.2, Linux igmp_marksources(): a group-and-source-specific query is answered
+/// with the queried sources the filter includes (IS_IN {S1}); an EXCLUDE filter that
+/// blocks every queried source does not answer.
+#[test]
+fn group_and_source_specific_query() {
+    let mut h = Host::new(false);
+    let a = udp_bound(&mut h, 6000);
+    for s in [S1, S2] {
+        let r = IpMreqSource {
+            multiaddr: G,
+            interface: ME,
+            sourceaddr: s,
+        };
+        h.s.setsockopt(a, SockOpt::AddSourceMembership(r)).unwrap();
+    }
+    run(&mut h, Duration::from_secs(5));
+    let other = Ipv4Addr::new(10, 0, 0, 99);
+    query(&mut h, G, v3_query(G, 20, &[S1, other]));
+    let got = run(&mut h, Duration::from_secs(5));
+    assert_eq!(
+        msgs(&got),
+        vec![Msg::V3(vec![rec(RecordType::ModeIsInclude, G, &[S1])])]
+    );
+    // A query for sources not included: nothing to say.
+    query(&mut h, G, v3_query(G, 20, &[other]));
+    assert_eq!(run(&mut h, Duration::from_secs(5)), vec![]);
+
+    let mut h = Host::new(false);
+    let b = udp_bound(&mut h, 6000);
+    join(&mut h, b, G2);
+    let blk = IpMreqSource {
+        multiaddr: G2,
+        interface: ME,
+        sourceaddr: S1,
+    };
+    h.s.setsockopt(b, SockOpt::BlockSource(blk)).unwrap();
+    run(&mut h, Duration::from_secs(5));
+    query(&mut h, G2, v3_query(G2, 20, &[S1]));
+    assert_eq!(run(&mut h, Duration::from_secs(5)), vec![]);
+    // A plain group query answers IS_EX {S1}.
+    query(&mut h, G2, v3_query(G2, 20, &[]));
+    assert_eq!(
+        msgs(&run(&mut h, Duration::from_secs(5))),
+        vec![Msg::V3(vec![rec(RecordType::ModeIsExclude, G2, &[S1])])]
+    );
+}
