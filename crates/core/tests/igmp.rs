@@ -138,7 +138,9 @@ fn query(h: &mut Host, dst: Ipv4Addr, payload: Vec<u8>) {
     q.options = vec![0x94, 4, 0, 0];
     let d = dst.octets();
     q.eth_dst = EthernetAddress([0x01, 0, 0x5e, d[1] & 0x7f, d[2], d[3]]);
-    let f = q.frame();
+    // Padded to Ethernet's minimum: the IGMP length is the IP payload's (a v2 query is 8).
+    let mut f = q.frame();
+    f.resize(f.len().max(60), 0);
     h.rx(h.eth0, &f);
 }
 
@@ -506,6 +508,12 @@ fn source_filters_records_delivery_and_errnos() {
     h.s.setsockopt(a, SockOpt::MsFilter(msf)).unwrap();
     let f = h.s.render_mcfilter();
     assert!(f.contains("0xef030303 0x0a000007      0      1\n"), "{f}");
+    assert_eq!(h.s.ip_mc_msfget(a, g3, ME), Ok((SfMode::Exclude, vec![S1])));
+    assert_eq!(
+        h.s.ip_mc_msfget(a, Ipv4Addr::new(239, 4, 4, 4), ME),
+        Err(SockError::AddrNotAvail)
+    );
+    assert_eq!(h.s.ip_mc_msfget(a, PEER, ME), Err(SockError::Inval));
     assert!(!f.contains("0x0a090001"), "{f}");
     // Block on a group not joined: EINVAL; a non-multicast group: EINVAL.
     let nj = IpMreqSource {

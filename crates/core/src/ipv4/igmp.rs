@@ -29,6 +29,8 @@ const IGMP_INITIAL_REPORT_DELAY: u64 = 1;
 const JIFFY_MS: u64 = 1;
 /// The Router Alert option every report carries. RFC 2113; RFC 3376 §4.
 const RA_OPTION: [u8; 4] = [skiff_wire::ip_options::kind::RA, 4, 0, 0];
+/// Linux IPV4_MIN_MTU: no reports on a device below it.
+const IPV4_MIN_MTU: usize = 68;
 /// IP header with the Router Alert option.
 const IGMP_IP_HLEN: usize = 24;
 
@@ -420,9 +422,9 @@ impl Stack {
     /// many sources are split; EX and TO_EX ones are truncated instead (RFC 3376 §4.2.16).
     /// Linux add_grec()'s packing and igmpv3_sendpack().
     fn igmpv3_sendpack(&mut self, ifindex: u32, recs: Vec<Grec>) {
-        let mtu = self.dev(ifindex).map_or(0, |d| d.mtu as usize);
-        // Linux skips devices below IPV4_MIN_MTU.
-        if mtu < 68 || recs.is_empty() {
+        // An IP packet is at most 65535 bytes whatever the MTU.
+        let mtu = self.dev(ifindex).map_or(0, |d| d.mtu.min(65_535) as usize);
+        if mtu < IPV4_MIN_MTU || recs.is_empty() {
             return;
         }
         let room = mtu - IGMP_IP_HLEN - HEADER_LEN;

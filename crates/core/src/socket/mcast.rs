@@ -321,6 +321,33 @@ impl Stack {
         Ok(())
     }
 
+    /// getsockopt(IP_MSFILTER): a joined group's filter mode and sources. Linux
+    /// ip_mc_msfget(): EINVAL for a non-multicast group, ENODEV without a device,
+    /// EADDRNOTAVAIL when not joined there.
+    pub fn ip_mc_msfget(
+        &mut self,
+        fd: SockFd,
+        multiaddr: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> Result<(SfMode, Vec<Ipv4Addr>), SockError> {
+        if !multiaddr.is_multicast() {
+            return Err(SockError::Inval);
+        }
+        let imr = IpMreqn {
+            multiaddr,
+            address: interface,
+            ifindex: 0,
+        };
+        let dev = self.ip_mc_find_dev(&imr).ok_or(SockError::NoDev)?;
+        let s = self.socks.get(fd)?;
+        let pmc = s
+            .mc_list
+            .iter()
+            .find(|i| i.multiaddr == multiaddr && i.ifindex == dev)
+            .ok_or(SockError::AddrNotAvail)?;
+        Ok((pmc.sfmode, pmc.sflist.clone().unwrap_or_default()))
+    }
+
     /// Linux ip_mc_find_dev(): by index, else by local address, else the route to the group.
     fn ip_mc_find_dev(&self, m: &IpMreqn) -> Option<u32> {
         if m.ifindex != 0 {
