@@ -32,9 +32,11 @@ pub fn handle(stack: &mut Stack, now: Instant, req: &str) -> Result<String, Stri
         "rules" => no_args(stack.nf.render_rules()),
         "link" => no_args(stack.render_link()),
         "drops" => no_args(stack.render_drops()),
+        // /proc/net/igmp, then /proc/net/mcfilter.
+        "igmp" => no_args(stack.render_igmp() + &stack.render_mcfilter()),
         "sysctl" => sysctl(stack, &args),
         _ => Err(format!(
-            "unknown command {cmd:?} (snmp, netstat, route, neigh, frags, rules, link, drops, sysctl)"
+            "unknown command {cmd:?} (snmp, netstat, route, neigh, frags, rules, link, drops, igmp, sysctl)"
         )),
     }
 }
@@ -185,6 +187,13 @@ mod tests {
             handle(&mut s, now, "rules")
                 .unwrap()
                 .contains("Chain INPUT")
+        );
+        assert_eq!(
+            handle(&mut s, now, "igmp").unwrap(),
+            "Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n\
+             1\tlo        :     1      V3\n\
+             \t\t\t\t010000E0     1 0:00000000\t\t0\n\
+             Idx Device        MCA        SRC    INC    EXC\n"
         );
         assert!(handle(&mut s, now, "snmp x").is_err());
         assert!(

@@ -164,6 +164,20 @@ sysctls! {
     rmem_max: u32 = 212_992, [0, i32::MAX as i64];
     /// net.core.wmem_max: the largest SO_SNDBUF (before doubling).
     wmem_max: u32 = 212_992, [0, i32::MAX as i64];
+    /// Groups one socket may join (ENOBUFS beyond).
+    igmp_max_memberships: u32 = 20, [0, i32::MAX as i64];
+    /// Sources in one socket's filter for a group (ENOBUFS beyond).
+    igmp_max_msf: u32 = 10, [0, i32::MAX as i64];
+    /// IGMP robustness variable: how often unsolicited reports and changes are sent.
+    igmp_qrv: u32 = 2, [1, i32::MAX as i64];
+    /// Report 224.0.0.0/24 groups (other than 224.0.0.1, never reported).
+    igmp_link_local_mcast_reports: u8 = 1, [0, 255];
+    /// conf.all.force_igmp_version: 1 or 2 forces that version, anything else is auto.
+    force_igmp_version: i32 = 0, [i32::MIN as i64, i32::MAX as i64];
+    /// conf.all.igmpv2_unsolicited_report_interval, in ms.
+    igmpv2_unsolicited_report_interval: u32 = 10_000, [0, i32::MAX as i64];
+    /// conf.all.igmpv3_unsolicited_report_interval, in ms.
+    igmpv3_unsolicited_report_interval: u32 = 1_000, [0, i32::MAX as i64];
 }
 
 /// A sysctl write or read that failed.

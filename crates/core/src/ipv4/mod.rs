@@ -7,6 +7,7 @@ pub mod hdr;
 pub mod icmp;
 pub mod igmp;
 pub mod input;
+pub mod mc_list;
 pub mod options;
 pub mod output;
 pub mod raw;

@@ -366,6 +366,10 @@ impl Stack {
             {
                 continue;
             }
+            // raw_v4_input(): the socket's multicast source filter (ip_mc_sf_allow()).
+            if !s.ip_mc_sf_allow(h.daddr, h.saddr, skb.iif) {
+                continue;
+            }
             let mut copy = skb.clone();
             if copy.push(h.ihl).is_err() {
                 continue;

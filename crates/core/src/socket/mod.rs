@@ -12,7 +12,9 @@ mod msg;
 pub mod opt;
 mod table;
 
+pub use crate::ipv4::mc_list::SfMode;
 pub use error::SockError;
+pub use mcast::{GroupSourceReq, IpMcSocklist, IpMreqSource, IpMsfilter};
 pub use msg::{
     ExtendedErr, MSG_CONFIRM, MSG_DONTROUTE, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_MORE, MSG_OOB,
     MSG_PEEK, MSG_PROBE, MSG_TRUNC, PktInfo, RecvCmsgs, RecvMsg, SO_EE_ORIGIN_ICMP,
@@ -179,7 +181,10 @@ pub(crate) struct Socket {
     pub mc_loop: bool,
     pub mc_index: u32,
     pub mc_addr: Ipv4Addr,
-    pub mc_list: Vec<(Ipv4Addr, u32)>,
+    /// IP_ADD_MEMBERSHIP and friends: the socket's groups and source filters.
+    pub mc_list: Vec<mcast::IpMcSocklist>,
+    /// IP_MULTICAST_ALL: multicast to groups this socket did not join is delivered too.
+    pub mc_all: bool,
     pub rcvbuf: usize,
     pub sndbuf: usize,
     pub rcvtimeo: Option<Duration>,
@@ -249,6 +254,7 @@ impl Socket {
             mc_index: 0,
             mc_addr: Ipv4Addr::UNSPECIFIED,
             mc_list: Vec::new(),
+            mc_all: true,
             rcvbuf: sysctl.rmem_default as usize,
             sndbuf: sysctl.wmem_default as usize,
             rcvtimeo: None,
@@ -365,8 +371,10 @@ impl Stack {
             .chain(s.rx.drain(..))
             .map(|e| e.skb)
             .collect();
-        for (group, ifindex) in groups {
-            self.mc_group_unref(ifindex, group);
+        // ip_mc_drop_socket()
+        for iml in groups {
+            self.ip_mc_leave_src(&iml);
+            self.ip_mc_dec_group(iml.ifindex, iml.multiaddr);
         }
         for skb in dropped {
             self.pool.recycle(skb);

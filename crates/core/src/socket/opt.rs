@@ -1,6 +1,7 @@
 //! setsockopt() and getsockopt(): Linux net/core/sock.c sk_setsockopt(),
 //! net/ipv4/ip_sockglue.c do_ip_setsockopt(), udp.c udp_lib_setsockopt(), raw.c.
 
+use super::mcast::{GroupSourceReq, IpMreqSource, IpMsfilter, SourceOp};
 use super::{
     IPPROTO_UDP, Kind, SOCK_DGRAM, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, SOCK_RAW, SockError, SockFd,
 };
@@ -69,6 +70,29 @@ pub enum SockOpt {
     },
     AddMembership(IpMreqn),
     DropMembership(IpMreqn),
+    /// IP_ADD_SOURCE_MEMBERSHIP: join in INCLUDE mode and add the source.
+    AddSourceMembership(IpMreqSource),
+    DropSourceMembership(IpMreqSource),
+    /// IP_BLOCK_SOURCE: exclude a source of an any-source membership.
+    BlockSource(IpMreqSource),
+    UnblockSource(IpMreqSource),
+    /// MCAST_JOIN_GROUP / MCAST_LEAVE_GROUP (`struct group_req`, AF_INET).
+    McastJoinGroup {
+        ifindex: u32,
+        group: Ipv4Addr,
+    },
+    McastLeaveGroup {
+        ifindex: u32,
+        group: Ipv4Addr,
+    },
+    McastJoinSourceGroup(GroupSourceReq),
+    McastLeaveSourceGroup(GroupSourceReq),
+    McastBlockSource(GroupSourceReq),
+    McastUnblockSource(GroupSourceReq),
+    /// IP_MSFILTER: a group's whole source filter.
+    MsFilter(IpMsfilter),
+    /// IP_MULTICAST_ALL.
+    MulticastAll(bool),
     // SOL_UDP
     UdpCork(bool),
     /// UDP_SEGMENT: 0..=65535.
@@ -113,6 +137,7 @@ pub enum SockOptName {
     HdrIncl,
     MulticastTtl,
     MulticastLoop,
+    MulticastAll,
     UdpCork,
     UdpSegment,
     UdpGro,
@@ -236,6 +261,48 @@ impl Stack {
             }
             SockOpt::AddMembership(m) => return self.ip_mc_join_group(fd, m),
             SockOpt::DropMembership(m) => return self.ip_mc_leave_group(fd, m),
+            SockOpt::AddSourceMembership(r) => {
+                return self.ip_mc_source_opt(fd, SourceOp::Join, r, 0);
+            }
+            SockOpt::DropSourceMembership(r) => {
+                return self.ip_mc_source_opt(fd, SourceOp::Drop, r, 0);
+            }
+            SockOpt::BlockSource(r) => return self.ip_mc_source_opt(fd, SourceOp::Block, r, 0),
+            SockOpt::UnblockSource(r) => {
+                return self.ip_mc_source_opt(fd, SourceOp::Unblock, r, 0);
+            }
+            SockOpt::McastJoinGroup { ifindex, group }
+            | SockOpt::McastLeaveGroup { ifindex, group } => {
+                let m = IpMreqn {
+                    multiaddr: group,
+                    address: Ipv4Addr::UNSPECIFIED,
+                    ifindex,
+                };
+                return if matches!(opt, SockOpt::McastJoinGroup { .. }) {
+                    self.ip_mc_join_group(fd, m)
+                } else {
+                    self.ip_mc_leave_group(fd, m)
+                };
+            }
+            SockOpt::McastJoinSourceGroup(g)
+            | SockOpt::McastLeaveSourceGroup(g)
+            | SockOpt::McastBlockSource(g)
+            | SockOpt::McastUnblockSource(g) => {
+                let op = match opt {
+                    SockOpt::McastJoinSourceGroup(_) => SourceOp::Join,
+                    SockOpt::McastLeaveSourceGroup(_) => SourceOp::Drop,
+                    SockOpt::McastBlockSource(_) => SourceOp::Block,
+                    _ => SourceOp::Unblock,
+                };
+                let r = IpMreqSource {
+                    multiaddr: g.group,
+                    interface: Ipv4Addr::UNSPECIFIED,
+                    sourceaddr: g.source,
+                };
+                return self.ip_mc_source_opt(fd, op, r, g.ifindex);
+            }
+            SockOpt::MsFilter(msf) => return self.ip_mc_msfilter(fd, msf, 0),
+            SockOpt::MulticastAll(v) => s.mc_all = v,
             SockOpt::UdpCork(v) => {
                 if !udp {
                     return Err(SockError::NoProtoOpt);
@@ -330,6 +397,7 @@ impl Stack {
             SockOptName::HdrIncl => s.hdrincl.into(),
             SockOptName::MulticastTtl => s.mc_ttl.into(),
             SockOptName::MulticastLoop => s.mc_loop.into(),
+            SockOptName::MulticastAll => s.mc_all.into(),
             SockOptName::UdpCork if udp => s.cork.into(),
             SockOptName::UdpSegment if udp => s.gso_size.into(),
             SockOptName::UdpGro if udp => s.gro.into(),

@@ -6,7 +6,6 @@ use super::{Kind, SockError, Socket};
 use crate::rand::Prng;
 use core::fmt;
 use skiff_wire::Ipv4Addr;
-use std::collections::HashMap;
 
 /// A socket descriptor, valid until [`Stack::close`](crate::stack::Stack::close).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,8 +79,6 @@ pub(crate) struct Sockets {
     pub raw: Vec<u32>,
     /// Raw sockets with IP_ROUTER_ALERT, in the order they asked (Linux `ra_chain`).
     pub ra_chain: Vec<u32>,
-    /// Multicast memberships per (device, group), for input route decisions.
-    pub mc_groups: HashMap<(u32, Ipv4Addr), u32, ahash::RandomState>,
     pub rng: Prng,
     /// Keys the reuseport flow hash.
     pub hash_key: [u64; 4],
@@ -90,15 +87,15 @@ pub(crate) struct Sockets {
 impl Sockets {
     pub(crate) fn new(rng: &mut Prng) -> Sockets {
         let mut fork = rng.fork();
-        let k = fork.hash_keys();
-        let state = || ahash::RandomState::with_seeds(k[0], k[1], k[2], k[3]);
+        // Keyed the membership table that moved to ipv4/mc_list.rs; still drawn so the
+        // stream (and every key after it) stays as it was.
+        let _ = fork.hash_keys();
         Sockets {
             slots: Vec::new(),
             generation: 0,
             ports: UdpTable::new(),
             raw: Vec::new(),
             ra_chain: Vec::new(),
-            mc_groups: HashMap::with_hasher(state()),
             hash_key: fork.hash_keys(),
             rng: fork,
         }

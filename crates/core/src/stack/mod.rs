@@ -87,6 +87,10 @@ pub struct Stack {
     pub(crate) dst_cache: DstCache,
     pub(crate) ipfrags: IpFrags,
     pub(crate) socks: crate::socket::Sockets,
+    /// Multicast memberships per device and the IGMP timers (ipv4/mc_list.rs), with a
+    /// random stream of their own for report delays.
+    pub(crate) mc: crate::ipv4::mc_list::McState,
+    pub(crate) mc_rng: Prng,
     /// CAP_NET_RAW: SOCK_RAW, SO_MARK and high SO_PRIORITY are allowed.
     pub(crate) cap_net_raw: bool,
     /// Frames looped back (Linux netif_rx backlog), with the dst they kept.
@@ -142,6 +146,8 @@ impl Stack {
             dst_cache,
             ipfrags,
             socks: crate::socket::Sockets::new(&mut Prng::new(config.seed ^ 0x736f_636b)),
+            mc: Default::default(),
+            mc_rng: Prng::new(config.seed ^ 0x6967_6d70),
             cap_net_raw: config.cap_net_raw,
             backlog: VecDeque::new(),
             neigh_actions: Vec::new(),
@@ -251,6 +257,7 @@ impl Stack {
             self.neigh.poll_timeout(),
             self.ipfrags.next_deadline(),
             self.fib.exceptions_deadline(),
+            self.igmp_next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -258,7 +265,7 @@ impl Stack {
     }
 
     /// Runs every timer due at `now`: neighbour probes and failures, reassembly expiry,
-    /// path MTU expiry.
+    /// path MTU expiry, IGMP reports.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         self.fib.rt_exceptions_expire(now);
@@ -268,6 +275,7 @@ impl Stack {
         self.run_neigh_actions(&mut actions);
         self.neigh_actions = actions;
         self.ip_expire(now);
+        self.igmp_timers(now);
         self.trace_end();
         self.process_backlog();
     }

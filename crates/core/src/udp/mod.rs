@@ -156,6 +156,7 @@ impl Stack {
                     (s.rcv_saddr.is_unspecified() || s.rcv_saddr == h.daddr)
                         && (!s.connected || (s.daddr == h.saddr && s.dport == sport))
                         && (s.bound_dev_if == 0 || s.bound_dev_if == skb.iif)
+                        && s.ip_mc_sf_allow(h.daddr, h.saddr, skb.iif)
                 })
             })
             .collect();
