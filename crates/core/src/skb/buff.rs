@@ -45,8 +45,9 @@ pub struct SkBuffInner {
     /// a device queue (Linux `skb->sk` with sock_wfree()).
     pub(crate) sk: Option<SkOwner>,
     /// The receiving socket early demux found (Linux `skb->sk` with sock_pfree()): a
-    /// socket table slot, checked again where it is used.
-    pub(crate) demux_sk: Option<u32>,
+    /// socket table slot, checked again where it is used, and whether the packet follows
+    /// that socket's cached route.
+    pub(crate) demux_sk: Option<(u32, bool)>,
 }
 
 impl Clone for SkBuff {

@@ -65,19 +65,15 @@ impl Stack {
         let mcast =
             dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST);
         // skb_steal_sock(): the socket early demux found, if it still takes this flow.
-        if let Some(slot) = skb.demux_sk.take()
+        if let Some((slot, cached)) = skb.demux_sk.take()
             && !lite
             && !mcast
             && self.udp_demux_match(slot, h.saddr, sport, h.daddr, dport, skb.iif)
         {
             // udp_sk_rx_dst_set(), for a route that came from the FIB as it is (options
             // may have changed what the packet follows).
-            if h.ihl == 20 {
-                let key = rx_dst_key(h, skb.iif);
-                let s = self.socks.slot(slot);
-                if s.rx_dst != Some((key, *dst)) {
-                    s.rx_dst = Some((key, *dst));
-                }
+            if !cached && h.ihl == 20 {
+                self.socks.slot(slot).rx_dst = Some((rx_dst_key(h, skb.iif), *dst));
             }
             return self.udp_queue_rcv_skb(slot, skb, h, dst, sport, cov);
         }
@@ -114,9 +110,16 @@ impl Stack {
         let sport = u16::from_be_bytes([ports[0], ports[1]]);
         let dport = u16::from_be_bytes([ports[2], ports[3]]);
         let slot = self.udp4_lib_demux_lookup(h.saddr, sport, h.daddr, dport, skb.iif)?;
-        skb.demux_sk = Some(slot);
-        let (key, dst) = self.socks.slots.get(slot as usize)?.as_ref()?.rx_dst?;
-        (key == rx_dst_key(h, skb.iif) && self.fib.dst_check(&dst)).then_some(dst)
+        let dst = self
+            .socks
+            .slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.rx_dst)
+            .filter(|(key, dst)| *key == rx_dst_key(h, skb.iif) && self.fib.dst_check(dst))
+            .map(|(_, dst)| dst);
+        skb.demux_sk = Some((slot, dst.is_some()));
+        dst
     }
 
     /// Linux __udp4_lib_demux_lookup(): the socket the full lookup picks for this flow,
@@ -130,7 +133,14 @@ impl Stack {
         dport: u16,
         dif: u32,
     ) -> Option<u32> {
-        let slot = self.udp4_lib_lookup1(saddr, sport, daddr, dport, dif, false)?;
+        // The port's only socket is the best one; else score them as the full lookup does.
+        let mut bound = self.socks.ports.bound(false, dport);
+        let first = bound.next()?;
+        let slot = if bound.next().is_none() {
+            first
+        } else {
+            self.udp4_lib_lookup1(saddr, sport, daddr, dport, dif, false)?
+        };
         self.udp_demux_match(slot, saddr, sport, daddr, dport, dif)
             .then_some(slot)
     }
