@@ -1089,4 +1089,20 @@ fn early_demux_needs_both_sysctls() {
     h.s.set_sysctl("ip_early_demux", "1").unwrap();
     assert_eq!(lookups(&mut h), 1);
     assert_eq!(lookups(&mut h), 0, "the socket kept its route");
+    // A batch (ip_list_rcv) demuxes too: no lookup, every datagram delivered.
+    h.s.drain_trace();
+    let skbs = (0..3)
+        .map(|_| {
+            let mut skb = h.s.alloc_skb(frame.len()).unwrap();
+            skb.put_slice(&frame).unwrap();
+            skb
+        })
+        .collect();
+    h.s.netif_receive_list(h.now, h.eth0, skbs);
+    let t = h.s.drain_trace().join("\n");
+    assert_eq!(t.matches("ip_route_input_noref").count(), 0, "{t}");
+    assert_eq!(t.matches("udp_v4_early_demux").count(), 3, "{t}");
+    for _ in 0..3 {
+        assert_eq!(recv(&mut h.s, c, 16, 0).unwrap().0, b"x");
+    }
 }
