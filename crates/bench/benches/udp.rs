@@ -1,6 +1,7 @@
 //! Group `udp`: a UDP datagram through a socket. rx: the frame in, then recvmsg() out;
 //! tx: sendmsg(), then the frame out. skiff against smoltcp 0.14 on the same frames, with
-//! payloads of 64 and 1472 bytes (the largest at MTU 1500).
+//! payloads of 64 and 1472 bytes (the largest at MTU 1500). skiff alone: rx-64-connected,
+//! to a connected socket with early demux, and rx-64-connected-nodemux without.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use skiff_bench::frames::{OUR_IP, PEER_IP};
@@ -38,6 +39,41 @@ fn smol_socket<'a>() -> udp::Socket<'a> {
         udp::PacketBuffer::new(meta(), vec![0; 65536]),
         udp::PacketBuffer::new(meta(), vec![0; 65536]),
     )
+}
+
+/// skiff `rx-LEN-connected`: the datagram to a socket connected to its sender, with
+/// early demux (the socket's cached route, no route lookup) or, `-nodemux`, without
+/// (`ip_early_demux=0`: the dst cache in front of the FIB).
+fn bench_rx_connected(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    frame: &[u8],
+    len: usize,
+    demux: bool,
+) {
+    let mut h = skiff_bench::frames::skiff_host(1500);
+    let s = &mut h.s;
+    if !demux {
+        s.set_sysctl("ip_early_demux", "0").unwrap();
+    }
+    let fd = s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    s.bind(fd, SocketAddrV4::new(OUR_IP, PORT).into()).unwrap();
+    s.connect(fd, SocketAddrV4::new(PEER_IP, PEER_PORT).into())
+        .unwrap();
+    let mut buf = vec![0u8; 2048];
+    let mut t = 1_000_000_000u64;
+    let eth0 = h.eth0;
+    let id = format!("rx-{len}-connected{}", if demux { "" } else { "-nodemux" });
+    g.bench_function(BenchmarkId::new("skiff", id), |b| {
+        b.iter(|| {
+            t += 1000;
+            let mut skb = s.alloc_skb(frame.len()).unwrap();
+            skb.put_slice(black_box(frame)).unwrap();
+            s.netif_receive(Instant::from_nanos(t), eth0, skb);
+            let m = s.recvmsg(fd, &mut buf, 0).unwrap();
+            assert_eq!(m.len, len);
+            black_box(buf[len - 1])
+        })
+    });
 }
 
 fn bench_udp(c: &mut Criterion) {
@@ -83,6 +119,11 @@ fn bench_udp(c: &mut Criterion) {
                 black_box(l)
             })
         });
+
+        if len == 64 {
+            bench_rx_connected(&mut g, &frame, len, true);
+            bench_rx_connected(&mut g, &frame, len, false);
+        }
 
         // smoltcp
         let mut dev = smol::Ring::new(vec![skiff_bench::frames::arp_request_frame()]);

@@ -178,6 +178,15 @@ sysctls! {
     igmpv2_unsolicited_report_interval: u32 = 10_000, [0, i32::MAX as i64];
     /// conf.all.igmpv3_unsolicited_report_interval, in ms.
     igmpv3_unsolicited_report_interval: u32 = 1_000, [0, i32::MAX as i64];
+    // Early demux and directed-broadcast forwarding (Linux sysctl_net_ipv4.c, devinet.c).
+    /// Look the socket up before routing and use its cached input route (any non-zero
+    /// value is on, as Linux's u8 handler takes 0..=255).
+    ip_early_demux: u8 = 1, [0, 255];
+    /// Early demux for UDP: connected sockets (needs `ip_early_demux` too).
+    udp_early_demux: u8 = 1, [0, 255];
+    /// conf.all.bc_forwarding: forward directed broadcasts to another device's subnet
+    /// (Linux 5.0, IN_DEV_BFORWARD()) instead of delivering them locally.
+    bc_forwarding: u8 = 0, [0, 1];
 }
 
 /// A sysctl write or read that failed.

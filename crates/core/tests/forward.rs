@@ -404,3 +404,91 @@ fn forwarding_back_out_the_same_link_sends_redirects_with_backoff() {
     assert_eq!(redirects, [0, 2, 5, 11, 22]);
     assert_eq!(r.mib("IcmpOutRedirects"), redirects.len() as u64);
 }
+
+/// bc_forwarding (Linux 5.0, ip_route_input_slow()'s RTN_BROADCAST case): a directed
+/// broadcast to another device's subnet is ours unless the input device has bc_forwarding;
+/// then it is forwarded (even without ip_forward), as an L2 broadcast, and not delivered.
+#[test]
+fn directed_broadcast_is_forwarded_only_with_bc_forwarding() {
+    use skiff_core::socket::{AF_INET, SOCK_DGRAM};
+    use std::net::SocketAddrV4;
+    let brd1 = Ipv4Addr::new(10, 0, 1, 255);
+    let mut r = Host::new(true);
+    assert_eq!(
+        r.s.sysctl_value("net.ipv4.conf.all.bc_forwarding").unwrap(),
+        "0"
+    );
+    let fd = r.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    r.s.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000).into())
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let mut got = |r: &mut Host| {
+        let mut n = 0;
+        while r.s.recvmsg(fd, &mut buf, 0).is_ok() {
+            n += 1;
+        }
+        n
+    };
+    // Off: delivered here, nothing leaves; an echo is ignored as a broadcast's.
+    r.rx(r.eth0, &Ip::udp(PEER, brd1, 5000, b"bc").frame());
+    assert_eq!(got(&mut r), 1);
+    r.rx(r.eth0, &Ip::echo(PEER, brd1).frame());
+    assert!(r.tx().is_empty());
+    assert_eq!(r.mib("IpExtInBcastPkts"), 2);
+    assert_eq!(
+        (r.mib("IpForwDatagrams"), r.mib("IpExtOutBcastPkts")),
+        (0, 0)
+    );
+    assert_eq!(r.mib("IcmpInEchos"), 1);
+    // icmp_echo_ignore_broadcasts still decides for a local directed broadcast.
+    r.s.set_sysctl("icmp_echo_ignore_broadcasts", "0").unwrap();
+    r.rx(r.eth0, &Ip::echo(PEER, brd1).frame());
+    let replies = icmps(r.tx());
+    assert_eq!(replies.len(), 1);
+    assert_eq!((replies[0].0, replies[0].2.dst), (0, PEER));
+    r.s.set_sysctl("icmp_echo_ignore_broadcasts", "1").unwrap();
+
+    // On: forwarded out eth1 to the L2 broadcast address, TTL decremented, not delivered.
+    r.s.set_sysctl("net.ipv4.conf.all.bc_forwarding", "1")
+        .unwrap();
+    r.rx(r.eth0, &Ip::udp(PEER, brd1, 5000, b"bc").frame());
+    assert_eq!(got(&mut r), 0, "a forwarded broadcast is not ours too");
+    let out = outs(r.tx());
+    assert_eq!(out.len(), 1);
+    let o = &out[0];
+    assert_eq!((o.dev, o.eth_dst), (r.eth1, EthernetAddress::BROADCAST));
+    assert_eq!((o.src, o.dst, o.ttl, o.protocol), (PEER, brd1, 63, 17));
+    assert_eq!(r.mib("IpForwDatagrams"), 1);
+    assert_eq!(r.mib("IpExtOutBcastPkts"), 1);
+    assert_eq!(r.mib("IpExtInBcastPkts"), 4);
+    // An echo request is forwarded rather than answered, whatever the ignore sysctl says.
+    r.s.set_sysctl("icmp_echo_ignore_broadcasts", "0").unwrap();
+    r.rx(r.eth0, &Ip::echo(PEER, brd1).frame());
+    let out = outs(r.tx());
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].dev, out[0].dst, out[0].protocol), (r.eth1, brd1, 1));
+    assert_eq!(r.mib("IcmpInEchos"), 2);
+    r.s.set_sysctl("icmp_echo_ignore_broadcasts", "1").unwrap();
+    // bc_forwarding alone forwards it (make_route skips the forwarding check).
+    r.s.set_sysctl("ip_forward", "0").unwrap();
+    r.rx(r.eth0, &Ip::udp(PEER, brd1, 5000, b"bc").frame());
+    assert_eq!(outs(r.tx()).len(), 1);
+    assert_eq!(r.mib("IpForwDatagrams"), 3);
+    // The limited broadcast is never forwarded: it is ours.
+    let mut lim = Ip::udp(PEER, Ipv4Addr::BROADCAST, 5000, b"lb");
+    lim.eth_dst = EthernetAddress::BROADCAST;
+    r.s.set_sysctl("ip_forward", "1").unwrap();
+    r.rx(r.eth0, &lim.frame());
+    assert!(r.tx().is_empty());
+    assert_eq!(got(&mut r), 1);
+    assert_eq!(r.mib("IpForwDatagrams"), 3);
+    // Off again: ours again.
+    r.s.set_sysctl("bc_forwarding", "0").unwrap();
+    r.rx(r.eth0, &Ip::udp(PEER, brd1, 5000, b"bc").frame());
+    assert!(r.tx().is_empty());
+    assert_eq!(got(&mut r), 1);
+    assert_eq!(
+        r.s.set_sysctl("bc_forwarding", "2").unwrap_err().errno(),
+        22
+    );
+}

@@ -931,3 +931,178 @@ fn recvmmsg_takes_a_batch_in_order() {
         Err(SockError::Again)
     );
 }
+
+/// What one run of [`early_demux_traffic`] left behind: counters, deliveries and frames.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    snmp: String,
+    netstat: String,
+    drops: String,
+    link: String,
+    rt_cache: skiff_core::route::RtCacheStat,
+    delivered: Vec<(char, Vec<u8>, String)>,
+    sent: Vec<(u32, Vec<u8>)>,
+}
+
+/// The same traffic with `ip_early_demux` on or off: a connected socket (C, ME:7000 to
+/// PEER:4444) and an unconnected one (U, *:7001), rp_filter strict. Returns what was
+/// observed and the packet-path trace.
+fn early_demux_traffic(demux: bool) -> (Observed, String) {
+    use skiff_core::route::{FibRoute, RouteType};
+    let mut h = Host::new(true);
+    h.s.set_sysctl("ip_early_demux", if demux { "1" } else { "0" })
+        .unwrap();
+    h.s.set_sysctl("rp_filter", "1").unwrap();
+    let c = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    h.s.bind(c, SocketAddrV4::new(ME, 7000).into()).unwrap();
+    h.s.connect(c, SocketAddrV4::new(PEER, 4444).into())
+        .unwrap();
+    h.s.setsockopt(c, SockOpt::PktInfo(true)).unwrap();
+    let u = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    h.s.bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7001).into())
+        .unwrap();
+    let (eth0, eth1) = (h.eth0, h.eth1);
+    let mut trace = String::new();
+    let mut sent = Vec::new();
+    let mut delivered = Vec::new();
+    let mut step = |h: &mut Host, dev: u32, frame: Vec<u8>| {
+        h.rx(dev, &frame);
+        sent.extend(h.tx());
+        for (name, fd) in [('C', c), ('U', u)] {
+            while let Ok((data, m)) = recv(&mut h.s, fd, 2048, 0) {
+                delivered.push((name, data, format!("{m:?}")));
+            }
+        }
+        trace.push_str(&h.s.drain_trace().join("\n"));
+        trace.push('\n');
+    };
+    let to_c = |i: u8| Ip::udp(PEER, ME, 7000, &[i; 20]);
+    // The connected flow: the first packet routes, the others can take the socket's route.
+    for i in 0..4 {
+        step(&mut h, eth0, to_c(i).frame());
+    }
+    // A bad checksum, the unconnected socket, a closed port (port unreachable), options.
+    let mut bad = to_c(9);
+    bad.payload[6] ^= 0xff;
+    step(&mut h, eth0, bad.frame());
+    step(
+        &mut h,
+        eth0,
+        Ip::udp(PEER, ME, 7001, b"unconnected").frame(),
+    );
+    step(&mut h, eth0, Ip::udp(PEER, ME, 7002, b"closed").frame());
+    let mut rr = to_c(10);
+    rr.options = vec![7, 7, 4, 0, 0, 0, 0, 0];
+    step(&mut h, eth0, rr.frame());
+    step(&mut h, eth0, to_c(11).frame());
+    // The same flow on eth1: the reverse path is eth0, so rp_filter drops it.
+    let mut other = to_c(12);
+    other.eth_dst = MAC1;
+    other.eth_src = PEER1_MAC;
+    step(&mut h, eth1, other.frame());
+    step(&mut h, eth0, to_c(13).frame());
+    // Fragments are never demuxed.
+    let whole = to_c(14);
+    let mut f1 = whole.clone();
+    f1.payload.truncate(16);
+    f1.mf = true;
+    let mut f2 = whole.clone();
+    f2.payload.drain(..16);
+    f2.frag_offset = 16;
+    step(&mut h, eth0, f1.frame());
+    step(&mut h, eth0, f2.frame());
+    // A route change after caching: PEER is now reached through eth1, so strict rp_filter
+    // refuses PEER's packets on eth0; a stale cached route would deliver them.
+    h.s.add_route(FibRoute::new(PEER, 32, RouteType::Unicast).via(PEER1))
+        .unwrap();
+    step(&mut h, eth0, to_c(15).frame());
+    // Back as before: a route removal is also a change.
+    h.s.set_sysctl("rp_filter", "0").unwrap();
+    step(&mut h, eth0, to_c(16).frame());
+    step(&mut h, eth0, to_c(17).frame());
+    // Disconnected: the socket is an unconnected one on ME:7000 and is not demuxed.
+    h.s.connect(c, SockAddr::Unspec).unwrap();
+    h.s.bind(c, SocketAddrV4::new(ME, 7000).into()).ok();
+    step(&mut h, eth0, to_c(18).frame());
+    let obs = Observed {
+        snmp: h.s.render_snmp(),
+        netstat: h.s.render_netstat(),
+        drops: h.s.render_drops(),
+        link: h.s.render_link(),
+        rt_cache: h.s.fib.stats(),
+        delivered,
+        sent,
+    };
+    (obs, trace)
+}
+
+#[test]
+fn early_demux_changes_nothing_but_the_route_lookups() {
+    let (on, on_trace) = early_demux_traffic(true);
+    let (off, off_trace) = early_demux_traffic(false);
+    assert_eq!(on, off);
+    // The traffic did what it says.
+    let to_c = on.delivered.iter().filter(|d| d.0 == 'C').count();
+    assert_eq!(to_c, 11, "{:?}", on.delivered);
+    assert!(on.drops.contains("IP_RPFILTER 2"), "{}", on.drops);
+    assert!(on.drops.contains("UDP_CSUM 1"), "{}", on.drops);
+    assert_eq!(on.sent.len(), 1, "one port unreachable");
+    // With early demux, the socket's route served packets 1-3, the bad checksum, 10 (its
+    // options are processed after routing), 11, 13 and 17; not 12 (eth1), not 15 (route
+    // change) nor 16 (sysctl write), not the fragments nor 18 (disconnected).
+    assert_eq!(off_trace.matches("udp_v4_early_demux").count(), 0);
+    let lookups = |t: &str| t.matches("ip_route_input_noref").count();
+    assert_eq!(lookups(&off_trace) - lookups(&on_trace), 8, "{on_trace}");
+}
+
+#[test]
+fn early_demux_needs_both_sysctls() {
+    let mut h = Host::new(false);
+    assert_eq!(h.s.sysctl_value("net.ipv4.ip_early_demux").unwrap(), "1");
+    assert_eq!(h.s.sysctl_value("net.ipv4.udp_early_demux").unwrap(), "1");
+    let c = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    h.s.bind(c, SocketAddrV4::new(ME, 7000).into()).unwrap();
+    h.s.connect(c, SocketAddrV4::new(PEER, 4444).into())
+        .unwrap();
+    let frame = Ip::udp(PEER, ME, 7000, b"x").frame();
+    let lookups = |h: &mut Host| {
+        h.s.drain_trace();
+        for _ in 0..3 {
+            h.rx(h.eth0, &frame);
+            assert_eq!(recv(&mut h.s, c, 16, 0).unwrap().0, b"x");
+        }
+        let t = h.s.drain_trace().join("\n");
+        t.matches("ip_route_input_noref").count()
+    };
+    assert_eq!(
+        lookups(&mut h),
+        1,
+        "the first packet routes, then the socket's route"
+    );
+    h.s.set_sysctl("udp_early_demux", "0").unwrap();
+    assert_eq!(lookups(&mut h), 3);
+    h.s.set_sysctl("udp_early_demux", "1").unwrap();
+    h.s.set_sysctl("ip_early_demux", "0").unwrap();
+    assert_eq!(lookups(&mut h), 3);
+    // Any sysctl write is a route change (the devices' settings are resynced): the
+    // socket's route is stale once, then cached again.
+    h.s.set_sysctl("ip_early_demux", "1").unwrap();
+    assert_eq!(lookups(&mut h), 1);
+    assert_eq!(lookups(&mut h), 0, "the socket kept its route");
+    // A batch (ip_list_rcv) demuxes too: no lookup, every datagram delivered.
+    h.s.drain_trace();
+    let skbs = (0..3)
+        .map(|_| {
+            let mut skb = h.s.alloc_skb(frame.len()).unwrap();
+            skb.put_slice(&frame).unwrap();
+            skb
+        })
+        .collect();
+    h.s.netif_receive_list(h.now, h.eth0, skbs);
+    let t = h.s.drain_trace().join("\n");
+    assert_eq!(t.matches("ip_route_input_noref").count(), 0, "{t}");
+    assert_eq!(t.matches("udp_v4_early_demux").count(), 3, "{t}");
+    for _ in 0..3 {
+        assert_eq!(recv(&mut h.s, c, 16, 0).unwrap().0, b"x");
+    }
+}

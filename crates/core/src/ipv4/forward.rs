@@ -17,6 +17,9 @@ impl Stack {
     /// decrement, FORWARD hook.
     pub(crate) fn ip_forward(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_forward");
+        // Whatever socket early demux named, a forwarded packet is not its (Linux drops a
+        // forwarded skb with skb->sk; skiff forwards it, as without early demux).
+        skb.demux_sk = None;
         if skb.pkt_type != PacketType::Host {
             return self.kfree_skb(skb, DropReason::OtherHost);
         }

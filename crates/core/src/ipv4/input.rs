@@ -154,7 +154,10 @@ impl Stack {
         let h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
         let mut dst = match dst {
             Some(dst) => *dst,
-            None => self.ip_route_input_noref(&h, skb.iif)?,
+            None => match self.ip_early_demux(skb, &h) {
+                Some(dst) => dst,
+                None => self.ip_route_input_noref(&h, skb.iif)?,
+            },
         };
         if h.ihl > 20 {
             dst = self.ip_rcv_options(skb, &h, dst)?;
@@ -171,6 +174,20 @@ impl Stack {
             return Err(DropReason::UnicastInL2Multicast);
         }
         Ok(dst)
+    }
+
+    /// The early demux step of Linux ip_rcv_finish_core(): with `ip_early_demux`, an
+    /// unfragmented packet of a protocol with early demux (UDP, with `udp_early_demux`)
+    /// may find its socket, and that socket's cached input route, before routing.
+    #[inline(always)]
+    fn ip_early_demux(&mut self, skb: &mut SkBuff, h: &IpHdr) -> Option<DstEntry> {
+        if self.sysctl.ip_early_demux == 0 || h.is_fragment() {
+            return None;
+        }
+        match h.protocol {
+            IPPROTO_UDP if self.sysctl.udp_early_demux != 0 => self.udp_v4_early_demux(skb, h),
+            _ => None,
+        }
     }
 
     /// Linux ip_route_input_noref(): the FIB decides (martians included).

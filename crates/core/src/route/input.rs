@@ -68,6 +68,9 @@ impl Fib {
             }
         };
         match res.nh.rtype {
+            // A directed broadcast: forwarded as one with bc_forwarding on the input
+            // device (whatever its `forwarding`), else ours.
+            RouteType::Broadcast if dev.bc_forwarding => self.mkroute_input(&res, d, s, dev),
             RouteType::Broadcast => self.brd_input(d, s, dev),
             RouteType::Local => match self.fib_validate_source(s, 0, dev) {
                 Ok(_) => Ok(self.local_input(Some(&res), RouteType::Local, None, d, s, dev)),
@@ -179,7 +182,7 @@ impl Fib {
         }
     }
 
-    /// A forwarding route. Linux ip_mkroute_input() → __mkroute_input(): validates the
+    /// A forwarding route (`make_route`). Linux ip_mkroute_input() → __mkroute_input(): validates the
     /// source, and asks for a redirect (RTCF_DOREDIRECT) when the packet leaves by the
     /// device it came in on and its sender is directly connected there.
     fn mkroute_input(
@@ -216,7 +219,9 @@ impl Fib {
             flags
         };
         Ok(DstEntry {
-            rt_type: RouteType::Unicast,
+            // Unicast, or Broadcast for a directed broadcast (its neighbour is the L2
+            // broadcast, and it counts as OutBcastPkts).
+            rt_type: res.nh.rtype,
             input: DstInput::Forward,
             flags,
             dev: out.ifindex,

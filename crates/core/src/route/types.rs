@@ -187,6 +187,8 @@ pub struct FibDevice {
     pub route_localnet: bool,
     /// Effective `rp_filter` (max of all and dev): 0 off, 1 strict, 2 loose.
     pub rp_filter: u8,
+    /// Effective `bc_forwarding` (all AND dev, IN_DEV_BFORWARD()).
+    pub bc_forwarding: bool,
 }
 
 impl FibDevice {
@@ -204,6 +206,7 @@ impl FibDevice {
             accept_local: false,
             route_localnet: false,
             rp_filter: 0,
+            bc_forwarding: false,
         }
     }
 }

@@ -44,6 +44,10 @@ pub struct SkBuffInner {
     /// The sending socket whose send buffer this packet is charged to while it waits in
     /// a device queue (Linux `skb->sk` with sock_wfree()).
     pub(crate) sk: Option<SkOwner>,
+    /// The receiving socket early demux found (Linux `skb->sk` with sock_pfree()): a
+    /// socket table slot, checked again where it is used, and whether the packet follows
+    /// that socket's cached route.
+    pub(crate) demux_sk: Option<(u32, bool)>,
 }
 
 impl Clone for SkBuff {
@@ -134,6 +138,7 @@ impl SkBuffInner {
             priority: 0,
             ignore_df: false,
             sk: None,
+            demux_sk: None,
             tstamp: Instant::ZERO,
             cb: IpCb::default(),
         }
@@ -167,6 +172,7 @@ impl SkBuffInner {
         self.ignore_df = false;
         self.cb = IpCb::default();
         self.sk = None;
+        self.demux_sk = None;
     }
 
     /// Bytes before `data`. Linux skb_headroom().

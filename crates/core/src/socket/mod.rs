@@ -26,6 +26,7 @@ pub use table::SockFd;
 pub(crate) use table::Sockets;
 
 use crate::ipv4::output::PmtuDisc;
+use crate::route::cache::DstKey;
 use crate::route::{DstEntry, RouteType};
 use crate::skb::SkBuff;
 use crate::stack::Stack;
@@ -163,6 +164,9 @@ pub(crate) struct Socket {
     pub addr_locked: bool,
     pub port_locked: bool,
     pub dst_cache: Option<DstEntry>,
+    /// The input route of the last datagram early demux led here, with the flow it was
+    /// resolved for (`dev` is Linux `rx_dst_ifindex`). Linux `sk->sk_rx_dst`.
+    pub rx_dst: Option<(DstKey, DstEntry)>,
     // Options.
     pub ttl: Option<u8>,
     pub tos: u8,
@@ -236,6 +240,7 @@ impl Socket {
             addr_locked: false,
             port_locked: false,
             dst_cache: None,
+            rx_dst: None,
             ttl: None,
             tos: 0,
             pmtudisc,

@@ -273,6 +273,7 @@ impl Stack {
             accept_local: s.accept_local == 1,
             route_localnet: s.route_localnet == 1,
             rp_filter: s.rp_filter,
+            bc_forwarding: s.bc_forwarding == 1,
         };
         self.fib.set_device(fdev);
     }

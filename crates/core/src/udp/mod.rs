@@ -10,6 +10,7 @@ use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::icmp::{IcmpErr, icmp_err_convert};
 use crate::ipv4::output::PmtuDisc;
+use crate::route::cache::DstKey;
 use crate::route::{DstEntry, RtFlags};
 use crate::skb::{GsoType, SkBuff};
 use crate::socket::{ExtendedErr, Kind, RxEntry, SockError};
@@ -61,7 +62,22 @@ impl Stack {
         if ulen < skb.len() {
             skb.trim(ulen);
         }
-        if dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST) {
+        let mcast =
+            dst.flags.contains(RtFlags::BROADCAST) || dst.flags.contains(RtFlags::MULTICAST);
+        // skb_steal_sock(): the socket early demux found, if it still takes this flow.
+        if let Some((slot, cached)) = skb.demux_sk.take()
+            && !lite
+            && !mcast
+            && self.udp_demux_match(slot, h.saddr, sport, h.daddr, dport, skb.iif)
+        {
+            // udp_sk_rx_dst_set(), for a route that came from the FIB as it is (options
+            // may have changed what the packet follows).
+            if !cached && h.ihl == 20 {
+                self.socks.slot(slot).rx_dst = Some((rx_dst_key(h, skb.iif), *dst));
+            }
+            return self.udp_queue_rcv_skb(slot, skb, h, dst, sport, cov);
+        }
+        if mcast {
             return self.udp4_lib_mcast_deliver(skb, h, dst, sport, dport, lite);
         }
         stage!(self, "__udp4_lib_lookup");
@@ -77,6 +93,81 @@ impl Stack {
                 self.kfree_skb(skb, DropReason::NoSocket)
             }
         }
+    }
+
+    /// Linux udp_v4_early_demux() for a unicast packet (PACKET_HOST): the connected
+    /// socket of the exact flow becomes the packet's (`demux_sk`), and its cached input
+    /// route is returned while the FIB generation and the flow, input device included,
+    /// are those it was resolved for. Deviation: multicast is not demuxed (Linux
+    /// __udp4_lib_mcast_demux_lookup() takes the one socket of an unconnected port); it
+    /// is routed and delivered as without early demux.
+    pub(crate) fn udp_v4_early_demux(&mut self, skb: &mut SkBuff, h: &IpHdr) -> Option<DstEntry> {
+        stage!(self, "udp_v4_early_demux");
+        if skb.pkt_type != crate::skb::PacketType::Host {
+            return None;
+        }
+        let ports = skb.data().get(h.ihl..h.ihl.checked_add(4)?)?;
+        let sport = u16::from_be_bytes([ports[0], ports[1]]);
+        let dport = u16::from_be_bytes([ports[2], ports[3]]);
+        let slot = self.udp4_lib_demux_lookup(h.saddr, sport, h.daddr, dport, skb.iif)?;
+        let dst = self
+            .socks
+            .slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .and_then(|s| s.rx_dst)
+            .filter(|(key, dst)| *key == rx_dst_key(h, skb.iif) && self.fib.dst_check(dst))
+            .map(|(_, dst)| dst);
+        skb.demux_sk = Some((slot, dst.is_some()));
+        dst
+    }
+
+    /// Linux __udp4_lib_demux_lookup(): the socket the full lookup picks for this flow,
+    /// if it is connected to exactly it (so the later lookup may be skipped; a connected
+    /// socket is never a SO_REUSEPORT choice).
+    fn udp4_lib_demux_lookup(
+        &self,
+        saddr: Ipv4Addr,
+        sport: u16,
+        daddr: Ipv4Addr,
+        dport: u16,
+        dif: u32,
+    ) -> Option<u32> {
+        // The port's only socket is the best one; else score them as the full lookup does.
+        let mut bound = self.socks.ports.bound(false, dport);
+        let first = bound.next()?;
+        let slot = if bound.next().is_none() {
+            first
+        } else {
+            self.udp4_lib_lookup1(saddr, sport, daddr, dport, dif, false)?
+        };
+        self.udp_demux_match(slot, saddr, sport, daddr, dport, dif)
+            .then_some(slot)
+    }
+
+    /// Linux inet_match(): `slot` is a UDP socket connected to exactly this flow.
+    fn udp_demux_match(
+        &self,
+        slot: u32,
+        saddr: Ipv4Addr,
+        sport: u16,
+        daddr: Ipv4Addr,
+        dport: u16,
+        dif: u32,
+    ) -> bool {
+        self.socks
+            .slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|s| {
+                s.kind == Kind::Udp
+                    && s.connected
+                    && s.num == dport
+                    && s.rcv_saddr == daddr
+                    && s.daddr == saddr
+                    && s.dport == sport
+                    && (s.bound_dev_if == 0 || s.bound_dev_if == dif)
+            })
     }
 
     fn udp_mib(&mut self, lite: bool) -> &mut crate::stats::UdpMib {
@@ -99,19 +190,7 @@ impl Stack {
         dif: u32,
         lite: bool,
     ) -> Option<u32> {
-        let mut best = None;
-        let mut badness = -1;
-        for i in self.socks.ports.bound(lite, dport) {
-            let Some(s) = self.socks.slots[i as usize].as_ref() else {
-                continue;
-            };
-            let score = compute_score(s, saddr, sport, daddr, dif);
-            if score > badness {
-                badness = score;
-                best = Some(i);
-            }
-        }
-        let best = best?;
+        let best = self.udp4_lib_lookup1(saddr, sport, daddr, dport, dif, lite)?;
         let b = self.socks.slots[best as usize].as_ref()?;
         if !b.reuseport || b.connected {
             return Some(best);
@@ -134,6 +213,33 @@ impl Stack {
         let hash = self.socks.ehashfn(saddr, sport, daddr, dport);
         let n = group.len() as u64;
         group.get(((u64::from(hash) * n) >> 32) as usize).copied()
+    }
+
+    /// Linux udp4_lib_lookup1(): the best-scoring socket bound to `dport`, before any
+    /// SO_REUSEPORT choice.
+    #[inline]
+    fn udp4_lib_lookup1(
+        &self,
+        saddr: Ipv4Addr,
+        sport: u16,
+        daddr: Ipv4Addr,
+        dport: u16,
+        dif: u32,
+        lite: bool,
+    ) -> Option<u32> {
+        let mut best = None;
+        let mut badness = -1;
+        for i in self.socks.ports.bound(lite, dport) {
+            let Some(s) = self.socks.slots[i as usize].as_ref() else {
+                continue;
+            };
+            let score = compute_score(s, saddr, sport, daddr, dif);
+            if score > badness {
+                badness = score;
+                best = Some(i);
+            }
+        }
+        best
     }
 
     /// Linux __udp4_lib_mcast_deliver(): a copy for every socket bound to the port whose
@@ -301,6 +407,17 @@ impl Stack {
         self.sock_queue_err(slot, ee, SocketAddrV4::new(daddr, dport), payload);
         self.socks.slot(slot).err = err.errno();
         true
+    }
+}
+
+/// The flow an input route is resolved for (the dst cache's key).
+fn rx_dst_key(h: &IpHdr, iif: u32) -> DstKey {
+    DstKey {
+        daddr: h.daddr,
+        saddr: h.saddr,
+        tos: h.tos,
+        dev: iif,
+        input: true,
     }
 }
 
