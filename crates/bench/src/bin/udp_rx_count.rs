@@ -1,7 +1,8 @@
 //! `udp-rx-count MODE N`: N 64-byte datagrams through the receive path to a connected
 //! socket, each read back, for instruction counts under callgrind (`MODE` is `demux` or
 //! `nodemux`, ip_early_demux 1 or 0). Run at two N; the difference over the packets is
-//! the cost of one, setup excluded:
+//! the cost of one, setup excluded (with `UNCONNECTED` set in the environment, the
+//! socket stays unconnected):
 //! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/udp-rx-count demux 1000`.
 
 use skiff_bench::frames::{OUR_IP, PEER_IP};
@@ -44,8 +45,10 @@ fn main() {
     let fd = s.socket(AF_INET, SOCK_DGRAM, 0).expect("a UDP socket");
     s.bind(fd, SocketAddrV4::new(OUR_IP, PORT).into())
         .expect("our address");
-    s.connect(fd, SocketAddrV4::new(PEER_IP, PEER_PORT).into())
-        .expect("a reachable peer");
+    if std::env::var_os("UNCONNECTED").is_none() {
+        s.connect(fd, SocketAddrV4::new(PEER_IP, PEER_PORT).into())
+            .expect("a reachable peer");
+    }
     let mut buf = vec![0u8; 2048];
     for i in 0..n {
         let mut skb = s.alloc_skb(frame.len()).expect("a 106-byte buffer");

@@ -185,7 +185,10 @@ impl Stack {
             return None;
         }
         match h.protocol {
-            IPPROTO_UDP if self.sysctl.udp_early_demux != 0 => self.udp_v4_early_demux(skb, h),
+            // Only a connected socket can take a packet here: with none, skip the lookup.
+            IPPROTO_UDP if self.sysctl.udp_early_demux != 0 && self.socks.connected != 0 => {
+                self.udp_v4_early_demux(skb, h)
+            }
             _ => None,
         }
     }

@@ -369,6 +369,7 @@ impl Stack {
             self.socks.unhash(fd);
         }
         let s = self.socks.get(fd)?;
+        let was_connected = s.connected;
         let groups = core::mem::take(&mut s.mc_list);
         let dropped: Vec<SkBuff> = s
             .reader
@@ -385,6 +386,10 @@ impl Stack {
             self.pool.recycle(skb);
         }
         self.socks.slots[fd.0 as usize] = None;
+        self.socks.connected = self
+            .socks
+            .connected
+            .saturating_sub(usize::from(was_connected));
         Ok(())
     }
 
@@ -606,8 +611,10 @@ impl Stack {
         }
         s.daddr = *a.ip();
         s.dport = a.port();
+        let newly = !s.connected;
         s.connected = true;
         s.dst_cache = Some(dst);
+        self.socks.connected += usize::from(newly);
         Ok(())
     }
 
@@ -615,6 +622,7 @@ impl Stack {
     /// chose them.
     fn disconnect(&mut self, fd: SockFd) -> Result<(), SockError> {
         let s = self.socks.get(fd)?;
+        let was = s.connected;
         s.connected = false;
         s.daddr = Ipv4Addr::UNSPECIFIED;
         s.dport = 0;
@@ -627,6 +635,7 @@ impl Stack {
             self.socks.unhash(fd);
             self.socks.get(fd)?.num = 0;
         }
+        self.socks.connected = self.socks.connected.saturating_sub(usize::from(was));
         Ok(())
     }
 

@@ -82,6 +82,8 @@ pub(crate) struct Sockets {
     pub rng: Prng,
     /// Keys the reuseport flow hash.
     pub hash_key: [u64; 4],
+    /// Sockets connected to a peer: early demux looks for one only when there is one.
+    pub connected: usize,
 }
 
 impl Sockets {
@@ -95,6 +97,7 @@ impl Sockets {
             generation: 0,
             ports: UdpTable::new(),
             raw: Vec::new(),
+            connected: 0,
             ra_chain: Vec::new(),
             hash_key: fork.hash_keys(),
             rng: fork,
