@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # build-essential: cc links the tests; iproute2: ip and nstat; iputils-ping: the kernel's
-# ping in the TAP tests; tshark: reads every capture skiff writes.
+# ping in the TAP tests; tshark: reads every capture skiff writes; hping3: ICMP timestamp
+# requests to skiff.
 packages=(build-essential iproute2 iputils-ping tshark hping3)
 
 if [ "$(id -u)" = 0 ]; then
