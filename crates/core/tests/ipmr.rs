@@ -492,3 +492,70 @@ fn proc_formats() {
          010101EF 0200000A 0          1      128        0  1:1    2:5    3:1  \n"
     );
 }
+
+#[test]
+fn star_star_entry_sends_only_upstream() {
+    let mut r = router();
+    r.add_mfc(
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::UNSPECIFIED,
+        0,
+        &[(0, 1), (1, 1), (2, 1)],
+    );
+    // Off the upstream vif: to the upstream only.
+    r.send(r.h.eth1, Ipv4Addr::new(10, 0, 1, 50), G, 64, 10);
+    let out = r.out();
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].dev, out[0].ttl), (r.h.eth0, 63));
+    // From the upstream: nowhere.
+    r.send(r.h.eth0, S, G, 64, 10);
+    assert!(r.out().is_empty());
+    assert_eq!(r.h.drops(DropReason::IpmrNoOif), 1);
+    assert!(r.upcall().is_none(), "(*,*) resolved both");
+}
+
+#[test]
+fn igmp_to_a_routable_group_goes_to_the_daemon_not_forwarded() {
+    let mut r = router();
+    r.add_mfc(S, G, 0, &[(1, 1), (2, 1)]);
+    // An IGMPv2 report for G, without router alert (as IGMPv1 and old v2 hosts send).
+    let mut report = vec![0x16, 0, 0, 0];
+    report.extend_from_slice(&G.octets());
+    let sum = skiff_wire::checksum::csum_fold(skiff_wire::checksum::csum_partial(&report, 0));
+    report[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut p = Ip::new(S, G, 2, report.clone());
+    p.ttl = 1;
+    p.eth_dst = mc_mac(G);
+    r.h.rx(r.h.eth0, &p.frame());
+    assert!(r.out().is_empty());
+    let d = r.h.s.raw_recv(r.fd).unwrap();
+    assert_eq!((d.src, d.dst, d.packet[9]), (S, G, 2));
+    assert_eq!(&d.packet[20..], &report[..]);
+}
+
+#[test]
+fn device_source_filter_decides_local_delivery() {
+    let mut h = Host::new(false);
+    let u = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    h.s.bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000).into())
+        .unwrap();
+    let s1 = Ipv4Addr::new(10, 0, 0, 7);
+    let r = IpMreqSource {
+        multiaddr: G,
+        interface: ME,
+        sourceaddr: s1,
+    };
+    h.s.setsockopt(u, SockOpt::AddSourceMembership(r)).unwrap();
+    // A second socket in INCLUDE {s1} would not change it; a datagram from elsewhere is
+    // not ours at the device (ip_check_mc_rcu()), before any socket filter.
+    let mut p = Ip::udp(Ipv4Addr::new(10, 0, 0, 8), G, 5000, b"no");
+    p.eth_dst = mc_mac(G);
+    h.rx(h.eth0, &p.frame());
+    assert_eq!(h.drops(DropReason::IpInvalidDest), 1);
+    let mut p = Ip::udp(s1, G, 5000, b"yes");
+    p.eth_dst = mc_mac(G);
+    h.rx(h.eth0, &p.frame());
+    let mut buf = [0u8; 16];
+    assert_eq!(h.s.recv_from(u, &mut buf, 0).unwrap().0, 3);
+    assert_eq!(h.drops(DropReason::IpInvalidDest), 1);
+}
