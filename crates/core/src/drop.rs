@@ -126,6 +126,20 @@ drop_reasons! {
     NoSocket => "NO_SOCKET",
     /// IGMP with a bad checksum or length.
     IgmpInvalid => "IGMP_INVALID (skiff)",
+    /// Multicast routing: the MFC entry has no oif the packet's TTL passes (or no vif
+    /// for its device, or the upcall failed).
+    IpmrNoOif => "NOT_SPECIFIED (ipmr: no oif)",
+    /// Multicast routing: arrived on another vif than the entry's parent (RPF).
+    IpmrWrongVif => "NOT_SPECIFIED (ipmr: wrong vif)",
+    /// Multicast routing: no route for an oif.
+    IpmrNoRoute => "NOT_SPECIFIED (ipmr: no route)",
+    /// Multicast routing: DF and over the oif's MTU: `FragFails`, no ICMP for multicast.
+    IpmrFragFails => "NOT_SPECIFIED (ipmr: frag fails)",
+    /// Multicast routing: the unresolved (S,G) already holds 4 packets (or skiff's bound
+    /// on unresolved entries is reached).
+    IpmrUnresQueue => "NOT_SPECIFIED (ipmr: unresolved queue full)",
+    /// Multicast routing: queued on an unresolved entry that expired or was flushed.
+    IpmrUnresExpired => "NOT_SPECIFIED (ipmr: unresolved expired)",
     /// A raw socket's receive queue is full: sk_drops.
     SocketRcvbuff => "SOCKET_RCVBUFF",
 }
@@ -147,7 +161,7 @@ impl DropReason {
             R::IpInaddrerrors => ip.in_addr_errors += 1,
             R::IpOutnoroutes => ip.out_no_routes += 1,
             R::IpNoproto => ip.in_unknown_protos += 1,
-            R::PktTooBig => ip.frag_fails += 1,
+            R::PktTooBig | R::IpmrFragFails => ip.frag_fails += 1,
             R::IcmpCsum => {
                 mib.icmp.in_csum_errors += 1;
                 mib.icmp.in_errors += 1;

@@ -62,6 +62,10 @@ errnos! {
     NoDev = 19, "ENODEV", "no such device";
     /// An invalid argument.
     Inval = 22, "EINVAL", "invalid argument";
+    /// Too many open files: a vif index or MFC parent past MAXVIFS.
+    NFile = 23, "ENFILE", "too many open files in system";
+    /// Not a typewriter: an ioctl the socket does not know.
+    NoTty = 25, "ENOTTY", "inappropriate ioctl for device";
     /// The host is isolated (ICMP host isolated).
     NoNet = 64, "ENONET", "machine is not on the network";
     /// Protocol error (ICMP parameter problem).

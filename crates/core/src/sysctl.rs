@@ -196,6 +196,8 @@ pub enum SysctlError {
     NoEntry(String),
     /// Not a number, or out of range: EINVAL.
     Invalid(String, String),
+    /// A read-only sysctl (mode 0444, `mc_forwarding`): EACCES, even for root.
+    ReadOnly(String),
 }
 
 impl SysctlError {
@@ -209,6 +211,7 @@ impl SysctlError {
         match self {
             SysctlError::NoEntry(_) => Errno::NoEnt,
             SysctlError::Invalid(..) => Errno::Inval,
+            SysctlError::ReadOnly(_) => Errno::Access,
         }
     }
 }
@@ -219,6 +222,7 @@ impl fmt::Display for SysctlError {
         match self {
             SysctlError::NoEntry(n) => write!(f, "sysctl {n}: no such key ({errno})"),
             SysctlError::Invalid(n, v) => write!(f, "sysctl {n}: invalid value {v:?} ({errno})"),
+            SysctlError::ReadOnly(n) => write!(f, "sysctl {n}: read-only ({errno})"),
         }
     }
 }

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use core::time::Duration;
 use skiff_core::drop::DropReason;
+use skiff_core::ipv4::mroute::*;
 use skiff_core::route::{FibRoute, RouteType};
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ethernet::EthernetAddress;
@@ -32,6 +33,25 @@ fn expect(
     let got = reasons(router, scenario);
     assert!(got.contains(&want), "{want:?} not produced; got {got:?}");
     seen.extend(got);
+}
+
+/// MRT_INIT on a raw IGMP socket, eth0 as vif 0 and eth1 as vif 1, and an (S,G) entry
+/// for PEER → 239.1.1.1 from vif 0 to `oifs` (none when empty).
+fn mrouter(h: &mut Host, oifs: &[(usize, u8)]) -> skiff_core::socket::SockFd {
+    let fd = h.s.raw_socket(2).unwrap();
+    h.s.ip_mroute_setsockopt(fd, MRT_INIT, &1i32.to_ne_bytes())
+        .unwrap();
+    for (i, dev) in [h.eth0, h.eth1].into_iter().enumerate() {
+        let v = VifCtl::by_ifindex(i as u16, dev, 1);
+        h.s.ip_mroute_setsockopt(fd, MRT_ADD_VIF, &v.to_bytes())
+            .unwrap();
+    }
+    if !oifs.is_empty() {
+        let m = MfcCtl::new(PEER, Ipv4Addr::new(239, 1, 1, 1), 0, oifs);
+        h.s.ip_mroute_setsockopt(fd, MRT_ADD_MFC, &m.to_bytes())
+            .unwrap();
+    }
+    fd
 }
 
 fn ping(h: &mut Host, to: Ipv4Addr, payload: &[u8]) {
@@ -288,6 +308,49 @@ fn every_drop_reason_has_a_scenario() {
         for _ in 0..300 {
             h.rx(h.eth0, &Ip::new(PEER, ME, 200, vec![0; 1000]).frame());
         }
+    });
+    // Multicast routing: a router whose daemon made eth0 vif 0 and eth1 vif 1.
+    let mc = |h: &mut Host, src: Ipv4Addr, dev: u32, ttl: u8, df: bool, len: usize| {
+        let mut p = Ip::udp(src, Ipv4Addr::new(239, 1, 1, 1), 9, &vec![0; len]);
+        p.eth_dst = EthernetAddress([1, 0, 0x5e, 1, 1, 1]);
+        p.ttl = ttl;
+        p.df = df;
+        h.rx(dev, &p.frame());
+    };
+    expect(&mut seen, R::IpmrNoOif, true, |h| {
+        let fd = mrouter(h, &[(1, 1)]);
+        mc(h, PEER, h.eth0, 1, false, 10);
+        let _ = fd;
+    });
+    expect(&mut seen, R::IpmrWrongVif, true, |h| {
+        mrouter(h, &[(1, 1)]);
+        mc(h, PEER, h.eth1, 64, false, 10);
+    });
+    expect(&mut seen, R::IpmrFragFails, true, |h| {
+        mrouter(h, &[(1, 1)]);
+        mc(h, PEER, h.eth0, 64, true, 1450);
+    });
+    expect(&mut seen, R::IpmrNoRoute, true, |h| {
+        let fd = mrouter(h, &[(2, 1)]);
+        // A tunnel to nowhere.
+        let t = VifCtl::tunnel(2, ME, Ipv4Addr::new(192, 0, 2, 1), 1);
+        h.s.ip_mroute_setsockopt(fd, MRT_ADD_VIF, &t.to_bytes())
+            .unwrap();
+        let m = MfcCtl::new(PEER, Ipv4Addr::new(239, 1, 1, 1), 0, &[(2, 1)]);
+        h.s.ip_mroute_setsockopt(fd, MRT_ADD_MFC, &m.to_bytes())
+            .unwrap();
+        mc(h, PEER, h.eth0, 64, false, 10);
+    });
+    expect(&mut seen, R::IpmrUnresQueue, true, |h| {
+        mrouter(h, &[]);
+        for _ in 0..5 {
+            mc(h, PEER, h.eth0, 64, false, 10);
+        }
+    });
+    expect(&mut seen, R::IpmrUnresExpired, true, |h| {
+        mrouter(h, &[]);
+        mc(h, PEER, h.eth0, 64, false, 10);
+        h.advance(Duration::from_secs(10));
     });
     // A full loopback backlog needs a burst of over 1000 looped packets inside one call,
     // which no traffic can make: stack/mod.rs tests it from inside (loopback_backlog_is_bounded).

@@ -65,6 +65,8 @@ impl fmt::Display for IpProtocol {
 pub const IPPROTO_IP: u8 = 0;
 pub const IPPROTO_ICMP: u8 = 1;
 pub const IPPROTO_IGMP: u8 = 2;
+/// IP in IP (RFC 2003): the IPIP tunnels of multicast routing.
+pub const IPPROTO_IPIP: u8 = 4;
 pub use crate::tcp::IPPROTO_TCP;
 pub use crate::udp::{IPPROTO_UDP, IPPROTO_UDPLITE};
 pub const IPPROTO_DCCP: u8 = 33;

@@ -110,7 +110,7 @@ impl Stack {
 
 /// Linux include/net/ip.h ip_decrease_ttl(): TTL - 1 with an incremental checksum update
 /// (RFC 1624). The caller checked TTL > 1.
-fn ip_decrease_ttl(skb: &mut SkBuff) {
+pub(crate) fn ip_decrease_ttl(skb: &mut SkBuff) {
     let Some(hdr) = skb.network_header_bytes_mut() else {
         return;
     };

@@ -193,10 +193,15 @@ impl Stack {
         }
     }
 
-    /// Linux ip_route_input_noref(): the FIB decides (martians included).
+    /// Linux ip_route_input_noref(): the FIB decides (martians included). Multicast
+    /// routes are not cached (as in Linux): they depend on the protocol and the device's
+    /// source filter.
     #[inline]
     fn ip_route_input_noref(&mut self, h: &IpHdr, iif: u32) -> Result<DstEntry, DropReason> {
         stage!(self, "ip_route_input_noref");
+        if h.daddr.is_multicast() {
+            return self.ip_route_input_mc(h, iif);
+        }
         let key = DstKey {
             daddr: h.daddr,
             saddr: h.saddr,
@@ -223,13 +228,18 @@ impl Stack {
             key.daddr == Ipv4Addr::new(224, 0, 0, 1) || self.mc_joined(key.dev, key.daddr);
         self.fib
             .ip_route_input(key.daddr, key.saddr, key.tos, key.dev, mc_member)
-            .map_err(|e| match e {
-                RouteInputError::MartianSource => DropReason::IpInvalidSource,
-                RouteInputError::RpFilter => DropReason::IpRpFilter,
-                RouteInputError::MartianDestination | RouteInputError::Inval => {
-                    DropReason::IpInvalidDest
-                }
-            })
+            .map_err(route_input_reason)
+    }
+
+    /// The multicast branch of Linux ip_route_input_rcu(): ip_check_mc_rcu() (the
+    /// membership, the device's source filter unless IGMP), then the FIB.
+    #[cold]
+    #[inline(never)]
+    fn ip_route_input_mc(&mut self, h: &IpHdr, iif: u32) -> Result<DstEntry, DropReason> {
+        let our = self.mc.ip_check_mc(iif, h.daddr, h.saddr, h.protocol);
+        self.fib
+            .ip_route_input(h.daddr, h.saddr, h.tos, iif, our)
+            .map_err(route_input_reason)
     }
 
     /// Linux ip_rcv_options(): ip_options_compile() for a received packet (a bad option
@@ -283,12 +293,13 @@ impl Stack {
     /// Linux dst_input(): the route's input action.
     #[inline(always)]
     fn dst_input(&mut self, skb: SkBuff, dst: &DstEntry) {
-        if dst.flags.contains(RtFlags::LOCAL) {
+        if dst.flags.contains(RtFlags::LOCAL) && dst.input != DstInput::MrInput {
             return self.ip_local_deliver(skb, dst);
         }
         match dst.input {
             DstInput::LocalDeliver => self.ip_local_deliver(skb, dst),
             DstInput::Forward => self.ip_forward(skb, dst),
+            DstInput::MrInput => self.ip_mr_input(skb, dst),
             DstInput::Error(e) => self.ip_error(skb, dst, e),
             DstInput::Discard => self.kfree_skb(skb, DropReason::IpInvalidDest),
         }
@@ -392,6 +403,15 @@ impl Stack {
                 self.kfree_skb(skb, DropReason::IpNoproto);
             }
         }
+    }
+}
+
+/// The drop reason of a refused input route.
+fn route_input_reason(e: RouteInputError) -> DropReason {
+    match e {
+        RouteInputError::MartianSource => DropReason::IpInvalidSource,
+        RouteInputError::RpFilter => DropReason::IpRpFilter,
+        RouteInputError::MartianDestination | RouteInputError::Inval => DropReason::IpInvalidDest,
     }
 }
 

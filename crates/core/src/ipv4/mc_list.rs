@@ -466,6 +466,21 @@ pub struct McState {
     pub timers: TimerQueue<McTimer>,
 }
 
+impl McState {
+    /// Whether a datagram from `src` to `group` is ours on `ifindex`: the group is joined
+    /// there (224.0.0.1 always is) and, unless it is IGMP or has no source, the device's
+    /// source filter admits `src`. Linux ip_check_mc_rcu().
+    pub fn ip_check_mc(&self, ifindex: u32, group: Ipv4Addr, src: Ipv4Addr, proto: u8) -> bool {
+        if group == IGMP_ALL_HOSTS {
+            return true;
+        }
+        let Some(im) = self.devs.get(&ifindex).and_then(|d| d.find(group)) else {
+            return false;
+        };
+        proto == skiff_wire::ipv4::IPPROTO_IGMP || src.is_unspecified() || im.source_allowed(src)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -362,10 +362,10 @@ impl Stack {
         }
     }
 
-    /// Linux dst_output(): every route's output is ip_output() here (multicast
-    /// forwarding comes with its own issue).
+    /// Linux dst_output(): multicast and broadcast routes take ip_mc_output(), the
+    /// others ip_output().
     #[inline(always)]
-    fn dst_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+    pub(crate) fn dst_output(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
         if dst.flags.contains(RtFlags::MULTICAST) || dst.flags.contains(RtFlags::BROADCAST) {
             return self.ip_mc_output(skb, dst);
         }

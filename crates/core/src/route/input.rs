@@ -13,7 +13,8 @@ type Validated = Result<bool, RouteInputError>;
 
 impl Fib {
     /// Resolves the route of a received packet. `mc_member`: the input device has joined
-    /// `daddr` (ip_check_mc_rcu(); the caller knows the memberships, 224.0.0.1 always).
+    /// `daddr` and its source filter admits `saddr` (ip_check_mc_rcu(); the caller knows
+    /// the memberships, 224.0.0.1 always).
     /// Linux ip_route_input_noref() → ip_route_input_rcu() → ip_route_input_slow() /
     /// ip_route_input_mc().
     pub fn ip_route_input(
@@ -82,9 +83,12 @@ impl Fib {
         }
     }
 
-    /// Linux ip_route_input_mc() with ip_mc_validate_source(). Deviation: without the
-    /// protocol, a 0.0.0.0 source is accepted for link-local groups only (Linux also
-    /// accepts it for IGMP to any group).
+    /// Linux ip_route_input_rcu()'s multicast branch, ip_route_input_mc() with
+    /// ip_mc_validate_source(): a group the device joined is delivered locally; with
+    /// IN_DEV_MFORWARD and a group beyond 224.0.0.0/24, the route's input is ip_mr_input()
+    /// (which delivers locally too when `our`). Deviation: without the protocol, a 0.0.0.0
+    /// source is accepted for link-local groups only (Linux also accepts it for IGMP to
+    /// any group).
     fn ip_route_input_mc(
         &self,
         d: u32,
@@ -92,7 +96,8 @@ impl Fib {
         dev: &FibDevice,
         our: bool,
     ) -> Result<DstEntry, RouteInputError> {
-        if !our || ipv4_is_multicast(s) || ipv4_is_lbcast(s) {
+        let mforward = !ipv4_is_local_multicast(d) && dev.mc_forwarding;
+        if !(our || mforward) || ipv4_is_multicast(s) || ipv4_is_lbcast(s) {
             return Err(RouteInputError::Inval);
         }
         if ipv4_is_loopback(s) && !dev.route_localnet {
@@ -109,11 +114,19 @@ impl Fib {
             })?;
         }
         inc(&self.stats.in_slow_mc);
-        let flags = RtFlags::MULTICAST | RtFlags::LOCAL;
+        let flags = if our {
+            RtFlags::MULTICAST | RtFlags::LOCAL
+        } else {
+            RtFlags::MULTICAST
+        };
         let (lo, lo_mtu) = self.loopback_dev();
         Ok(DstEntry {
             rt_type: RouteType::Multicast,
-            input: DstInput::LocalDeliver,
+            input: if mforward {
+                DstInput::MrInput
+            } else {
+                DstInput::LocalDeliver
+            },
             flags,
             dev: lo,
             iif: dev.ifindex,

@@ -189,6 +189,9 @@ pub struct FibDevice {
     pub rp_filter: u8,
     /// Effective `bc_forwarding` (all AND dev, IN_DEV_BFORWARD()).
     pub bc_forwarding: bool,
+    /// Effective `mc_forwarding` (all AND dev, IN_DEV_MFORWARD()): the device is a vif
+    /// of an active multicast routing table (`ipv4/ipmr.rs`).
+    pub mc_forwarding: bool,
 }
 
 impl FibDevice {
@@ -207,6 +210,7 @@ impl FibDevice {
             route_localnet: false,
             rp_filter: 0,
             bc_forwarding: false,
+            mc_forwarding: false,
         }
     }
 }
@@ -307,6 +311,9 @@ pub enum DstInput {
     LocalDeliver,
     /// ip_forward().
     Forward,
+    /// ip_mr_input(): multicast forwarding (`ipv4/ipmr.rs`), local delivery beside it
+    /// when the route is also RTCF_LOCAL.
+    MrInput,
     /// ip_error(): ENETUNREACH, EHOSTUNREACH, EACCES or EINVAL.
     Error(RouteError),
     /// dst_discard(): an output route that does not loop back.

@@ -362,6 +362,8 @@ impl Stack {
     /// close(): a corked datagram is discarded, the port and memberships released.
     pub fn close(&mut self, fd: SockFd) -> Result<(), SockError> {
         let kind = self.socks.get(fd)?.kind;
+        // mrtsock_destruct(): closing the mroute socket tears the table down.
+        self.mrtsock_destruct(fd);
         if kind == Kind::Raw {
             self.socks.raw.retain(|&i| i != fd.0);
             self.socks.ra_chain.retain(|&i| i != fd.0);

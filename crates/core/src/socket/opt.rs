@@ -412,7 +412,7 @@ impl Stack {
     }
 
     /// Linux ip_ra_control(): joins or leaves the router alert chain.
-    fn ip_ra_control(&mut self, fd: SockFd, on: bool) -> Result<(), SockError> {
+    pub(crate) fn ip_ra_control(&mut self, fd: SockFd, on: bool) -> Result<(), SockError> {
         let s = self.socks.get(fd)?;
         if s.kind != Kind::Raw || s.protocol == wire::IPPROTO_RAW {
             return Err(SockError::Inval);

@@ -187,6 +187,9 @@ impl Stack {
     /// device's forwarding, and new devices start with it (Linux devinet_sysctl_forward()
     /// → inet_forward_change()); `conf.DEV.forwarding` sets one device's.
     pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        if self.mc_forwarding_sysctl(name)?.is_some() {
+            return Err(ConfigError::Sysctl(SysctlError::ReadOnly(name.to_string())));
+        }
         match self.sysctl_name(name)? {
             Some(ifindex) => {
                 let on = parse_forwarding(name, value)?;
@@ -210,6 +213,9 @@ impl Stack {
 
     /// A sysctl's value as `sysctl` prints it, per-device `conf.DEV.forwarding` included.
     pub fn sysctl_value(&self, name: &str) -> Result<String, ConfigError> {
+        if let Some(v) = self.mc_forwarding_sysctl(name)? {
+            return Ok(v.to_string());
+        }
         match self.sysctl_name(name)? {
             Some(ifindex) => Ok(u8::from(self.dev_forwarding(ifindex)).to_string()),
             None => self.sysctl.render(name).map_err(ConfigError::Sysctl),
@@ -221,6 +227,12 @@ impl Stack {
     pub fn check_sysctls(&self, writes: &[(&str, &str)]) -> Result<(), (usize, ConfigError)> {
         let mut check = self.sysctl.clone();
         for (i, &(name, value)) in writes.iter().enumerate() {
+            if let Ok(Some(_)) = self.mc_forwarding_sysctl(name) {
+                return Err((
+                    i,
+                    ConfigError::Sysctl(SysctlError::ReadOnly(name.to_string())),
+                ));
+            }
             let done = match self.sysctl_name(name) {
                 Ok(Some(_)) => parse_forwarding(name, value).map(|_| ()),
                 Ok(None) => check.set(name, value).map_err(ConfigError::Sysctl),
@@ -234,6 +246,23 @@ impl Stack {
     /// Linux IN_DEV_FORWARD(): whether `ifindex` forwards (its `conf.DEV.forwarding`).
     pub fn dev_forwarding(&self, ifindex: u32) -> bool {
         self.fib.device(ifindex).is_some_and(|d| d.forwarding)
+    }
+
+    /// `[net.ipv4.]conf.{all,DEV}.mc_forwarding`: its value (read-only; MRT_INIT raises
+    /// `all`, each vif its device's, as Linux counts them), `None` for another name.
+    fn mc_forwarding_sysctl(&self, name: &str) -> Result<Option<u32>, ConfigError> {
+        let short = name.strip_prefix("net.ipv4.").unwrap_or(name);
+        let dev = short
+            .strip_prefix("conf.")
+            .and_then(|r| r.strip_suffix(".mc_forwarding"));
+        match dev {
+            None => Ok(None),
+            Some("all") => Ok(Some(self.ipmr.all_mc_forwarding)),
+            Some(dev) => match self.dev_by_name(dev) {
+                Some(d) => Ok(Some(self.ipmr.dev_mc_forwarding(d.ifindex))),
+                None => Err(ConfigError::Sysctl(SysctlError::NoEntry(name.to_string()))),
+            },
+        }
     }
 
     /// The device a `[net.ipv4.]conf.DEV.forwarding` name is about; `None` for any other
@@ -274,6 +303,7 @@ impl Stack {
             route_localnet: s.route_localnet == 1,
             rp_filter: s.rp_filter,
             bc_forwarding: s.bc_forwarding == 1,
+            mc_forwarding: self.ipmr.dev_mforward(ifindex),
         };
         self.fib.set_device(fdev);
     }

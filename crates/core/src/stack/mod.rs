@@ -90,6 +90,8 @@ pub struct Stack {
     /// Multicast memberships per device and the IGMP timers (ipv4/mc_list.rs), with a
     /// random stream of their own for report delays.
     pub(crate) mc: crate::ipv4::mc_list::McState,
+    /// The multicast routing table (`ipv4/ipmr.rs`).
+    pub(crate) ipmr: crate::ipv4::ipmr::MrTable,
     pub(crate) mc_rng: Prng,
     /// CAP_NET_RAW: SOCK_RAW, SO_MARK and high SO_PRIORITY are allowed.
     pub(crate) cap_net_raw: bool,
@@ -147,6 +149,7 @@ impl Stack {
             ipfrags,
             socks: crate::socket::Sockets::new(&mut Prng::new(config.seed ^ 0x736f_636b)),
             mc: Default::default(),
+            ipmr: Default::default(),
             mc_rng: Prng::new(config.seed ^ 0x6967_6d70),
             cap_net_raw: config.cap_net_raw,
             backlog: VecDeque::new(),
@@ -258,6 +261,7 @@ impl Stack {
             self.ipfrags.next_deadline(),
             self.fib.exceptions_deadline(),
             self.igmp_next_deadline(),
+            self.ipmr.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -265,7 +269,7 @@ impl Stack {
     }
 
     /// Runs every timer due at `now`: neighbour probes and failures, reassembly expiry,
-    /// path MTU expiry, IGMP reports.
+    /// path MTU expiry, IGMP reports, unresolved multicast routes.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         self.fib.rt_exceptions_expire(now);
@@ -276,6 +280,7 @@ impl Stack {
         self.neigh_actions = actions;
         self.ip_expire(now);
         self.igmp_timers(now);
+        self.ipmr_expire_process(now);
         self.trace_end();
         self.process_backlog();
     }
