@@ -667,3 +667,83 @@ fn group_and_source_specific_query() {
         vec![Msg::V3(vec![rec(RecordType::ModeIsExclude, G2, &[S1])])]
     );
 }
+
+/// Linux ip_mc_down() / ip_mc_up() on NETDEV_DOWN / NETDEV_UP: down keeps the
+/// memberships (224.0.0.1 goes) but stops every report and timer; up announces them
+/// again as igmp_group_added() does, qrv (2) times: TO_EX {} for the any-source group,
+/// ALLOW {S1} for the INCLUDE one (its sources back from the tomb, igmpv3_del_delrec()).
+#[test]
+fn device_down_stops_reports_and_up_announces_memberships_again() {
+    let mut h = Host::new(false);
+    let fd = udp_bound(&mut h, 5000);
+    join(&mut h, fd, G);
+    let req = IpMreqSource {
+        multiaddr: G2,
+        interface: ME,
+        sourceaddr: S1,
+    };
+    h.s.setsockopt(fd, SockOpt::AddSourceMembership(req))
+        .unwrap();
+    assert_eq!(run(&mut h, Duration::from_secs(5)).len(), 2);
+    // A general query is pending when the device goes down.
+    query(&mut h, ALL_HOSTS, v3_query(Ipv4Addr::UNSPECIFIED, 100, &[]));
+    assert!(h.s.poll_timeout().is_some());
+    h.s.set_up(h.eth0, false).unwrap();
+    // No IGMP timer left: only the neighbour table's (the query's sender) is pending.
+    assert_eq!(h.s.poll_timeout(), h.s.neigh.poll_timeout());
+    assert_eq!(run(&mut h, Duration::from_secs(600)), vec![]);
+    assert_eq!(h.tx(), vec![]);
+    // Joins and leaves on a down device send nothing either.
+    leave(&mut h, fd, G);
+    join(&mut h, fd, G);
+    assert_eq!(run(&mut h, Duration::from_secs(600)), vec![]);
+    // The memberships stay; the device's own 224.0.0.1 does not.
+    let igmp = h.s.render_igmp();
+    assert!(igmp.contains("2\teth0      :     2      V3\n"), "{igmp}");
+    let eth0 = igmp.split("eth0").nth(1).unwrap();
+    assert!(!eth0.contains("010000E0"), "{igmp}");
+    h.s.set_up(h.eth0, true).unwrap();
+    let t0 = h.now;
+    let got = run(&mut h, Duration::from_secs(5));
+    let want = Msg::V3(vec![
+        rec(RecordType::ChangeToExclude, G, &[]),
+        rec(RecordType::AllowNewSources, G2, &[S1]),
+    ]);
+    assert_eq!(msgs(&got), vec![want.clone(), want]);
+    assert!(got[0].0 - t0 <= Duration::from_millis(3));
+    assert!(got[1].0 - got[0].0 <= Duration::from_millis(1002));
+    assert_eq!(run(&mut h, Duration::from_secs(600)), vec![]);
+    let igmp = h.s.render_igmp();
+    assert!(igmp.contains("2\teth0      :     3      V3\n"), "{igmp}");
+    assert!(igmp.split("eth0").nth(1).unwrap().contains("010000E0"));
+    // The filters survived: S1 still reaches the socket, S2 does not reach G2.
+    assert!(
+        h.s.render_mcfilter()
+            .contains(" 0xef090909 0x0a000007      1      0\n")
+    );
+    // Up again while up, or down while down, does nothing.
+    h.s.set_up(h.eth0, true).unwrap();
+    assert_eq!(run(&mut h, Duration::from_secs(5)), vec![]);
+}
+
+/// In v2 mode (a v2 querier heard) down sends no leave on the down device, and up
+/// reports the group again twice (igmp_group_added() → igmp_start_timer(1 jiffy)).
+#[test]
+fn device_down_up_in_v2_mode_reports_again() {
+    let mut h = Host::new(false);
+    let fd = udp_bound(&mut h, 5000);
+    query(&mut h, ALL_HOSTS, v12_query(Ipv4Addr::UNSPECIFIED, 100));
+    join(&mut h, fd, G);
+    assert_eq!(
+        msgs(&run(&mut h, Duration::from_secs(20))),
+        vec![Msg::V2(G), Msg::V2(G)]
+    );
+    h.s.set_up(h.eth0, false).unwrap();
+    assert_eq!(run(&mut h, Duration::from_secs(20)), vec![]);
+    assert_eq!(h.tx(), vec![]);
+    h.s.set_up(h.eth0, true).unwrap();
+    let t0 = h.now;
+    let got = run(&mut h, Duration::from_secs(20));
+    assert_eq!(msgs(&got), vec![Msg::V2(G), Msg::V2(G)]);
+    assert!(got[0].0 - t0 <= Duration::from_millis(3));
+}

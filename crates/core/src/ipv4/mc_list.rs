@@ -415,6 +415,9 @@ pub struct McDev {
     pub mr_ifc_count: u8,
     pub ifc_timer: Option<TimerId>,
     pub gq_timer: Option<TimerId>,
+    /// The device's own hold on 224.0.0.1 (taken by ip_mc_up(), given back by
+    /// ip_mc_down()).
+    pub mc_up: bool,
 }
 
 /// Linux IGMP_QUERY_INTERVAL, IGMP_QUERY_RESPONSE_INTERVAL (ms).
@@ -436,6 +439,7 @@ impl McDev {
             mr_ifc_count: 0,
             ifc_timer: None,
             gq_timer: None,
+            mc_up: true,
         }
     }
 

@@ -119,10 +119,11 @@ impl Stack {
         self.dev(ifindex).map_or("?", |d| d.name.as_str())
     }
 
-    /// `ip link set DEV up|down`. Down flushes the device's neighbours and queue.
+    /// `ip link set DEV up|down`. Down flushes the device's neighbours and queue and stops
+    /// its IGMP reports; up announces its memberships again.
     pub fn set_up(&mut self, ifindex: u32, up: bool) -> Result<(), ConfigError> {
         let dev = self.dev_mut(ifindex).ok_or(ConfigError::NoDevice)?;
-        dev.up = up;
+        let was_up = core::mem::replace(&mut dev.up, up);
         let dropped: Vec<SkBuff> = if up {
             Vec::new()
         } else {
@@ -141,6 +142,12 @@ impl Stack {
             self.neigh_actions = actions;
         }
         self.sync_fib_device(ifindex, None);
+        // Linux inetdev_event(): NETDEV_UP → ip_mc_up(), NETDEV_DOWN → ip_mc_down().
+        match (was_up, up) {
+            (false, true) => self.ip_mc_up(ifindex),
+            (true, false) => self.ip_mc_down(ifindex),
+            _ => {}
+        }
         Ok(())
     }
 
