@@ -747,3 +747,114 @@ fn device_down_up_in_v2_mode_reports_again() {
     assert_eq!(msgs(&got), vec![Msg::V2(G), Msg::V2(G)]);
     assert!(got[0].0 - t0 <= Duration::from_millis(3));
 }
+
+/// getsockopt(IP_MSFILTER) and getsockopt(MCAST_MSFILTER): Linux ip_mc_msfget() and
+/// ip_mc_gsfget() copy at most the caller's numsrc sources, report the real count and
+/// set optlen to IP_MSFILTER_SIZE / GROUP_FILTER_SIZE of the sources copied; EINVAL below
+/// the fixed part, for another family or a non-multicast group; ENODEV for an unknown
+/// interface address; EADDRNOTAVAIL without a join (MCAST_MSFILTER: on exactly that index).
+#[test]
+fn msfilter_getsockopt_truncates_and_reports_the_real_count() {
+    let mut h = Host::new(false);
+    let a = udp_bound(&mut h, 6000);
+    for s in [S1, S2] {
+        let req = IpMreqSource {
+            multiaddr: G,
+            interface: ME,
+            sourceaddr: s,
+        };
+        h.s.setsockopt(a, SockOpt::AddSourceMembership(req))
+            .unwrap();
+    }
+    join(&mut h, a, G2);
+    let ip = |group, interface, numsrc| MsfilterGet::Ip {
+        multiaddr: group,
+        interface,
+        numsrc,
+    };
+    let reply = |fmode, numsrc, sources: &[Ipv4Addr], optlen| MsfilterReply {
+        fmode,
+        numsrc,
+        sources: sources.to_vec(),
+        optlen,
+    };
+    let get = |h: &mut Host, optlen, q| h.s.getsockopt_msfilter(a, optlen, q);
+    assert_eq!(
+        get(&mut h, 20, ip(G, ME, 1)),
+        Ok(reply(SfMode::Include, 2, &[S1], 20))
+    );
+    assert_eq!(
+        get(&mut h, 16, ip(G, ME, 0)),
+        Ok(reply(SfMode::Include, 2, &[], 16))
+    );
+    assert_eq!(
+        get(&mut h, 64, ip(G, ME, 10)),
+        Ok(reply(SfMode::Include, 2, &[S1, S2], 24))
+    );
+    assert_eq!(
+        get(&mut h, 16, ip(G2, ME, 4)),
+        Ok(reply(SfMode::Exclude, 0, &[], 16))
+    );
+    assert_eq!(get(&mut h, 15, ip(G, ME, 0)), Err(SockError::Inval));
+    assert_eq!(get(&mut h, 16, ip(S1, ME, 0)), Err(SockError::Inval));
+    let other = Ipv4Addr::new(239, 4, 4, 4);
+    assert_eq!(
+        get(&mut h, 16, ip(other, ME, 0)),
+        Err(SockError::AddrNotAvail)
+    );
+    let not_ours = Ipv4Addr::new(10, 9, 9, 9);
+    assert_eq!(get(&mut h, 16, ip(G, not_ours, 0)), Err(SockError::NoDev));
+
+    let gf = |ifindex, family, group, numsrc| MsfilterGet::Group {
+        ifindex,
+        family,
+        group,
+        numsrc,
+    };
+    let eth0 = h.eth0;
+    assert_eq!(
+        get(&mut h, GROUP_FILTER_SIZE0, gf(eth0, AF_INET, G, 1)),
+        Ok(reply(SfMode::Include, 2, &[S1], 144 + 128))
+    );
+    assert_eq!(
+        get(&mut h, 1000, gf(eth0, AF_INET, G, 2)),
+        Ok(reply(SfMode::Include, 2, &[S1, S2], 144 + 2 * 128))
+    );
+    assert_eq!(
+        get(&mut h, 144, gf(eth0, AF_INET, G2, 3)),
+        Ok(reply(SfMode::Exclude, 0, &[], 144))
+    );
+    assert_eq!(
+        get(&mut h, 143, gf(eth0, AF_INET, G, 1)),
+        Err(SockError::Inval)
+    );
+    assert_eq!(
+        get(&mut h, 144, gf(eth0, AF_INET6, G, 1)),
+        Err(SockError::Inval)
+    );
+    assert_eq!(
+        get(&mut h, 144, gf(eth0, AF_INET, S1, 1)),
+        Err(SockError::Inval)
+    );
+    // The index must be the join's: 0 does not pick a device here.
+    assert_eq!(
+        get(&mut h, 144, gf(0, AF_INET, G, 1)),
+        Err(SockError::AddrNotAvail)
+    );
+    assert_eq!(
+        get(&mut h, 144, gf(eth0, AF_INET, other, 1)),
+        Err(SockError::AddrNotAvail)
+    );
+    // IP_MSFILTER set, then read back.
+    let msf = IpMsfilter {
+        multiaddr: G2,
+        interface: ME,
+        fmode: SfMode::Exclude,
+        sources: vec![S2],
+    };
+    h.s.setsockopt(a, SockOpt::MsFilter(msf)).unwrap();
+    assert_eq!(
+        get(&mut h, 20, ip(G2, ME, 1)),
+        Ok(reply(SfMode::Exclude, 1, &[S2], 20))
+    );
+}
