@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use core::time::Duration;
+use skiff_core::errno::Errno;
 use skiff_core::socket::*;
 use skiff_core::time::Instant;
 use skiff_wire::Ipv4Addr;
@@ -857,4 +858,67 @@ fn msfilter_getsockopt_truncates_and_reports_the_real_count() {
         get(&mut h, 20, ip(G2, ME, 1)),
         Ok(reply(SfMode::Exclude, 1, &[S2], 20))
     );
+}
+
+/// Per-device IGMP sysctls (Linux `in_dev->cnf`): `conf.DEV.force_igmp_version` forces
+/// the version on that device only (IGMP_V2_SEEN() reads conf.all or the device's);
+/// `conf.DEV.igmpv{2,3}_unsolicited_report_interval` space that device's repeats (0 is one
+/// jiffy, unsolicited_report_interval()); unset, a device shows the stack-wide value.
+#[test]
+fn per_device_igmp_sysctls() {
+    let mut h = Host::new(false);
+    let fd = udp_bound(&mut h, 5000);
+    let v = |h: &Host, n: &str| h.s.sysctl_value(n).unwrap();
+    assert_eq!(
+        v(&h, "net.ipv4.conf.eth0.igmpv3_unsolicited_report_interval"),
+        "1000"
+    );
+    assert_eq!(
+        v(&h, "conf.eth0.igmpv2_unsolicited_report_interval"),
+        "10000"
+    );
+    assert_eq!(v(&h, "conf.eth0.force_igmp_version"), "0");
+    h.s.set_sysctl("net.ipv4.conf.eth0.igmpv3_unsolicited_report_interval", "0")
+        .unwrap();
+    assert_eq!(v(&h, "conf.eth0.igmpv3_unsolicited_report_interval"), "0");
+    assert_eq!(v(&h, "conf.lo.igmpv3_unsolicited_report_interval"), "1000");
+    assert_eq!(v(&h, "conf.all.igmpv3_unsolicited_report_interval"), "1000");
+    join(&mut h, fd, G);
+    let got = run(&mut h, Duration::from_secs(5));
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].0 - got[0].0, Duration::from_millis(2));
+    // v2 forced on eth0 alone, its v2 interval one jiffy.
+    h.s.set_sysctl("conf.eth0.force_igmp_version", "2").unwrap();
+    h.s.set_sysctl("conf.eth0.igmpv2_unsolicited_report_interval", "0")
+        .unwrap();
+    assert_eq!(v(&h, "conf.eth0.force_igmp_version"), "2");
+    assert_eq!(v(&h, "conf.all.force_igmp_version"), "0");
+    assert_eq!(v(&h, "conf.lo.force_igmp_version"), "0");
+    assert!(h.s.render_igmp().contains("eth0      :     2      V2\n"));
+    assert!(h.s.render_igmp().contains("lo        :     1      V3\n"));
+    join(&mut h, fd, G2);
+    let got = run(&mut h, Duration::from_secs(5));
+    assert_eq!(msgs(&got), vec![Msg::V2(G2), Msg::V2(G2)]);
+    assert_eq!(got[1].0 - got[0].0, Duration::from_millis(2));
+    // Back to v3 when the device's force is cleared.
+    h.s.set_sysctl("conf.eth0.force_igmp_version", "0").unwrap();
+    assert!(h.s.render_igmp().contains("eth0      :     3      V3\n"));
+    // Bad values and unknown devices are refused, by set_sysctl and check_sysctls alike.
+    let bad = [
+        ("conf.eth0.igmpv2_unsolicited_report_interval", "-1"),
+        ("conf.eth0.igmpv3_unsolicited_report_interval", "2147483648"),
+        ("conf.eth0.force_igmp_version", "x"),
+        ("conf.eth9.force_igmp_version", "1"),
+    ];
+    for (name, value) in bad {
+        let e = h.s.set_sysctl(name, value).unwrap_err();
+        assert_eq!(h.s.check_sysctls(&[(name, value)]), Err((0, e.clone())));
+        let want = if name.contains("eth9") {
+            Errno::NoEnt
+        } else {
+            Errno::Inval
+        };
+        assert_eq!(e.as_errno(), want, "{name}={value}");
+    }
+    assert_eq!(v(&h, "conf.eth0.igmpv3_unsolicited_report_interval"), "0");
 }

@@ -61,9 +61,16 @@ impl Stack {
         }
     }
 
-    /// Linux IGMP_V1_SEEN(): forced, or a v1 querier heard within its timeout.
+    /// The device's own IGMP sysctls (`conf.DEV.*`).
+    pub(crate) fn igmp_devconf(&self, ifindex: u32) -> super::mc_list::IgmpDevConf {
+        self.mc.devconf.get(&ifindex).copied().unwrap_or_default()
+    }
+
+    /// Linux IGMP_V1_SEEN(): forced (conf.all or conf.DEV), or a v1 querier heard within
+    /// its timeout.
     pub(crate) fn igmp_v1_seen(&self, ifindex: u32) -> bool {
         self.sysctl.force_igmp_version == 1
+            || self.igmp_devconf(ifindex).force_igmp_version == 1
             || self
                 .mc
                 .devs
@@ -75,6 +82,7 @@ impl Stack {
     /// Linux IGMP_V2_SEEN().
     pub(crate) fn igmp_v2_seen(&self, ifindex: u32) -> bool {
         self.sysctl.force_igmp_version == 2
+            || self.igmp_devconf(ifindex).force_igmp_version == 2
             || self
                 .mc
                 .devs
@@ -83,12 +91,16 @@ impl Stack {
                 .is_some_and(|t| self.now < t)
     }
 
-    /// Linux unsolicited_report_interval(), in ms (at least one jiffy).
+    /// Linux unsolicited_report_interval(), in ms (at least one jiffy): the device's
+    /// `conf.DEV.igmpv{2,3}_unsolicited_report_interval`.
     fn unsolicited_report_interval(&self, ifindex: u32) -> u64 {
+        let conf = self.igmp_devconf(ifindex);
         let ms = if self.igmp_v1_seen(ifindex) || self.igmp_v2_seen(ifindex) {
-            self.sysctl.igmpv2_unsolicited_report_interval
+            conf.igmpv2_unsolicited_report_interval
+                .unwrap_or(self.sysctl.igmpv2_unsolicited_report_interval)
         } else {
-            self.sysctl.igmpv3_unsolicited_report_interval
+            conf.igmpv3_unsolicited_report_interval
+                .unwrap_or(self.sysctl.igmpv3_unsolicited_report_interval)
         };
         u64::from(ms).max(JIFFY_MS)
     }

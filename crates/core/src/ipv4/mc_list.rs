@@ -463,11 +463,23 @@ pub enum McTimer {
     Group(u32, Ipv4Addr),
 }
 
+/// A device's own IGMP sysctls (`conf.DEV.*`, Linux `in_dev->cnf`). An interval not set
+/// on the device is the stack-wide one (`conf.all.*`, which skiff applies to every
+/// device); `force_igmp_version` counts on either level, as in Linux IGMP_V1_SEEN().
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IgmpDevConf {
+    pub force_igmp_version: i32,
+    pub igmpv2_unsolicited_report_interval: Option<u32>,
+    pub igmpv3_unsolicited_report_interval: Option<u32>,
+}
+
 /// Every device's multicast state, and their timers.
 #[derive(Debug, Default)]
 pub struct McState {
     pub devs: BTreeMap<u32, McDev>,
     pub timers: TimerQueue<McTimer>,
+    /// The devices' own IGMP sysctls, for those that have any set.
+    pub devconf: BTreeMap<u32, IgmpDevConf>,
 }
 
 #[cfg(test)]
