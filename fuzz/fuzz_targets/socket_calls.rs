@@ -1,7 +1,10 @@
 //! The socket API with arbitrary arguments: sequences of socket(), bind(), connect(),
-//! sendmsg() (with control messages and flags), recvmsg(), setsockopt(), getsockopt(),
-//! close() and timer runs on one stack whose traffic loops back. No panic, and every
-//! socket's memory stays within the largest receive buffer plus one datagram.
+//! sendmsg() (with control messages and flags), recvmsg(), setsockopt() (the multicast
+//! memberships and source filters too), getsockopt() (IP_MSFILTER / MCAST_MSFILTER too),
+//! close(), IGMP queries and reports arriving on eth0, eth0 going down and up, IGMP
+//! sysctls, and timer runs, on one stack per input whose own traffic loops back. No
+//! panic, every socket's memory stays within the largest receive buffer plus one
+//! datagram, and a filter read copies no more sources than asked for.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,7 +12,41 @@ use skiff_core::socket::*;
 use skiff_core::time::Instant;
 use skiff_core::{Stack, StackConfig};
 use skiff_wire::Ipv4Addr;
+use skiff_wire::checksum::{csum_fold, csum_partial};
+use skiff_wire::ethernet::EthernetAddress;
+use skiff_wire::ipv4::Ipv4Packet;
 use std::net::SocketAddrV4;
+
+const MAC0: [u8; 6] = [2, 0, 0, 0, 0, 1];
+/// eth0's address; lo has 10.0.0.1.
+const ETH0_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+
+/// Groups to join: link-local ones (224.0.0.1 is never reported), two ordinary groups,
+/// and one that is no group at all.
+const GROUPS: [Ipv4Addr; 8] = [
+    Ipv4Addr::new(224, 1, 1, 0),
+    Ipv4Addr::new(224, 1, 1, 1),
+    Ipv4Addr::new(239, 1, 2, 3),
+    Ipv4Addr::new(232, 1, 1, 1),
+    Ipv4Addr::new(224, 0, 0, 1),
+    Ipv4Addr::new(224, 0, 0, 251),
+    Ipv4Addr::new(10, 0, 1, 1),
+    Ipv4Addr::UNSPECIFIED,
+];
+/// Sources and senders of IGMP messages.
+const SOURCES: [Ipv4Addr; 4] = [
+    Ipv4Addr::new(10, 0, 1, 2),
+    Ipv4Addr::new(10, 0, 1, 3),
+    Ipv4Addr::new(192, 0, 2, 1),
+    Ipv4Addr::UNSPECIFIED,
+];
+/// Interfaces by address for the multicast options.
+const IFADDRS: [Ipv4Addr; 4] = [
+    Ipv4Addr::UNSPECIFIED,
+    ETH0_ADDR,
+    Ipv4Addr::new(10, 0, 0, 1),
+    Ipv4Addr::new(10, 9, 9, 9),
+];
 
 const ADDRS: [Ipv4Addr; 6] = [
     Ipv4Addr::new(10, 0, 0, 1),
@@ -34,6 +71,32 @@ impl Input<'_> {
     fn i32(&mut self) -> i32 {
         i32::from_be_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
     }
+    fn group(&mut self) -> Ipv4Addr {
+        GROUPS[usize::from(self.u8()) % GROUPS.len()]
+    }
+    fn source(&mut self) -> Ipv4Addr {
+        SOURCES[usize::from(self.u8()) % SOURCES.len()]
+    }
+    fn ifaddr(&mut self) -> Ipv4Addr {
+        IFADDRS[usize::from(self.u8()) % IFADDRS.len()]
+    }
+    fn ifindex(&mut self) -> u32 {
+        u32::from(self.u8() % 4)
+    }
+    fn mreq_source(&mut self) -> IpMreqSource {
+        IpMreqSource {
+            multiaddr: self.group(),
+            interface: self.ifaddr(),
+            sourceaddr: self.source(),
+        }
+    }
+    fn group_source(&mut self) -> GroupSourceReq {
+        GroupSourceReq {
+            ifindex: self.ifindex(),
+            group: self.group(),
+            source: self.source(),
+        }
+    }
     fn addr(&mut self) -> SockAddr {
         match self.u8() % 8 {
             6 => SockAddr::Unspec,
@@ -43,9 +106,63 @@ impl Input<'_> {
     }
 }
 
+/// The multicast options, on fuzzed groups, interfaces and sources.
+fn mcast_opt(i: &mut Input<'_>) -> SockOpt {
+    let mreqn = |i: &mut Input<'_>| IpMreqn {
+        multiaddr: i.group(),
+        address: i.ifaddr(),
+        ifindex: i.ifindex(),
+    };
+    match i.u8() % 15 {
+        0 => SockOpt::AddMembership(mreqn(i)),
+        1 => SockOpt::DropMembership(mreqn(i)),
+        2 => SockOpt::AddSourceMembership(i.mreq_source()),
+        3 => SockOpt::DropSourceMembership(i.mreq_source()),
+        4 => SockOpt::BlockSource(i.mreq_source()),
+        5 => SockOpt::UnblockSource(i.mreq_source()),
+        6 => SockOpt::McastJoinGroup {
+            ifindex: i.ifindex(),
+            group: i.group(),
+        },
+        7 => SockOpt::McastLeaveGroup {
+            ifindex: i.ifindex(),
+            group: i.group(),
+        },
+        8 => SockOpt::McastJoinSourceGroup(i.group_source()),
+        9 => SockOpt::McastLeaveSourceGroup(i.group_source()),
+        10 => SockOpt::McastBlockSource(i.group_source()),
+        11 => SockOpt::McastUnblockSource(i.group_source()),
+        12 => SockOpt::MulticastAll(i.u8() & 1 != 0),
+        _ => {
+            let multiaddr = i.group();
+            let interface = i.ifaddr();
+            let fmode = if i.u8() & 1 != 0 {
+                SfMode::Exclude
+            } else {
+                SfMode::Include
+            };
+            // Past igmp_max_msf (10) too.
+            let n = usize::from(i.u8() % 14);
+            let sources = (0..n)
+                .map(|k| match i.u8() {
+                    b @ 0..=3 => SOURCES[usize::from(b)],
+                    b => Ipv4Addr::new(10, 0, 2, b.wrapping_add(k as u8)),
+                })
+                .collect();
+            SockOpt::MsFilter(IpMsfilter {
+                multiaddr,
+                interface,
+                fmode,
+                sources,
+            })
+        }
+    }
+}
+
 fn opt(i: &mut Input<'_>) -> SockOpt {
     let v = i.i32();
-    match i.u8() % 24 {
+    match i.u8() % 25 {
+        24 => mcast_opt(i),
         0 => SockOpt::Broadcast(v & 1 != 0),
         1 => SockOpt::ReuseAddr(v & 1 != 0),
         2 => SockOpt::ReusePort(v & 1 != 0),
@@ -123,6 +240,90 @@ const NAMES: [SockOptName; 12] = [
     SockOptName::HdrIncl,
 ];
 
+/// An IGMP message from the input arriving on eth0: `[kind][src][dst][len][bytes]`. The
+/// kind byte picks the IGMP type (query, v1/v2/v3 report, leave, or the fuzzed one),
+/// whether the checksum is fixed and whether the IP header carries Router Alert.
+fn igmp_frame(i: &mut Input<'_>) -> Vec<u8> {
+    let kind = i.u8();
+    let src = i.source();
+    let dst = match i.u8() % 4 {
+        0 => Ipv4Addr::new(224, 0, 0, 1),
+        1 => ETH0_ADDR,
+        _ => i.group(),
+    };
+    let len = usize::from(i.u8() % 64);
+    let mut igmp: Vec<u8> = (0..len).map(|_| i.u8()).collect();
+    if let Some(t) = igmp.first_mut() {
+        *t = match kind % 8 {
+            0..=2 => 0x11,
+            3 => 0x12,
+            4 => 0x16,
+            5 => 0x17,
+            6 => 0x22,
+            _ => *t,
+        };
+    }
+    if kind & 8 != 0 && igmp.len() >= 4 {
+        igmp[2..4].fill(0);
+        let c = !csum_fold(csum_partial(&igmp, 0));
+        igmp[2..4].copy_from_slice(&c.to_be_bytes());
+    }
+    let ra = kind & 16 != 0;
+    let hlen = if ra { 24 } else { 20 };
+    let mut ip = vec![0u8; hlen];
+    ip[0] = 0x40 | (hlen / 4) as u8;
+    ip[2..4].copy_from_slice(&((hlen + igmp.len()) as u16).to_be_bytes());
+    ip[8] = if kind & 32 != 0 { 1 } else { 64 };
+    ip[9] = 2;
+    ip[12..16].copy_from_slice(&src.octets());
+    ip[16..20].copy_from_slice(&dst.octets());
+    if ra {
+        ip[20..24].copy_from_slice(&[0x94, 4, 0, 0]);
+    }
+    ip.extend_from_slice(&igmp);
+    Ipv4Packet::new_unchecked(&mut ip[..]).fill_checksum();
+    let d = dst.octets();
+    let mac = if dst.is_multicast() {
+        [0x01, 0, 0x5e, d[1] & 0x7f, d[2], d[3]]
+    } else {
+        MAC0
+    };
+    let mut frame = Vec::with_capacity(14 + ip.len());
+    frame.extend_from_slice(&mac);
+    frame.extend_from_slice(&[2, 0, 0, 0, 9, 9, 0x08, 0x00]);
+    frame.extend_from_slice(&ip);
+    frame.resize(frame.len().max(60), 0);
+    frame
+}
+
+/// A filter read through getsockopt(IP_MSFILTER / MCAST_MSFILTER).
+fn msfilter_get(s: &mut Stack, fd: SockFd, i: &mut Input<'_>) {
+    let optlen = usize::from(i.u16() % 600);
+    let numsrc = u32::from(i.u8() % 16);
+    let (req, size0, each) = if i.u8() & 1 != 0 {
+        let req = MsfilterGet::Ip {
+            multiaddr: i.group(),
+            interface: i.ifaddr(),
+            numsrc,
+        };
+        (req, IP_MSFILTER_SIZE0, 4)
+    } else {
+        let req = MsfilterGet::Group {
+            ifindex: i.ifindex(),
+            family: if i.u8() & 1 != 0 { AF_INET } else { 10 },
+            group: i.group(),
+            numsrc,
+        };
+        (req, GROUP_FILTER_SIZE0, 128)
+    };
+    if let Ok(r) = s.getsockopt_msfilter(fd, optlen, req) {
+        assert!(optlen >= size0);
+        assert_eq!(r.sources.len(), r.numsrc.min(numsrc) as usize);
+        assert_eq!(r.optlen, size0 + r.sources.len() * each);
+        assert!(r.numsrc <= 10, "igmp_max_msf");
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut s = Stack::new(StackConfig {
         cap_net_raw: data.first().is_some_and(|b| b & 1 != 0),
@@ -130,6 +331,9 @@ fuzz_target!(|data: &[u8]| {
     });
     s.set_mtu(1, 1500).unwrap();
     s.add_addr(1, Ipv4Addr::new(10, 0, 0, 1), 32).unwrap();
+    let eth0 = s.add_device("eth0", EthernetAddress(MAC0), 1500).unwrap();
+    s.set_up(eth0, true).unwrap();
+    s.add_addr(eth0, ETH0_ADDR, 24).unwrap();
     let mut now = Instant::from_secs(1);
     let mut fds: Vec<SockFd> = Vec::new();
     let mut input = Input(data);
@@ -144,7 +348,7 @@ fuzz_target!(|data: &[u8]| {
             .get(usize::from(input.u8()) % fds.len().max(1))
             .copied()
             .unwrap_or(SockFd::default());
-        match op % 9 {
+        match op % 12 {
             0 => {
                 let (f, t, p) = match input.u8() % 4 {
                     0 => (AF_INET, SOCK_DGRAM, 0),
@@ -201,8 +405,36 @@ fuzz_target!(|data: &[u8]| {
                     fds.retain(|&f| f != fd);
                 }
             }
-            _ => {
+            8 => {
                 now = now.saturating_add(core::time::Duration::from_millis(u64::from(input.u16()) * 10));
+                s.handle_timeout(now);
+            }
+            9 => {
+                let frame = igmp_frame(&mut input);
+                let Some(mut skb) = s.alloc_skb(frame.len()) else { return };
+                skb.put_slice(&frame).unwrap();
+                s.netif_receive(now, eth0, skb);
+            }
+            10 => match input.u8() % 4 {
+                0 => {
+                    let up = s.dev(eth0).is_some_and(|d| d.up);
+                    s.set_up(eth0, !up).unwrap();
+                }
+                1 => {
+                    let v = (input.u8() % 4).to_string();
+                    s.set_sysctl("force_igmp_version", &v).unwrap();
+                }
+                2 => {
+                    let v = (input.u8() % 2).to_string();
+                    s.set_sysctl("igmp_link_local_mcast_reports", &v).unwrap();
+                }
+                _ => msfilter_get(&mut s, fd, &mut input),
+            },
+            _ => {
+                // The next timer, so that the IGMP report timers fire when due.
+                if let Some(t) = s.poll_timeout() {
+                    now = now.max(t);
+                }
                 s.handle_timeout(now);
             }
         }

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use core::time::Duration;
+use skiff_core::errno::Errno;
 use skiff_core::socket::*;
 use skiff_core::time::Instant;
 use skiff_wire::Ipv4Addr;
@@ -666,4 +667,258 @@ fn group_and_source_specific_query() {
         msgs(&run(&mut h, Duration::from_secs(5))),
         vec![Msg::V3(vec![rec(RecordType::ModeIsExclude, G2, &[S1])])]
     );
+}
+
+/// Linux ip_mc_down() / ip_mc_up() on NETDEV_DOWN / NETDEV_UP: down keeps the
+/// memberships (224.0.0.1 goes) but stops every report and timer; up announces them
+/// again as igmp_group_added() does, qrv (2) times: TO_EX {} for the any-source group,
+/// ALLOW {S1} for the INCLUDE one (its sources back from the tomb, igmpv3_del_delrec()).
+#[test]
+fn device_down_stops_reports_and_up_announces_memberships_again() {
+    let mut h = Host::new(false);
+    let fd = udp_bound(&mut h, 5000);
+    join(&mut h, fd, G);
+    let req = IpMreqSource {
+        multiaddr: G2,
+        interface: ME,
+        sourceaddr: S1,
+    };
+    h.s.setsockopt(fd, SockOpt::AddSourceMembership(req))
+        .unwrap();
+    assert_eq!(run(&mut h, Duration::from_secs(5)).len(), 2);
+    // A general query is pending when the device goes down.
+    query(&mut h, ALL_HOSTS, v3_query(Ipv4Addr::UNSPECIFIED, 100, &[]));
+    assert!(h.s.poll_timeout().is_some());
+    h.s.set_up(h.eth0, false).unwrap();
+    // No IGMP timer left: only the neighbour table's (the query's sender) is pending.
+    assert_eq!(h.s.poll_timeout(), h.s.neigh.poll_timeout());
+    assert_eq!(run(&mut h, Duration::from_secs(600)), vec![]);
+    assert_eq!(h.tx(), vec![]);
+    // Joins and leaves on a down device send nothing either.
+    leave(&mut h, fd, G);
+    join(&mut h, fd, G);
+    assert_eq!(run(&mut h, Duration::from_secs(600)), vec![]);
+    // The memberships stay; the device's own 224.0.0.1 does not.
+    let igmp = h.s.render_igmp();
+    assert!(igmp.contains("2\teth0      :     2      V3\n"), "{igmp}");
+    let eth0 = igmp.split("eth0").nth(1).unwrap();
+    assert!(!eth0.contains("010000E0"), "{igmp}");
+    h.s.set_up(h.eth0, true).unwrap();
+    let t0 = h.now;
+    let got = run(&mut h, Duration::from_secs(5));
+    let want = Msg::V3(vec![
+        rec(RecordType::ChangeToExclude, G, &[]),
+        rec(RecordType::AllowNewSources, G2, &[S1]),
+    ]);
+    assert_eq!(msgs(&got), vec![want.clone(), want]);
+    assert!(got[0].0 - t0 <= Duration::from_millis(3));
+    assert!(got[1].0 - got[0].0 <= Duration::from_millis(1002));
+    assert_eq!(run(&mut h, Duration::from_secs(600)), vec![]);
+    let igmp = h.s.render_igmp();
+    assert!(igmp.contains("2\teth0      :     3      V3\n"), "{igmp}");
+    assert!(igmp.split("eth0").nth(1).unwrap().contains("010000E0"));
+    // The filters survived: S1 still reaches the socket, S2 does not reach G2.
+    assert!(
+        h.s.render_mcfilter()
+            .contains(" 0xef090909 0x0a000007      1      0\n")
+    );
+    // Up again while up, or down while down, does nothing.
+    h.s.set_up(h.eth0, true).unwrap();
+    assert_eq!(run(&mut h, Duration::from_secs(5)), vec![]);
+}
+
+/// In v2 mode (a v2 querier heard) down sends no leave on the down device, and up
+/// reports the group again twice (igmp_group_added() → igmp_start_timer(1 jiffy)).
+#[test]
+fn device_down_up_in_v2_mode_reports_again() {
+    let mut h = Host::new(false);
+    let fd = udp_bound(&mut h, 5000);
+    query(&mut h, ALL_HOSTS, v12_query(Ipv4Addr::UNSPECIFIED, 100));
+    join(&mut h, fd, G);
+    assert_eq!(
+        msgs(&run(&mut h, Duration::from_secs(20))),
+        vec![Msg::V2(G), Msg::V2(G)]
+    );
+    h.s.set_up(h.eth0, false).unwrap();
+    assert_eq!(run(&mut h, Duration::from_secs(20)), vec![]);
+    assert_eq!(h.tx(), vec![]);
+    h.s.set_up(h.eth0, true).unwrap();
+    let t0 = h.now;
+    let got = run(&mut h, Duration::from_secs(20));
+    assert_eq!(msgs(&got), vec![Msg::V2(G), Msg::V2(G)]);
+    assert!(got[0].0 - t0 <= Duration::from_millis(3));
+}
+
+/// getsockopt(IP_MSFILTER) and getsockopt(MCAST_MSFILTER): Linux ip_mc_msfget() and
+/// ip_mc_gsfget() copy at most the caller's numsrc sources, report the real count and
+/// set optlen to IP_MSFILTER_SIZE / GROUP_FILTER_SIZE of the sources copied; EINVAL below
+/// the fixed part, for another family or a non-multicast group; ENODEV for an unknown
+/// interface address; EADDRNOTAVAIL without a join (MCAST_MSFILTER: on exactly that index).
+#[test]
+fn msfilter_getsockopt_truncates_and_reports_the_real_count() {
+    let mut h = Host::new(false);
+    let a = udp_bound(&mut h, 6000);
+    for s in [S1, S2] {
+        let req = IpMreqSource {
+            multiaddr: G,
+            interface: ME,
+            sourceaddr: s,
+        };
+        h.s.setsockopt(a, SockOpt::AddSourceMembership(req))
+            .unwrap();
+    }
+    join(&mut h, a, G2);
+    let ip = |group, interface, numsrc| MsfilterGet::Ip {
+        multiaddr: group,
+        interface,
+        numsrc,
+    };
+    let reply = |fmode, numsrc, sources: &[Ipv4Addr], optlen| MsfilterReply {
+        fmode,
+        numsrc,
+        sources: sources.to_vec(),
+        optlen,
+    };
+    let get = |h: &mut Host, optlen, q| h.s.getsockopt_msfilter(a, optlen, q);
+    assert_eq!(
+        get(&mut h, 20, ip(G, ME, 1)),
+        Ok(reply(SfMode::Include, 2, &[S1], 20))
+    );
+    assert_eq!(
+        get(&mut h, 16, ip(G, ME, 0)),
+        Ok(reply(SfMode::Include, 2, &[], 16))
+    );
+    assert_eq!(
+        get(&mut h, 64, ip(G, ME, 10)),
+        Ok(reply(SfMode::Include, 2, &[S1, S2], 24))
+    );
+    assert_eq!(
+        get(&mut h, 16, ip(G2, ME, 4)),
+        Ok(reply(SfMode::Exclude, 0, &[], 16))
+    );
+    assert_eq!(get(&mut h, 15, ip(G, ME, 0)), Err(SockError::Inval));
+    assert_eq!(get(&mut h, 16, ip(S1, ME, 0)), Err(SockError::Inval));
+    let other = Ipv4Addr::new(239, 4, 4, 4);
+    assert_eq!(
+        get(&mut h, 16, ip(other, ME, 0)),
+        Err(SockError::AddrNotAvail)
+    );
+    let not_ours = Ipv4Addr::new(10, 9, 9, 9);
+    assert_eq!(get(&mut h, 16, ip(G, not_ours, 0)), Err(SockError::NoDev));
+
+    let gf = |ifindex, family, group, numsrc| MsfilterGet::Group {
+        ifindex,
+        family,
+        group,
+        numsrc,
+    };
+    let eth0 = h.eth0;
+    assert_eq!(
+        get(&mut h, GROUP_FILTER_SIZE0, gf(eth0, AF_INET, G, 1)),
+        Ok(reply(SfMode::Include, 2, &[S1], 144 + 128))
+    );
+    assert_eq!(
+        get(&mut h, 1000, gf(eth0, AF_INET, G, 2)),
+        Ok(reply(SfMode::Include, 2, &[S1, S2], 144 + 2 * 128))
+    );
+    assert_eq!(
+        get(&mut h, 144, gf(eth0, AF_INET, G2, 3)),
+        Ok(reply(SfMode::Exclude, 0, &[], 144))
+    );
+    assert_eq!(
+        get(&mut h, 143, gf(eth0, AF_INET, G, 1)),
+        Err(SockError::Inval)
+    );
+    assert_eq!(
+        get(&mut h, 144, gf(eth0, AF_INET6, G, 1)),
+        Err(SockError::Inval)
+    );
+    assert_eq!(
+        get(&mut h, 144, gf(eth0, AF_INET, S1, 1)),
+        Err(SockError::Inval)
+    );
+    // The index must be the join's: 0 does not pick a device here.
+    assert_eq!(
+        get(&mut h, 144, gf(0, AF_INET, G, 1)),
+        Err(SockError::AddrNotAvail)
+    );
+    assert_eq!(
+        get(&mut h, 144, gf(eth0, AF_INET, other, 1)),
+        Err(SockError::AddrNotAvail)
+    );
+    // IP_MSFILTER set, then read back.
+    let msf = IpMsfilter {
+        multiaddr: G2,
+        interface: ME,
+        fmode: SfMode::Exclude,
+        sources: vec![S2],
+    };
+    h.s.setsockopt(a, SockOpt::MsFilter(msf)).unwrap();
+    assert_eq!(
+        get(&mut h, 20, ip(G2, ME, 1)),
+        Ok(reply(SfMode::Exclude, 1, &[S2], 20))
+    );
+}
+
+/// Per-device IGMP sysctls (Linux `in_dev->cnf`): `conf.DEV.force_igmp_version` forces
+/// the version on that device only (IGMP_V2_SEEN() reads conf.all or the device's);
+/// `conf.DEV.igmpv{2,3}_unsolicited_report_interval` space that device's repeats (0 is one
+/// jiffy, unsolicited_report_interval()); unset, a device shows the stack-wide value.
+#[test]
+fn per_device_igmp_sysctls() {
+    let mut h = Host::new(false);
+    let fd = udp_bound(&mut h, 5000);
+    let v = |h: &Host, n: &str| h.s.sysctl_value(n).unwrap();
+    assert_eq!(
+        v(&h, "net.ipv4.conf.eth0.igmpv3_unsolicited_report_interval"),
+        "1000"
+    );
+    assert_eq!(
+        v(&h, "conf.eth0.igmpv2_unsolicited_report_interval"),
+        "10000"
+    );
+    assert_eq!(v(&h, "conf.eth0.force_igmp_version"), "0");
+    h.s.set_sysctl("net.ipv4.conf.eth0.igmpv3_unsolicited_report_interval", "0")
+        .unwrap();
+    assert_eq!(v(&h, "conf.eth0.igmpv3_unsolicited_report_interval"), "0");
+    assert_eq!(v(&h, "conf.lo.igmpv3_unsolicited_report_interval"), "1000");
+    assert_eq!(v(&h, "conf.all.igmpv3_unsolicited_report_interval"), "1000");
+    join(&mut h, fd, G);
+    let got = run(&mut h, Duration::from_secs(5));
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].0 - got[0].0, Duration::from_millis(2));
+    // v2 forced on eth0 alone, its v2 interval one jiffy.
+    h.s.set_sysctl("conf.eth0.force_igmp_version", "2").unwrap();
+    h.s.set_sysctl("conf.eth0.igmpv2_unsolicited_report_interval", "0")
+        .unwrap();
+    assert_eq!(v(&h, "conf.eth0.force_igmp_version"), "2");
+    assert_eq!(v(&h, "conf.all.force_igmp_version"), "0");
+    assert_eq!(v(&h, "conf.lo.force_igmp_version"), "0");
+    assert!(h.s.render_igmp().contains("eth0      :     2      V2\n"));
+    assert!(h.s.render_igmp().contains("lo        :     1      V3\n"));
+    join(&mut h, fd, G2);
+    let got = run(&mut h, Duration::from_secs(5));
+    assert_eq!(msgs(&got), vec![Msg::V2(G2), Msg::V2(G2)]);
+    assert_eq!(got[1].0 - got[0].0, Duration::from_millis(2));
+    // Back to v3 when the device's force is cleared.
+    h.s.set_sysctl("conf.eth0.force_igmp_version", "0").unwrap();
+    assert!(h.s.render_igmp().contains("eth0      :     3      V3\n"));
+    // Bad values and unknown devices are refused, by set_sysctl and check_sysctls alike.
+    let bad = [
+        ("conf.eth0.igmpv2_unsolicited_report_interval", "-1"),
+        ("conf.eth0.igmpv3_unsolicited_report_interval", "2147483648"),
+        ("conf.eth0.force_igmp_version", "x"),
+        ("conf.eth9.force_igmp_version", "1"),
+    ];
+    for (name, value) in bad {
+        let e = h.s.set_sysctl(name, value).unwrap_err();
+        assert_eq!(h.s.check_sysctls(&[(name, value)]), Err((0, e.clone())));
+        let want = if name.contains("eth9") {
+            Errno::NoEnt
+        } else {
+            Errno::Inval
+        };
+        assert_eq!(e.as_errno(), want, "{name}={value}");
+    }
+    assert_eq!(v(&h, "conf.eth0.igmpv3_unsolicited_report_interval"), "0");
 }

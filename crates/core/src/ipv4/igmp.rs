@@ -61,9 +61,16 @@ impl Stack {
         }
     }
 
-    /// Linux IGMP_V1_SEEN(): forced, or a v1 querier heard within its timeout.
+    /// The device's own IGMP sysctls (`conf.DEV.*`).
+    pub(crate) fn igmp_devconf(&self, ifindex: u32) -> super::mc_list::IgmpDevConf {
+        self.mc.devconf.get(&ifindex).copied().unwrap_or_default()
+    }
+
+    /// Linux IGMP_V1_SEEN(): forced (conf.all or conf.DEV), or a v1 querier heard within
+    /// its timeout.
     pub(crate) fn igmp_v1_seen(&self, ifindex: u32) -> bool {
         self.sysctl.force_igmp_version == 1
+            || self.igmp_devconf(ifindex).force_igmp_version == 1
             || self
                 .mc
                 .devs
@@ -75,6 +82,7 @@ impl Stack {
     /// Linux IGMP_V2_SEEN().
     pub(crate) fn igmp_v2_seen(&self, ifindex: u32) -> bool {
         self.sysctl.force_igmp_version == 2
+            || self.igmp_devconf(ifindex).force_igmp_version == 2
             || self
                 .mc
                 .devs
@@ -83,12 +91,16 @@ impl Stack {
                 .is_some_and(|t| self.now < t)
     }
 
-    /// Linux unsolicited_report_interval(), in ms (at least one jiffy).
+    /// Linux unsolicited_report_interval(), in ms (at least one jiffy): the device's
+    /// `conf.DEV.igmpv{2,3}_unsolicited_report_interval`.
     fn unsolicited_report_interval(&self, ifindex: u32) -> u64 {
+        let conf = self.igmp_devconf(ifindex);
         let ms = if self.igmp_v1_seen(ifindex) || self.igmp_v2_seen(ifindex) {
-            self.sysctl.igmpv2_unsolicited_report_interval
+            conf.igmpv2_unsolicited_report_interval
+                .unwrap_or(self.sysctl.igmpv2_unsolicited_report_interval)
         } else {
-            self.sysctl.igmpv3_unsolicited_report_interval
+            conf.igmpv3_unsolicited_report_interval
+                .unwrap_or(self.sysctl.igmpv3_unsolicited_report_interval)
         };
         u64::from(ms).max(JIFFY_MS)
     }
@@ -357,6 +369,109 @@ impl Stack {
                 .is_some_and(|d| d.find(group).is_some())
     }
 
+    // ---- device down and up ----------------------------------------------------------
+
+    /// Linux ip_mc_down() (NETDEV_DOWN): the memberships stay, their reports stop. Each
+    /// group goes through igmp_group_dropped() (a v2 leave if we were the reporter, a v3
+    /// tomb entry holding an INCLUDE group's sources until ip_mc_up()), then the
+    /// interface change and general query timers stop and the device lets go of 224.0.0.1.
+    pub(crate) fn ip_mc_down(&mut self, ifindex: u32) {
+        let Some(d) = self.mc.devs.get(&ifindex) else {
+            return;
+        };
+        let groups: Vec<Ipv4Addr> = d.list.iter().map(|m| m.multiaddr).collect();
+        for g in groups {
+            self.igmp_group_down(ifindex, g);
+        }
+        let Some(d) = self.mc.devs.get_mut(&ifindex) else {
+            return;
+        };
+        d.mr_ifc_count = 0;
+        for id in [d.ifc_timer.take(), d.gq_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            self.mc.timers.cancel(id);
+        }
+        if core::mem::replace(&mut d.mc_up, false) {
+            self.ip_mc_dec_group(ifindex, IGMP_ALL_HOSTS);
+        }
+    }
+
+    /// Linux igmp_group_dropped() for a group that stays joined (ip_mc_down()): its
+    /// timer stops; v3 change records go on the tomb, taking an INCLUDE group's sources
+    /// with them (igmpv3_add_delrec()); the interface change timer is not armed, as
+    /// ip_mc_down() stops it right after.
+    fn igmp_group_down(&mut self, ifindex: u32, group: Ipv4Addr) {
+        if self.igmp_unreported(group) {
+            return;
+        }
+        let v1 = self.igmp_v1_seen(ifindex);
+        let v2 = self.igmp_v2_seen(ifindex);
+        let qrv = self.mc_qrv(ifindex);
+        let Some(im) = self
+            .mc
+            .devs
+            .get_mut(&ifindex)
+            .and_then(|d| d.find_mut(group))
+        else {
+            return;
+        };
+        let reporter = im.reporter;
+        let timer = im.timer.take();
+        im.reporter = false;
+        im.unsolicit_count = 0;
+        let pmc = (!v1 && !v2).then(|| {
+            let mut pmc = IpMcList::new(group, im.sfmode);
+            pmc.crcount = qrv;
+            if im.sfmode == SfMode::Include {
+                pmc.tomb = core::mem::take(&mut im.tomb);
+                pmc.sources = core::mem::take(&mut im.sources);
+                for p in &mut pmc.sources {
+                    p.sf_crcount = qrv;
+                }
+            }
+            pmc
+        });
+        if let Some(id) = timer {
+            self.mc.timers.cancel(id);
+        }
+        match pmc {
+            Some(pmc) => self.mc_dev(ifindex).tomb.insert(0, pmc),
+            None if v2 && !v1 && reporter => {
+                self.igmp_send_report(ifindex, group, IgmpMessage::LeaveGroup);
+            }
+            None => {}
+        }
+    }
+
+    /// Linux ip_mc_up() (NETDEV_UP): ip_mc_reset() of the querier's values, 224.0.0.1
+    /// held again, and every membership announced anew: its tomb entry taken back
+    /// (igmpv3_del_delrec()) and igmp_group_added() (v3: change reports qrv times; v1/v2:
+    /// unsolicited reports). A device without multicast state has nothing to announce.
+    pub(crate) fn ip_mc_up(&mut self, ifindex: u32) {
+        let qrv = self.sysctl.igmp_qrv as u8;
+        let Some(d) = self.mc.devs.get_mut(&ifindex) else {
+            return;
+        };
+        d.mr_qi = super::mc_list::IGMP_QUERY_INTERVAL_MS;
+        d.mr_qri = IGMP_QUERY_RESPONSE_INTERVAL;
+        d.mr_qrv = qrv;
+        if !core::mem::replace(&mut d.mc_up, true) {
+            self.ip_mc_inc_group(ifindex, IGMP_ALL_HOSTS, SfMode::Exclude);
+        }
+        let groups: Vec<Ipv4Addr> = self
+            .mc
+            .devs
+            .get(&ifindex)
+            .map(|d| d.list.iter().map(|m| m.multiaddr).collect())
+            .unwrap_or_default();
+        for g in groups {
+            self.igmpv3_del_delrec(ifindex, g);
+            self.igmp_group_added(ifindex, g);
+        }
+    }
+
     // ---- sending ---------------------------------------------------------------------
 
     /// Sends one IGMP message of `body_len` bytes that `fill` writes, from the device's
@@ -557,6 +672,30 @@ impl Stack {
         self.igmpv3_sendpack(ifindex, recs);
     }
 
+    /// Linux igmpv3_send_cr() when no packet can be built (a down device: the route
+    /// lookup in igmpv3_newpack() fails): add_grec() gives up before touching any source,
+    /// so only the groups' mode-change counts run down, and a left group whose count is
+    /// spent and that holds no sources leaves the tomb.
+    fn igmpv3_send_cr_unroutable(&mut self, ifindex: u32) {
+        let Some(d) = self.mc.devs.get_mut(&ifindex) else {
+            return;
+        };
+        for pmc in &mut d.tomb {
+            if pmc.crcount != 0 {
+                pmc.crcount -= 1;
+                if pmc.crcount == 0 {
+                    pmc.tomb.retain(|p| p.sf_crcount != 0);
+                    pmc.sources.retain(|p| p.sf_crcount != 0);
+                }
+            }
+        }
+        d.tomb
+            .retain(|p| p.crcount != 0 || !p.tomb.is_empty() || !p.sources.is_empty());
+        for im in &mut d.list {
+            im.crcount = im.crcount.saturating_sub(1);
+        }
+    }
+
     // ---- timers ----------------------------------------------------------------------
 
     /// When the next IGMP timer fires.
@@ -587,7 +726,11 @@ impl Stack {
                         continue;
                     }
                     d.ifc_timer = None;
-                    self.igmpv3_send_cr(ifindex);
+                    if self.dev(ifindex).is_some_and(|d| d.up) {
+                        self.igmpv3_send_cr(ifindex);
+                    } else {
+                        self.igmpv3_send_cr_unroutable(ifindex);
+                    }
                     let d = self.mc_dev(ifindex);
                     if d.mr_ifc_count != 0 {
                         d.mr_ifc_count -= 1;

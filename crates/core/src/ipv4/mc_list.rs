@@ -415,6 +415,9 @@ pub struct McDev {
     pub mr_ifc_count: u8,
     pub ifc_timer: Option<TimerId>,
     pub gq_timer: Option<TimerId>,
+    /// The device's own hold on 224.0.0.1 (taken by ip_mc_up(), given back by
+    /// ip_mc_down()).
+    pub mc_up: bool,
 }
 
 /// Linux IGMP_QUERY_INTERVAL, IGMP_QUERY_RESPONSE_INTERVAL (ms).
@@ -436,6 +439,7 @@ impl McDev {
             mr_ifc_count: 0,
             ifc_timer: None,
             gq_timer: None,
+            mc_up: true,
         }
     }
 
@@ -459,11 +463,23 @@ pub enum McTimer {
     Group(u32, Ipv4Addr),
 }
 
+/// A device's own IGMP sysctls (`conf.DEV.*`, Linux `in_dev->cnf`). An interval not set
+/// on the device is the stack-wide one (`conf.all.*`, which skiff applies to every
+/// device); `force_igmp_version` counts on either level, as in Linux IGMP_V1_SEEN().
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IgmpDevConf {
+    pub force_igmp_version: i32,
+    pub igmpv2_unsolicited_report_interval: Option<u32>,
+    pub igmpv3_unsolicited_report_interval: Option<u32>,
+}
+
 /// Every device's multicast state, and their timers.
 #[derive(Debug, Default)]
 pub struct McState {
     pub devs: BTreeMap<u32, McDev>,
     pub timers: TimerQueue<McTimer>,
+    /// The devices' own IGMP sysctls, for those that have any set.
+    pub devconf: BTreeMap<u32, IgmpDevConf>,
 }
 
 impl McState {

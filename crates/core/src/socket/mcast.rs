@@ -48,6 +48,45 @@ pub struct IpMsfilter {
     pub sources: Vec<Ipv4Addr>,
 }
 
+/// Linux `IP_MSFILTER_SIZE(0)`: `struct ip_msfilter` without its sources (4 bytes each).
+pub const IP_MSFILTER_SIZE0: usize = 16;
+/// Linux `offsetof(struct group_filter, gf_slist_flex)` (64-bit layout): `struct
+/// group_filter` without its sources.
+pub const GROUP_FILTER_SIZE0: usize = 144;
+/// Linux `sizeof(struct sockaddr_storage)`: one `gf_slist` entry.
+const SOCKADDR_STORAGE_SIZE: usize = 128;
+
+/// What getsockopt(IP_MSFILTER) / getsockopt(MCAST_MSFILTER) reads from the caller's
+/// buffer: which group, and room for how many sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsfilterGet {
+    /// `struct ip_msfilter`: the group, the interface by local address, `imsf_numsrc`.
+    Ip {
+        multiaddr: Ipv4Addr,
+        interface: Ipv4Addr,
+        numsrc: u32,
+    },
+    /// `struct group_filter`: `gf_interface`, `gf_group` (its `ss_family` and address),
+    /// `gf_numsrc`.
+    Group {
+        ifindex: u32,
+        family: i32,
+        group: Ipv4Addr,
+        numsrc: u32,
+    },
+}
+
+/// What getsockopt() writes back for a filter: the mode, the real number of sources
+/// (`imsf_numsrc` / `gf_numsrc`), at most the caller's `numsrc` of them, and the length
+/// stored in `optlen`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsfilterReply {
+    pub fmode: SfMode,
+    pub numsrc: u32,
+    pub sources: Vec<Ipv4Addr>,
+    pub optlen: usize,
+}
+
 /// The source-filter options, as do_ip_setsockopt() maps them onto ip_mc_source().
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SourceOp {
@@ -346,6 +385,70 @@ impl Stack {
             .find(|i| i.multiaddr == multiaddr && i.ifindex == dev)
             .ok_or(SockError::AddrNotAvail)?;
         Ok((pmc.sfmode, pmc.sflist.clone().unwrap_or_default()))
+    }
+
+    /// getsockopt(IP_MSFILTER) and getsockopt(MCAST_MSFILTER), `optlen` being the caller's
+    /// buffer length. Linux do_ip_getsockopt() (EINVAL below the fixed part), then
+    /// ip_mc_msfget() or ip_get_mcast_msfilter() → ip_mc_gsfget() (EINVAL for another
+    /// family or a non-multicast group, EADDRNOTAVAIL unless joined on exactly
+    /// `gf_interface`). At most the caller's `numsrc` sources are copied; the real count
+    /// comes back, and `optlen` covers the sources copied.
+    pub fn getsockopt_msfilter(
+        &mut self,
+        fd: SockFd,
+        optlen: usize,
+        req: MsfilterGet,
+    ) -> Result<MsfilterReply, SockError> {
+        let (fmode, all, want, size0, each) = match req {
+            MsfilterGet::Ip {
+                multiaddr,
+                interface,
+                numsrc,
+            } => {
+                if optlen < IP_MSFILTER_SIZE0 {
+                    return Err(SockError::Inval);
+                }
+                let (fmode, all) = self.ip_mc_msfget(fd, multiaddr, interface)?;
+                (fmode, all, numsrc, IP_MSFILTER_SIZE0, 4)
+            }
+            MsfilterGet::Group {
+                ifindex,
+                family,
+                group,
+                numsrc,
+            } => {
+                if optlen < GROUP_FILTER_SIZE0 {
+                    return Err(SockError::Inval);
+                }
+                if family != super::AF_INET || !group.is_multicast() {
+                    return Err(SockError::Inval);
+                }
+                let s = self.socks.get(fd)?;
+                let pmc = s
+                    .mc_list
+                    .iter()
+                    .find(|i| i.multiaddr == group && i.ifindex == ifindex)
+                    .ok_or(SockError::AddrNotAvail)?;
+                let all = pmc.sflist.clone().unwrap_or_default();
+                (
+                    pmc.sfmode,
+                    all,
+                    numsrc,
+                    GROUP_FILTER_SIZE0,
+                    SOCKADDR_STORAGE_SIZE,
+                )
+            }
+        };
+        let count = u32::try_from(all.len()).unwrap_or(u32::MAX);
+        let copy = count.min(want) as usize;
+        let mut sources = all;
+        sources.truncate(copy);
+        Ok(MsfilterReply {
+            fmode,
+            numsrc: count,
+            sources,
+            optlen: size0 + copy * each,
+        })
     }
 
     /// Linux ip_mc_find_dev(): by index, else by local address, else the route to the group.

@@ -14,7 +14,10 @@ mod table;
 
 pub use crate::ipv4::mc_list::SfMode;
 pub use error::SockError;
-pub use mcast::{GroupSourceReq, IpMcSocklist, IpMreqSource, IpMsfilter};
+pub use mcast::{
+    GROUP_FILTER_SIZE0, GroupSourceReq, IP_MSFILTER_SIZE0, IpMcSocklist, IpMreqSource, IpMsfilter,
+    MsfilterGet, MsfilterReply,
+};
 pub use msg::{
     ExtendedErr, MSG_CONFIRM, MSG_DONTROUTE, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_MORE, MSG_OOB,
     MSG_PEEK, MSG_PROBE, MSG_TRUNC, PktInfo, RecvCmsgs, RecvMsg, SO_EE_ORIGIN_ICMP,

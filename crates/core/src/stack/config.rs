@@ -119,10 +119,11 @@ impl Stack {
         self.dev(ifindex).map_or("?", |d| d.name.as_str())
     }
 
-    /// `ip link set DEV up|down`. Down flushes the device's neighbours and queue.
+    /// `ip link set DEV up|down`. Down flushes the device's neighbours and queue and stops
+    /// its IGMP reports; up announces its memberships again.
     pub fn set_up(&mut self, ifindex: u32, up: bool) -> Result<(), ConfigError> {
         let dev = self.dev_mut(ifindex).ok_or(ConfigError::NoDevice)?;
-        dev.up = up;
+        let was_up = core::mem::replace(&mut dev.up, up);
         let dropped: Vec<SkBuff> = if up {
             Vec::new()
         } else {
@@ -141,6 +142,12 @@ impl Stack {
             self.neigh_actions = actions;
         }
         self.sync_fib_device(ifindex, None);
+        // Linux inetdev_event(): NETDEV_UP → ip_mc_up(), NETDEV_DOWN → ip_mc_down().
+        match (was_up, up) {
+            (false, true) => self.ip_mc_up(ifindex),
+            (true, false) => self.ip_mc_down(ifindex),
+            _ => {}
+        }
         Ok(())
     }
 
@@ -185,18 +192,15 @@ impl Stack {
 
     /// Sets a sysctl by its Linux name. `ip_forward` (`conf.all.forwarding`) sets every
     /// device's forwarding, and new devices start with it (Linux devinet_sysctl_forward()
-    /// → inet_forward_change()); `conf.DEV.forwarding` sets one device's.
+    /// → inet_forward_change()); `conf.DEV.NAME` sets one device's [`DevSysctl`].
     pub fn set_sysctl(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         if self.mc_forwarding_sysctl(name)?.is_some() {
             return Err(ConfigError::Sysctl(SysctlError::ReadOnly(name.to_string())));
         }
-        match self.sysctl_name(name)? {
-            Some(ifindex) => {
-                let on = parse_forwarding(name, value)?;
-                if let Some(mut fdev) = self.fib.device(ifindex).cloned() {
-                    fdev.forwarding = on;
-                    self.fib.set_device(fdev);
-                }
+        match self.dev_sysctl(name)? {
+            Some((ifindex, conf)) => {
+                let v = conf.parse(name, value)?;
+                self.set_dev_sysctl(ifindex, conf, v);
             }
             None => {
                 let was = self.sysctl.ip_forward;
@@ -211,13 +215,13 @@ impl Stack {
         Ok(())
     }
 
-    /// A sysctl's value as `sysctl` prints it, per-device `conf.DEV.forwarding` included.
+    /// A sysctl's value as `sysctl` prints it, the per-device `conf.DEV.NAME` included.
     pub fn sysctl_value(&self, name: &str) -> Result<String, ConfigError> {
         if let Some(v) = self.mc_forwarding_sysctl(name)? {
             return Ok(v.to_string());
         }
-        match self.sysctl_name(name)? {
-            Some(ifindex) => Ok(u8::from(self.dev_forwarding(ifindex)).to_string()),
+        match self.dev_sysctl(name)? {
+            Some((ifindex, conf)) => Ok(self.dev_sysctl_value(ifindex, conf).to_string()),
             None => self.sysctl.render(name).map_err(ConfigError::Sysctl),
         }
     }
@@ -233,8 +237,8 @@ impl Stack {
                     ConfigError::Sysctl(SysctlError::ReadOnly(name.to_string())),
                 ));
             }
-            let done = match self.sysctl_name(name) {
-                Ok(Some(_)) => parse_forwarding(name, value).map(|_| ()),
+            let done = match self.dev_sysctl(name) {
+                Ok(Some((_, conf))) => conf.parse(name, value).map(|_| ()),
                 Ok(None) => check.set(name, value).map_err(ConfigError::Sysctl),
                 Err(e) => Err(e),
             };
@@ -265,19 +269,65 @@ impl Stack {
         }
     }
 
-    /// The device a `[net.ipv4.]conf.DEV.forwarding` name is about; `None` for any other
-    /// name, which is one of [`Sysctl`]'s (`conf.all.forwarding` is `ip_forward`).
-    fn sysctl_name(&self, name: &str) -> Result<Option<u32>, ConfigError> {
+    /// The device and sysctl a `[net.ipv4.]conf.DEV.NAME` name is about; `None` for any
+    /// other name, which is one of [`Sysctl`]'s (`conf.all.NAME` is the stack-wide one).
+    /// ENOENT for an unknown device.
+    fn dev_sysctl(&self, name: &str) -> Result<Option<(u32, DevSysctl)>, ConfigError> {
         let short = name.strip_prefix("net.ipv4.").unwrap_or(name);
-        let dev = short
-            .strip_prefix("conf.")
-            .and_then(|r| r.strip_suffix(".forwarding"));
-        match dev {
-            None | Some("all") => Ok(None),
-            Some(dev) => match self.dev_by_name(dev) {
-                Some(d) => Ok(Some(d.ifindex)),
+        let Some(rest) = short.strip_prefix("conf.") else {
+            return Ok(None);
+        };
+        let found = DevSysctl::ALL.iter().find_map(|&c| {
+            let dev = rest.strip_suffix(c.name())?.strip_suffix('.')?;
+            Some((dev, c))
+        });
+        match found {
+            None | Some(("all", _)) => Ok(None),
+            Some((dev, conf)) => match self.dev_by_name(dev) {
+                Some(d) => Ok(Some((d.ifindex, conf))),
                 None => Err(ConfigError::Sysctl(SysctlError::NoEntry(name.to_string()))),
             },
+        }
+    }
+
+    /// Stores a checked `conf.DEV.NAME` value.
+    fn set_dev_sysctl(&mut self, ifindex: u32, conf: DevSysctl, v: i64) {
+        if conf == DevSysctl::Forwarding {
+            if let Some(mut fdev) = self.fib.device(ifindex).cloned() {
+                fdev.forwarding = v == 1;
+                self.fib.set_device(fdev);
+            }
+            return;
+        }
+        let c = self.mc.devconf.entry(ifindex).or_default();
+        // The ranges were checked by DevSysctl::parse().
+        match conf {
+            DevSysctl::Forwarding => {}
+            DevSysctl::ForceIgmpVersion => c.force_igmp_version = v as i32,
+            DevSysctl::Igmpv2UnsolicitedReportInterval => {
+                c.igmpv2_unsolicited_report_interval = Some(v as u32);
+            }
+            DevSysctl::Igmpv3UnsolicitedReportInterval => {
+                c.igmpv3_unsolicited_report_interval = Some(v as u32);
+            }
+        }
+    }
+
+    /// A device's `conf.DEV.NAME` value: its own, else the stack-wide one.
+    fn dev_sysctl_value(&self, ifindex: u32, conf: DevSysctl) -> i64 {
+        let c = self.igmp_devconf(ifindex);
+        let s = &self.sysctl;
+        match conf {
+            DevSysctl::Forwarding => i64::from(self.dev_forwarding(ifindex)),
+            DevSysctl::ForceIgmpVersion => i64::from(c.force_igmp_version),
+            DevSysctl::Igmpv2UnsolicitedReportInterval => i64::from(
+                c.igmpv2_unsolicited_report_interval
+                    .unwrap_or(s.igmpv2_unsolicited_report_interval),
+            ),
+            DevSysctl::Igmpv3UnsolicitedReportInterval => i64::from(
+                c.igmpv3_unsolicited_report_interval
+                    .unwrap_or(s.igmpv3_unsolicited_report_interval),
+            ),
         }
     }
 
@@ -309,13 +359,51 @@ impl Stack {
     }
 }
 
-/// A `conf.DEV.forwarding` value: an integer, 0 or 1, read as `ip_forward`'s is.
-fn parse_forwarding(name: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().parse::<i64>() {
-        Ok(v @ (0 | 1)) => Ok(v == 1),
-        _ => Err(ConfigError::Sysctl(SysctlError::Invalid(
-            name.to_string(),
-            value.to_string(),
-        ))),
+/// A per-device sysctl, `[net.ipv4.]conf.DEV.NAME`: Linux's `IPV4_DEVCONF_*` that skiff
+/// keeps per device. The others of `conf.all.*` apply to every device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DevSysctl {
+    /// IN_DEV_FORWARD(); `conf.all.forwarding` is `ip_forward`.
+    Forwarding,
+    /// 1 or 2 forces that IGMP version on the device (either level counts).
+    ForceIgmpVersion,
+    /// Linux unsolicited_report_interval() in v1/v2 and in v3 mode, in ms.
+    Igmpv2UnsolicitedReportInterval,
+    Igmpv3UnsolicitedReportInterval,
+}
+
+impl DevSysctl {
+    const ALL: [DevSysctl; 4] = [
+        DevSysctl::Forwarding,
+        DevSysctl::ForceIgmpVersion,
+        DevSysctl::Igmpv2UnsolicitedReportInterval,
+        DevSysctl::Igmpv3UnsolicitedReportInterval,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            DevSysctl::Forwarding => "forwarding",
+            DevSysctl::ForceIgmpVersion => "force_igmp_version",
+            DevSysctl::Igmpv2UnsolicitedReportInterval => "igmpv2_unsolicited_report_interval",
+            DevSysctl::Igmpv3UnsolicitedReportInterval => "igmpv3_unsolicited_report_interval",
+        }
+    }
+
+    /// A value as Linux's devinet_conf_proc() (proc_dointvec) reads it: an integer in the
+    /// range of its `conf.all` twin (forwarding 0 or 1). EINVAL otherwise.
+    fn parse(self, name: &str, value: &str) -> Result<i64, ConfigError> {
+        let (min, max) = match self {
+            DevSysctl::Forwarding => (0, 1),
+            DevSysctl::ForceIgmpVersion => (i64::from(i32::MIN), i64::from(i32::MAX)),
+            DevSysctl::Igmpv2UnsolicitedReportInterval
+            | DevSysctl::Igmpv3UnsolicitedReportInterval => (0, i64::from(i32::MAX)),
+        };
+        match value.trim().parse::<i64>() {
+            Ok(v) if (min..=max).contains(&v) => Ok(v),
+            _ => Err(ConfigError::Sysctl(SysctlError::Invalid(
+                name.to_string(),
+                value.to_string(),
+            ))),
+        }
     }
 }
