@@ -5,6 +5,7 @@
 use clap::Args;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use skiff_core::ipv4::mroute::MAXVIFS;
 use skiff_core::netfilter::Netfilter;
 use skiff_core::route::RouteType;
 use skiff_wire::ethernet::EthernetAddress;
@@ -69,6 +70,40 @@ pub struct Config {
     /// None: the daemon uses /run/skiff/<first interface>.sock.
     pub ctl: Option<PathBuf>,
     pub pcap: Option<PathBuf>,
+    /// Multicast routing vifs, added with MRT_ADD_VIF in order.
+    pub vifs: Vec<Vif>,
+    /// Static multicast forwarding entries, added with MRT_ADD_MFC in order.
+    pub mroutes: Vec<MRoute>,
+}
+
+/// A multicast routing virtual interface, as `struct vifctl`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vif {
+    /// `vifc_vifi`, below MAXVIFS.
+    pub index: u16,
+    pub kind: VifKind,
+    /// `vifc_threshold`.
+    pub threshold: u8,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum VifKind {
+    /// A configured interface (VIFF_USE_IFINDEX).
+    Interface(String),
+    /// A DVMRP IPIP tunnel (VIFF_TUNNEL).
+    Tunnel { local: Ipv4Addr, remote: Ipv4Addr },
+}
+
+/// A static multicast forwarding cache entry, as `struct mfcctl`: (S,G), or (*,G) with
+/// source 0.0.0.0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MRoute {
+    pub source: Ipv4Addr,
+    pub group: Ipv4Addr,
+    /// The vif packets must arrive on.
+    pub iif: u16,
+    /// Output vifs with their TTL thresholds (1..=254).
+    pub oifs: Vec<(u16, u8)>,
 }
 
 /// The kind of device: Ethernet frames (TAP) or bare IP packets (TUN).
@@ -155,6 +190,11 @@ const MAX_QUEUES: i64 = 64;
 const WANT_QUEUES: &str = "want an integer in 1..=64";
 const WANT_MAC: &str = "want 6 hex bytes separated by ':', not multicast or zero";
 const WANT_PORT: &str = "want an integer in 1..=65535";
+const WANT_VIF_INDEX: &str = "want an integer in 0..=31";
+const WANT_THRESHOLD: &str = "want an integer in 0..=255";
+/// An oif's TTL threshold: 0 and 255 mean "not an output vif" in `mfcc_ttls`.
+const WANT_OIF_TTL: &str = "want an integer in 1..=254";
+const WANT_VIF_REF: &str = "want a vif index or the interface name of a [[vif]]";
 
 // The file as written: every key optional at this level, values checked by hand so that
 // errors name the key. deny_unknown_fields refuses misspelt keys.
@@ -173,6 +213,42 @@ struct RawConfig {
     #[serde(default)]
     rule: Vec<Spanned<Value>>,
     ctl: Option<Spanned<Value>>,
+    #[serde(default)]
+    vif: Vec<Spanned<Value>>,
+    #[serde(default)]
+    mroute: Vec<Spanned<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVif {
+    index: Option<Value>,
+    interface: Option<Value>,
+    tunnel: Option<Value>,
+    threshold: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTunnel {
+    local: Option<Value>,
+    remote: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMRoute {
+    source: Option<Value>,
+    group: Option<Value>,
+    iif: Option<Value>,
+    oifs: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOif {
+    vif: Option<Value>,
+    ttl: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -262,10 +338,15 @@ impl Config {
                 None => self.interfaces.push(Interface::new(name.clone())),
                 Some(first) => {
                     let old = std::mem::replace(&mut first.name, name.clone());
-                    // Routes through the renamed interface follow it.
+                    // Routes and vifs on the renamed interface follow it.
                     for r in &mut self.routes {
                         if r.dev.as_deref() == Some(old.as_str()) {
                             r.dev = Some(name.clone());
+                        }
+                    }
+                    for v in &mut self.vifs {
+                        if v.kind == VifKind::Interface(old.clone()) {
+                            v.kind = VifKind::Interface(name.clone());
                         }
                     }
                 }
@@ -381,6 +462,18 @@ impl Config {
                     "route[{i}].to: bad value \"{}/{}\" (route[{j}] has the same destination and metric {})",
                     r.dst, r.prefix_len, r.metric
                 )));
+            }
+        }
+        for (i, v) in self.vifs.iter().enumerate() {
+            if let VifKind::Interface(dev) = &v.kind
+                && !self.interfaces.iter().any(|ifc| &ifc.name == dev)
+            {
+                let names: Vec<&str> = self.interfaces.iter().map(|i| i.name.as_str()).collect();
+                return Err(bad(
+                    &format!("vif[{i}].interface"),
+                    quote(dev),
+                    &format!("want a configured interface: {}", names.join(", ")),
+                ));
             }
         }
         // Linux udp_lib_lport_inuse() without SO_REUSEADDR: one port, overlapping addresses.
@@ -499,6 +592,49 @@ fn parse_toml(text: &str) -> Result<Config, ConfigError> {
         let path = PathBuf::from(string("ctl.path", &v, "want a socket path")?);
         check_ctl_path("ctl.path", &path)?;
         cfg.ctl = Some(path);
+    }
+    for (i, v) in raw.vif.into_iter().enumerate() {
+        let what = format!("vif[{i}]");
+        let r: RawVif = entry(&what, text, v)?;
+        let vif = vif(&what, r)?;
+        for (j, o) in cfg.vifs.iter().enumerate() {
+            // Linux vif_add(): EADDRINUSE for a taken index; one vif per interface keeps
+            // a name reference unambiguous.
+            if o.index == vif.index {
+                return Err(bad(
+                    &format!("{what}.index"),
+                    vif.index,
+                    &format!("already the index of vif[{j}]"),
+                ));
+            }
+            if let (VifKind::Interface(a), VifKind::Interface(b)) = (&o.kind, &vif.kind)
+                && a == b
+            {
+                return Err(bad(
+                    &format!("{what}.interface"),
+                    quote(b),
+                    &format!("already the interface of vif[{j}]"),
+                ));
+            }
+        }
+        cfg.vifs.push(vif);
+    }
+    for (i, v) in raw.mroute.into_iter().enumerate() {
+        let what = format!("mroute[{i}]");
+        let r: RawMRoute = entry(&what, text, v)?;
+        let m = mroute(&what, r, &cfg.vifs)?;
+        // MRT_ADD_MFC would replace the entry: one per (source, group).
+        if let Some(j) = cfg
+            .mroutes
+            .iter()
+            .position(|o| (o.source, o.group) == (m.source, m.group))
+        {
+            return Err(ConfigError(format!(
+                "{what}.group: bad value \"{}\" (mroute[{j}] has the same source and group)",
+                m.group
+            )));
+        }
+        cfg.mroutes.push(m);
     }
     if let Some(v) = raw.pcap {
         let s = string("pcap", &v, "want a file name")?;
@@ -694,6 +830,177 @@ fn route(what: &str, r: RawRoute) -> Result<Route, ConfigError> {
     Ok(route)
 }
 
+fn vif(what: &str, r: RawVif) -> Result<Vif, ConfigError> {
+    let key = format!("{what}.index");
+    let index = match &r.index {
+        None => return Err(missing(&key)),
+        Some(v) => int(&key, v, WANT_VIF_INDEX, 0, MAXVIFS as i64 - 1)? as u16,
+    };
+    let kind = match (&r.interface, &r.tunnel) {
+        (Some(v), None) => {
+            let key = format!("{what}.interface");
+            let s = string(&key, v, "want an interface name")?;
+            check_ifname(&key, s)?;
+            VifKind::Interface(s.to_string())
+        }
+        (None, Some(v)) => {
+            let key = format!("{what}.tunnel");
+            let want = "want { local = \"A.B.C.D\", remote = \"A.B.C.D\" }";
+            if !v.is_table() {
+                return Err(bad(&key, show(v), want));
+            }
+            let t = RawTunnel::deserialize(v.clone()).map_err(|e| inline_err(&key, &e))?;
+            let addr = |name: &str, v: &Option<Value>| {
+                let key = format!("{key}.{name}");
+                let v = v.as_ref().ok_or_else(|| missing(&key))?;
+                parse_gateway(&key, string(&key, v, "want A.B.C.D")?)
+            };
+            VifKind::Tunnel {
+                local: addr("local", &t.local)?,
+                remote: addr("remote", &t.remote)?,
+            }
+        }
+        (None, None) => {
+            return Err(ConfigError(format!(
+                "{what}: want interface = \"NAME\" or tunnel = {{ local = .., remote = .. }}"
+            )));
+        }
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(format!(
+                "{what}: interface and tunnel exclude each other"
+            )));
+        }
+    };
+    let threshold = match &r.threshold {
+        None => 1,
+        Some(v) => int(&format!("{what}.threshold"), v, WANT_THRESHOLD, 0, 255)? as u8,
+    };
+    Ok(Vif {
+        index,
+        kind,
+        threshold,
+    })
+}
+
+/// A vif named by its index or its interface's name.
+fn vif_ref(key: &str, v: &Value, vifs: &[Vif]) -> Result<u16, ConfigError> {
+    let found = match v {
+        Value::Integer(n) => vifs.iter().find(|f| i64::from(f.index) == *n),
+        Value::String(s) => vifs
+            .iter()
+            .find(|f| f.kind == VifKind::Interface(s.clone())),
+        _ => return Err(bad(key, show(v), WANT_VIF_REF)),
+    };
+    found.map(|f| f.index).ok_or_else(|| {
+        let known: Vec<String> = vifs
+            .iter()
+            .map(|f| match &f.kind {
+                VifKind::Interface(n) => format!("{} ({n})", f.index),
+                VifKind::Tunnel { .. } => format!("{} (tunnel)", f.index),
+            })
+            .collect();
+        let want = if known.is_empty() {
+            "no [[vif]] is configured".to_string()
+        } else {
+            format!("want a configured vif: {}", known.join(", "))
+        };
+        bad(key, show(v), &want)
+    })
+}
+
+fn mroute(what: &str, r: RawMRoute, vifs: &[Vif]) -> Result<MRoute, ConfigError> {
+    let key = format!("{what}.source");
+    let want = "want a unicast A.B.C.D, or \"*\" for any source";
+    let source = match &r.source {
+        None => return Err(missing(&key)),
+        Some(v) => match string(&key, v, want)? {
+            "*" => Ipv4Addr::UNSPECIFIED,
+            s => parse_gateway(&key, s).map_err(|_| bad(&key, show(v), want))?,
+        },
+    };
+    let key = format!("{what}.group");
+    let want = "want a multicast A.B.C.D outside 224.0.0.0/24";
+    let group = match &r.group {
+        None => return Err(missing(&key)),
+        Some(v) => {
+            let g: Ipv4Addr = string(&key, v, want)?
+                .parse()
+                .map_err(|_| bad(&key, show(v), want))?;
+            // Linux ipv4_is_local_multicast(): link-local groups are never forwarded.
+            if !g.is_multicast() || g.octets()[..3] == [224, 0, 0] {
+                return Err(bad(&key, show(v), want));
+            }
+            g
+        }
+    };
+    let key = format!("{what}.iif");
+    let iif = match &r.iif {
+        None => return Err(missing(&key)),
+        Some(v) => vif_ref(&key, v, vifs)?,
+    };
+    let key = format!("{what}.oifs");
+    let want = "want a list of vifs: an index, an interface name or { vif = .., ttl = N }";
+    let list = match &r.oifs {
+        None => return Err(missing(&key)),
+        Some(Value::Array(list)) => list,
+        Some(v) => return Err(bad(&key, show(v), want)),
+    };
+    let mut oifs: Vec<(u16, u8)> = Vec::new();
+    for (j, v) in list.iter().enumerate() {
+        let key = format!("{key}[{j}]");
+        let (vif, ttl) = match v {
+            Value::Table(_) => {
+                let o = RawOif::deserialize(v.clone()).map_err(|e| inline_err(&key, &e))?;
+                let vkey = format!("{key}.vif");
+                let vif = match &o.vif {
+                    None => return Err(missing(&vkey)),
+                    Some(v) => vif_ref(&vkey, v, vifs)?,
+                };
+                let ttl = match &o.ttl {
+                    None => 1,
+                    Some(v) => int(&format!("{key}.ttl"), v, WANT_OIF_TTL, 1, 254)? as u8,
+                };
+                (vif, ttl)
+            }
+            _ => (vif_ref(&key, v, vifs)?, 1),
+        };
+        if oifs.iter().any(|&(o, _)| o == vif) {
+            return Err(bad(&key, show(v), "want each vif once"));
+        }
+        // Linux ip_mr_forward(): an (S,G) entry never sends back out of its iif.
+        if vif == iif && !source.is_unspecified() {
+            return Err(bad(
+                &key,
+                show(v),
+                "the iif of an (S,G) entry is not an output vif",
+            ));
+        }
+        oifs.push((vif, ttl));
+    }
+    Ok(MRoute {
+        source,
+        group,
+        iif,
+        oifs,
+    })
+}
+
+/// An unknown key in an inline table, by its path.
+fn inline_err(key: &str, e: &toml::de::Error) -> ConfigError {
+    let msg = e.message();
+    match msg
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+    {
+        Some((k, tail)) => ConfigError(format!(
+            "unknown key {} in {key} ({})",
+            quote(k),
+            tail.trim_start_matches(", ").trim()
+        )),
+        None => ConfigError(format!("{key}: {msg}")),
+    }
+}
+
 /// Linux net/core/dev.c dev_valid_name().
 fn check_ifname(key: &str, name: &str) -> Result<(), ConfigError> {
     if name.is_empty()
@@ -856,6 +1163,7 @@ mod tests {
 
     const HOST: &str = include_str!("../../../examples/host.toml");
     const ROUTER: &str = include_str!("../../../examples/router.toml");
+    const MROUTER: &str = include_str!("../../../examples/mrouter.toml");
 
     fn err(text: &str) -> String {
         match Config::from_toml(text) {
@@ -916,6 +1224,276 @@ mod tests {
         assert!(c.rules.contains("-A FORWARD"));
         assert!(Netfilter::new().load_rules(&c.rules).is_ok());
         assert_eq!(c.ctl, None);
+    }
+
+    #[test]
+    fn mrouter_example() {
+        let c = Config::from_toml(MROUTER).unwrap();
+        let names: Vec<_> = c.interfaces.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["tapa", "tapb", "tapc"]);
+        let vif = |index, dev: &str| Vif {
+            index,
+            kind: VifKind::Interface(dev.into()),
+            threshold: 1,
+        };
+        assert_eq!(c.vifs, vec![vif(0, "tapa"), vif(1, "tapb"), vif(2, "tapc")]);
+        assert_eq!(
+            c.mroutes,
+            vec![
+                MRoute {
+                    source: Ipv4Addr::new(10, 1, 0, 1),
+                    group: Ipv4Addr::new(239, 1, 1, 1),
+                    iif: 0,
+                    oifs: vec![(1, 1), (2, 16)],
+                },
+                MRoute {
+                    source: Ipv4Addr::UNSPECIFIED,
+                    group: Ipv4Addr::new(239, 2, 2, 2),
+                    iif: 0,
+                    oifs: vec![(1, 1), (2, 1)],
+                }
+            ]
+        );
+        // The stack takes them through the mroute socket.
+        let (s, _, _) = crate::up::build_stack(&c).unwrap();
+        assert_eq!(
+            s.render_ip_mr_cache(),
+            "Group    Origin   Iif     Pkts    Bytes    Wrong Oifs\n\
+             010101EF 0100010A 0          0        0        0  1:1    2:16 \n\
+             020202EF 00000000 0          0        0        0  1:1    2:1  \n"
+        );
+        assert_eq!(s.render_ip_mr_vif().lines().count(), 4);
+        assert_eq!(
+            s.sysctl_value("net.ipv4.conf.tapb.mc_forwarding").unwrap(),
+            "1"
+        );
+    }
+
+    #[test]
+    fn vifs_tunnels_and_the_tap_flag() {
+        let text = r#"
+[[interface]]
+name = "tap0"
+address = "10.0.0.2/24"
+
+[[interface]]
+name = "tap1"
+address = "10.5.0.2/24"
+
+[[vif]]
+index = 4
+interface = "tap0"
+threshold = 0
+
+[[vif]]
+index = 31
+tunnel = { local = "10.5.0.2", remote = "192.0.2.1" }
+threshold = 255
+
+[[vif]]
+index = 0
+interface = "tap1"
+
+[[mroute]]
+source = "10.0.0.1"
+group = "232.1.2.3"
+iif = 4
+oifs = [31, { vif = "tap1", ttl = 254 }]
+
+[[mroute]]
+source = "*"
+group = "239.9.9.9"
+iif = "tap0"
+oifs = []
+"#;
+        let c = Config::from_toml(text).unwrap();
+        assert_eq!(
+            c.vifs[1],
+            Vif {
+                index: 31,
+                kind: VifKind::Tunnel {
+                    local: Ipv4Addr::new(10, 5, 0, 2),
+                    remote: Ipv4Addr::new(192, 0, 2, 1),
+                },
+                threshold: 255,
+            }
+        );
+        assert_eq!(c.vifs[0].threshold, 0);
+        assert_eq!(c.mroutes[0].oifs, vec![(31, 1), (0, 254)]);
+        assert!(c.mroutes[1].oifs.is_empty());
+        assert_eq!(c.mroutes[1].iif, 4);
+        // --tap renames the first interface; its vif follows.
+        let path = temp_file("vif.toml", text);
+        let c = Config::from_args(&UpArgs {
+            config: Some(path.clone()),
+            tap: Some("tapx".into()),
+            ..Default::default()
+        });
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(c.unwrap().vifs[0].kind, VifKind::Interface("tapx".into()));
+    }
+
+    #[test]
+    fn mroute_errors_name_key_and_value() {
+        let vifs = "[[vif]]\nindex = 0\ninterface = \"tap0\"\n[[vif]]\nindex = 1\n\
+                    tunnel = { local = \"10.0.0.2\", remote = \"192.0.2.1\" }\n";
+        let cases: &[(&str, &str)] = &[
+            ("[[vif]]\ninterface = \"tap0\"\n", "vif[0].index: missing"),
+            (
+                "[[vif]]\nindex = 32\ninterface = \"tap0\"\n",
+                "vif[0].index: bad value 32 (want an integer in 0..=31)",
+            ),
+            (
+                "[[vif]]\nindex = -1\ninterface = \"tap0\"\n",
+                "vif[0].index: bad value -1 (want",
+            ),
+            (
+                "[[vif]]\nindex = 0\n",
+                "vif[0]: want interface = \"NAME\" or tunnel",
+            ),
+            (
+                "[[vif]]\nindex = 0\ninterface = \"tap0\"\ntunnel = { local = \"10.0.0.2\", remote = \"10.9.0.1\" }\n",
+                "vif[0]: interface and tunnel exclude each other",
+            ),
+            (
+                "[[vif]]\nindex = 0\ninterface = \"tap9\"\n",
+                r#"vif[0].interface: bad value "tap9" (want a configured interface: tap0)"#,
+            ),
+            (
+                "[[vif]]\nindex = 0\ninterface = \"a/b\"\n",
+                r#"vif[0].interface: bad value "a/b" (want 1 to 15 bytes"#,
+            ),
+            (
+                "[[vif]]\nindex = 0\ninterface = \"tap0\"\n[[vif]]\nindex = 0\ninterface = \"tap0\"\n",
+                "vif[1].index: bad value 0 (already the index of vif[0])",
+            ),
+            (
+                "[[vif]]\nindex = 0\ninterface = \"tap0\"\n[[vif]]\nindex = 1\ninterface = \"tap0\"\n",
+                r#"vif[1].interface: bad value "tap0" (already the interface of vif[0])"#,
+            ),
+            (
+                "[[vif]]\nindex = 0\ninterface = \"tap0\"\nthreshold = 256\n",
+                "vif[0].threshold: bad value 256 (want an integer in 0..=255)",
+            ),
+            (
+                "[[vif]]\nindex = 0\ntunnel = \"10.0.0.2\"\n",
+                r#"vif[0].tunnel: bad value "10.0.0.2" (want { local"#,
+            ),
+            (
+                "[[vif]]\nindex = 0\ntunnel = { local = \"10.0.0.2\" }\n",
+                "vif[0].tunnel.remote: missing",
+            ),
+            (
+                "[[vif]]\nindex = 0\ntunnel = { local = \"10.0.0\", remote = \"192.0.2.1\" }\n",
+                r#"vif[0].tunnel.local: bad value "10.0.0" (want A.B.C.D)"#,
+            ),
+            (
+                "[[vif]]\nindex = 0\ntunnel = { local = \"10.0.0.2\", remote = \"224.0.0.1\" }\n",
+                r#"vif[0].tunnel.remote: bad value "224.0.0.1" (want a unicast address)"#,
+            ),
+            (
+                "[[vif]]\nindex = 0\ntunnel = { local = \"10.0.0.2\", remote = \"192.0.2.1\", ttl = 1 }\n",
+                r#"unknown key "ttl" in vif[0].tunnel (expected"#,
+            ),
+            (
+                "[[mroute]]\ngroup = \"239.1.1.1\"\niif = 0\noifs = []\n",
+                "mroute[0].source: missing",
+            ),
+            (
+                "[[mroute]]\nsource = \"239.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = []\n",
+                r#"mroute[0].source: bad value "239.0.0.1" (want a unicast A.B.C.D, or "*" for any source)"#,
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\niif = 0\noifs = []\n",
+                "mroute[0].group: missing",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"10.1.1.1\"\niif = 0\noifs = []\n",
+                r#"mroute[0].group: bad value "10.1.1.1" (want a multicast A.B.C.D outside 224.0.0.0/24)"#,
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"224.0.0.9\"\niif = 0\noifs = []\n",
+                r#"mroute[0].group: bad value "224.0.0.9" (want a multicast"#,
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\noifs = []\n",
+                "mroute[0].iif: missing",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 7\noifs = []\n",
+                "mroute[0].iif: bad value 7 (want a configured vif: 0 (tap0), 1 (tunnel))",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = \"tap9\"\noifs = []\n",
+                r#"mroute[0].iif: bad value "tap9" (want a configured vif"#,
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 1.5\noifs = []\n",
+                "mroute[0].iif: bad value 1.5 (want a vif index or the interface name",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\n",
+                "mroute[0].oifs: missing",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = 1\n",
+                "mroute[0].oifs: bad value 1 (want a list of vifs",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = [1, 1]\n",
+                "mroute[0].oifs[1]: bad value 1 (want each vif once)",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = [\"tap0\"]\n",
+                r#"mroute[0].oifs[0]: bad value "tap0" (the iif of an (S,G) entry is not an output vif)"#,
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = [{ vif = 1, ttl = 255 }]\n",
+                "mroute[0].oifs[0].ttl: bad value 255 (want an integer in 1..=254)",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = [{ vif = 1, ttl = 0 }]\n",
+                "mroute[0].oifs[0].ttl: bad value 0 (want",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = [{ ttl = 2 }]\n",
+                "mroute[0].oifs[0].vif: missing",
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = [{ vif = 1, tll = 2 }]\n",
+                r#"unknown key "tll" in mroute[0].oifs[0] (expected"#,
+            ),
+            (
+                "[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = [1]\n\
+                 [[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 1\noifs = []\n",
+                r#"mroute[1].group: bad value "239.1.1.1" (mroute[0] has the same source and group)"#,
+            ),
+        ];
+        for (text, want) in cases {
+            let with_vifs = !text.starts_with("[[vif]]");
+            let text = format!("{}{}{text}", iface(""), if with_vifs { vifs } else { "" });
+            let e = err(&text);
+            assert!(e.starts_with(want), "{text:?}\n got: {e}\nwant: {want}");
+        }
+        // Without any [[vif]].
+        let e = err(&format!(
+            "{}[[mroute]]\nsource = \"10.0.0.1\"\ngroup = \"239.1.1.1\"\niif = 0\noifs = []\n",
+            iface("")
+        ));
+        assert_eq!(e, "mroute[0].iif: bad value 0 (no [[vif]] is configured)");
+        let e = err(&format!(
+            "{}[[vif]]\nindex = 0\nifname = \"tap0\"\n",
+            iface("")
+        ));
+        assert!(
+            e.starts_with("unknown key \"ifname\" in vif[0] (line 7,"),
+            "{e}"
+        );
+        let e = err(&format!("{}[[mroute]]\nsrc = \"10.0.0.1\"\n", iface("")));
+        assert!(
+            e.starts_with("unknown key \"src\" in mroute[0] (line 6,"),
+            "{e}"
+        );
     }
 
     #[test]

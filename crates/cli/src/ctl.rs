@@ -34,9 +34,11 @@ pub fn handle(stack: &mut Stack, now: Instant, req: &str) -> Result<String, Stri
         "drops" => no_args(stack.render_drops()),
         // /proc/net/igmp, then /proc/net/mcfilter.
         "igmp" => no_args(stack.render_igmp() + &stack.render_mcfilter()),
+        // /proc/net/ip_mr_vif, then /proc/net/ip_mr_cache.
+        "mroute" => no_args(stack.render_ip_mr_vif() + &stack.render_ip_mr_cache()),
         "sysctl" => sysctl(stack, &args),
         _ => Err(format!(
-            "unknown command {cmd:?} (snmp, netstat, route, neigh, frags, rules, link, drops, igmp, sysctl)"
+            "unknown command {cmd:?} (snmp, netstat, route, neigh, frags, rules, link, drops, igmp, mroute, sysctl)"
         )),
     }
 }
@@ -195,6 +197,12 @@ mod tests {
              \t\t\t\t010000E0     1 0:00000000\t\t0\n\
              Idx Device        MCA        SRC    INC    EXC\n"
         );
+        assert_eq!(
+            handle(&mut s, now, "mroute").unwrap(),
+            "Interface      BytesIn  PktsIn  BytesOut PktsOut Flags Local    Remote\n\
+             Group    Origin   Iif     Pkts    Bytes    Wrong Oifs\n"
+        );
+        assert!(handle(&mut s, now, "mroute x").is_err());
         assert!(handle(&mut s, now, "snmp x").is_err());
         assert!(
             handle(&mut s, now, "reboot")

@@ -35,7 +35,7 @@ enum Command {
     /// Run a stack on TAP devices until SIGINT or SIGTERM (needs CAP_NET_ADMIN).
     Up(config::UpArgs),
     /// Ask a running daemon: snmp | netstat | route | neigh | frags | rules | link | drops |
-    /// sysctl KEY[=VALUE]...
+    /// igmp | mroute | sysctl KEY[=VALUE]...
     Ctl {
         /// The daemon's control socket (default: the one in /run/skiff).
         #[arg(long, value_name = "PATH")]

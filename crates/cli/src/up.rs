@@ -1,7 +1,8 @@
 //! `skiff up`: a stack on TAP devices, as a daemon, until SIGINT or SIGTERM.
 
-use crate::config::{Config, IfKind, UpArgs};
+use crate::config::{Config, IfKind, UpArgs, VifKind};
 use crate::ctl;
+use skiff_core::ipv4::mroute::{MRT_ADD_MFC, MRT_ADD_VIF, MRT_INIT, MfcCtl, VifCtl};
 use skiff_core::route::FibRoute;
 use skiff_core::{Stack, StackConfig};
 use skiff_io::daemon::{Daemon, UdpEcho};
@@ -18,6 +19,9 @@ pub fn build_stack(cfg: &Config) -> Result<(Stack, Vec<u32>, UdpEcho), String> {
     let mut stack = Stack::new(StackConfig {
         name: name.to_string(),
         seed: seed(),
+        // The internal mroute socket is a raw socket, opened as a routing daemon running
+        // as root opens it.
+        cap_net_raw: !cfg.vifs.is_empty() || !cfg.mroutes.is_empty(),
         ..StackConfig::default()
     });
     let mut ifindexes = Vec::new();
@@ -68,12 +72,55 @@ pub fn build_stack(cfg: &Config) -> Result<(Stack, Vec<u32>, UdpEcho), String> {
         .nf
         .load_rules(&cfg.rules)
         .map_err(|e| format!("rule {e}"))?;
+    add_mroutes(&mut stack, cfg)?;
     let mut echo = UdpEcho::default();
     for &addr in &cfg.udp_echo {
         echo.add(&mut stack, addr)
             .map_err(|e| format!("udp_echo {addr}: {e}"))?;
     }
     Ok((stack, ifindexes, echo))
+}
+
+/// `[[vif]]` and `[[mroute]]` through the API a routing daemon uses: a raw IGMP socket
+/// made the mroute socket (MRT_INIT), MRT_ADD_VIF, MRT_ADD_MFC. The socket stays open for
+/// the stack's life (closing it would tear the table down, Linux mrtsock_destruct()); no
+/// one reads it, so upcalls and IGMP queue there up to its receive buffer and the rest
+/// is dropped and counted.
+fn add_mroutes(stack: &mut Stack, cfg: &Config) -> Result<(), String> {
+    if cfg.vifs.is_empty() && cfg.mroutes.is_empty() {
+        return Ok(());
+    }
+    let fd = stack
+        .raw_socket(skiff_wire::ipv4::IPPROTO_IGMP)
+        .map_err(|e| format!("mroute socket: {e}"))?;
+    stack
+        .ip_mroute_setsockopt(fd, MRT_INIT, &1i32.to_ne_bytes())
+        .map_err(|e| format!("mroute socket: MRT_INIT: {e}"))?;
+    for (i, v) in cfg.vifs.iter().enumerate() {
+        let ctl = match &v.kind {
+            VifKind::Interface(dev) => {
+                let ifindex = stack
+                    .dev_by_name(dev)
+                    .map(|d| d.ifindex)
+                    .ok_or_else(|| format!("vif[{i}]: no device {dev}"))?;
+                VifCtl::by_ifindex(v.index, ifindex, v.threshold)
+            }
+            VifKind::Tunnel { local, remote } => {
+                VifCtl::tunnel(v.index, *local, *remote, v.threshold)
+            }
+        };
+        stack
+            .ip_mroute_setsockopt(fd, MRT_ADD_VIF, &ctl.to_bytes())
+            .map_err(|e| format!("vif[{i}]: MRT_ADD_VIF: {e}"))?;
+    }
+    for (i, m) in cfg.mroutes.iter().enumerate() {
+        let oifs: Vec<(usize, u8)> = m.oifs.iter().map(|&(v, t)| (usize::from(v), t)).collect();
+        let ctl = MfcCtl::new(m.source, m.group, m.iif, &oifs);
+        stack
+            .ip_mroute_setsockopt(fd, MRT_ADD_MFC, &ctl.to_bytes())
+            .map_err(|e| format!("mroute[{i}]: MRT_ADD_MFC: {e}"))?;
+    }
+    Ok(())
 }
 
 /// The pcap link type of the configuration's interfaces, which must be of one kind.

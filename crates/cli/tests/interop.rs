@@ -1,7 +1,9 @@
 //! `skiff up` on TAP devices with the Linux kernel as its peer: kernel ping and UDP
 //! sockets against skiff as a host, kernel UDP GSO with offloads on and off, and skiff
 //! as a router between two namespaces (fragmentation, frag-needed and the kernel's path
-//! MTU, TTL expiry, a 200 MB TCP transfer). Every capture skiff writes is read by tshark.
+//! MTU, TTL expiry, a 200 MB TCP transfer), and skiff as a multicast router between kernel
+//! hosts in three namespaces (static entries, TTL thresholds, an in-test routing daemon
+//! driven by upcalls and IGMP). Every capture skiff writes is read by tshark.
 //!
 //! Needs root: each test re-runs itself under `unshare --net`, and the router tests add
 //! two namespaces of their own, held by child processes that die with the test. Without
@@ -661,4 +663,505 @@ fn tcp_bulk_across_skiff_with_offloads_on_and_off() {
         println!("offload {offload}: 200 MB in {rate:.0} MB/s, {forwarded} packets forwarded");
         r.daemon.stop();
     }
+}
+
+// Multicast routing: skiff between kernel hosts in three namespaces, A (sender) on skiff's
+// vif 0, B and C (receivers) on vifs 1 and 2. The kernel hosts do IGMPv3 and multicast
+// sockets as usual; skiff forwards by its MFC (Linux ipmr.c).
+
+const MC_PORT: u16 = 5000;
+const MC_SRC: Ipv4Addr = Ipv4Addr::new(10, 11, 0, 1);
+/// The kernel side of each link: A, B, C.
+const MC_HOSTS: [Ipv4Addr; 3] = [
+    MC_SRC,
+    Ipv4Addr::new(10, 12, 0, 1),
+    Ipv4Addr::new(10, 13, 0, 1),
+];
+
+/// Three namespaces A, B, C, each holding one of `taps` (skiff's, already created) with
+/// MC_HOSTS[i]/24, routes to the other links via skiff, and no IPv6 chatter.
+fn mc_hosts(taps: [&str; 3]) -> [Netns; 3] {
+    let ns = [Netns::new(), Netns::new(), Netns::new()];
+    for (i, (n, tap)) in ns.iter().zip(taps).enumerate() {
+        n.take(tap);
+        let tap = tap.to_string();
+        n.enter(move || {
+            let _ = std::fs::write("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+            let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{tap}/disable_ipv6"), "1");
+        });
+        let me = MC_HOSTS[i];
+        n.exec("ip", &["addr", "add", &format!("{me}/24"), "dev", taps[i]]);
+        n.exec("ip", &["link", "set", taps[i], "up"]);
+        let gw = Ipv4Addr::new(10, 11 + i as u8, 0, 2).to_string();
+        for (j, other) in MC_HOSTS.iter().enumerate() {
+            if j != i {
+                let o = other.octets();
+                let net = format!("{}.{}.0.0/24", o[0], o[1]);
+                n.exec("ip", &["route", "add", &net, "via", &gw]);
+            }
+        }
+    }
+    ns
+}
+
+/// A kernel UDP socket in `ns` joined to `group` on `iface` (IP_ADD_MEMBERSHIP).
+fn mc_receiver(ns: &Netns, group: Ipv4Addr, iface: Ipv4Addr) -> UdpSocket {
+    let s = ns.enter(move || {
+        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, MC_PORT)).unwrap();
+        s.join_multicast_v4(&group, &iface).unwrap();
+        s
+    });
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    s
+}
+
+/// A kernel UDP socket in A sending with IP_MULTICAST_IF = A's address and `ttl`.
+fn mc_sender(a: &Netns, ttl: u32) -> UdpSocket {
+    let s = a.enter(|| UdpSocket::bind((MC_SRC, 0)).unwrap());
+    s.set_multicast_ttl_v4(ttl).unwrap();
+    let ifaddr = libc::in_addr {
+        s_addr: u32::from(MC_SRC).to_be(),
+    };
+    // SAFETY: setsockopt reads one in_addr through the pointer, of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&ifaddr as *const libc::in_addr).cast(),
+            std::mem::size_of::<libc::in_addr>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "IP_MULTICAST_IF: {}", std::io::Error::last_os_error());
+    s
+}
+
+/// Sends datagrams `seqs` (each a 4-byte sequence number and 100 bytes of pattern) to
+/// `group`, 5 ms apart.
+fn mc_send(s: &UdpSocket, group: Ipv4Addr, seqs: std::ops::Range<u32>) {
+    for seq in seqs {
+        let mut d = seq.to_be_bytes().to_vec();
+        d.extend(pattern(100, seq as u8));
+        s.send_to(&d, (group, MC_PORT)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The sequence numbers a receiver gets until 500 ms pass without one (at most 1000).
+fn mc_received(s: &UdpSocket) -> Vec<u32> {
+    let mut buf = [0u8; 2048];
+    let mut got = Vec::new();
+    while got.len() < 1000 {
+        match s.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                assert_eq!(from, SocketAddrV4::new(MC_SRC, from.port()).into());
+                assert_eq!(n, 104);
+                let seq = u32::from_be_bytes(buf[..4].try_into().unwrap());
+                assert!(
+                    buf[4..n] == pattern(100, seq as u8)[..],
+                    "datagram {seq} intact"
+                );
+                got.push(seq);
+            }
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{e}"
+                );
+                break;
+            }
+        }
+    }
+    got
+}
+
+/// `skiff ctl mroute`: the vif lines (index, BytesIn, PktsIn, BytesOut, PktsOut) and the
+/// cache lines (group, origin, iif, pkts, bytes, wrong, oifs as "vif:ttl").
+type VifLine = (usize, u64, u64, u64, u64);
+type MfcLine = (String, String, i32, u64, u64, u64, Vec<String>);
+fn ctl_mroute(ctl: &str) -> (Vec<VifLine>, Vec<MfcLine>, String) {
+    let (ok, text, err) = Daemon::ctl(ctl, &["mroute"]);
+    assert!(ok, "ctl mroute: {err}");
+    let (vifs, cache) = text
+        .split_once("Group    Origin")
+        .unwrap_or_else(|| panic!("{text}"));
+    let mut v = Vec::new();
+    for l in vifs.lines().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let n = |i: usize| f[i].parse::<u64>().unwrap();
+        v.push((f[0].parse().unwrap(), n(2), n(3), n(4), n(5)));
+    }
+    let mut c = Vec::new();
+    for l in cache.lines().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let n = |i: usize| f[i].parse::<u64>().unwrap();
+        c.push((
+            f[0].to_string(),
+            f[1].to_string(),
+            f[2].parse().unwrap(),
+            n(3),
+            n(4),
+            n(5),
+            f[6..].iter().map(|s| s.to_string()).collect(),
+        ));
+    }
+    (v, c, text)
+}
+
+/// /proc's hex of an address (the bytes as a little-endian u32).
+fn proc_hex(a: Ipv4Addr) -> String {
+    format!("{:08X}", u32::from_le_bytes(a.octets()))
+}
+
+/// skiff up with `[[vif]]` on its three TAPs and `mroutes` (TOML) as static entries.
+fn mc_static_router(name: &str, mroutes: &str) -> (Daemon, [Netns; 3], String) {
+    let cfg = tmp(&format!("{name}.toml"));
+    let mut text = String::new();
+    for (i, t) in ["skma", "skmb", "skmc"].iter().enumerate() {
+        text.push_str(&format!(
+            "[[interface]]\nname = \"{t}\"\naddress = \"10.{}.0.2/24\"\n\n",
+            11 + i
+        ));
+    }
+    for (i, t) in ["skma", "skmb", "skmc"].iter().enumerate() {
+        text.push_str(&format!("[[vif]]\nindex = {i}\ninterface = \"{t}\"\n\n"));
+    }
+    text.push_str(mroutes);
+    std::fs::write(&cfg, text).unwrap();
+    let ctl = tmp(&format!("{name}.sock"));
+    let ctl = ctl.to_str().unwrap().to_string();
+    let d = Daemon::up(&["--config", cfg.to_str().unwrap(), "--ctl", &ctl]);
+    let ns = mc_hosts(["skma", "skmb", "skmc"]);
+    (d, ns, ctl)
+}
+
+#[test]
+fn static_mroutes_carry_kernel_multicast_to_two_receivers() {
+    if !in_netns(
+        "static_mroutes_carry_kernel_multicast_to_two_receivers",
+        &[IP],
+    ) {
+        return;
+    }
+    let g = Ipv4Addr::new(239, 1, 1, 1);
+    let (d, [a, b, c], ctl) = mc_static_router(
+        "mc-static",
+        "[[mroute]]\nsource = \"10.11.0.1\"\ngroup = \"239.1.1.1\"\niif = \"skma\"\n\
+         oifs = [\"skmb\", 2]\n",
+    );
+    let rb = mc_receiver(&b, g, MC_HOSTS[1]);
+    let rc = mc_receiver(&c, g, MC_HOSTS[2]);
+    let tx = mc_sender(&a, 8);
+    mc_send(&tx, g, 0..20);
+    let want: Vec<u32> = (0..20).collect();
+    assert_eq!(mc_received(&rb), want, "B gets every datagram");
+    assert_eq!(mc_received(&rc), want, "C gets every datagram");
+
+    let (vifs, cache, text) = ctl_mroute(&ctl);
+    println!("{text}");
+    // 104 bytes of data + 8 UDP + 20 IP.
+    assert_eq!(vifs[0], (0, 20 * 132, 20, 0, 0), "{text}");
+    assert_eq!(vifs[1], (1, 0, 0, 20 * 132, 20), "{text}");
+    assert_eq!(vifs[2], (2, 0, 0, 20 * 132, 20), "{text}");
+    let entry = cache
+        .iter()
+        .find(|e| e.0 == proc_hex(g))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        entry,
+        &(
+            proc_hex(g),
+            proc_hex(MC_SRC),
+            0,
+            20,
+            20 * 132,
+            0,
+            vec!["1:1".to_string(), "2:1".to_string()]
+        ),
+        "{text}"
+    );
+    assert!(
+        text.starts_with(
+            "Interface      BytesIn  PktsIn  BytesOut PktsOut Flags Local    Remote\n 0 skma "
+        ),
+        "{text}"
+    );
+    assert!(snmp(&ctl, "IpForwDatagrams") >= 40);
+    d.stop();
+}
+
+#[test]
+fn a_ttl_threshold_stops_one_branch() {
+    if !in_netns("a_ttl_threshold_stops_one_branch", &[IP]) {
+        return;
+    }
+    let g = Ipv4Addr::new(239, 1, 1, 2);
+    let (d, [a, b, c], ctl) = mc_static_router(
+        "mc-ttl",
+        "[[mroute]]\nsource = \"10.11.0.1\"\ngroup = \"239.1.1.2\"\niif = 0\n\
+         oifs = [1, { vif = \"skmc\", ttl = 16 }]\n",
+    );
+    let rb = mc_receiver(&b, g, MC_HOSTS[1]);
+    let rc = mc_receiver(&c, g, MC_HOSTS[2]);
+    // TTL 8 is not above C's threshold of 16: only B.
+    let tx = mc_sender(&a, 8);
+    mc_send(&tx, g, 0..10);
+    assert_eq!(mc_received(&rb), (0..10).collect::<Vec<_>>());
+    assert_eq!(mc_received(&rc), Vec::<u32>::new(), "C's branch is cut");
+    let (vifs, _, text) = ctl_mroute(&ctl);
+    assert_eq!((vifs[1].4, vifs[2].4), (10, 0), "{text}");
+    // TTL 17 passes it: both.
+    let tx = mc_sender(&a, 17);
+    mc_send(&tx, g, 10..15);
+    assert_eq!(mc_received(&rb), (10..15).collect::<Vec<_>>());
+    assert_eq!(mc_received(&rc), (10..15).collect::<Vec<_>>());
+    let (vifs, cache, text) = ctl_mroute(&ctl);
+    assert_eq!((vifs[1].4, vifs[2].4), (15, 5), "{text}");
+    assert_eq!(cache[0].3, 15, "{text}");
+    assert_eq!(cache[0].6, vec!["1:1", "2:16"], "{text}");
+    d.stop();
+}
+
+/// An in-test routing daemon on skiff's library: a stack on three TAPs (vif 0, 1, 2),
+/// its mroute socket, and the members it has learnt from the kernel hosts' IGMPv3
+/// reports, per group.
+struct MiniMrouted {
+    net: skiff_io::net::NetStack,
+    fd: skiff_core::socket::SockFd,
+    ifindexes: [u32; 3],
+    members: std::collections::BTreeMap<Ipv4Addr, std::collections::BTreeSet<u16>>,
+    upcalls: Vec<skiff_core::ipv4::mroute::IgmpMsg>,
+}
+
+impl MiniMrouted {
+    fn start(taps: [&str; 3]) -> MiniMrouted {
+        use skiff_core::ipv4::mroute::{MRT_ADD_VIF, MRT_INIT, VifCtl};
+        use skiff_io::tap::{Tap, TapOptions};
+        let mut s = skiff_core::Stack::new(skiff_core::StackConfig {
+            cap_net_raw: true,
+            ..Default::default()
+        });
+        let mut ifindexes = [0; 3];
+        let mut devs = Vec::new();
+        for (i, t) in taps.iter().enumerate() {
+            let mac = skiff_wire::ethernet::EthernetAddress([2, 0, 0, 0, 0x11, i as u8]);
+            let ifindex = s.add_device(t, mac, 1500).unwrap();
+            s.set_up(ifindex, true).unwrap();
+            s.add_addr(ifindex, Ipv4Addr::new(10, 11 + i as u8, 0, 2), 24)
+                .unwrap();
+            ifindexes[i] = ifindex;
+            devs.push((ifindex, Tap::open(&TapOptions::tap(t)).expect("a TAP")));
+        }
+        let fd = s.raw_socket(skiff_wire::ipv4::IPPROTO_IGMP).unwrap();
+        s.ip_mroute_setsockopt(fd, MRT_INIT, &1i32.to_ne_bytes())
+            .unwrap();
+        for (i, &ifindex) in ifindexes.iter().enumerate() {
+            let v = VifCtl::by_ifindex(i as u16, ifindex, 1);
+            s.ip_mroute_setsockopt(fd, MRT_ADD_VIF, &v.to_bytes())
+                .unwrap();
+        }
+        // As mrouted does: join 224.0.0.22 on every vif, where IGMPv3 reports go (a
+        // link-local group reaches a router only if it is a member).
+        for &ifindex in &ifindexes {
+            let m = skiff_core::socket::IpMreqn {
+                multiaddr: Ipv4Addr::new(224, 0, 0, 22),
+                address: Ipv4Addr::UNSPECIFIED,
+                ifindex,
+            };
+            s.setsockopt(fd, skiff_core::socket::SockOpt::AddMembership(m))
+                .unwrap();
+        }
+        let net = skiff_io::net::NetStack::new(s);
+        for (ifindex, tap) in devs {
+            net.attach(ifindex, Box::new(tap));
+        }
+        MiniMrouted {
+            net,
+            fd,
+            ifindexes,
+            members: Default::default(),
+            upcalls: Vec::new(),
+        }
+    }
+
+    /// Reads what the mroute socket holds: upcalls are kept, IGMPv3 reports update the
+    /// members (a record excluding nothing is a join; including nothing, a leave).
+    fn read(&mut self) {
+        use skiff_core::ipv4::mroute::IgmpMsg;
+        use skiff_wire::igmp::{IgmpMessage, IgmpPacket, RecordType};
+        for _ in 0..1000 {
+            let fd = self.fd;
+            let Ok(d) = self.net.with(|s| s.raw_recv(fd)) else {
+                return;
+            };
+            if let Some(m) = IgmpMsg::parse(&d.packet) {
+                self.upcalls.push(m);
+                continue;
+            }
+            let ihl = usize::from(d.packet[0] & 0xf) * 4;
+            let Ok(p) = IgmpPacket::new_checked(&d.packet[ihl..]) else {
+                continue;
+            };
+            let Some(vif) = self.ifindexes.iter().position(|&i| i == d.ifindex) else {
+                continue;
+            };
+            if p.msg_type() != IgmpMessage::MembershipReportV3 {
+                continue;
+            }
+            for r in p.group_records().into_iter().flat_map(|r| r.iter()) {
+                let set = self.members.entry(r.group()).or_default();
+                match r.record_type() {
+                    RecordType::ChangeToExclude | RecordType::ModeIsExclude => {
+                        set.insert(vif as u16);
+                    }
+                    RecordType::ChangeToInclude | RecordType::ModeIsInclude
+                        if r.sources().is_empty() =>
+                    {
+                        set.remove(&(vif as u16));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Reads until `done` holds, for at most `secs` seconds.
+    fn wait(&mut self, secs: u64, what: &str, done: impl Fn(&MiniMrouted) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            self.read();
+            if done(self) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: members {:?}, upcalls {:?}",
+                self.members,
+                self.upcalls
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn members(&self, g: Ipv4Addr) -> Vec<u16> {
+        self.members
+            .get(&g)
+            .map_or(Vec::new(), |s| s.iter().copied().collect())
+    }
+
+    /// MRT_ADD_MFC (S,G) from vif 0 to the group's members.
+    fn add_mfc(&self, s: Ipv4Addr, g: Ipv4Addr) {
+        use skiff_core::ipv4::mroute::{MRT_ADD_MFC, MfcCtl};
+        let oifs: Vec<(usize, u8)> = self
+            .members(g)
+            .iter()
+            .map(|&v| (usize::from(v), 1))
+            .collect();
+        let m = MfcCtl::new(s, g, 0, &oifs);
+        let fd = self.fd;
+        self.net
+            .with(|st| st.ip_mroute_setsockopt(fd, MRT_ADD_MFC, &m.to_bytes()))
+            .unwrap();
+    }
+
+    /// SIOCGETVIFCNT's ocount of each vif.
+    fn ocounts(&self) -> [u64; 3] {
+        let fd = self.fd;
+        self.net
+            .with(|s| [0, 1, 2].map(|v| s.ipmr_ioctl_getvifcnt(fd, v).unwrap().ocount))
+    }
+}
+
+/// The kernel hosts join, the in-test daemon learns them from IGMP; A's first datagrams
+/// raise a NOCACHE upcall and wait in the unresolved queue until the daemon answers.
+fn mini_mrouted_resolves(g: Ipv4Addr) -> (MiniMrouted, [Netns; 3], UdpSocket, [UdpSocket; 2]) {
+    use skiff_core::ipv4::mroute::IGMPMSG_NOCACHE;
+    let taps = ["skua", "skub", "skuc"];
+    let mut r = MiniMrouted::start(taps);
+    let ns = mc_hosts(taps);
+    let rb = mc_receiver(&ns[1], g, MC_HOSTS[1]);
+    let rc = mc_receiver(&ns[2], g, MC_HOSTS[2]);
+    r.wait(5, "B and C report their joins", |r| r.members(g) == [1, 2]);
+    let tx = mc_sender(&ns[0], 8);
+    mc_send(&tx, g, 0..3);
+    r.wait(5, "a NOCACHE upcall", |r| !r.upcalls.is_empty());
+    let m = r.upcalls[0];
+    assert_eq!(
+        (m.im_msgtype, m.vif, m.im_src, m.im_dst),
+        (IGMPMSG_NOCACHE, 0, MC_SRC, g)
+    );
+    // All three wait, unresolved; nothing has reached the receivers.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while r
+        .net
+        .with(|s| s.mr_table().unres.first().map_or(0, |u| u.queue.len()))
+        < 3
+    {
+        assert!(Instant::now() < deadline, "three datagrams queued");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for rx in [&rb, &rc] {
+        rx.set_nonblocking(true).unwrap();
+        assert_eq!(mc_received(rx), Vec::<u32>::new(), "held until resolved");
+        rx.set_nonblocking(false).unwrap();
+    }
+    r.add_mfc(MC_SRC, g);
+    for rx in [&rb, &rc] {
+        assert_eq!(mc_received(rx), [0, 1, 2], "the queue is released in order");
+    }
+    assert_eq!(r.upcalls.len(), 1, "one upcall for the (S,G)");
+    mc_send(&tx, g, 3..8);
+    for rx in [&rb, &rc] {
+        assert_eq!(mc_received(rx), (3..8).collect::<Vec<_>>());
+    }
+    assert_eq!(r.ocounts(), [0, 8, 8]);
+    (r, ns, tx, [rb, rc])
+}
+
+#[test]
+fn an_upcall_driven_entry_releases_the_queued_datagrams() {
+    if !in_netns(
+        "an_upcall_driven_entry_releases_the_queued_datagrams",
+        &[IP],
+    ) {
+        return;
+    }
+    let g = Ipv4Addr::new(239, 3, 3, 3);
+    let (r, _ns, _tx, _rx) = mini_mrouted_resolves(g);
+    let cache = r.net.with(|s| s.render_ip_mr_cache());
+    assert_eq!(
+        cache,
+        format!(
+            "Group    Origin   Iif     Pkts    Bytes    Wrong Oifs\n\
+             {} {} 0          8     1056        0  1:1    2:1  \n",
+            proc_hex(g),
+            proc_hex(MC_SRC)
+        )
+    );
+}
+
+#[test]
+fn a_receiver_that_leaves_is_pruned_by_the_daemon() {
+    if !in_netns("a_receiver_that_leaves_is_pruned_by_the_daemon", &[IP]) {
+        return;
+    }
+    let g = Ipv4Addr::new(239, 4, 4, 4);
+    let (mut r, _ns, tx, [rb, rc]) = mini_mrouted_resolves(g);
+    // C leaves (IP_DROP_MEMBERSHIP): its kernel sends a v3 report with TO_IN({}).
+    rc.leave_multicast_v4(&g, &MC_HOSTS[2]).unwrap();
+    r.wait(5, "C reports its leave", |r| r.members(g) == [1]);
+    r.add_mfc(MC_SRC, g);
+    let before = r.ocounts();
+    mc_send(&tx, g, 8..18);
+    assert_eq!(mc_received(&rb), (8..18).collect::<Vec<_>>());
+    assert_eq!(mc_received(&rc), Vec::<u32>::new());
+    let after = r.ocounts();
+    assert_eq!(after[1] - before[1], 10, "B still gets traffic");
+    assert_eq!(after[2], before[2], "nothing leaves toward C");
+    let cache = r.net.with(|s| s.render_ip_mr_cache());
+    assert!(cache.lines().nth(1).unwrap().ends_with(" 1:1  "), "{cache}");
 }
