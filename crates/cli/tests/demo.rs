@@ -62,8 +62,8 @@ fn demo_runs_every_scenario() {
         "does not decapsulate IPIP on receive yet",
         // An ICMP timestamp request and ping -T tsonly.
         "  20 bytes from 10.0.2.2: icmp_seq=12 ttl=63 timestamp reply\n  ICMP timestamp: Originate=47689500 Receive=47689500 Transmit=47689500\n",
-        "  TS: \t47689500 absolute\t(R, forwarding the request)\n  \t0\t\t(B, receiving it)\n",
-        "  (5 of 9 slots filled)",
+        "  TS: \t47689500 absolute\t(A, sending the request)\n  \t0\t\t(R, forwarding it)\n  \t0\t\t(B, receiving it)\n",
+        "  (6 of 9 slots filled)",
         "==== C: /proc/net/snmp ====",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");

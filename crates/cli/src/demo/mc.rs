@@ -308,10 +308,11 @@ pub(super) fn timestamp_scenario(demo: &mut Demo) -> Result<(), Box<dyn std::err
             continue;
         };
         let who = [
-            "R, forwarding the request",
+            "A, sending the request",
+            "R, forwarding it",
             "B, receiving it",
             "B, sending the reply",
-            "R, forwarding the reply",
+            "R, forwarding it",
             "A, receiving it",
         ];
         println!(
