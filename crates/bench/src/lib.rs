@@ -157,6 +157,95 @@ pub mod frames {
     }
 }
 
+pub mod fwd {
+    //! Routers for group `fwd` and the `fwd-count` bin: unicast (eth0 → eth1) and
+    //! multicast (eth0 → eth1 + eth2, an (S,G) MFC entry set through the mroute socket).
+
+    use crate::frames::{OUR_IP, PEER_IP, frame_of};
+    use skiff_core::ipv4::mroute::{MRT_ADD_MFC, MRT_ADD_VIF, MRT_INIT, MfcCtl, VifCtl};
+    use skiff_core::{Stack, StackConfig};
+    use skiff_wire::Ipv4Addr;
+    use skiff_wire::ethernet::EthernetAddress;
+    use skiff_wire::ipv4::{IPPROTO_IGMP, IPPROTO_UDP};
+    use skiff_wire::udp::UdpRepr;
+
+    pub const ETH1_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+    pub const FAR_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
+    pub const ETH2_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
+    pub const FAR2_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+    pub const GROUP: Ipv4Addr = Ipv4Addr::new(239, 1, 1, 1);
+
+    /// A router: eth0 10.0.0.1/24 (the peer known), eth1 10.0.1.1/24 (10.0.1.2 known),
+    /// eth2 10.0.2.1/24 (10.0.2.2 known), ip_forward = 1. Returns the three devices.
+    pub fn router() -> (Stack, [u32; 3]) {
+        let mut s = Stack::new(StackConfig {
+            cap_net_raw: true,
+            ..StackConfig::default()
+        });
+        let mut devs = [0; 3];
+        for (i, (addr, peer)) in [(OUR_IP, PEER_IP), (ETH1_IP, FAR_IP), (ETH2_IP, FAR2_IP)]
+            .into_iter()
+            .enumerate()
+        {
+            let i = i as u8;
+            let dev = s
+                .add_device(
+                    &format!("eth{i}"),
+                    EthernetAddress([2, 0, 0, 0, i, 1]),
+                    1500,
+                )
+                .expect("a fresh device name");
+            s.set_up(dev, true).expect("the device exists");
+            s.add_addr(dev, addr, 24).expect("a valid address");
+            s.add_neigh_static(dev, peer, EthernetAddress([2, 0, 0, 0, i, 2]));
+            devs[usize::from(i)] = dev;
+        }
+        s.set_sysctl("ip_forward", "1").expect("a known sysctl");
+        while let Some((_, skb)) = s.poll_transmit() {
+            s.recycle(skb);
+        }
+        (s, devs)
+    }
+
+    /// [`router`] as a multicast router, set up as a daemon does: the mroute socket
+    /// (raw IGMP, MRT_INIT), vifs 0–2 on eth0–eth2, and (PEER_IP, GROUP) from vif 0 to
+    /// vifs 1 and 2.
+    pub fn mc_router() -> (Stack, [u32; 3]) {
+        let (mut s, devs) = router();
+        let fd = s.raw_socket(IPPROTO_IGMP).expect("CAP_NET_RAW");
+        s.ip_mroute_setsockopt(fd, MRT_INIT, &1i32.to_ne_bytes())
+            .expect("the first mroute socket");
+        for (vif, &dev) in devs.iter().enumerate() {
+            let v = VifCtl::by_ifindex(vif as u16, dev, 1);
+            s.ip_mroute_setsockopt(fd, MRT_ADD_VIF, &v.to_bytes())
+                .expect("a free vif on an existing device");
+        }
+        let m = MfcCtl::new(PEER_IP, GROUP, 0, &[(1, 1), (2, 1)]);
+        s.ip_mroute_setsockopt(fd, MRT_ADD_MFC, &m.to_bytes())
+            .expect("a valid MFC entry");
+        (s, devs)
+    }
+
+    /// Ethernet 14 + IPv4 20 + UDP 8 + 22 bytes of data = 64 bytes, from the peer to
+    /// `dst` (to its multicast MAC when `dst` is a group).
+    pub fn udp_frame(dst: Ipv4Addr) -> Vec<u8> {
+        let mut d = vec![0x42u8; 8 + 22];
+        UdpRepr {
+            src_port: 4000,
+            dst_port: 9000,
+        }
+        .emit(&mut d, PEER_IP, dst, skiff_wire::TxChecksum::Full)
+        .expect("room for the header");
+        let mut f = frame_of(IPPROTO_UDP, PEER_IP, dst, 1, false, 0, &d);
+        if dst.is_multicast() {
+            let g = dst.octets();
+            f[..6].copy_from_slice(&[1, 0, 0x5e, g[1] & 0x7f, g[2], g[3]]);
+        }
+        assert_eq!(f.len(), 64);
+        f
+    }
+}
+
 /// glibc copies large blocks with `rep movsb`, whose speed on AMD Zen swings several-fold
 /// with the relative alignment of source and destination: a bench moved sixfold between
 /// runs with where a heap block landed. This runs the bench again with `rep movsb` off

@@ -1,5 +1,6 @@
-//! `skiff demo`: host A — router R — host B in process, with ARP, forwarding, ICMP errors
-//! and netfilter, narrated, then every host's MIB tables.
+//! `skiff demo`: host A — router R — host B (and host C on R's third link) in process,
+//! with ARP, forwarding, ICMP errors, netfilter, UDP, multicast routing and timestamps,
+//! narrated, then every host's MIB tables.
 
 use skiff_core::ipv4::output::PmtuDisc;
 use skiff_core::ipv4::raw::RawDatagram;
@@ -16,6 +17,8 @@ use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod mc;
+
 pub struct DemoOptions {
     pub trace: bool,
     pub pcap_dir: Option<PathBuf>,
@@ -25,6 +28,8 @@ const A_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
 const R_LAN1: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
 const R_LAN2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
 const B_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+const R_LAN3: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 1);
+const C_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 2);
 const UNROUTED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 77);
 const PING_ID: u16 = 0x5a5a;
 /// lan2's MTU: the smallest every IPv4 host must accept (RFC 791).
@@ -45,6 +50,9 @@ struct Demo {
     a: HostId,
     r: HostId,
     b: HostId,
+    c: HostId,
+    /// R's devices on lan1, lan2, lan3.
+    r_devs: [u32; 3],
     links: Vec<LinkId>,
     ping: RawHandle,
     seq: u16,
@@ -75,16 +83,21 @@ impl Demo {
         let a = sim.add_stack(stack("A", opts.trace, 1));
         let r = sim.add_stack(stack("R", opts.trace, 2));
         let b = sim.add_stack(stack("B", opts.trace, 3));
+        let c = sim.add_stack(stack("C", opts.trace, 4));
         let lan1 = sim.add_link("lan1", 1500);
         let lan2 = sim.add_link("lan2", LAN2_MTU);
+        let lan3 = sim.add_link("lan3", 1500);
         if opts.pcap_dir.is_some() {
             sim.capture(lan1);
             sim.capture(lan2);
+            sim.capture(lan3);
         }
         let a0 = sim.attach(a, "eth0", mac(0xa0), lan1)?;
         let r0 = sim.attach(r, "eth0", mac(0x10), lan1)?;
         let r1 = sim.attach(r, "eth1", mac(0x11), lan2)?;
         let b0 = sim.attach(b, "eth0", mac(0xb0), lan2)?;
+        let r2 = sim.attach(r, "eth2", mac(0x12), lan3)?;
+        let c0 = sim.attach(c, "eth0", mac(0xc0), lan3)?;
         sim.stack(a).add_addr(a0, A_ADDR, 24)?;
         sim.stack(a).add_route(default_via(R_LAN1))?;
         sim.stack(r).add_addr(r0, R_LAN1, 24)?;
@@ -92,6 +105,9 @@ impl Demo {
         sim.stack(r).set_sysctl("ip_forward", "1")?;
         sim.stack(b).add_addr(b0, B_ADDR, 24)?;
         sim.stack(b).add_route(default_via(R_LAN2))?;
+        sim.stack(r).add_addr(r2, R_LAN3, 24)?;
+        sim.stack(c).add_addr(c0, C_ADDR, 24)?;
+        sim.stack(c).add_route(default_via(R_LAN3))?;
         let ping = sim.stack(a).raw_socket(1)?;
         // The gratuitous ARPs of the address configuration.
         sim.run();
@@ -100,7 +116,9 @@ impl Demo {
             a,
             r,
             b,
-            links: vec![lan1, lan2],
+            c,
+            r_devs: [r0, r1, r2],
+            links: vec![lan1, lan2, lan3],
             ping,
             seq: 0,
             trace: opts.trace,
@@ -182,7 +200,7 @@ impl Demo {
         if !self.trace {
             return;
         }
-        for h in [self.a, self.r, self.b] {
+        for h in [self.a, self.r, self.b, self.c] {
             for line in self.sim.stack(h).drain_trace() {
                 println!("    {line}");
             }
@@ -232,10 +250,10 @@ fn show(replies: &[RawDatagram]) {
 pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
     let mut demo = Demo::build(&opts)?;
     println!(
-        "skiff demo: host A (10.0.1.2/24) — router R (10.0.1.1, 10.0.2.1; ip_forward=1) — host B (10.0.2.2/24)"
+        "skiff demo: host A (10.0.1.2/24) — router R (10.0.1.1, 10.0.2.1, 10.0.3.1; ip_forward=1) — host B (10.0.2.2/24), host C (10.0.3.2/24)"
     );
     println!(
-        "Each host is a skiff stack; lan1 and lan2 are in-process Ethernet segments with ARP.\n"
+        "Each host is a skiff stack; lan1, lan2 and lan3 are in-process Ethernet segments with ARP.\n"
     );
 
     println!(
@@ -327,6 +345,8 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
     demo.print_frag_delta(&before);
 
     udp_scenarios(&mut demo)?;
+    mc::multicast_scenario(&mut demo)?;
+    mc::timestamp_scenario(&mut demo)?;
 
     println!("\n==== fragmentation and reassembly counters ====");
     println!(
@@ -342,7 +362,7 @@ pub fn run(opts: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
         println!("    {name:<5}{row}");
     }
 
-    for (h, name) in [(demo.a, "A"), (demo.r, "R"), (demo.b, "B")] {
+    for (h, name) in [(demo.a, "A"), (demo.r, "R"), (demo.b, "B"), (demo.c, "C")] {
         let s = demo.sim.stack_ref(h);
         println!("\n==== {name}: /proc/net/snmp ====");
         print!("{}", s.render_snmp());

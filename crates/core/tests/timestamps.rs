@@ -363,3 +363,80 @@ fn sim_stacks_answer_with_the_fixed_wall_clock() {
     assert_eq!((be32(&m[12..]), be32(&m[16..])), (want, want));
     assert_eq!(want, 47_656_500, "13:14:16.5 UT at the sim's first second");
 }
+
+/// What the first packet out carries in its option area.
+fn sent_options(h: &mut Host) -> Vec<u8> {
+    let out = outs(h.tx());
+    let o = out
+        .iter()
+        .find(|o| o.ethertype == 0x0800)
+        .expect("a packet out");
+    options_of(o)
+}
+
+#[test]
+fn socket_options_get_our_stamp_on_every_packet_like_ip_options_build() {
+    use skiff_core::socket::{AF_INET, SOCK_DGRAM, SockOpt};
+    let mut h = host();
+    // ping -T tsonly: 9 slots, the first ours (Linux's setsockopt moves the pointer
+    // past it, ip_options_build() fills it per packet).
+    let ping = h.s.raw_socket(1).unwrap();
+    let mut o = vec![68, 40, 5, 0];
+    o.extend([0; 36]);
+    h.s.setsockopt(ping, SockOpt::Options(o)).unwrap();
+    for seq in 1..=2 {
+        h.s.raw_sendto(h.now, ping, PEER, &icmp(8, 0, [0, 1, 0, seq], b"ts"))
+            .unwrap();
+        let got = sent_options(&mut h);
+        assert_eq!(&got[..4], &[68, 40, 9, 0], "one slot used, every time");
+        assert_eq!(be32(&got[4..]), T);
+        assert_eq!(&got[8..], &[0; 32]);
+    }
+    // ping -T tsandaddr on a UDP socket, with a record route before it.
+    let udp = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    let mut o = vec![7, 11, 4];
+    o.extend([0; 8]);
+    o.extend([1, 68, 12, 5, 1]);
+    o.extend([0; 8]);
+    h.s.setsockopt(udp, SockOpt::Options(o)).unwrap();
+    h.s.sendto(
+        h.now,
+        udp,
+        b"x",
+        0,
+        Some(std::net::SocketAddrV4::new(PEER, 9).into()),
+    )
+    .unwrap();
+    let got = sent_options(&mut h);
+    assert_eq!(&got[..3], &[7, 11, 8]);
+    assert_eq!(&got[3..7], &ME.octets(), "our source in the record route");
+    assert_eq!(&got[7..11], &[0; 4]);
+    assert_eq!(&got[12..16], &[68, 12, 13, 1]);
+    assert_eq!(&got[16..20], &ME.octets());
+    assert_eq!(be32(&got[20..]), T);
+    // A full option stays as it is; a prespecified address not ours is skipped.
+    let full = vec![
+        68, 12, 13, 0, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee,
+    ];
+    h.s.setsockopt(ping, SockOpt::Options(full.clone()))
+        .unwrap();
+    h.s.raw_sendto(h.now, ping, PEER, &icmp(8, 0, [0, 1, 0, 3], b"ts"))
+        .unwrap();
+    assert_eq!(sent_options(&mut h), full);
+    let mut prespec = vec![68, 12, 5, 3];
+    prespec.extend(PEER.octets());
+    prespec.extend([0; 4]);
+    h.s.setsockopt(ping, SockOpt::Options(prespec.clone()))
+        .unwrap();
+    h.s.raw_sendto(h.now, ping, PEER, &icmp(8, 0, [0, 1, 0, 4], b"ts"))
+        .unwrap();
+    assert_eq!(sent_options(&mut h), prespec);
+    prespec[4..8].copy_from_slice(&ME.octets());
+    h.s.setsockopt(ping, SockOpt::Options(prespec)).unwrap();
+    h.s.raw_sendto(h.now, ping, PEER, &icmp(8, 0, [0, 1, 0, 5], b"ts"))
+        .unwrap();
+    let got = sent_options(&mut h);
+    assert_eq!(&got[..4], &[68, 12, 13, 3]);
+    assert_eq!(&got[4..8], &ME.octets());
+    assert_eq!(be32(&got[8..]), T);
+}

@@ -362,7 +362,7 @@ impl Stack {
                 // A (*,G) entry never sends back out the arrival vif.
                 if (!f.origin.is_unspecified() || Some(ct) != true_vifi) && h.ttl > f.ttls[ct] {
                     if let (Some(prev), Some(p)) = (psend, skb.as_ref()) {
-                        let copy = p.clone();
+                        let copy = self.pool.copy(p);
                         self.ipmr_queue_xmit(copy, prev);
                     }
                     psend = Some(ct);
@@ -372,7 +372,7 @@ impl Stack {
         let skb = skb.take()?;
         match psend {
             Some(last) if local => {
-                let copy = skb.clone();
+                let copy = self.pool.copy(&skb);
                 self.ipmr_queue_xmit(copy, last);
                 Some(skb)
             }

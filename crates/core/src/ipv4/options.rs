@@ -30,7 +30,92 @@ fn put_addr(hdr: &mut [u8], off: usize, at: usize, addr: Ipv4Addr) {
     }
 }
 
+/// Socket options (`IP_OPTIONS`, `IP_RETOPTS`) as one locally generated packet carries
+/// them: at most 40 bytes, copied so that each packet gets its own stamps.
+pub(crate) struct LocalOptions {
+    data: [u8; 40],
+    len: usize,
+}
+
+impl LocalOptions {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+}
+
 impl Stack {
+    /// Linux ip_options_build() for a locally generated packet, with the pointer moves
+    /// __ip_options_compile() made on the socket's copy at setsockopt time (skiff keeps
+    /// the option as the caller wrote it and does both here): `saddr` into the next
+    /// record-route slot; our time (and `saddr` for TSANDADDR, or only when the
+    /// prespecified address is ours) into the next timestamp slot; each pointer moved
+    /// past what it filled. A full option is left alone.
+    pub(crate) fn ip_options_build_local(&self, opt: &[u8], saddr: Ipv4Addr) -> LocalOptions {
+        use skiff_wire::ip_options::kind;
+        let mut out = LocalOptions {
+            data: [0; 40],
+            len: opt.len().min(40),
+        };
+        out.data[..out.len].copy_from_slice(&opt[..out.len]);
+        let d = &mut out.data[..out.len];
+        let now = crate::ipv4::icmp::inet_current_timestamp(self.realtime());
+        let mut i = 0;
+        while let Some(&k) = d.get(i) {
+            if k == kind::EOL {
+                break;
+            }
+            if k == kind::NOP {
+                i += 1;
+                continue;
+            }
+            let Some((len, ptr)) = opt_len_ptr(d, i) else {
+                break;
+            };
+            if len < 2 || i + len > d.len() {
+                break;
+            }
+            match k {
+                kind::RR if ptr >= 4 && ptr + 3 <= len => {
+                    put_addr(d, i, ptr - 1, saddr);
+                    d[i + 2] = (ptr + 4) as u8;
+                }
+                kind::TIMESTAMP if ptr >= 5 && len >= 4 => {
+                    let put_time = |d: &mut [u8], at: usize| {
+                        if let Some(slot) = d.get_mut(i + at..i + at + 4) {
+                            slot.copy_from_slice(&now.to_be_bytes());
+                        }
+                    };
+                    let advance = match TimestampFlag::from(d[i + 3] & 0x0f) {
+                        TimestampFlag::TsOnly if ptr + 3 <= len => {
+                            put_time(d, ptr - 1);
+                            4
+                        }
+                        TimestampFlag::TsAndAddr if ptr + 7 <= len => {
+                            put_addr(d, i, ptr - 1, saddr);
+                            put_time(d, ptr + 3);
+                            8
+                        }
+                        TimestampFlag::TsPrespec if ptr + 7 <= len => {
+                            let b = &d[i + ptr - 1..i + ptr + 3];
+                            let addr = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+                            if self.fib.inet_addr_type(addr) == RouteType::Unicast {
+                                0
+                            } else {
+                                put_time(d, ptr + 3);
+                                8
+                            }
+                        }
+                        _ => 0,
+                    };
+                    d[i + 2] = (ptr + advance) as u8;
+                }
+                _ => {}
+            }
+            i += len;
+        }
+        out
+    }
+
     /// The record-route part of Linux __ip_options_compile() for a routed packet: our
     /// `spec_dst` goes into the next free slot and the pointer moves on (`rr_needaddr`).
     pub(crate) fn ip_options_record_route(skb: &mut SkBuff, spec_dst: Ipv4Addr) {

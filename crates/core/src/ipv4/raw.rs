@@ -203,7 +203,8 @@ impl Stack {
         skb.mark = ipc.mark;
         skb.priority = ipc.priority;
         skb.sk = self.sk_owner(fd);
-        match self.ip_push_header(skb, &p, &opt, &dst) {
+        let opt = self.ip_options_build_local(&opt, p.saddr);
+        match self.ip_push_header(skb, &p, opt.bytes(), &dst) {
             Ok(()) => Ok(len),
             // ip_push_pending_frames(): ENOBUFS only with IP_RECVERR.
             Err(OutputError::NoBufs) if !self.socks.get_ref(fd)?.recverr => Ok(len),

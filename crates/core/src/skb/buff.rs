@@ -118,6 +118,36 @@ impl SkBuff {
 }
 
 impl SkBuffInner {
+    /// Becomes a copy of `src`: its bytes up to `tail` at the same offsets, and all its
+    /// metadata (what `clone` copies). False, and nothing changed, when `src` has a
+    /// frag_list or this buffer is shorter than `src.tail`.
+    pub(super) fn copy_from(&mut self, src: &SkBuffInner) -> bool {
+        let Some(to) = self.buf.get_mut(..src.tail) else {
+            return false;
+        };
+        if !src.frag_list.is_empty() || !self.frag_list.is_empty() {
+            return false;
+        }
+        to.copy_from_slice(&src.buf[..src.tail]);
+        self.data = src.data;
+        self.tail = src.tail;
+        self.mac_header = src.mac_header;
+        self.network_header = src.network_header;
+        self.transport_header = src.transport_header;
+        self.ip_summed = src.ip_summed;
+        self.gso = src.gso;
+        self.pkt_type = src.pkt_type;
+        self.iif = src.iif;
+        self.mark = src.mark;
+        self.priority = src.priority;
+        self.ignore_df = src.ignore_df;
+        self.tstamp = src.tstamp;
+        self.cb = src.cb;
+        self.sk = src.sk;
+        self.demux_sk = src.demux_sk;
+        true
+    }
+
     /// Empty data at `headroom` of `buf`, and fresh metadata.
     /// The caller guarantees `headroom <= buf.len() <= SKB_MAX_ALLOC`.
     fn fresh(buf: Vec<u8>, headroom: usize) -> SkBuffInner {

@@ -58,6 +58,23 @@ impl SkbPool {
         Ok(self.alloc_slow(headroom, size))
     }
 
+    /// A private copy of `skb` in a pooled buffer (the bytes up to its tail, not the
+    /// whole buffer), as `clone` gives; `clone` itself for a packet with a frag_list.
+    /// Linux skb_copy().
+    pub fn copy(&mut self, skb: &SkBuff) -> SkBuff {
+        if skb.frag_list.is_empty()
+            && skb.tail <= self.buf_size
+            && let Some(mut b) = self.free.pop()
+        {
+            if b.copy_from(&skb.0) {
+                self.stats.reused += 1;
+                return SkBuff(b);
+            }
+            self.free.push(b);
+        }
+        skb.clone()
+    }
+
     /// A large buffer from the free list, or a fresh one.
     #[cold]
     #[inline(never)]

@@ -438,6 +438,56 @@ fn pool_reuses_and_resets_metadata() {
 }
 
 #[test]
+fn pool_copy_is_a_clone_in_a_pooled_buffer() {
+    let mut pool = SkbPool::new(256, 4);
+    let mut s = pool.alloc(40, 100).unwrap();
+    s.put_slice(b"0123456789abcdefghij payload").unwrap();
+    s.reset_mac_header().unwrap();
+    s.pull(14).unwrap();
+    s.reset_network_header().unwrap();
+    s.set_transport_header(4).unwrap();
+    s.iif = 7;
+    s.mark = 8;
+    s.priority = 9;
+    s.ignore_df = true;
+    s.tstamp = Instant::from_secs(5);
+    s.pkt_type = PacketType::Multicast;
+    s.ip_summed = ChecksumState::Complete(0x4321);
+    s.cb.flags = IpSkbFlags::FORWARDED;
+    let spare = pool.alloc(0, 10).unwrap();
+    pool.recycle(spare);
+    let mut c = pool.copy(&s);
+    assert_eq!(pool.stats().reused, 1, "the pooled buffer, no allocation");
+    assert_eq!(pool.free_len(), 0);
+    let want = s.clone();
+    for x in [&c, &want] {
+        assert_eq!(x.data(), s.data());
+        assert_eq!(x.headroom(), s.headroom());
+        assert_eq!(
+            (x.mac_header(), x.network_header(), x.transport_header()),
+            (s.mac_header(), s.network_header(), s.transport_header())
+        );
+        assert_eq!(x.mac_header_bytes(), s.mac_header_bytes());
+        assert_eq!((x.iif, x.mark, x.priority, x.ignore_df), (7, 8, 9, true));
+        assert_eq!(
+            (x.tstamp, x.pkt_type, x.ip_summed),
+            (s.tstamp, s.pkt_type, s.ip_summed)
+        );
+        assert_eq!(x.cb, s.cb);
+    }
+    // A private copy: writing it leaves the original alone.
+    c.data_mut()[0] = b'X';
+    assert_eq!(&s.data()[..1], b"e");
+    // A frag_list packet, or an empty pool: a plain clone.
+    let f = frag_skb(b"head", &[b"one", b"two"], 0);
+    let fc = pool.copy(&f);
+    assert_eq!(bytes(&fc), b"headonetwo");
+    let sc = pool.copy(&s);
+    assert_eq!(sc.data(), s.data());
+    assert_eq!(pool.stats().reused, 1);
+}
+
+#[test]
 fn pool_bounds() {
     let mut pool = SkbPool::new(100, 2);
     assert!(pool.alloc(usize::MAX, 1).is_err());

@@ -495,7 +495,11 @@ impl Stack {
             skb.mark = cork.mark;
             skb.priority = cork.priority;
             skb.sk = owner;
-            self.ip_push_header(skb, &p, &cork.opt, &cork.dst)
+            if cork.opt.is_empty() {
+                return self.ip_push_header(skb, &p, &[], &cork.dst);
+            }
+            let opt = self.ip_options_build_local(&cork.opt, p.saddr);
+            self.ip_push_header(skb, &p, opt.bytes(), &cork.dst)
         });
         // ip_send_skb(): ENOBUFS is not the caller's error without IP_RECVERR.
         let mib = self.udp_mib_out(lite);
