@@ -69,25 +69,28 @@ impl Stack {
     /// Linux IGMP_V1_SEEN(): forced (conf.all or conf.DEV), or a v1 querier heard within
     /// its timeout.
     pub(crate) fn igmp_v1_seen(&self, ifindex: u32) -> bool {
-        self.sysctl.force_igmp_version == 1
-            || self.igmp_devconf(ifindex).force_igmp_version == 1
-            || self
-                .mc
-                .devs
-                .get(&ifindex)
-                .and_then(|d| d.mr_v1_seen)
-                .is_some_and(|t| self.now < t)
+        self.igmp_version_seen(ifindex, 1, |d| d.mr_v1_seen)
     }
 
     /// Linux IGMP_V2_SEEN().
     pub(crate) fn igmp_v2_seen(&self, ifindex: u32) -> bool {
-        self.sysctl.force_igmp_version == 2
-            || self.igmp_devconf(ifindex).force_igmp_version == 2
+        self.igmp_version_seen(ifindex, 2, |d| d.mr_v2_seen)
+    }
+
+    /// `version` forced by `force_igmp_version`, or its querier's timer still running.
+    fn igmp_version_seen(
+        &self,
+        ifindex: u32,
+        version: i32,
+        until: impl Fn(&McDev) -> Option<crate::time::Instant>,
+    ) -> bool {
+        self.sysctl.force_igmp_version == version
+            || self.igmp_devconf(ifindex).force_igmp_version == version
             || self
                 .mc
                 .devs
                 .get(&ifindex)
-                .and_then(|d| d.mr_v2_seen)
+                .and_then(until)
                 .is_some_and(|t| self.now < t)
     }
 
