@@ -1,10 +1,13 @@
 //! What `/proc` and iproute2 show of a stack: `/proc/net/snmp`, `/proc/net/netstat`,
-//! `ip neigh`, `ip -s link`, and the drop counts by reason.
+//! `/proc/net/igmp` and `mcfilter`, `ip neigh`, `ip -s link`, and the drop counts by
+//! reason.
 
 use super::Stack;
 use crate::drop::DropReason;
+use crate::ipv4::mc_list::McDev;
 use crate::netdev::DevKind;
 use crate::stats::Mib;
+use core::fmt::Write;
 
 impl Stack {
     /// The MIB counters.
@@ -82,5 +85,81 @@ impl Stack {
             .filter(|&&r| self.drop_count(r) > 0)
             .map(|&r| format!("{} {}\n", r.name(), self.drop_count(r)))
             .collect()
+    }
+
+    /// Devices in ifindex order with their multicast state: an up device without any
+    /// state yet has 224.0.0.1 only (ip_mc_up()).
+    fn mc_render_devs(&self) -> Vec<(u32, String, Option<&McDev>)> {
+        self.devs
+            .iter()
+            .filter_map(|d| {
+                let st = self.mc.devs.get(&d.ifindex);
+                (d.up || st.is_some()).then(|| (d.ifindex, d.name.clone(), st))
+            })
+            .collect()
+    }
+
+    /// `/proc/net/igmp`, byte for byte. Linux igmp_mc_seq_show(); timers in USER_HZ
+    /// (1/100 s) ticks.
+    pub fn render_igmp(&self) -> String {
+        let mut out =
+            String::from("Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n");
+        let default = McDev::new(self.sysctl.igmp_qrv as u8);
+        for (ifindex, name, st) in self.mc_render_devs() {
+            let d = st.unwrap_or(&default);
+            if d.list.is_empty() {
+                continue;
+            }
+            let querier = if self.igmp_v1_seen(ifindex) {
+                "V1"
+            } else if self.igmp_v2_seen(ifindex) {
+                "V2"
+            } else {
+                "V3"
+            };
+            let _ = writeln!(
+                out,
+                "{ifindex}\t{name:<10}: {:5} {querier:>7}",
+                d.list.len()
+            );
+            for im in &d.list {
+                let (running, ticks) = match im.timer.and_then(|id| self.mc.timers.deadline(id)) {
+                    Some(at) => (1, at.saturating_duration_since(self.now).as_millis() / 10),
+                    None => (0, 0),
+                };
+                // The address is printed as the host-order word of its network bytes
+                // (%08X of a __be32 on a little-endian machine).
+                let word = u32::from_le_bytes(im.multiaddr.octets());
+                let _ = writeln!(
+                    out,
+                    "\t\t\t\t{word:08X} {:5} {running}:{ticks:08X}\t\t{}",
+                    im.users,
+                    u8::from(im.reporter)
+                );
+            }
+        }
+        out
+    }
+
+    /// `/proc/net/mcfilter`, byte for byte. Linux igmp_mcf_seq_show().
+    pub fn render_mcfilter(&self) -> String {
+        let mut out = String::from("Idx Device        MCA        SRC    INC    EXC\n");
+        for (ifindex, name, st) in self.mc_render_devs() {
+            let Some(d) = st else { continue };
+            let short: String = name.chars().take(6).collect();
+            for im in &d.list {
+                for p in &im.sources {
+                    let _ = writeln!(
+                        out,
+                        "{ifindex:3} {short:>6} 0x{:08x} 0x{:08x} {:6} {:6}",
+                        u32::from(im.multiaddr),
+                        u32::from(p.inaddr),
+                        p.sf_count[0],
+                        p.sf_count[1]
+                    );
+                }
+            }
+        }
+        out
     }
 }
