@@ -88,6 +88,18 @@ fn parse_ip(d: &[u8]) -> (etherparse::Ipv4Header, &[u8]) {
     (ip, rest)
 }
 
+/// The L4 checksum Linux puts on the wire for one whose RFC 1071 value is `computed`:
+/// a `CHECKSUM_PARTIAL` packet finished by skb_checksum_help() (net/core/dev.c) stores
+/// `csum_fold(csum) ?: CSUM_MANGLED_0`, 0xffff for a computed 0, whatever the protocol;
+/// TCP's gso_make_checksum() (tcp_gso_segment()) stores the fold as it is.
+fn linux_wire_csum(computed: u16, partial: bool) -> u16 {
+    if partial && computed == 0 {
+        0xffff
+    } else {
+        computed
+    }
+}
+
 fn tcp_case(
     payload: &[u8],
     mss: u16,
@@ -126,7 +138,8 @@ fn tcp_case(
         assert_eq!(tcp.psh, flags & PSH != 0 && last, "PSH on the last only");
         assert!(tcp.ack);
         assert_eq!(tcp.options.as_slice(), &opts);
-        assert_eq!(tcp.checksum, tcp.calc_checksum_ipv4(&ip, data).unwrap());
+        let computed = tcp.calc_checksum_ipv4(&ip, data).unwrap();
+        assert_eq!(tcp.checksum, linux_wire_csum(computed, partial));
         assert!(data.len() <= usize::from(mss));
         stream.extend_from_slice(data);
     }
@@ -196,6 +209,77 @@ proptest! {
         prop_assert!(got == payload, "the datagrams rebuild the payload");
         prop_assert_eq!(h.mib("UdpInCsumErrors"), 0);
     }
+}
+
+/// Segments of a TCP (`udp` false) or UDP_L4 GSO packet of two 64-byte segments whose
+/// second one's checksum computes to 0, put on the wire by a device with `features`:
+/// (the checksum field, etherparse's RFC 1071 value). The word at payload[64..66] is
+/// set to the checksum it had at 0, so the segment's one's-complement sum is 0xffff.
+fn zero_sum_segment(udp_l4: bool, features: NetdevFeatures) -> (u16, u16) {
+    let build = |payload: &[u8], features: NetdevFeatures| {
+        let (hdr, gso_type) = if udp_l4 {
+            let mut uh = udp(PEER, ME, 5000, 9000, &[]);
+            uh[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+            (ipv4(PEER, ME, 17, 7, false, &uh), GsoType::UDP_L4)
+        } else {
+            let th = tcp_hdr(1000, ACK, &[]);
+            (ipv4(ME, PEER, 6, 100, true, &th), GsoType::TCPV4)
+        };
+        let gso = GsoInfo {
+            size: 64,
+            gso_type,
+            segs: 0,
+        };
+        let mut segs = segment(gso_skb(&hdr, payload, 30, 50, gso), features);
+        assert_eq!(segs.len(), 2);
+        let partial = matches!(segs[1].ip_summed, ChecksumState::Partial { .. });
+        assert_eq!(partial, features.contains(NetdevFeatures::HW_CSUM));
+        let bytes = wire(segs.remove(1));
+        let (ip, rest) = parse_ip(&bytes);
+        if udp_l4 {
+            let (u, data) = etherparse::UdpHeader::from_slice(rest).unwrap();
+            (u.checksum, u.calc_checksum_ipv4(&ip, data).unwrap())
+        } else {
+            let (t, data) = etherparse::TcpHeader::from_slice(rest).unwrap();
+            (t.checksum, t.calc_checksum_ipv4(&ip, data).unwrap())
+        }
+    };
+    let mut payload: Vec<u8> = (0..128u32).map(|i| (i * 29 + 3) as u8).collect();
+    payload[64..66].fill(0);
+    let (_, c) = build(&payload, NetdevFeatures::default());
+    payload[64..66].copy_from_slice(&c.to_be_bytes());
+    build(&payload, features)
+}
+
+/// The zero edge of the one's-complement checksum, as Linux writes it: TCP segmented
+/// in software keeps the computed 0 (gso_make_checksum()); a CHECKSUM_PARTIAL segment
+/// finished by skb_checksum_help() gets CSUM_MANGLED_0 (0xffff); UDP never sends 0.
+#[test]
+fn l4_checksum_zero_edge() {
+    let sw = NetdevFeatures::default();
+    let hw = NetdevFeatures::HW_CSUM;
+    // TCP's RFC 1071 value is 0 here: the edge is hit.
+    assert_eq!(
+        zero_sum_segment(false, sw),
+        (0x0000, 0x0000),
+        "TCP, software GSO"
+    );
+    assert_eq!(
+        zero_sum_segment(false, hw),
+        (0xffff, 0x0000),
+        "TCP, skb_checksum_help"
+    );
+    // etherparse maps UDP's 0 to 0xffff itself (RFC 768).
+    assert_eq!(
+        zero_sum_segment(true, sw),
+        (0xffff, 0xffff),
+        "UDP, software GSO"
+    );
+    assert_eq!(
+        zero_sum_segment(true, hw),
+        (0xffff, 0xffff),
+        "UDP, skb_checksum_help"
+    );
 }
 
 /// UFO: one datagram cut into IP fragments (offsets, MF, one ID) that a receiver

@@ -328,7 +328,8 @@ impl L4Csum {
 }
 
 /// Linux skb_checksum_help(): finishes a `CHECKSUM_PARTIAL` packet in software, over
-/// its linear data and `frag_list`.
+/// its linear data and `frag_list`. A computed 0 is stored as 0xffff (`CSUM_MANGLED_0`)
+/// for every protocol, TCP included, as Linux does.
 pub fn skb_checksum_help(skb: &mut SkBuff) -> Result<()> {
     let ChecksumState::Partial {
         csum_start,
