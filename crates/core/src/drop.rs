@@ -140,6 +140,10 @@ drop_reasons! {
     IpmrUnresQueue => "NOT_SPECIFIED (ipmr: unresolved queue full)",
     /// Multicast routing: queued on an unresolved entry that expired or was flushed.
     IpmrUnresExpired => "NOT_SPECIFIED (ipmr: unresolved expired)",
+    /// IPIP for us from no tunnel's remote: ICMP port unreachable (tunnel4_rcv()).
+    IpipNoTunnel => "NOT_SPECIFIED (ipip: no tunnel)",
+    /// IPIP: CE outside a not-ECT inner packet (RFC 6040; ip_tunnel_rcv()).
+    IpipEcn => "NOT_SPECIFIED (ipip: CE on not-ECT)",
     /// A raw socket's receive queue is full: sk_drops.
     SocketRcvbuff => "SOCKET_RCVBUFF",
 }

@@ -352,6 +352,21 @@ fn every_drop_reason_has_a_scenario() {
         mc(h, PEER, h.eth0, 64, false, 10);
         h.advance(Duration::from_secs(10));
     });
+    // IPIP to eth0's address with tunnel vif 2 from PEER: `outer` and its TOS.
+    let ipip = |h: &mut Host, outer: Ipv4Addr, tos: u8| {
+        let fd = mrouter(h, &[]);
+        let t = VifCtl::tunnel(2, ME, PEER, 1);
+        h.s.ip_mroute_setsockopt(fd, MRT_ADD_VIF, &t.to_bytes())
+            .unwrap();
+        let inner = Ip::udp(PEER, Ipv4Addr::new(239, 1, 1, 1), 9, b"x").frame();
+        let mut p = Ip::new(outer, ME, 4, inner[14..].to_vec());
+        p.tos = tos;
+        h.rx(h.eth0, &p.frame());
+    };
+    expect(&mut seen, R::IpipNoTunnel, true, |h| {
+        ipip(h, Ipv4Addr::new(10, 0, 0, 7), 0)
+    });
+    expect(&mut seen, R::IpipEcn, true, |h| ipip(h, PEER, 3));
     // A full loopback backlog needs a burst of over 1000 looped packets inside one call,
     // which no traffic can make: stack/mod.rs tests it from inside (loopback_backlog_is_bounded).
     seen.insert(R::CpuBacklog);

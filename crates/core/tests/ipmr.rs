@@ -559,3 +559,159 @@ fn device_source_filter_decides_local_delivery() {
     assert_eq!(h.s.recv_from(u, &mut buf, 0).unwrap().0, 3);
     assert_eq!(h.drops(DropReason::IpInvalidDest), 1);
 }
+
+/// A source behind the tunnel's remote.
+const S_FAR: Ipv4Addr = Ipv4Addr::new(10, 9, 9, 9);
+
+/// An IPIP packet from `outer_src` to ME1 arriving on eth1, carrying `inner` (an IPv4
+/// packet's bytes).
+fn ipip_frame(outer_src: Ipv4Addr, outer_tos: u8, inner: Vec<u8>) -> Vec<u8> {
+    let mut o = Ip::new(outer_src, ME1, 4, inner);
+    o.tos = outer_tos;
+    o.eth_dst = MAC1;
+    o.eth_src = PEER1_MAC;
+    o.frame()
+}
+
+/// A UDP datagram from S_FAR to G with `ttl` and `tos`: the IP packet's bytes.
+fn inner_udp(ttl: u8, tos: u8) -> Vec<u8> {
+    let mut p = Ip::udp(S_FAR, G, 5000, b"through the tunnel");
+    p.ttl = ttl;
+    p.tos = tos;
+    p.frame()[14..].to_vec()
+}
+
+/// The router with tunnel vif 3 (ME1 to PEER1) and (S_FAR, G) from vif 3 to vifs 0 and 2.
+fn tunnel_router() -> R {
+    let mut r = router();
+    let t = VifCtl::tunnel(3, ME1, PEER1, 1);
+    r.set(MRT_ADD_VIF, &t.to_bytes()).unwrap();
+    r.add_mfc(S_FAR, G, 3, &[(0, 1), (2, 1)]);
+    r.h.tx();
+    r
+}
+
+#[test]
+fn ipip_on_a_tunnel_vif_is_forwarded_as_arriving_on_it() {
+    let mut r = tunnel_router();
+    let dvmrp = r.h.s.dev_by_name("dvmrp3").unwrap().ifindex;
+    let inner = inner_udp(10, 0);
+    let inner_len = inner.len() as u64;
+    r.h.rx(r.h.eth1, &ipip_frame(PEER1, 0, inner));
+    let mut out = r.out();
+    out.sort_by_key(|o| o.dev);
+    assert_eq!(out.len(), 2, "{out:?}");
+    for (o, dev) in out.iter().zip([r.h.eth0, r.eth2]) {
+        assert_eq!(o.dev, dev);
+        assert_eq!((o.src, o.dst, o.protocol, o.ttl), (S_FAR, G, 17, 9));
+        assert_eq!(o.eth_dst, mc_mac(G));
+        assert!(
+            skiff_wire::ipv4::Ipv4Packet::new_checked(&o.ip[..])
+                .unwrap()
+                .verify_checksum()
+        );
+    }
+    let c = r.h.s.ipmr_ioctl_getvifcnt(r.fd, 3).unwrap();
+    assert_eq!((c.icount, c.ibytes, c.ocount), (1, inner_len, 0));
+    assert_eq!(r.h.s.ipmr_ioctl_getvifcnt(r.fd, 0).unwrap().ocount, 1);
+    let d = r.h.s.dev(dvmrp).unwrap();
+    assert_eq!((d.stats.rx_packets, d.stats.rx_bytes), (1, inner_len));
+    // The outer packet was ours, the inner one forwarded: two receives.
+    assert_eq!(r.h.mib("IpInReceives"), 2);
+    // RPF: the same packet on eth0 is on the wrong vif.
+    r.send(r.h.eth0, S_FAR, G, 10, 10);
+    assert!(r.out().is_empty());
+    assert_eq!(r.h.drops(DropReason::IpmrWrongVif), 1);
+}
+
+#[test]
+fn ipip_ecn_is_decapsulated_as_rfc6040() {
+    let mut r = tunnel_router();
+    // CE outside an ECT(0) packet: forwarded as CE, its checksum still right.
+    r.h.rx(r.h.eth1, &ipip_frame(PEER1, 0x03, inner_udp(10, 0x22)));
+    let out = r.out();
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0].tos, 0x23);
+    assert!(
+        skiff_wire::ipv4::Ipv4Packet::new_checked(&out[0].ip[..])
+            .unwrap()
+            .verify_checksum()
+    );
+    // CE outside a not-ECT packet: dropped.
+    r.h.rx(r.h.eth1, &ipip_frame(PEER1, 0x03, inner_udp(10, 0x20)));
+    assert!(r.out().is_empty());
+    assert_eq!(r.h.drops(DropReason::IpipEcn), 1);
+    assert_eq!(r.h.s.ipmr_ioctl_getvifcnt(r.fd, 3).unwrap().icount, 1);
+}
+
+#[test]
+fn ipip_from_an_unknown_remote_is_not_forwarded() {
+    let mut r = tunnel_router();
+    let stranger = Ipv4Addr::new(10, 0, 1, 9);
+    r.h.s.add_neigh_static(r.h.eth1, stranger, PEER1_MAC);
+    r.h.rx(r.h.eth1, &ipip_frame(stranger, 0, inner_udp(10, 0)));
+    let out = outs(r.h.tx());
+    // tunnel4_rcv(): ICMP port unreachable, nothing forwarded.
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        (out[0].dev, out[0].dst, out[0].protocol),
+        (r.h.eth1, stranger, 1)
+    );
+    assert_eq!(&out[0].payload[..2], &[3, 3]);
+    assert_eq!(r.h.drops(DropReason::IpipNoTunnel), 1);
+    assert_eq!(r.h.mib("IpInDelivers"), 1);
+    assert_eq!(r.h.s.ipmr_ioctl_getvifcnt(r.fd, 3).unwrap().icount, 0);
+    // Without any tunnel vif, IPIP is an unknown protocol, as before.
+    r.set(MRT_DEL_VIF, &VifCtl::tunnel(3, ME1, PEER1, 1).to_bytes())
+        .unwrap();
+    r.h.rx(r.h.eth1, &ipip_frame(PEER1, 0, inner_udp(10, 0)));
+    let out = outs(r.h.tx());
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].dst, out[0].protocol), (PEER1, 1));
+    assert_eq!(&out[0].payload[..2], &[3, 2]);
+    assert_eq!(r.h.drops(DropReason::IpNoproto), 1);
+    // The tunnel's device stays down; a new tunnel vif 3 takes it up again.
+    let dvmrp = r.h.s.dev_by_name("dvmrp3").unwrap().ifindex;
+    assert!(!r.h.s.dev(dvmrp).unwrap().up);
+    r.set(MRT_ADD_VIF, &VifCtl::tunnel(3, ME1, PEER1, 1).to_bytes())
+        .unwrap();
+    assert!(r.h.s.dev(dvmrp).unwrap().up);
+    r.add_mfc(S_FAR, G, 3, &[(0, 1)]);
+    r.h.rx(r.h.eth1, &ipip_frame(PEER1, 0, inner_udp(10, 0)));
+    assert_eq!(r.out().len(), 1);
+}
+
+#[test]
+fn ipip_with_a_malformed_inner_header_is_dropped() {
+    let mut r = tunnel_router();
+    let dvmrp = r.h.s.dev_by_name("dvmrp3").unwrap().ifindex;
+    let mut bad_csum = inner_udp(10, 0);
+    bad_csum[10] ^= 0xff;
+    r.h.rx(r.h.eth1, &ipip_frame(PEER1, 0, bad_csum));
+    assert_eq!(r.h.drops(DropReason::IpCsum), 1);
+    let mut bad_ihl = inner_udp(10, 0);
+    bad_ihl[0] = 0x44;
+    r.h.rx(r.h.eth1, &ipip_frame(PEER1, 0, bad_ihl));
+    // Too short for a header at all.
+    r.h.rx(r.h.eth1, &ipip_frame(PEER1, 0, vec![0x45, 0, 0]));
+    assert_eq!(r.h.drops(DropReason::IpInhdr), 2);
+    assert!(r.out().is_empty());
+    assert_eq!(r.h.mib("IpInHdrErrors"), 3);
+    assert_eq!(r.h.s.ipmr_ioctl_getvifcnt(r.fd, 3).unwrap().icount, 0);
+    assert_eq!(r.h.s.dev(dvmrp).unwrap().stats.rx_packets, 3);
+}
+
+#[test]
+fn ipip_in_ipip_is_received_without_nesting() {
+    let mut r = tunnel_router();
+    // IPIP inside IPIP inside IPIP, all from the tunnel's remote: each layer is received
+    // on dvmrp3 in turn, the innermost forwarded.
+    let mut p = inner_udp(10, 0);
+    for _ in 0..3 {
+        p = Ip::new(PEER1, ME1, 4, p).frame()[14..].to_vec();
+    }
+    r.h.rx(r.h.eth1, &ipip_frame(PEER1, 0, p));
+    assert_eq!(r.out().len(), 2);
+    let dvmrp = r.h.s.dev_by_name("dvmrp3").unwrap().ifindex;
+    assert_eq!(r.h.s.dev(dvmrp).unwrap().stats.rx_packets, 4);
+}

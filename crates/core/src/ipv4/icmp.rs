@@ -380,8 +380,8 @@ impl Stack {
         match InetProtocol::of(protocol) {
             Some(InetProtocol::Udp) => learn |= self.udp_err(inner, offender, err),
             Some(InetProtocol::Icmp) => learn = true,
-            // igmp has no err_handler.
-            Some(InetProtocol::Igmp) | None => {}
+            // igmp has no err_handler; skiff does not model ipip_err() (tunnel PMTU).
+            Some(InetProtocol::Igmp | InetProtocol::Ipip) | None => {}
         }
         if learn && let IcmpErr::FragNeeded { mtu } = err {
             let mut fl = Flowi4::new(dst);

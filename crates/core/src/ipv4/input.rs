@@ -14,7 +14,7 @@ use skiff_wire::Ipv4Addr;
 use skiff_wire::icmpv4::{DstUnreachable, ParamProblem};
 use skiff_wire::ip_options::{Ipv4Options, OptionsOrigin};
 use skiff_wire::ipv4::Ipv4Packet;
-use skiff_wire::ipv4::{IPPROTO_ICMP, IPPROTO_IGMP, IPPROTO_UDP, IPPROTO_UDPLITE};
+use skiff_wire::ipv4::{IPPROTO_ICMP, IPPROTO_IGMP, IPPROTO_IPIP, IPPROTO_UDP, IPPROTO_UDPLITE};
 
 impl Stack {
     /// Linux ip_rcv(): validate, then the PRE_ROUTING hook, then ip_rcv_finish().
@@ -376,7 +376,11 @@ impl Stack {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
         let raw = self.raw_local_deliver(&skb, h, dst);
-        match InetProtocol::of(h.protocol) {
+        // IPIP has a handler while a DVMRP tunnel exists (Linux: the ipip module, which
+        // ipmr_new_tunnel() needs); without one it is an unknown protocol, as before.
+        let proto = InetProtocol::of(h.protocol)
+            .filter(|&p| p != InetProtocol::Ipip || self.ipmr.has_tunnel());
+        match proto {
             Some(proto) => {
                 // The protocol handlers read linear data (Linux pulls what they need); a
                 // datagram is at most 64 KiB, so linearizing cannot hit the buffer limit.
@@ -388,6 +392,7 @@ impl Stack {
                     InetProtocol::Icmp => self.icmp_rcv(skb, h, dst),
                     InetProtocol::Udp => self.udp_rcv(skb, h, dst),
                     InetProtocol::Igmp => self.igmp_rcv(skb),
+                    InetProtocol::Ipip => self.ipip_rcv(skb, h, dst),
                 }
             }
             None if raw => {
@@ -421,6 +426,8 @@ pub(crate) enum InetProtocol {
     Icmp,
     Igmp,
     Udp,
+    /// tunnel4_rcv() → ipip_rcv().
+    Ipip,
 }
 
 impl InetProtocol {
@@ -428,6 +435,7 @@ impl InetProtocol {
         match protocol {
             IPPROTO_ICMP => Some(InetProtocol::Icmp),
             IPPROTO_IGMP => Some(InetProtocol::Igmp),
+            IPPROTO_IPIP => Some(InetProtocol::Ipip),
             // udp_rcv() and udplite_rcv() share __udp4_lib_rcv().
             IPPROTO_UDP | IPPROTO_UDPLITE => Some(InetProtocol::Udp),
             _ => None,

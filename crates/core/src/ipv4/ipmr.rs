@@ -16,6 +16,7 @@ use crate::time::Instant;
 use core::time::Duration;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ipv4::{IPPROTO_IGMP, IPPROTO_IPIP};
+use std::collections::VecDeque;
 
 /// Packets queued on one unresolved (S,G) entry: Linux queues while fewer than 4 wait
 /// (`qlen > 3` drops).
@@ -31,7 +32,7 @@ pub const MFC_ASSERT_THRESH: Duration = Duration::from_secs(3);
 /// One virtual interface. Linux `struct vif_device`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VifDevice {
-    /// The device (0 for a tunnel vif, which has no skiff device).
+    /// The device; a tunnel vif's is its `dvmrpN` device, which receives its IPIP.
     pub ifindex: u32,
     /// The device's name; `dvmrpN` for a tunnel vif, as Linux names its device.
     pub name: String,
@@ -93,6 +94,13 @@ pub struct MrTable {
     pub do_assert: i32,
     /// `conf.all.mc_forwarding` (raised by MRT_INIT).
     pub all_mc_forwarding: u32,
+    /// The `dvmrpN` devices made for tunnel vifs (skiff cannot unregister a device: a
+    /// deleted tunnel's stays down, for the next tunnel vif of that number).
+    pub tunnel_devs: Vec<u32>,
+    /// Decapsulated packets waiting for ip_rcv() on their tunnel device, and whether
+    /// ipip_rcv() is draining them (`ipip.rs`).
+    pub ipip_rx: VecDeque<SkBuff>,
+    pub ipip_rx_running: bool,
 }
 
 /// What ip_mr_forward() needs of an entry, copied out of the table.
@@ -109,11 +117,15 @@ struct Fwd {
 impl MrTable {
     /// Linux ipmr_find_vif(): the vif of device `ifindex`.
     pub fn find_vif(&self, ifindex: u32) -> Option<usize> {
-        (0..self.maxvif).find(|&i| {
-            self.vifs[i]
-                .as_ref()
-                .is_some_and(|v| v.ifindex == ifindex && v.flags & u16::from(VIFF_TUNNEL) == 0)
-        })
+        (0..self.maxvif).find(|&i| self.vifs[i].as_ref().is_some_and(|v| v.ifindex == ifindex))
+    }
+
+    /// Whether a tunnel vif exists (IPIP then has a receive handler).
+    pub fn has_tunnel(&self) -> bool {
+        self.vifs
+            .iter()
+            .flatten()
+            .any(|v| v.flags & u16::from(VIFF_TUNNEL) != 0)
     }
 
     pub fn vif_exists(&self, vifi: usize) -> bool {
@@ -131,7 +143,7 @@ impl MrTable {
         self.vifs
             .iter()
             .flatten()
-            .filter(|v| v.ifindex == ifindex && v.flags & u16::from(VIFF_TUNNEL) == 0)
+            .filter(|v| v.ifindex == ifindex)
             .count() as u32
     }
 
@@ -314,7 +326,6 @@ impl Stack {
             .vifs
             .get(f.parent)
             .and_then(|v| v.as_ref())
-            .filter(|v| v.flags & u16::from(VIFF_TUNNEL) == 0)
             .map(|v| v.ifindex);
         if !proxy_ok && parent_dev != Some(iif) {
             let assert = {

@@ -15,6 +15,9 @@ use skiff_wire::ipv4::IPPROTO_IGMP;
 
 /// MRT_VERSION's value.
 pub const MRT_VERSION_VALUE: i32 = 0x0305;
+/// A `dvmrpN` device's MTU: Ethernet's less the outer IPv4 header (Linux ip_tunnel's
+/// default).
+pub const DVMRP_MTU: u32 = 1480;
 
 impl Stack {
     /// setsockopt(fd, SOL_IP, `optname`, `optval`) for the multicast routing options
@@ -206,7 +209,7 @@ impl Stack {
 
     /// Linux vif_add(): EADDRINUSE for a busy slot; a physical vif by ifindex
     /// (VIFF_USE_IFINDEX) or by local address (EADDRNOTAVAIL without such a device); a
-    /// DVMRP tunnel (VIFF_TUNNEL, IPIP, no device of its own); EINVAL for other flags,
+    /// DVMRP tunnel (VIFF_TUNNEL, IPIP, with its `dvmrpN` device); EINVAL for other flags,
     /// VIFF_REGISTER included (no PIM). The device's mc_forwarding goes up.
     fn vif_add(&mut self, v: &VifCtl, mrtsock: bool) -> Result<(), SockError> {
         let vifi = usize::from(v.vifi);
@@ -214,7 +217,10 @@ impl Stack {
             return Err(Errno::AddrInUse);
         }
         let (ifindex, name, link) = match v.flags {
-            VIFF_TUNNEL => (0, format!("dvmrp{}", v.vifi), 0),
+            VIFF_TUNNEL => {
+                let name = format!("dvmrp{}", v.vifi);
+                (self.ipmr_new_tunnel(&name)?, name, 0)
+            }
             0 | VIFF_USE_IFINDEX => {
                 let ifindex = if v.flags == VIFF_USE_IFINDEX {
                     u32::try_from(v.lcl_ifindex())
@@ -255,10 +261,33 @@ impl Stack {
         Ok(())
     }
 
-    /// Linux vif_delete(): EADDRNOTAVAIL for an empty slot; `maxvif` shrinks past it.
+    /// Linux ipmr.c ipmr_new_tunnel(): the `dvmrpN` IPIP device of a tunnel vif, up, no
+    /// address (its IPIP arrives through ipip_rcv()). ENOBUFS when another device has the
+    /// name, as when Linux's SIOCADDTUNNEL fails.
+    fn ipmr_new_tunnel(&mut self, name: &str) -> Result<u32, SockError> {
+        let ifindex = match self.dev_by_name(name) {
+            Some(d) if self.ipmr.tunnel_devs.contains(&d.ifindex) => d.ifindex,
+            Some(_) => return Err(Errno::NoBufs),
+            None => {
+                let i = self
+                    .add_tun_device(name, DVMRP_MTU)
+                    .map_err(|_| Errno::NoBufs)?;
+                self.ipmr.tunnel_devs.push(i);
+                i
+            }
+        };
+        self.set_up(ifindex, true).map_err(|_| Errno::NoBufs)?;
+        Ok(ifindex)
+    }
+
+    /// Linux vif_delete(): EADDRNOTAVAIL for an empty slot; `maxvif` shrinks past it. A
+    /// tunnel's device goes down (Linux unregisters it).
     fn vif_delete(&mut self, vifi: usize) -> Result<(), SockError> {
-        if vifi >= self.ipmr.maxvif || self.ipmr.vifs[vifi].take().is_none() {
+        let Some(v) = self.ipmr.vifs.get_mut(vifi).and_then(Option::take) else {
             return Err(Errno::AddrNotAvail);
+        };
+        if v.flags & u16::from(VIFF_TUNNEL) != 0 {
+            let _ = self.set_up(v.ifindex, false);
         }
         if vifi + 1 == self.ipmr.maxvif {
             self.ipmr.maxvif = (0..vifi)

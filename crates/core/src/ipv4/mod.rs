@@ -8,6 +8,7 @@ pub mod hdr;
 pub mod icmp;
 pub mod igmp;
 pub mod input;
+pub mod ipip;
 pub mod ipmr;
 pub mod ipmr_ctl;
 pub mod mc_list;
