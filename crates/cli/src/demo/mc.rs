@@ -213,7 +213,7 @@ pub(super) fn multicast_scenario(demo: &mut Demo) -> Result<(), Box<dyn std::err
         println!("    {line}");
     }
     println!(
-        "  (a receiver behind a tunnel vif is not shown: skiff sends IPIP on a tunnel vif but does not decapsulate IPIP on receive yet)"
+        "  (a receiver behind a tunnel vif is not shown: skiff decapsulates IPIP on a router's tunnel vif, but a host has no ipip tunnel device yet)"
     );
     Ok(())
 }
