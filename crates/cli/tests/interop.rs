@@ -3,7 +3,7 @@
 //! as a router between two namespaces (fragmentation, frag-needed and the kernel's path
 //! MTU, TTL expiry, a 200 MB TCP transfer), and skiff as a multicast router between kernel
 //! hosts in three namespaces (static entries, TTL thresholds, an in-test routing daemon
-//! driven by upcalls and IGMP). Every capture skiff writes is read by tshark.
+//! driven by upcalls and IGMP, an IPIP tunnel vif to a kernel raw IPIP socket). Every capture skiff writes is read by tshark.
 //!
 //! Needs root: each test re-runs itself under `unshare --net`, and the router tests add
 //! two namespaces of their own, held by child processes that die with the test. Without
@@ -750,12 +750,17 @@ fn mc_send(s: &UdpSocket, group: Ipv4Addr, seqs: std::ops::Range<u32>) {
 
 /// The sequence numbers a receiver gets until 500 ms pass without one (at most 1000).
 fn mc_received(s: &UdpSocket) -> Vec<u32> {
+    mc_received_from(s, MC_SRC)
+}
+
+/// mc_received() for datagrams from `src`.
+fn mc_received_from(s: &UdpSocket, src: Ipv4Addr) -> Vec<u32> {
     let mut buf = [0u8; 2048];
     let mut got = Vec::new();
     while got.len() < 1000 {
         match s.recv_from(&mut buf) {
             Ok((n, from)) => {
-                assert_eq!(from, SocketAddrV4::new(MC_SRC, from.port()).into());
+                assert_eq!(from, SocketAddrV4::new(src, from.port()).into());
                 assert_eq!(n, 104);
                 let seq = u32::from_be_bytes(buf[..4].try_into().unwrap());
                 assert!(
@@ -819,6 +824,15 @@ fn proc_hex(a: Ipv4Addr) -> String {
 
 /// skiff up with `[[vif]]` on its three TAPs and `mroutes` (TOML) as static entries.
 fn mc_static_router(name: &str, mroutes: &str) -> (Daemon, [Netns; 3], String) {
+    let mut vifs = String::new();
+    for (i, t) in ["skma", "skmb", "skmc"].iter().enumerate() {
+        vifs.push_str(&format!("[[vif]]\nindex = {i}\ninterface = \"{t}\"\n\n"));
+    }
+    mc_router(name, &vifs, mroutes)
+}
+
+/// skiff up on its three TAPs with `vifs` and `mroutes` (TOML), and the namespaces.
+fn mc_router(name: &str, vifs: &str, mroutes: &str) -> (Daemon, [Netns; 3], String) {
     let cfg = tmp(&format!("{name}.toml"));
     let mut text = String::new();
     for (i, t) in ["skma", "skmb", "skmc"].iter().enumerate() {
@@ -827,9 +841,7 @@ fn mc_static_router(name: &str, mroutes: &str) -> (Daemon, [Netns; 3], String) {
             11 + i
         ));
     }
-    for (i, t) in ["skma", "skmb", "skmc"].iter().enumerate() {
-        text.push_str(&format!("[[vif]]\nindex = {i}\ninterface = \"{t}\"\n\n"));
-    }
+    text.push_str(vifs);
     text.push_str(mroutes);
     std::fs::write(&cfg, text).unwrap();
     let ctl = tmp(&format!("{name}.sock"));
@@ -923,6 +935,290 @@ fn a_ttl_threshold_stops_one_branch() {
     assert_eq!((vifs[1].4, vifs[2].4), (15, 5), "{text}");
     assert_eq!(cache[0].3, 15, "{text}");
     assert_eq!(cache[0].6, vec!["1:1", "2:16"], "{text}");
+    d.stop();
+}
+
+// A DVMRP tunnel vif against the kernel. The kernel here has no ipip module, so the
+// tunnel's far end T is a kernel host with a raw IPPROTO_IPIP socket, which reads each
+// IPIP packet sent to it (outer header included) and sends IPIP with the kernel's outer
+// header.
+
+/// The Internet checksum of `parts` laid end to end (each of even length but the last).
+fn inet_csum(parts: &[&[u8]]) -> u16 {
+    let mut sum = 0u32;
+    let mut bytes = parts.iter().flat_map(|p| p.iter().copied());
+    while let Some(hi) = bytes.next() {
+        let lo = bytes.next().unwrap_or(0);
+        sum += u32::from(u16::from_be_bytes([hi, lo]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// A raw IPPROTO_IPIP socket in `ns`, reads bounded by 1 s.
+fn ipip_socket(ns: &Netns) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    let fd = ns.enter(|| {
+        // SAFETY: socket() has no memory preconditions.
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_IPIP) }
+    });
+    assert!(
+        fd >= 0,
+        "raw IPIP socket: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `fd` is a descriptor we just opened and own from here on.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let tv = libc::timeval {
+        tv_sec: 1,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt reads one timeval through the pointer, of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "SO_RCVTIMEO: {}", std::io::Error::last_os_error());
+    fd
+}
+
+/// The next IPIP packet (outer header first), or None after 1 s without one.
+fn ipip_recv(fd: &std::os::fd::OwnedFd) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: the buffer is live and writable for its length.
+    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        );
+        return None;
+    }
+    buf.truncate(n as usize);
+    Some(buf)
+}
+
+/// Sends `inner` (an IPv4 packet) to `to` through the raw IPIP socket: the kernel puts
+/// the outer header (protocol 4, from its own address) in front.
+fn ipip_send(fd: &std::os::fd::OwnedFd, to: Ipv4Addr, inner: &[u8]) {
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(to).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: the buffer and the address are live for the call, with the lengths given.
+    let r = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            inner.as_ptr().cast(),
+            inner.len(),
+            0,
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        r,
+        inner.len() as isize,
+        "sendto: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// A UDP datagram from `src` to `group`:MC_PORT as mc_send() makes them (sequence number
+/// and 100 bytes of pattern), with TTL `ttl` and both checksums.
+fn mc_datagram(src: Ipv4Addr, group: Ipv4Addr, ttl: u8, seq: u32) -> Vec<u8> {
+    let mut data = seq.to_be_bytes().to_vec();
+    data.extend(pattern(100, seq as u8));
+    let ulen = (8 + data.len()) as u16;
+    let mut udp = Vec::with_capacity(usize::from(ulen));
+    udp.extend(4000u16.to_be_bytes());
+    udp.extend(MC_PORT.to_be_bytes());
+    udp.extend(ulen.to_be_bytes());
+    udp.extend([0, 0]);
+    udp.extend(&data);
+    let mut pseudo = src.octets().to_vec();
+    pseudo.extend(group.octets());
+    pseudo.extend([0, 17]);
+    pseudo.extend(ulen.to_be_bytes());
+    let c = inet_csum(&[&pseudo, &udp]);
+    udp[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    let mut ip = vec![0x45, 0];
+    ip.extend((20 + ulen).to_be_bytes());
+    ip.extend((seq as u16).to_be_bytes());
+    ip.extend([0, 0, ttl, 17, 0, 0]);
+    ip.extend(src.octets());
+    ip.extend(group.octets());
+    let c = inet_csum(&[&ip]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip.extend(udp);
+    ip
+}
+
+#[test]
+fn a_tunnel_vif_carries_multicast_to_and_from_a_kernel_ipip_end() {
+    if !in_netns(
+        "a_tunnel_vif_carries_multicast_to_and_from_a_kernel_ipip_end",
+        &[IP],
+    ) {
+        return;
+    }
+    // vif 0: A's TAP; vif 1: a tunnel to T (namespace B, reached through skmb, which is
+    // no vif); vif 2: C's TAP. Out: A's (S,G) into the tunnel. In: a source S behind T,
+    // from the tunnel to C.
+    let (local, t) = (Ipv4Addr::new(10, 12, 0, 2), MC_HOSTS[1]);
+    let (g_out, g_in) = (Ipv4Addr::new(239, 1, 1, 3), Ipv4Addr::new(239, 1, 1, 4));
+    let s_in = Ipv4Addr::new(10, 99, 0, 1);
+    let (d, [a, tns, c], ctl) = mc_router(
+        "mc-tunnel",
+        &format!(
+            "[[vif]]\nindex = 0\ninterface = \"skma\"\n\n\
+             [[vif]]\nindex = 1\ntunnel = {{ local = \"{local}\", remote = \"{t}\" }}\n\n\
+             [[vif]]\nindex = 2\ninterface = \"skmc\"\n\n"
+        ),
+        &format!(
+            "[[mroute]]\nsource = \"{MC_SRC}\"\ngroup = \"{g_out}\"\niif = \"skma\"\noifs = [1]\n\n\
+             [[mroute]]\nsource = \"{s_in}\"\ngroup = \"{g_in}\"\niif = 1\noifs = [\"skmc\"]\n"
+        ),
+    );
+    // C reaches S through skiff (for its rp_filter, if the namespace inherited one).
+    c.exec("ip", &["route", "add", "10.99.0.0/24", "via", "10.13.0.2"]);
+    let raw = ipip_socket(&tns);
+
+    // 1. Kernel multicast from A leaves by the tunnel: IPIP from `local` to T.
+    let tx = mc_sender(&a, 8);
+    mc_send(&tx, g_out, 0..20);
+    let mut got = Vec::new();
+    while got.len() < 20 {
+        let Some(p) = ipip_recv(&raw) else { break };
+        assert_eq!(p.len(), 20 + 20 + 8 + 104, "{p:02x?}");
+        let (outer, inner) = p.split_at(20);
+        assert_eq!(outer[0], 0x45, "outer version and IHL");
+        assert_eq!(
+            u16::from_be_bytes([outer[2], outer[3]]),
+            152,
+            "outer length"
+        );
+        assert_eq!(outer[6] & 0x40, 0, "no DF on the outer header (ip_encap)");
+        assert_eq!(outer[9], 4, "outer protocol IPIP");
+        assert_eq!(
+            &outer[12..16],
+            &local.octets(),
+            "outer source: the local end"
+        );
+        assert_eq!(&outer[16..20], &t.octets(), "outer destination: T");
+        assert_eq!(inet_csum(&[outer]), 0, "outer checksum");
+        assert_eq!(inner[0], 0x45);
+        assert_eq!(
+            u16::from_be_bytes([inner[2], inner[3]]),
+            132,
+            "inner length"
+        );
+        assert_eq!(inner[8], 7, "inner TTL 8 - 1");
+        assert_eq!(outer[8], inner[8], "outer TTL is the inner one (ip_encap)");
+        assert_eq!(outer[1], inner[1], "outer TOS is the inner one");
+        assert_eq!(inner[9], 17);
+        assert_eq!(&inner[12..16], &MC_SRC.octets());
+        assert_eq!(&inner[16..20], &g_out.octets());
+        assert_eq!(
+            inet_csum(&[&inner[..20]]),
+            0,
+            "inner checksum after TTL - 1"
+        );
+        let udp = &inner[20..];
+        assert_eq!(u16::from_be_bytes([udp[2], udp[3]]), MC_PORT);
+        assert_eq!(u16::from_be_bytes([udp[4], udp[5]]), 112);
+        let seq = u32::from_be_bytes(udp[8..12].try_into().unwrap());
+        assert!(
+            udp[12..] == pattern(100, seq as u8)[..],
+            "datagram {seq} intact"
+        );
+        got.push(seq);
+    }
+    assert_eq!(
+        got,
+        (0..20).collect::<Vec<_>>(),
+        "T gets every datagram, in order"
+    );
+    assert!(ipip_recv(&raw).is_none(), "and nothing more");
+
+    // 2. IPIP from T to `local`: decapsulated on dvmrp1, forwarded as arriving on vif 1.
+    let rc = mc_receiver(&c, g_in, MC_HOSTS[2]);
+    for seq in 0..10 {
+        ipip_send(&raw, local, &mc_datagram(s_in, g_in, 8, seq));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        mc_received_from(&rc, s_in),
+        (0..10).collect::<Vec<_>>(),
+        "C gets every decapsulated datagram"
+    );
+
+    let (vifs, cache, text) = ctl_mroute(&ctl);
+    println!("{text}");
+    assert_eq!(vifs[0], (0, 20 * 132, 20, 0, 0), "{text}");
+    assert_eq!(vifs[1], (1, 10 * 132, 10, 20 * 132, 20), "{text}");
+    assert_eq!(vifs[2], (2, 0, 0, 10 * 132, 10), "{text}");
+    // The tunnel's line in /proc/net/ip_mr_vif: the dvmrp device, VIFF_TUNNEL, both ends.
+    assert!(
+        text.contains(&format!(
+            " 1 {:<10} {:>8} {:>7}  {:>8} {:>7} 00001 {} {}\n",
+            "dvmrp1",
+            10 * 132,
+            10,
+            20 * 132,
+            20,
+            proc_hex(local),
+            proc_hex(t)
+        )),
+        "{text}"
+    );
+    let entry = |g: Ipv4Addr| {
+        cache
+            .iter()
+            .find(|e| e.0 == proc_hex(g))
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    assert_eq!(
+        entry(g_out),
+        &(
+            proc_hex(g_out),
+            proc_hex(MC_SRC),
+            0,
+            20,
+            20 * 132,
+            0,
+            vec!["1:1".to_string()]
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        entry(g_in),
+        &(
+            proc_hex(g_in),
+            proc_hex(s_in),
+            1,
+            10,
+            10 * 132,
+            0,
+            vec!["2:1".to_string()]
+        ),
+        "{text}"
+    );
     d.stop();
 }
 
