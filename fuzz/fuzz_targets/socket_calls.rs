@@ -2,12 +2,15 @@
 //! sendmsg() (with control messages and flags), recvmsg(), setsockopt() (the multicast
 //! memberships and source filters too), getsockopt() (IP_MSFILTER / MCAST_MSFILTER too),
 //! close(), IGMP queries and reports arriving on eth0, eth0 going down and up, IGMP
-//! sysctls, and timer runs, on one stack per input whose own traffic loops back. No
-//! panic, every socket's memory stays within the largest receive buffer plus one
+//! sysctls, and timer runs, on one stack per input whose own traffic loops back; and
+//! the multicast routing API on a raw IGMP socket (MRT_* with fuzzed `vifctl` /
+//! `mfcctl` bytes and lengths, getsockopt, SIOCGETVIFCNT / SIOCGETSGCNT) with multicast
+//! UDP arriving on eth0 / eth1 and IPIP from fuzzed sources (tunnel vifs). No panic, every socket's memory stays within the largest receive buffer plus one
 //! datagram, and a filter read copies no more sources than asked for.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use skiff_core::ipv4::mroute::*;
 use skiff_core::socket::*;
 use skiff_core::time::Instant;
 use skiff_core::{Stack, StackConfig};
@@ -20,6 +23,9 @@ use std::net::SocketAddrV4;
 const MAC0: [u8; 6] = [2, 0, 0, 0, 0, 1];
 /// eth0's address; lo has 10.0.0.1.
 const ETH0_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+const MAC1: [u8; 6] = [2, 0, 0, 0, 0, 2];
+/// eth1's address (a second vif device to forward to).
+const ETH1_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
 
 /// Groups to join: link-local ones (224.0.0.1 is never reported), two ordinary groups,
 /// and one that is no group at all.
@@ -324,9 +330,256 @@ fn msfilter_get(s: &mut Stack, fd: SockFd, i: &mut Input<'_>) {
     }
 }
 
+/// Addresses for a vif's local end and a tunnel's remote end / an IPIP outer source: the
+/// stack's own, its senders, none, and one chosen by the input.
+fn mr_addr(i: &mut Input<'_>) -> Ipv4Addr {
+    match i.u8() % 8 {
+        0 => ETH0_ADDR,
+        1 => ETH1_ADDR,
+        2 => Ipv4Addr::new(10, 0, 0, 1),
+        3 => Ipv4Addr::UNSPECIFIED,
+        4 => SOURCES[0],
+        5 => SOURCES[2],
+        6 => Ipv4Addr::new(224, 1, 1, 1),
+        _ => Ipv4Addr::new(i.u8(), i.u8(), i.u8(), i.u8()),
+    }
+}
+
+/// A `struct vifctl`'s bytes: physical (by address or VIFF_USE_IFINDEX), tunnel, other
+/// flags; mostly the right length, sometimes not.
+fn vifctl(i: &mut Input<'_>) -> Vec<u8> {
+    let vifi = u16::from(i.u8() % 36);
+    let flags = match i.u8() % 8 {
+        0 | 1 => VIFF_USE_IFINDEX,
+        2 | 3 => VIFF_TUNNEL,
+        4 => 0,
+        5 => VIFF_TUNNEL | VIFF_USE_IFINDEX,
+        6 => VIFF_REGISTER,
+        _ => i.u8(),
+    };
+    let lcl = if flags & VIFF_USE_IFINDEX != 0 {
+        (i32::from(i.u8() % 8) - 1).to_ne_bytes()
+    } else {
+        mr_addr(i).octets()
+    };
+    let v = VifCtl {
+        vifi,
+        flags,
+        threshold: i.u8(),
+        rate_limit: u32::from(i.u8()),
+        lcl,
+        rmt_addr: mr_addr(i),
+    };
+    let mut b = v.to_bytes().to_vec();
+    if i.u8().is_multiple_of(16) {
+        b.resize(usize::from(i.u8() % 24), 0);
+    }
+    b
+}
+
+/// A `struct mfcctl`'s bytes: (S,G), (*,G) or (*,*) on a fuzzed parent with a few
+/// output vifs; mostly the right length, sometimes not.
+fn mfcctl(i: &mut Input<'_>) -> Vec<u8> {
+    let origin = match i.u8() % 4 {
+        0 => Ipv4Addr::UNSPECIFIED,
+        _ => i.source(),
+    };
+    let mcastgrp = match i.u8() % 8 {
+        0 => Ipv4Addr::UNSPECIFIED,
+        _ => i.group(),
+    };
+    let parent = match i.u8() {
+        b @ 0..=239 => u16::from(b % 36),
+        _ => i.u16(),
+    };
+    let oifs: Vec<(usize, u8)> = (0..i.u8() % 5)
+        .map(|_| (usize::from(i.u8() % 34), i.u8()))
+        .collect();
+    let mut m = MfcCtl::new(origin, mcastgrp, parent, &oifs);
+    m.expire = i32::from(i.u8());
+    let mut b = m.to_bytes().to_vec();
+    if i.u8().is_multiple_of(16) {
+        b.resize(usize::from(i.u8() % 72), 0);
+    }
+    b
+}
+
+/// A UDP datagram (fuzzed TTL, TOS, DF and length) from `src` to `dst`, as an IP packet.
+fn udp_packet(i: &mut Input<'_>, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
+    let ttl = match i.u8() % 4 {
+        0 => 1,
+        1 => 64,
+        _ => i.u8(),
+    };
+    let tos = i.u8();
+    let df = i.u8() & 1 != 0;
+    let len = usize::from(i.u16() % 1600);
+    let mut ip = vec![0u8; 28 + len];
+    ip[0] = 0x45;
+    ip[1] = tos;
+    ip[2..4].copy_from_slice(&((28 + len) as u16).to_be_bytes());
+    ip[4..6].copy_from_slice(&i.u16().to_be_bytes());
+    if df {
+        ip[6] = 0x40;
+    }
+    ip[8] = ttl;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&src.octets());
+    ip[16..20].copy_from_slice(&dst.octets());
+    ip[20..22].copy_from_slice(&5000u16.to_be_bytes());
+    ip[22..24].copy_from_slice(&u16::from(i.u8() % 16).to_be_bytes());
+    ip[24..26].copy_from_slice(&((8 + len) as u16).to_be_bytes());
+    for (k, b) in ip[28..].iter_mut().enumerate() {
+        *b = k as u8;
+    }
+    Ipv4Packet::new_unchecked(&mut ip[..]).fill_checksum();
+    ip
+}
+
+/// An Ethernet frame carrying `ip` to `dst`'s MAC (its multicast one, or `mac`).
+fn eth_frame(ip: &[u8], dst: Ipv4Addr, mac: [u8; 6]) -> Vec<u8> {
+    let d = dst.octets();
+    let dmac = if dst.is_multicast() {
+        [0x01, 0, 0x5e, d[1] & 0x7f, d[2], d[3]]
+    } else {
+        mac
+    };
+    let mut frame = Vec::with_capacity(14 + ip.len());
+    frame.extend_from_slice(&dmac);
+    frame.extend_from_slice(&[2, 0, 0, 0, 9, 9, 0x08, 0x00]);
+    frame.extend_from_slice(ip);
+    frame.resize(frame.len().max(60), 0);
+    frame
+}
+
+/// The multicast routing ops on the socket `fd` (an mroute socket when the input opened
+/// one and picked it); returns a frame to receive on eth0 (false) or eth1 (true).
+fn mroute_op(
+    s: &mut Stack,
+    cap: bool,
+    fd: SockFd,
+    fds: &mut Vec<SockFd>,
+    i: &mut Input<'_>,
+) -> Option<(bool, Vec<u8>)> {
+    match i.u8() % 16 {
+        0 => {
+            // A routing daemon's socket: raw IGMP with the capability.
+            s.set_cap_net_raw(true);
+            if let Ok(fd) = s.raw_socket(2) {
+                fds.push(fd);
+            }
+            s.set_cap_net_raw(cap);
+        }
+        1 | 2 => {
+            let name = if i.u8() & 1 != 0 { MRT_INIT } else { MRT_DONE };
+            let v = i32::from(i.u8()).to_ne_bytes();
+            let len = if i.u8().is_multiple_of(8) { usize::from(i.u8() % 5) } else { 4 };
+            let _ = s.ip_mroute_setsockopt(fd, name, &v[..len]);
+        }
+        3 | 4 => {
+            let name = if i.u8() & 3 != 0 { MRT_ADD_VIF } else { MRT_DEL_VIF };
+            let b = vifctl(i);
+            let _ = s.ip_mroute_setsockopt(fd, name, &b);
+        }
+        5 | 6 => {
+            let name = [MRT_ADD_MFC, MRT_DEL_MFC, MRT_ADD_MFC_PROXY, MRT_DEL_MFC_PROXY]
+                [usize::from(i.u8() % 4)];
+            let b = mfcctl(i);
+            let _ = s.ip_mroute_setsockopt(fd, name, &b);
+        }
+        7 => {
+            let flags = match i.u8() % 4 {
+                0 => i.i32(),
+                _ => i32::from(i.u8() & 15),
+            };
+            let _ = s.ip_mroute_setsockopt(fd, MRT_FLUSH, &flags.to_ne_bytes());
+        }
+        8 => {
+            let v = i32::from(i.u8() % 3);
+            let _ = s.ip_mroute_setsockopt(fd, MRT_ASSERT, &v.to_ne_bytes());
+        }
+        9 => {
+            // Any number near the range, with any bytes.
+            let name = MRT_BASE - 1 + i32::from(i.u8() % 16);
+            let b: Vec<u8> = (0..i.u8() % 64).map(|_| i.u8()).collect();
+            let _ = s.ip_mroute_setsockopt(fd, name, &b);
+        }
+        10 => {
+            let name = MRT_BASE - 1 + i32::from(i.u8() % 16);
+            if let Ok(v) = s.ip_mroute_getsockopt(fd, name) {
+                assert!(matches!(name, MRT_VERSION | MRT_ASSERT), "{name}: {v}");
+            }
+        }
+        11 => {
+            let vifi = u16::from(i.u8() % 36);
+            if let Ok(r) = s.ipmr_ioctl_getvifcnt(fd, vifi) {
+                assert_eq!(r.vifi, vifi);
+                assert!(usize::from(vifi) < MAXVIFS);
+            }
+        }
+        12 => {
+            let (src, grp) = (i.source(), i.group());
+            if let Ok(r) = s.ipmr_ioctl_getsgcnt(fd, src, grp) {
+                assert_eq!((r.src, r.grp), (src, grp));
+            }
+        }
+        13 => {
+            // The daemon reads its upcalls.
+            for _ in 0..i.u8() % 4 {
+                if s.raw_recv(fd).is_err() {
+                    break;
+                }
+            }
+        }
+        14 => {
+            // Multicast UDP arriving on a vif device.
+            let on_eth1 = i.u8() & 1 != 0;
+            let src = match i.u8() % 4 {
+                0 => mr_addr(i),
+                _ => i.source(),
+            };
+            let dst = i.group();
+            let ip = udp_packet(i, src, dst);
+            return Some((on_eth1, eth_frame(&ip, dst, if on_eth1 { MAC1 } else { MAC0 })));
+        }
+        _ => {
+            // IPIP from a fuzzed outer source to the stack (a tunnel vif's far end when
+            // the config made one), carrying multicast UDP or fuzzed bytes.
+            let osrc = mr_addr(i);
+            let odst = match i.u8() % 4 {
+                0 | 1 => ETH0_ADDR,
+                2 => mr_addr(i),
+                _ => i.group(),
+            };
+            let otos = i.u8();
+            let ottl = i.u8();
+            let inner = if !i.u8().is_multiple_of(8) {
+                let src = i.source();
+                let dst = i.group();
+                udp_packet(i, src, dst)
+            } else {
+                (0..i.u8() % 48).map(|_| i.u8()).collect()
+            };
+            let mut ip = vec![0u8; 20];
+            ip[0] = 0x45;
+            ip[1] = otos;
+            ip[2..4].copy_from_slice(&((20 + inner.len()) as u16).to_be_bytes());
+            ip[8] = ottl;
+            ip[9] = 4;
+            ip[12..16].copy_from_slice(&osrc.octets());
+            ip[16..20].copy_from_slice(&odst.octets());
+            ip.extend_from_slice(&inner);
+            Ipv4Packet::new_unchecked(&mut ip[..]).fill_checksum();
+            return Some((false, eth_frame(&ip, odst, MAC0)));
+        }
+    }
+    None
+}
+
 fuzz_target!(|data: &[u8]| {
+    let cap = data.first().is_some_and(|b| b & 1 != 0);
     let mut s = Stack::new(StackConfig {
-        cap_net_raw: data.first().is_some_and(|b| b & 1 != 0),
+        cap_net_raw: cap,
         ..StackConfig::default()
     });
     s.set_mtu(1, 1500).unwrap();
@@ -334,6 +587,9 @@ fuzz_target!(|data: &[u8]| {
     let eth0 = s.add_device("eth0", EthernetAddress(MAC0), 1500).unwrap();
     s.set_up(eth0, true).unwrap();
     s.add_addr(eth0, ETH0_ADDR, 24).unwrap();
+    let eth1 = s.add_device("eth1", EthernetAddress(MAC1), 1400).unwrap();
+    s.set_up(eth1, true).unwrap();
+    s.add_addr(eth1, ETH1_ADDR, 24).unwrap();
     let mut now = Instant::from_secs(1);
     let mut fds: Vec<SockFd> = Vec::new();
     let mut input = Input(data);
@@ -348,7 +604,7 @@ fuzz_target!(|data: &[u8]| {
             .get(usize::from(input.u8()) % fds.len().max(1))
             .copied()
             .unwrap_or(SockFd::default());
-        match op % 12 {
+        match op % 13 {
             0 => {
                 let (f, t, p) = match input.u8() % 4 {
                     0 => (AF_INET, SOCK_DGRAM, 0),
@@ -430,6 +686,14 @@ fuzz_target!(|data: &[u8]| {
                 }
                 _ => msfilter_get(&mut s, fd, &mut input),
             },
+            12 => {
+                if let Some((on_eth1, frame)) = mroute_op(&mut s, cap, fd, &mut fds, &mut input) {
+                    let dev = if on_eth1 { eth1 } else { eth0 };
+                    let Some(mut skb) = s.alloc_skb(frame.len()) else { return };
+                    skb.put_slice(&frame).unwrap();
+                    s.netif_receive(now, dev, skb);
+                }
+            }
             _ => {
                 // The next timer, so that the IGMP report timers fire when due.
                 if let Some(t) = s.poll_timeout() {
