@@ -578,8 +578,9 @@ impl Stack {
             genid: 0,
         };
         let entry = RxEntry::new(msg, 0, &h, &dst);
+        // A full mroute socket drops the upcall (Linux ipmr_cache_report → kfree_skb).
         self.sock_queue_rcv(fd.0, entry).map_err(|skb| {
-            self.pool.recycle(skb);
+            self.kfree_skb(skb, DropReason::SocketRcvbuff);
             crate::errno::Errno::NoBufs
         })
     }
