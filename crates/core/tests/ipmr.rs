@@ -291,6 +291,48 @@ fn local_delivery_beside_forwarding() {
     assert!(r.h.s.recv_from(u, &mut buf, 0).is_ok());
 }
 
+/// Multicast input routes are cached: a join, a blocked source and a leave after traffic
+/// must each change local delivery at once, forwarding going on beside it.
+#[test]
+fn cached_multicast_routes_follow_membership_and_filter() {
+    let mut r = router();
+    let u = r.h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    r.h.s
+        .bind(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000).into())
+        .unwrap();
+    r.add_mfc(S, G, 0, &[(1, 1)]);
+    let mut buf = [0u8; 100];
+    // Whether the router took the datagram as its own; then IP delivered it (the socket
+    // filters do not decide it).
+    let mut round = |r: &mut R| {
+        let delivers = r.h.mib("IpInDelivers");
+        r.send(r.h.eth0, S, G, 64, 10);
+        assert_eq!(r.out().len(), 1, "forwarded every time");
+        let ours = r.h.s.recv_from(u, &mut buf, 0).is_ok();
+        assert_eq!(r.h.mib("IpInDelivers") - delivers, u64::from(ours));
+        ours
+    };
+    assert!(!round(&mut r), "not a member yet");
+    let m = IpMreqn {
+        multiaddr: G,
+        address: Ipv4Addr::UNSPECIFIED,
+        ifindex: r.h.eth0,
+    };
+    r.h.s.setsockopt(u, SockOpt::AddMembership(m)).unwrap();
+    assert!(round(&mut r), "joined");
+    let block = IpMreqSource {
+        multiaddr: G,
+        interface: ME,
+        sourceaddr: S,
+    };
+    r.h.s.setsockopt(u, SockOpt::BlockSource(block)).unwrap();
+    assert!(!round(&mut r), "source blocked at the device");
+    r.h.s.setsockopt(u, SockOpt::UnblockSource(block)).unwrap();
+    assert!(round(&mut r), "unblocked");
+    r.h.s.setsockopt(u, SockOpt::DropMembership(m)).unwrap();
+    assert!(!round(&mut r), "left");
+}
+
 #[test]
 fn multicast_over_mtu_with_df_is_dropped_with_fragfails() {
     let mut r = router();

@@ -304,6 +304,8 @@ impl Stack {
             if im.add_src(mode, &[], false, qrv) {
                 self.igmp_ifc_event(ifindex);
             }
+            // The filter may have changed: cached input routes depend on it.
+            self.fib.rt_cache_flush();
             return;
         }
         d.list.insert(0, IpMcList::new(group, mode));

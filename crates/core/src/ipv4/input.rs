@@ -193,21 +193,21 @@ impl Stack {
         }
     }
 
-    /// Linux ip_route_input_noref(): the FIB decides (martians included). Multicast
-    /// routes are not cached (as in Linux): they depend on the protocol and the device's
-    /// source filter.
+    /// Linux ip_route_input_noref(): the FIB decides (martians included), through the dst
+    /// cache. A multicast route also depends on the device's membership and source
+    /// filter, whose changes flush the cache, and on whether the packet is IGMP (which
+    /// the filter does not apply to), which is in the key.
     #[inline]
     fn ip_route_input_noref(&mut self, h: &IpHdr, iif: u32) -> Result<DstEntry, DropReason> {
         stage!(self, "ip_route_input_noref");
-        if h.daddr.is_multicast() {
-            return self.ip_route_input_mc(h, iif);
-        }
+        let igmp = h.protocol == IPPROTO_IGMP && h.daddr.is_multicast();
         let key = DstKey {
             daddr: h.daddr,
             saddr: h.saddr,
             tos: h.tos,
             dev: iif,
             input: true,
+            proto: if igmp { IPPROTO_IGMP } else { 0 },
         };
         let genid = self.fib.genid();
         crate::route::cache::DstCache::lookup(
@@ -219,26 +219,18 @@ impl Stack {
         )
     }
 
-    /// A dst cache miss: the FIB decides (the cache keeps the result).
+    /// A dst cache miss: the FIB decides (the cache keeps the result). For a group,
+    /// Linux ip_check_mc_rcu() first: the membership, and the device's source filter
+    /// unless IGMP; 224.0.0.1 is joined on every device.
     #[cold]
     #[inline(never)]
     fn ip_route_input_slow(&mut self, key: DstKey) -> Result<DstEntry, DropReason> {
-        // 224.0.0.1 is joined on every device, other groups by IP_ADD_MEMBERSHIP.
-        let mc_member =
-            key.daddr == Ipv4Addr::new(224, 0, 0, 1) || self.mc_joined(key.dev, key.daddr);
+        let our = key.daddr.is_multicast()
+            && self
+                .mc
+                .ip_check_mc(key.dev, key.daddr, key.saddr, key.proto);
         self.fib
-            .ip_route_input(key.daddr, key.saddr, key.tos, key.dev, mc_member)
-            .map_err(route_input_reason)
-    }
-
-    /// The multicast branch of Linux ip_route_input_rcu(): ip_check_mc_rcu() (the
-    /// membership, the device's source filter unless IGMP), then the FIB.
-    #[cold]
-    #[inline(never)]
-    fn ip_route_input_mc(&mut self, h: &IpHdr, iif: u32) -> Result<DstEntry, DropReason> {
-        let our = self.mc.ip_check_mc(iif, h.daddr, h.saddr, h.protocol);
-        self.fib
-            .ip_route_input(h.daddr, h.saddr, h.tos, iif, our)
+            .ip_route_input(key.daddr, key.saddr, key.tos, key.dev, our)
             .map_err(route_input_reason)
     }
 

@@ -8,7 +8,8 @@ use super::mroute::{IGMPMSG_NOCACHE, IGMPMSG_WRONGVIF, MAXVIFS, VIFF_TUNNEL};
 use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
 use crate::netfilter::NfInetHook;
-use crate::route::{DstEntry, Flowi4, RtFlags};
+use crate::route::cache::{DstCache, DstKey};
+use crate::route::{DstEntry, Flowi4, RouteError, RtFlags};
 use crate::skb::{IpSkbFlags, SkBuff};
 use crate::socket::{RxEntry, SockFd};
 use crate::stack::{LL_RESERVED, Stack, stage};
@@ -423,12 +424,9 @@ impl Stack {
         fl.tos = h.tos & 0xfc;
         fl.oif = vif.link;
         let (local, remote) = (Ipv4Addr::from(vif.local), vif.remote);
-        let Ok(mut dst) = self.fib.ip_route_output(&fl) else {
+        let Ok(dst) = self.ipmr_route_output(fl) else {
             return self.kfree_skb(skb, DropReason::IpmrNoRoute);
         };
-        if !tunnel {
-            self.ip_mc_check_local(&mut dst, h.daddr);
-        }
         let encap = if tunnel { 20 } else { 0 };
         if skb.len() + encap > dst.mtu as usize && h.dont_frag() {
             return self.kfree_skb(skb, DropReason::IpmrFragFails);
@@ -449,6 +447,32 @@ impl Stack {
         if let Some(skb) = self.nf_hook(NfInetHook::Forward, skb, iif, dst.dev) {
             self.ipmr_forward_finish(skb, &dst);
         }
+    }
+
+    /// ipmr_queue_xmit()'s ip_route_output_ports(), through the dst cache: for a group,
+    /// with ip_check_mc_rcu() on the output device (whose membership changes flush the
+    /// cache).
+    fn ipmr_route_output(&mut self, fl: Flowi4) -> Result<DstEntry, RouteError> {
+        let key = DstKey {
+            daddr: fl.daddr,
+            saddr: fl.saddr,
+            tos: fl.tos,
+            dev: fl.oif,
+            input: false,
+            proto: fl.proto,
+        };
+        let genid = self.fib.genid();
+        DstCache::lookup(
+            self,
+            |s| &mut s.dst_cache,
+            key,
+            genid,
+            |s, _| {
+                let mut dst = s.fib.ip_route_output(&fl)?;
+                s.ip_mc_check_local(&mut dst, fl.daddr);
+                Ok(dst)
+            },
+        )
     }
 
     /// Linux ipmr_forward_finish(): count, options, dst_output().

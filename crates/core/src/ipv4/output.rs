@@ -542,6 +542,7 @@ impl Stack {
             tos,
             dev: 0,
             input: false,
+            proto: 0,
         };
         let genid = self.fib.genid();
         crate::route::cache::DstCache::lookup(

@@ -21,6 +21,9 @@ pub struct DstKey {
     /// Input device for an input route, output device (0 = any) for an output route.
     pub dev: u32,
     pub input: bool,
+    /// The protocol, where the route depends on it: IGMP for a multicast input route
+    /// (the source filter does not apply to IGMP), IPIP for ipmr's output routes; else 0.
+    pub proto: u8,
 }
 
 /// The cache. See the module documentation.
@@ -47,7 +50,10 @@ impl DstCache {
     fn pack(key: &DstKey) -> [u64; 2] {
         [
             u64::from(u32::from(key.daddr)) << 32 | u64::from(u32::from(key.saddr)),
-            u64::from(key.dev) << 16 | u64::from(key.tos) << 8 | u64::from(key.input),
+            u64::from(key.dev) << 24
+                | u64::from(key.proto) << 16
+                | u64::from(key.tos) << 8
+                | u64::from(key.input),
         ]
     }
 
@@ -145,12 +151,14 @@ mod tests {
             tos: 0,
             dev: 1,
             input: true,
+            proto: 0,
         };
         assert_eq!(c.get(&key, 7), None);
         c.put(key, dst(7));
         assert_eq!(c.get(&key, 7), Some(&dst(7)));
         assert_eq!(c.get(&key, 8), None, "a route change invalidates");
         assert_eq!(c.get(&DstKey { tos: 4, ..key }, 7), None);
+        assert_eq!(c.get(&DstKey { proto: 4, ..key }, 7), None);
         assert_eq!(
             c.get(
                 &DstKey {
@@ -195,6 +203,7 @@ mod tests {
             tos: 0,
             dev: 0,
             input: false,
+            proto: 0,
         };
         let resolve = |o: &mut Owner, _: DstKey| -> Result<DstEntry, ()> {
             o.misses += 1;

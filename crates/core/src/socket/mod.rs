@@ -29,7 +29,6 @@ pub use table::SockFd;
 pub(crate) use table::Sockets;
 
 use crate::ipv4::output::PmtuDisc;
-use crate::route::cache::DstKey;
 use crate::route::{DstEntry, RouteType};
 use crate::skb::SkBuff;
 use crate::stack::Stack;
@@ -167,9 +166,10 @@ pub(crate) struct Socket {
     pub addr_locked: bool,
     pub port_locked: bool,
     pub dst_cache: Option<DstEntry>,
-    /// The input route of the last datagram early demux led here, with the flow it was
-    /// resolved for (`dev` is Linux `rx_dst_ifindex`). Linux `sk->sk_rx_dst`.
-    pub rx_dst: Option<(DstKey, DstEntry)>,
+    /// The input route of the last datagram early demux led here, and the device it came
+    /// in on: the flow is the connected socket's own. Linux `sk->sk_rx_dst`,
+    /// `sk_rx_dst_ifindex`.
+    pub rx_dst: Option<(u32, DstEntry)>,
     // Options.
     pub ttl: Option<u8>,
     pub tos: u8,

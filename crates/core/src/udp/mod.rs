@@ -10,7 +10,6 @@ use crate::drop::DropReason;
 use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::icmp::{IcmpErr, icmp_err_convert};
 use crate::ipv4::output::PmtuDisc;
-use crate::route::cache::DstKey;
 use crate::route::{DstEntry, RtFlags};
 use crate::skb::{GsoType, SkBuff};
 use crate::socket::{ExtendedErr, Kind, RxEntry, SockError};
@@ -73,7 +72,7 @@ impl Stack {
             // udp_sk_rx_dst_set(), for a route that came from the FIB as it is (options
             // may have changed what the packet follows).
             if !cached && h.ihl == 20 {
-                self.socks.slot(slot).rx_dst = Some((rx_dst_key(h, skb.iif), *dst));
+                self.socks.slot(slot).rx_dst = Some((skb.iif, *dst));
             }
             return self.udp_queue_rcv_skb(slot, skb, h, dst, sport, cov);
         }
@@ -116,7 +115,7 @@ impl Stack {
             .get(slot as usize)
             .and_then(Option::as_ref)
             .and_then(|s| s.rx_dst)
-            .filter(|(key, dst)| *key == rx_dst_key(h, skb.iif) && self.fib.dst_check(dst))
+            .filter(|(iif, dst)| *iif == skb.iif && self.fib.dst_check(dst))
             .map(|(_, dst)| dst);
         skb.demux_sk = Some((slot, dst.is_some()));
         dst
@@ -407,17 +406,6 @@ impl Stack {
         self.sock_queue_err(slot, ee, SocketAddrV4::new(daddr, dport), payload);
         self.socks.slot(slot).err = err.errno();
         true
-    }
-}
-
-/// The flow an input route is resolved for (the dst cache's key).
-fn rx_dst_key(h: &IpHdr, iif: u32) -> DstKey {
-    DstKey {
-        daddr: h.daddr,
-        saddr: h.saddr,
-        tos: h.tos,
-        dev: iif,
-        input: true,
     }
 }
 
