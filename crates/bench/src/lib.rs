@@ -1,4 +1,8 @@
-//! Benchmarks live in benches/; this library holds the frames and stacks they share.
+//! Benchmarks live in benches/; this library holds the frames, stacks and cases they
+//! share with the `ir-count` bin (bench/ir.sh).
+
+pub mod cases;
+pub mod smol;
 
 pub mod frames {
     //! Ethernet frames of IPv4 fragments, and a skiff host to feed them to.
