@@ -534,7 +534,12 @@ impl Config {
                     &format!("route[{i}].dev"),
                     quote(dev),
                     &format!(
-                        "want a configured interface or tunnel: {}",
+                        "want a configured interface{}: {}",
+                        if self.tunnels.is_empty() {
+                            ""
+                        } else {
+                            " or tunnel"
+                        },
                         names.join(", ")
                     ),
                 ));
