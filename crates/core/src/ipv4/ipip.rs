@@ -478,15 +478,14 @@ impl Stack {
         self.ipip.rx_running = false;
     }
 
-    /// The device's ndo_start_xmit for an IPIP tunnel, after dev_queue_xmit(): the
-    /// route to the remote (none: `tx_errors`; through the tunnel itself: "tunnel
-    /// loop", `collisions`), PMTU (an inner DF packet over the route's MTU less 20 is
-    /// answered with ICMP fragmentation needed), the outer header (source the tunnel's
-    /// local or the route's, TTL the tunnel's or the inner one, DSCP 0 with the inner
-    /// ECN, DF with pmtudisc or from the inner packet, a fresh IP ID), then
-    /// ip_local_out(). Tunnels nested more than XMIT_RECURSION_LIMIT deep are dropped.
-    /// Linux ipip.c ipip_tunnel_xmit(), ip_tunnel.c ip_tunnel_xmit(), ip_tunnel_core.c
-    /// iptunnel_xmit().
+    /// Linux ipip.c ipip_tunnel_xmit() + ip_tunnel.c ip_tunnel_xmit() + iptunnel_xmit().
+    /// The tunnel device's ndo_start_xmit, after dev_queue_xmit(): the route to the
+    /// remote (none: `tx_errors`; through the tunnel itself: "tunnel loop",
+    /// `collisions`); PMTU (an inner DF packet over the path's MTU less 20, or the
+    /// device's without pmtudisc, gets ICMP fragmentation needed); the outer header
+    /// (source the tunnel's local or the route's, TTL the tunnel's or the inner one,
+    /// DSCP 0 with the inner ECN, DF with pmtudisc or from the inner packet, a new IP
+    /// ID); ip_local_out(). Deeper than XMIT_RECURSION_LIMIT nested tunnels: dropped.
     pub(crate) fn ipip_tunnel_xmit(&mut self, ifindex: u32, mut skb: SkBuff) {
         stage!(self, "ipip_tunnel_xmit");
         let tx_error = |s: &mut Stack, skb: SkBuff, reason: DropReason| {
@@ -523,8 +522,13 @@ impl Stack {
             }
             return tx_error(self, skb, DropReason::IpTunnelLoop);
         }
-        // tnl_update_pmtu().
-        let mtu = dst.mtu.saturating_sub(IPIP_HLEN).max(IPV4_MIN_MTU);
+        // tnl_update_pmtu(): with pmtudisc the path's MTU less the outer header, else the
+        // tunnel device's.
+        let mtu = if t.pmtudisc {
+            dst.mtu.saturating_sub(IPIP_HLEN).max(IPV4_MIN_MTU)
+        } else {
+            self.dev(ifindex).map_or(IPV4_MIN_MTU, |d| d.mtu)
+        };
         if h.dont_frag() && skb.len() > mtu as usize {
             self.icmp_send(&skb, RtFlags::default(), IcmpErr::FragNeeded { mtu });
             return tx_error(self, skb, DropReason::PktTooBig);

@@ -1,6 +1,6 @@
 //! IPv4 multicast routing: the vif table, the multicast forwarding cache (MFC) with its
 //! unresolved queue, and the forwarding path. Linux net/ipv4/ipmr.c (ip_mr_input(),
-//! ip_mr_forward(), ipmr_queue_xmit(), ip_encap(), ipmr_cache_report(),
+//! ip_mr_forward(), ipmr_queue_xmit() (its ip_encap() is in `ipip.rs`), ipmr_cache_report(),
 //! ipmr_cache_unresolved(), ipmr_expire_process()) and ipmr_base.c (the (*,G) and (*,*)
 //! lookups). One table per stack; its control API is in `ipmr_ctl.rs`.
 
