@@ -74,6 +74,24 @@ pub struct Config {
     pub vifs: Vec<Vif>,
     /// Static multicast forwarding entries, added with MRT_ADD_MFC in order.
     pub mroutes: Vec<MRoute>,
+    /// IPIP tunnel devices, made after the interfaces and before the routes.
+    pub tunnels: Vec<Tunnel>,
+}
+
+/// An IPIP tunnel device: `ip tunnel add NAME mode ipip local L remote R [ttl T]
+/// [dev LINK] [nopmtudisc]`, up, with its addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tunnel {
+    pub name: String,
+    /// 0.0.0.0 (`local any`): the route's source.
+    pub local: Ipv4Addr,
+    pub remote: Ipv4Addr,
+    /// 0: inherit the inner packet's (the default).
+    pub ttl: u8,
+    /// The interface the outer packets leave by (`dev`).
+    pub dev: Option<String>,
+    pub pmtudisc: bool,
+    pub addrs: Vec<(Ipv4Addr, u8)>,
 }
 
 /// A multicast routing virtual interface, as `struct vifctl`.
@@ -217,6 +235,21 @@ struct RawConfig {
     vif: Vec<Spanned<Value>>,
     #[serde(default)]
     mroute: Vec<Spanned<Value>>,
+    #[serde(default)]
+    tunnel: Vec<Spanned<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIpTunnel {
+    name: Option<Value>,
+    mode: Option<Value>,
+    local: Option<Value>,
+    remote: Option<Value>,
+    ttl: Option<Value>,
+    dev: Option<Value>,
+    pmtudisc: Option<Value>,
+    address: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -349,6 +382,11 @@ impl Config {
                             v.kind = VifKind::Interface(name.clone());
                         }
                     }
+                    for t in &mut self.tunnels {
+                        if t.dev.as_deref() == Some(old.as_str()) {
+                            t.dev = Some(name.clone());
+                        }
+                    }
                 }
             }
         }
@@ -442,15 +480,68 @@ impl Config {
                 )));
             }
         }
+        let if_names: Vec<&str> = self.interfaces.iter().map(|i| i.name.as_str()).collect();
+        for (i, t) in self.tunnels.iter().enumerate() {
+            // Linux register_netdevice(): EEXIST for a taken name.
+            if let Some(what) = if_names
+                .iter()
+                .position(|&n| n == t.name)
+                .map(|j| format!("interface[{j}]"))
+                .or_else(|| {
+                    self.tunnels[..i]
+                        .iter()
+                        .position(|o| o.name == t.name)
+                        .map(|j| format!("tunnel[{j}]"))
+                })
+            {
+                return Err(bad(
+                    &format!("tunnel[{i}].name"),
+                    quote(&t.name),
+                    &format!("already the name of {what}"),
+                ));
+            }
+            if let Some(dev) = &t.dev
+                && !if_names.contains(&dev.as_str())
+            {
+                return Err(bad(
+                    &format!("tunnel[{i}].dev"),
+                    quote(dev),
+                    &format!("want a configured interface: {}", if_names.join(", ")),
+                ));
+            }
+            // Linux ip_tunnel_find(): EEXIST for the same (local, remote, link).
+            if let Some(j) = self.tunnels[..i]
+                .iter()
+                .position(|o| (o.local, o.remote, &o.dev) == (t.local, t.remote, &t.dev))
+            {
+                return Err(ConfigError(format!(
+                    "tunnel[{i}]: tunnel[{j}] has the same local {}, remote {} and dev (EEXIST)",
+                    t.local, t.remote
+                )));
+            }
+        }
         for (i, r) in self.routes.iter().enumerate() {
             if let Some(dev) = &r.dev
-                && !self.interfaces.iter().any(|ifc| &ifc.name == dev)
+                && !if_names.contains(&dev.as_str())
+                && !self.tunnels.iter().any(|t| &t.name == dev)
             {
-                let names: Vec<&str> = self.interfaces.iter().map(|i| i.name.as_str()).collect();
+                let names: Vec<&str> = if_names
+                    .iter()
+                    .copied()
+                    .chain(self.tunnels.iter().map(|t| t.name.as_str()))
+                    .collect();
                 return Err(bad(
                     &format!("route[{i}].dev"),
                     quote(dev),
-                    &format!("want a configured interface: {}", names.join(", ")),
+                    &format!(
+                        "want a configured interface{}: {}",
+                        if self.tunnels.is_empty() {
+                            ""
+                        } else {
+                            " or tunnel"
+                        },
+                        names.join(", ")
+                    ),
                 ));
             }
             // Linux fib_table_insert(): NLM_F_EXCL refuses the same prefix and priority.
@@ -593,6 +684,11 @@ fn parse_toml(text: &str) -> Result<Config, ConfigError> {
         check_ctl_path("ctl.path", &path)?;
         cfg.ctl = Some(path);
     }
+    for (i, v) in raw.tunnel.into_iter().enumerate() {
+        let what = format!("tunnel[{i}]");
+        let r: RawIpTunnel = entry(&what, text, v)?;
+        cfg.tunnels.push(tunnel(&what, r)?);
+    }
     for (i, v) in raw.vif.into_iter().enumerate() {
         let what = format!("vif[{i}]");
         let r: RawVif = entry(&what, text, v)?;
@@ -719,25 +815,7 @@ fn interface(what: &str, r: RawInterface) -> Result<Interface, ConfigError> {
             _ => return Err(bad(&key, show(v), "want \"tap\" or \"tun\"")),
         };
     }
-    match &r.address {
-        None => {}
-        Some(Value::Array(list)) => {
-            for (j, v) in list.iter().enumerate() {
-                let key = format!("{what}.address[{j}]");
-                let a = parse_ifaddr(&key, string(&key, v, WANT_CIDR)?)?;
-                // Linux inet_insert_ifa(): the same local address and mask twice is EEXIST.
-                if ifc.addrs.contains(&a) {
-                    return Err(bad(&key, show(v), "want each address once"));
-                }
-                ifc.addrs.push(a);
-            }
-        }
-        Some(v) => {
-            let key = format!("{what}.address");
-            ifc.addrs
-                .push(parse_ifaddr(&key, string(&key, v, WANT_CIDR)?)?);
-        }
-    }
+    ifc.addrs = addresses(what, &r.address)?;
     if let Some(v) = &r.mtu {
         ifc.mtu = int(&format!("{what}.mtu"), v, WANT_MTU, 68, 65535)? as u32;
     }
@@ -828,6 +906,107 @@ fn route(what: &str, r: RawRoute) -> Result<Route, ConfigError> {
         route.mtu = Some(int(&format!("{what}.mtu"), v, WANT_MTU, 68, 65535)? as u32);
     }
     Ok(route)
+}
+
+/// `address`: one "A.B.C.D/P" or a list of them.
+fn addresses(what: &str, v: &Option<Value>) -> Result<Vec<(Ipv4Addr, u8)>, ConfigError> {
+    let mut addrs = Vec::new();
+    match v {
+        None => {}
+        Some(Value::Array(list)) => {
+            for (j, v) in list.iter().enumerate() {
+                let key = format!("{what}.address[{j}]");
+                let a = parse_ifaddr(&key, string(&key, v, WANT_CIDR)?)?;
+                // Linux inet_insert_ifa(): the same local address and mask twice is EEXIST.
+                if addrs.contains(&a) {
+                    return Err(bad(&key, show(v), "want each address once"));
+                }
+                addrs.push(a);
+            }
+        }
+        Some(v) => {
+            let key = format!("{what}.address");
+            addrs.push(parse_ifaddr(&key, string(&key, v, WANT_CIDR)?)?);
+        }
+    }
+    Ok(addrs)
+}
+
+fn tunnel(what: &str, r: RawIpTunnel) -> Result<Tunnel, ConfigError> {
+    let key = format!("{what}.name");
+    let name = match &r.name {
+        None => return Err(missing(&key)),
+        Some(v) => {
+            let s = string(&key, v, "want an interface name")?;
+            check_ifname(&key, s)?;
+            s.to_string()
+        }
+    };
+    let key = format!("{what}.mode");
+    let want_mode = "want \"ipip\" (skiff has no gre, sit or vti tunnels)";
+    match &r.mode {
+        None => return Err(missing(&key)),
+        Some(v) if string(&key, v, want_mode)? == "ipip" => {}
+        Some(v) => return Err(bad(&key, show(v), want_mode)),
+    }
+    let key = format!("{what}.remote");
+    let remote = match &r.remote {
+        None => return Err(missing(&key)),
+        Some(v) => parse_gateway(&key, string(&key, v, "want A.B.C.D")?)?,
+    };
+    let local = match &r.local {
+        None => Ipv4Addr::UNSPECIFIED,
+        Some(v) => {
+            let key = format!("{what}.local");
+            let s = string(&key, v, "want A.B.C.D or \"any\"")?;
+            if s == "any" {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                parse_gateway(&key, s)?
+            }
+        }
+    };
+    let ttl = match &r.ttl {
+        None => 0,
+        Some(Value::String(s)) if s == "inherit" => 0,
+        Some(v) => int(
+            &format!("{what}.ttl"),
+            v,
+            "want 1..=255, or 0 or \"inherit\" for the inner packet's",
+            0,
+            255,
+        )? as u8,
+    };
+    let dev = match &r.dev {
+        None => None,
+        Some(v) => {
+            let key = format!("{what}.dev");
+            let s = string(&key, v, "want an interface name")?;
+            check_ifname(&key, s)?;
+            Some(s.to_string())
+        }
+    };
+    let pmtudisc = match &r.pmtudisc {
+        None => true,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| bad(&format!("{what}.pmtudisc"), show(v), "want true or false"))?,
+    };
+    // iproute2: "ttl != 0 and nopmtudisc are incompatible".
+    if ttl != 0 && !pmtudisc {
+        return Err(ConfigError(format!(
+            "{what}: a ttl other than inherit needs pmtudisc = true"
+        )));
+    }
+    Ok(Tunnel {
+        name,
+        local,
+        remote,
+        ttl,
+        dev,
+        pmtudisc,
+        addrs: addresses(what, &r.address)?,
+    })
 }
 
 fn vif(what: &str, r: RawVif) -> Result<Vif, ConfigError> {
@@ -1267,6 +1446,93 @@ mod tests {
             s.sysctl_value("net.ipv4.conf.tapb.mc_forwarding").unwrap(),
             "1"
         );
+    }
+
+    #[test]
+    fn ipip_tunnels_are_made_addressed_and_routed() {
+        let text = format!(
+            "{}{}",
+            iface(""),
+            r#"
+[[tunnel]]
+name = "tun0"
+mode = "ipip"
+local = "10.0.0.2"
+remote = "10.0.0.9"
+ttl = 0
+address = "192.168.100.1/30"
+
+[[tunnel]]
+name = "tun1"
+mode = "ipip"
+remote = "10.0.0.10"
+ttl = 40
+dev = "tap0"
+
+[[route]]
+to = "172.16.0.0/16"
+dev = "tun0"
+"#
+        );
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(
+            c.tunnels[0],
+            Tunnel {
+                name: "tun0".into(),
+                local: Ipv4Addr::new(10, 0, 0, 2),
+                remote: Ipv4Addr::new(10, 0, 0, 9),
+                ttl: 0,
+                dev: None,
+                pmtudisc: true,
+                addrs: vec![(Ipv4Addr::new(192, 168, 100, 1), 30)],
+            }
+        );
+        assert_eq!(
+            (c.tunnels[1].local, c.tunnels[1].ttl),
+            (Ipv4Addr::UNSPECIFIED, 40)
+        );
+        let (s, _, _) = crate::up::build_stack(&c).unwrap();
+        let tun0 = s.dev_by_name("tun0").unwrap();
+        assert!(tun0.up);
+        assert_eq!(tun0.mtu, 1480);
+        let t = s.ip_tunnel(tun0.ifindex).unwrap();
+        assert_eq!(
+            (t.local, t.remote),
+            (c.tunnels[0].local, c.tunnels[0].remote)
+        );
+        let tap0 = s.dev_by_name("tap0").unwrap().ifindex;
+        assert_eq!(s.ip_tunnels().nth(1).unwrap().link, tap0);
+        assert!(s.render_link().contains("link/ipip 10.0.0.2 peer 10.0.0.9"));
+
+        let tunnel = |extra: &str| {
+            format!(
+                "{}[[tunnel]]\nname = \"tun0\"\nremote = \"10.0.0.9\"\n{extra}\n",
+                iface("")
+            )
+        };
+        assert_eq!(
+            err(&tunnel("mode = \"gre\"")),
+            "tunnel[0].mode: bad value \"gre\" (want \"ipip\" (skiff has no gre, sit or vti tunnels))"
+        );
+        assert_eq!(err(&tunnel("")), "tunnel[0].mode: missing");
+        assert!(
+            err(&tunnel("mode = \"ipip\"\nttl = 256")).starts_with("tunnel[0].ttl: bad value 256")
+        );
+        assert_eq!(
+            err(&tunnel("mode = \"ipip\"\nttl = 9\npmtudisc = false")),
+            "tunnel[0]: a ttl other than inherit needs pmtudisc = true"
+        );
+        assert!(
+            err(&tunnel("mode = \"ipip\"\ndev = \"tap9\""))
+                .starts_with("tunnel[0].dev: bad value \"tap9\"")
+        );
+        let twice = format!(
+            "{}[[tunnel]]\nname = \"tun1\"\nmode = \"ipip\"\nremote = \"10.0.0.9\"\n",
+            tunnel("mode = \"ipip\"")
+        );
+        assert!(err(&twice).contains("EEXIST"), "{}", err(&twice));
+        let named_tap0 = tunnel("mode = \"ipip\"").replace("name = \"tun0\"", "name = \"tap0\"");
+        assert!(err(&named_tap0).contains("already the name of interface[0]"));
     }
 
     #[test]

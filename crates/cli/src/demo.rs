@@ -1,4 +1,4 @@
-//! `skiff demo`: host A — router R — host B (and host C on R's third link) in process,
+//! `skiff demo`: host A — router R — host B (and hosts C and D on R's third link) in process,
 //! with ARP, forwarding, ICMP errors, netfilter, UDP, multicast routing and timestamps,
 //! narrated, then every host's MIB tables.
 

@@ -1,7 +1,8 @@
 //! `skiff up`: a stack on TAP devices, as a daemon, until SIGINT or SIGTERM.
 
-use crate::config::{Config, IfKind, UpArgs, VifKind};
+use crate::config::{Config, IfKind, Tunnel, UpArgs, VifKind};
 use crate::ctl;
+use skiff_core::ipv4::ipip::IpTunnelParm;
 use skiff_core::ipv4::mroute::{MRT_ADD_MFC, MRT_ADD_VIF, MRT_INIT, MfcCtl, VifCtl};
 use skiff_core::route::FibRoute;
 use skiff_core::{Stack, StackConfig};
@@ -50,6 +51,9 @@ pub fn build_stack(cfg: &Config) -> Result<(Stack, Vec<u32>, UdpEcho), String> {
             .set_sysctl(k, v)
             .map_err(|e| format!("sysctl {k}={v}: {e}"))?;
     }
+    for t in &cfg.tunnels {
+        add_tunnel(&mut stack, t)?;
+    }
     for r in &cfg.routes {
         let mut route = FibRoute::new(r.dst, r.prefix_len, r.rtype);
         if let Some(gw) = r.via {
@@ -79,6 +83,33 @@ pub fn build_stack(cfg: &Config) -> Result<(Stack, Vec<u32>, UdpEcho), String> {
             .map_err(|e| format!("udp_echo {addr}: {e}"))?;
     }
     Ok((stack, ifindexes, echo))
+}
+
+/// `[[tunnel]]`: `ip tunnel add`, `ip link set up`, `ip addr add`.
+fn add_tunnel(stack: &mut Stack, t: &Tunnel) -> Result<(), String> {
+    let link = match &t.dev {
+        None => None,
+        Some(dev) => Some(
+            stack
+                .dev_by_name(dev)
+                .map(|d| d.ifindex)
+                .ok_or_else(|| format!("tunnel {}: no device {dev}", t.name))?,
+        ),
+    };
+    let mut p = IpTunnelParm::new(&t.name, t.local, t.remote);
+    (p.ttl, p.link, p.pmtudisc) = (t.ttl, link, t.pmtudisc);
+    let ifindex = stack
+        .ip_tunnel_add(&p)
+        .map_err(|e| format!("tunnel {}: {e}", t.name))?;
+    stack
+        .set_up(ifindex, true)
+        .map_err(|e| format!("tunnel {}: {e}", t.name))?;
+    for &(addr, plen) in &t.addrs {
+        stack
+            .add_addr(ifindex, addr, plen)
+            .map_err(|e| format!("tunnel {}: address {addr}/{plen}: {e}", t.name))?;
+    }
+    Ok(())
 }
 
 /// `[[vif]]` and `[[mroute]]` through the API a routing daemon uses: a raw IGMP socket

@@ -59,7 +59,10 @@ fn demo_runs_every_scenario() {
         "  B got 1: mc-ttl2\n  C got nothing\n",
         "    Interface      BytesIn  PktsIn  BytesOut PktsOut Flags Local    Remote\n     0 eth0            195       6         0       0 00008 00000002 00000000\n     1 eth1              0       0       195       6 00008 00000003 00000000\n     2 eth2              0       0       160       5 00008 00000004 00000000\n",
         "    Group    Origin   Iif     Pkts    Bytes    Wrong Oifs\n    010101EF 0201000A 0          6      195        0  1:1    2:2",
-        "but a host has no ipip tunnel device yet",
+        // A receiver behind R's tunnel vif, on its own IPIP tunnel device.
+        "  R's mroute socket: IGMPv3 report from 10.0.30.2: 239.1.1.1 CHANGE_TO_EXCLUDE (join) (×2)\n",
+        "  D (on tun0) got 1: mc-tunnel\n",
+        "  R: /proc/net/ip_mr_vif: 3 dvmrp3            0       0        37       1 00001 0103000A 0303000A\n",
         // An ICMP timestamp request and ping -T tsonly.
         "  20 bytes from 10.0.2.2: icmp_seq=12 ttl=63 timestamp reply\n  ICMP timestamp: Originate=47689500 Receive=47689500 Transmit=47689500\n",
         "  TS: \t47689500 absolute\t(A, sending the request)\n  \t0\t\t(R, forwarding it)\n  \t0\t\t(B, receiving it)\n",

@@ -1222,6 +1222,147 @@ fn a_tunnel_vif_carries_multicast_to_and_from_a_kernel_ipip_end() {
     d.stop();
 }
 
+/// An IPv4 header (no options, ID 1, TTL 64, no DF) with its checksum, then `payload`.
+fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut ip = vec![0x45, 0];
+    ip.extend(((20 + payload.len()) as u16).to_be_bytes());
+    ip.extend([0, 1, 0, 0, 64, proto, 0, 0]);
+    ip.extend(src.octets());
+    ip.extend(dst.octets());
+    let c = inet_csum(&[&ip]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip.extend(payload);
+    ip
+}
+
+#[test]
+fn an_ipip_tunnel_device_answers_a_kernel_ipip_end_through_the_tunnel() {
+    if !in_netns(
+        "an_ipip_tunnel_device_answers_a_kernel_ipip_end_through_the_tunnel",
+        &[IP],
+    ) {
+        return;
+    }
+    let (k, sk) = (Ipv4Addr::new(10, 9, 7, 1), Ipv4Addr::new(10, 9, 7, 2));
+    let (k_in, sk_in) = (
+        Ipv4Addr::new(192, 168, 77, 1),
+        Ipv4Addr::new(192, 168, 77, 2),
+    );
+    let cfg = tmp("ipip.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[interface]]\nname = \"skt0\"\naddress = \"{sk}/24\"\n\n\
+             [[tunnel]]\nname = \"tun0\"\nmode = \"ipip\"\nlocal = \"{sk}\"\nremote = \"{k}\"\naddress = \"{sk_in}/30\"\n"
+        ),
+    )
+    .unwrap();
+    let ctl = tmp("ipip.sock");
+    let ctl = ctl.to_str().unwrap();
+    let d = Daemon::up(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--udp-echo",
+        "7",
+        "--ctl",
+        ctl,
+    ]);
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/skt0/disable_ipv6", "1");
+    run("ip", &["addr", "add", &format!("{k}/24"), "dev", "skt0"]);
+    run("ip", &["link", "set", "skt0", "up"]);
+    // The kernel has no ipip module: a raw IPPROTO_IPIP socket is the tunnel's far end.
+    use std::os::fd::FromRawFd;
+    // SAFETY: socket() has no memory preconditions.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_IPIP) };
+    assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+    // SAFETY: `fd` was just opened and is owned from here on.
+    let raw = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    setsockopt_int(&raw, libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20);
+    let tv = libc::timeval {
+        tv_sec: 1,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt reads one timeval through the pointer, of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            raw.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0);
+    // The next IPIP packet from skiff, checked outside: (outer, inner).
+    let from_skiff = || -> (Vec<u8>, Vec<u8>) {
+        for _ in 0..5 {
+            let p = ipip_recv(&raw).expect("an IPIP packet from skiff");
+            let (outer, inner) = p.split_at(20);
+            if outer[12..16] != sk.octets() {
+                continue;
+            }
+            assert_eq!((outer[0], outer[9]), (0x45, 4), "{p:02x?}");
+            assert_eq!(&outer[16..20], &k.octets(), "outer destination: the remote");
+            assert_eq!(outer[6] & 0x40, 0x40, "DF on the outer header (pmtudisc)");
+            assert_eq!(outer[8], inner[8], "ttl inherit: the inner TTL");
+            assert_eq!(outer[1], 0, "outer DSCP 0, inner ECN not-ECT");
+            assert_eq!(inet_csum(&[outer]), 0, "outer checksum");
+            assert_eq!(
+                u16::from_be_bytes([outer[2], outer[3]]) as usize,
+                p.len(),
+                "outer length"
+            );
+            return (outer.to_vec(), inner.to_vec());
+        }
+        panic!("nothing from skiff's tunnel");
+    };
+
+    // An echo request inside IPIP: the reply comes back inside IPIP.
+    let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    icmp.extend(pattern(56, 7));
+    let c = inet_csum(&[&icmp]);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    ipip_send(&raw, sk, &ipv4_packet(k_in, sk_in, 1, &icmp));
+    let (_, inner) = from_skiff();
+    assert_eq!(
+        (&inner[12..16], &inner[16..20]),
+        (&sk_in.octets()[..], &k_in.octets()[..])
+    );
+    assert_eq!(inner[9], 1);
+    let reply = &inner[20..];
+    assert_eq!((reply[0], reply[1]), (0, 0), "echo reply");
+    assert_eq!(&reply[4..8], &[0x12, 0x34, 0, 1]);
+    assert!(reply[8..] == pattern(56, 7)[..]);
+    assert_eq!(inet_csum(&[reply]), 0, "ICMP checksum");
+
+    // A UDP datagram to --udp-echo inside IPIP: echoed inside IPIP.
+    let data = pattern(1000, 3);
+    let mut udp = vec![0x9c, 0x40, 0, 7];
+    udp.extend(((8 + data.len()) as u16).to_be_bytes());
+    udp.extend([0, 0]);
+    udp.extend(&data);
+    let mut pseudo = k_in.octets().to_vec();
+    pseudo.extend(sk_in.octets());
+    pseudo.extend([0, 17]);
+    pseudo.extend((udp.len() as u16).to_be_bytes());
+    let c = inet_csum(&[&pseudo, &udp]);
+    udp[6..8].copy_from_slice(&c.to_be_bytes());
+    ipip_send(&raw, sk, &ipv4_packet(k_in, sk_in, 17, &udp));
+    let (_, inner) = from_skiff();
+    assert_eq!(inner[9], 17);
+    assert_eq!(&inner[16..20], &k_in.octets());
+    assert_eq!(
+        &inner[20..24],
+        &[0, 7, 0x9c, 0x40],
+        "from :7 back to :40000"
+    );
+    assert!(inner[28..] == data[..], "the same bytes");
+
+    let (_, link, _) = Daemon::ctl(ctl, &["link"]);
+    assert!(link.contains("link/ipip 10.9.7.2 peer 10.9.7.1"), "{link}");
+    d.stop();
+}
+
 /// An in-test routing daemon on skiff's library: a stack on three TAPs (vif 0, 1, 2),
 /// its mroute socket, and the members it has learnt from the kernel hosts' IGMPv3
 /// reports, per group.

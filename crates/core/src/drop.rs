@@ -144,6 +144,15 @@ drop_reasons! {
     IpipNoTunnel => "NOT_SPECIFIED (ipip: no tunnel)",
     /// IPIP: CE outside a not-ECT inner packet (RFC 6040; ip_tunnel_rcv()).
     IpipEcn => "NOT_SPECIFIED (ipip: CE on not-ECT)",
+    /// IPIP transmit: the route to the tunnel's remote leaves through the tunnel itself:
+    /// device `collisions` and `tx_errors` (ip_tunnel_xmit()'s "tunnel loop").
+    IpTunnelLoop => "NOT_SPECIFIED (ip_tunnel: tunnel loop)",
+    /// IPIP transmit: no route to the tunnel's remote (device `tx_errors`), or a tunnel
+    /// without a remote (NBMA, not built).
+    IpTunnelNoRoute => "NOT_SPECIFIED (ip_tunnel: no route)",
+    /// Tunnels nested past XMIT_RECURSION_LIMIT (8) deep: __dev_queue_xmit()'s "Dead
+    /// loop on virtual device"; device `tx_dropped`.
+    XmitRecursion => "NOT_SPECIFIED (dev_xmit_recursion)",
     /// A raw socket's receive queue is full: sk_drops.
     SocketRcvbuff => "SOCKET_RCVBUFF",
 }

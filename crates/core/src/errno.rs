@@ -106,6 +106,8 @@ errnos! {
     Srch = 3, "ESRCH", "no such process";
     /// It exists already.
     Exist = 17, "EEXIST", "file exists";
+    /// In use by something else.
+    Busy = 16, "EBUSY", "device or resource busy";
 }
 
 impl std::error::Error for Errno {}

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use core::time::Duration;
 use skiff_core::drop::DropReason;
+use skiff_core::ipv4::ipip::IpTunnelParm;
 use skiff_core::ipv4::mroute::*;
 use skiff_core::route::{FibRoute, RouteType};
 use skiff_wire::Ipv4Addr;
@@ -367,6 +368,41 @@ fn every_drop_reason_has_a_scenario() {
         ipip(h, Ipv4Addr::new(10, 0, 0, 7), 0)
     });
     expect(&mut seen, R::IpipEcn, true, |h| ipip(h, PEER, 3));
+    // A packet forwarded from PEER into tunnel devices made by `tunnels`.
+    let via_tunnel = |h: &mut Host, tunnels: &dyn Fn(&mut Host) -> u32| {
+        let tun = tunnels(h);
+        let net = Ipv4Addr::new(172, 18, 0, 0);
+        h.s.add_route(FibRoute::new(net, 16, RouteType::Unicast).dev(tun))
+            .unwrap();
+        h.rx(
+            h.eth0,
+            &Ip::udp(PEER, Ipv4Addr::new(172, 18, 0, 1), 9, b"x").frame(),
+        );
+    };
+    let tunnel = |h: &mut Host, name: &str, remote: Ipv4Addr| {
+        let p = IpTunnelParm::new(name, ME, remote);
+        let t = h.s.ip_tunnel_add(&p).unwrap();
+        h.s.set_up(t, true).unwrap();
+        t
+    };
+    expect(&mut seen, R::IpTunnelLoop, true, |h| {
+        via_tunnel(h, &|h| tunnel(h, "t", Ipv4Addr::new(172, 18, 9, 9)))
+    });
+    expect(&mut seen, R::IpTunnelNoRoute, true, |h| {
+        via_tunnel(h, &|h| tunnel(h, "t", Ipv4Addr::UNSPECIFIED))
+    });
+    expect(&mut seen, R::XmitRecursion, true, |h| {
+        via_tunnel(h, &|h| {
+            let (x, y) = (Ipv4Addr::new(172, 16, 0, 1), Ipv4Addr::new(172, 17, 0, 1));
+            let a = tunnel(h, "ta", x);
+            let b = tunnel(h, "tb", y);
+            h.s.add_route(FibRoute::new(x, 32, RouteType::Unicast).dev(b))
+                .unwrap();
+            h.s.add_route(FibRoute::new(y, 32, RouteType::Unicast).dev(a))
+                .unwrap();
+            a
+        })
+    });
     // A full loopback backlog needs a burst of over 1000 looped packets inside one call,
     // which no traffic can make: stack/mod.rs tests it from inside (loopback_backlog_is_bounded).
     seen.insert(R::CpuBacklog);

@@ -1,7 +1,8 @@
 //! Scenarios 12 and 13: R as a multicast router set up through the mroute socket, as a
 //! routing daemon does it, and ICMP timestamps with the IP timestamp option.
 
-use super::{A_ADDR, B_ADDR, Demo, PING_ID};
+use super::{A_ADDR, B_ADDR, Demo, PING_ID, R_LAN3};
+use skiff_core::ipv4::ipip::IpTunnelParm;
 use skiff_core::ipv4::mroute::{
     IGMPMSG_NOCACHE, IgmpMsg, MRT_ADD_MFC, MRT_ADD_VIF, MRT_INIT, MfcCtl, VifCtl,
 };
@@ -18,6 +19,9 @@ const GROUP: Ipv4Addr = Ipv4Addr::new(239, 1, 1, 1);
 /// IGMPv3 reports go to 224.0.0.22: a daemon joins it on every vif to hear them.
 const ALL_V3_ROUTERS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 22);
 const PORT: u16 = 40000;
+/// Host D on lan3, behind R's tunnel vif, and its tunnel device's address.
+const D_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 3);
+const D_TUN: Ipv4Addr = Ipv4Addr::new(10, 0, 30, 2);
 /// RFC 781's option type, and its `flg` value for timestamps only.
 const IPOPT_TIMESTAMP: u8 = 68;
 const IPOPT_TS_TSONLY: u8 = 0;
@@ -94,6 +98,26 @@ fn receiver(
     Ok(fd)
 }
 
+/// A UDP socket on `host` joined to GROUP on device `ifindex` only, on PORT.
+fn receiver_on(
+    demo: &mut Demo,
+    host: skiff_core::sim::HostId,
+    ifindex: u32,
+) -> Result<SockFd, Box<dyn std::error::Error>> {
+    let s = demo.sim.stack(host);
+    let fd = s.socket(AF_INET, SOCK_DGRAM, 0)?;
+    s.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT).into())?;
+    s.setsockopt(
+        fd,
+        SockOpt::AddMembership(IpMreqn {
+            multiaddr: GROUP,
+            address: Ipv4Addr::UNSPECIFIED,
+            ifindex,
+        }),
+    )?;
+    Ok(fd)
+}
+
 /// Every datagram waiting on `fd`, as text.
 fn drain(demo: &mut Demo, host: skiff_core::sim::HostId, fd: SockFd) -> Vec<String> {
     let mut buf = [0u8; 256];
@@ -118,7 +142,7 @@ fn print_receivers(demo: &mut Demo, rx: &[(&str, skiff_core::sim::HostId, SockFd
 /// Scenario 12: a multicast stream from A to B and C through R.
 pub(super) fn multicast_scenario(demo: &mut Demo) -> Result<(), Box<dyn std::error::Error>> {
     println!(
-        "\n12. multicast routing: R's daemon opens the mroute socket (raw IGMP, MRT_INIT), adds vifs 0–2 (eth0–eth2) and joins 224.0.0.22; B and C join {GROUP}; A sends 5 datagrams to {GROUP}:{PORT}"
+        "\n12. multicast routing: R's daemon opens the mroute socket (raw IGMP, MRT_INIT), adds vifs 0–2 (eth0–eth2) and joins 224.0.0.22; B and C (and D, behind a tunnel vif) join {GROUP}; A sends 5 datagrams to {GROUP}:{PORT}"
     );
     let r = demo.r;
     let devs = demo.r_devs;
@@ -143,8 +167,10 @@ pub(super) fn multicast_scenario(demo: &mut Demo) -> Result<(), Box<dyn std::err
     let _ = read_mroute(demo, fd);
     demo.flush_trace();
 
+    let (d, tun) = tunnel_host(demo, fd)?;
     let b_rx = receiver(demo, demo.b)?;
     let c_rx = receiver(demo, demo.c)?;
+    let d_host = (d, tun, receiver_on(demo, d, tun)?);
     demo.sim.run();
     // The unsolicited report's retransmission (igmp_ifc_timer_expire()).
     demo.sim.advance(Duration::from_secs(3));
@@ -212,9 +238,75 @@ pub(super) fn multicast_scenario(demo: &mut Demo) -> Result<(), Box<dyn std::err
     for line in s.render_ip_mr_cache().lines() {
         println!("    {line}");
     }
+    tunnel_receiver(demo, fd, d_host)
+}
+
+/// Scenario 12's host D on lan3, behind R's tunnel vif 3, with its own IPIP tunnel
+/// device back to R; returns D and its tunnel's ifindex.
+fn tunnel_host(
+    demo: &mut Demo,
+    fd: SockFd,
+) -> Result<(skiff_core::sim::HostId, u32), Box<dyn std::error::Error>> {
     println!(
-        "  (a receiver behind a tunnel vif is not shown: skiff decapsulates IPIP on a router's tunnel vif, but a host has no ipip tunnel device yet)"
+        "  Host D ({D_ADDR} on lan3) runs `ip tunnel add tun0 mode ipip local {D_ADDR} remote {R_LAN3}`, up, {D_TUN}/30 on it; R's daemon adds vif 3, VIFF_TUNNEL {R_LAN3} → {D_ADDR} (device dvmrp3), and joins 224.0.0.22 there; D joins {GROUP} on tun0"
     );
+    let (r, lan3) = (demo.r, demo.links[2]);
+    let d = demo.sim.add_stack(super::stack("D", demo.trace, 5));
+    let d0 = demo.sim.attach(d, "eth0", super::mac(0xd0), lan3)?;
+    let s = demo.sim.stack(d);
+    s.add_addr(d0, D_ADDR, 24)?;
+    let tun = s.ip_tunnel_add(&IpTunnelParm::new("tun0", D_ADDR, R_LAN3))?;
+    s.set_up(tun, true)?;
+    s.add_addr(tun, D_TUN, 30)?;
+    let s = demo.sim.stack(r);
+    let v = VifCtl::tunnel(3, R_LAN3, D_ADDR, 1);
+    s.ip_mroute_setsockopt(fd, MRT_ADD_VIF, &v.to_bytes())?;
+    let dvmrp3 = s.dev_by_name("dvmrp3").map_or(0, |d| d.ifindex);
+    s.setsockopt(
+        fd,
+        SockOpt::AddMembership(IpMreqn {
+            multiaddr: ALL_V3_ROUTERS,
+            address: Ipv4Addr::UNSPECIFIED,
+            ifindex: dvmrp3,
+        }),
+    )?;
+    Ok((d, tun))
+}
+
+/// Scenario 12, continued: the stream reaches D through the tunnel vif.
+fn tunnel_receiver(
+    demo: &mut Demo,
+    fd: SockFd,
+    (d, tun, d_rx): (skiff_core::sim::HostId, u32, SockFd),
+) -> Result<(), Box<dyn std::error::Error>> {
+    let r = demo.r;
+    let mfc = MfcCtl::new(A_ADDR, GROUP, 0, &[(1, 1), (2, 2), (3, 1)]);
+    demo.sim
+        .stack(r)
+        .ip_mroute_setsockopt(fd, MRT_ADD_MFC, &mfc.to_bytes())?;
+    println!(
+        "  Tunnel vif: R's daemon adds vif 3 (dvmrp3, to D, whose report came through the tunnel) to the entry's oifs; A sends \"mc-tunnel\" with IP_MULTICAST_TTL 8"
+    );
+    let now = demo.sim.now;
+    let a = demo.sim.stack(demo.a);
+    let tx = a.socket(AF_INET, SOCK_DGRAM, 0)?;
+    a.setsockopt(tx, SockOpt::MulticastTtl(8))?;
+    let to = SocketAddrV4::new(GROUP, PORT);
+    a.sendto(now, tx, b"mc-tunnel", 0, Some(to.into()))?;
+    demo.sim.run();
+    demo.flush_trace();
+    print_receivers(demo, &[("D (on tun0)", d, d_rx)]);
+    let s = demo.sim.stack_ref(r);
+    if let Some(line) = s.render_ip_mr_vif().lines().find(|l| l.contains("dvmrp3")) {
+        println!("  R: /proc/net/ip_mr_vif: {}", line.trim_start());
+    }
+    let s = demo.sim.stack_ref(d);
+    if let Some(t) = s.dev(tun) {
+        println!(
+            "  D: tun0 (link/ipip {D_ADDR} peer {R_LAN3}, mtu {}): RX {} packets, TX {} packets (IGMP reports both ways, mc-tunnel in)",
+            t.mtu, t.stats.rx_packets, t.stats.tx_packets
+        );
+    }
     Ok(())
 }
 

@@ -368,10 +368,10 @@ impl Stack {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
         let raw = self.raw_local_deliver(&skb, h, dst);
-        // IPIP has a handler while a DVMRP tunnel exists (Linux: the ipip module, which
-        // ipmr_new_tunnel() needs); without one it is an unknown protocol, as before.
+        // IPIP has a handler while an IPIP tunnel (a DVMRP tunnel's too) exists (Linux:
+        // the ipip module); without one it is an unknown protocol.
         let proto = InetProtocol::of(h.protocol)
-            .filter(|&p| p != InetProtocol::Ipip || self.ipmr.has_tunnel());
+            .filter(|&p| p != InetProtocol::Ipip || self.ipip_has_tunnel());
         match proto {
             Some(proto) => {
                 // The protocol handlers read linear data (Linux pulls what they need); a

@@ -1,18 +1,110 @@
-//! IPIP receive for the DVMRP tunnels of multicast routing: a `VIFF_TUNNEL` vif has a
-//! `dvmrpN` device (Linux ipmr.c ipmr_new_tunnel()); an IPIP packet whose outer (source,
-//! destination) is the tunnel's (remote, local) is decapsulated and its inner packet
-//! received on that device. Linux net/ipv4/tunnel4.c tunnel4_rcv(), ipip.c ipip_rcv(),
-//! ip_tunnel.c ip_tunnel_rcv(), include/net/inet_ecn.h INET_ECN_decapsulate().
+//! IPIP tunnels: the devices of `ip tunnel add NAME mode ipip local L remote R` (Linux
+//! net/ipv4/ipip.c, ip_tunnel.c, ip_tunnel_core.c) and the `dvmrpN` devices of
+//! multicast routing's tunnel vifs (ipmr.c ipmr_new_tunnel(), an ipip tunnel too). One
+//! table, one receive path: an IPIP packet whose outer (source, destination) is a
+//! tunnel's (remote, local) is decapsulated and its inner packet received on that
+//! device (tunnel4.c tunnel4_rcv(), ipip.c ipip_rcv(), ip_tunnel.c ip_tunnel_rcv(),
+//! include/net/inet_ecn.h INET_ECN_decapsulate()). A packet routed out a tunnel device
+//! is encapsulated to the remote and sent by the normal output path (ipip.c
+//! ipip_tunnel_xmit(), ip_tunnel.c ip_tunnel_xmit(), ip_tunnel_core.c iptunnel_xmit()).
 
-use super::mroute::VIFF_TUNNEL;
 use crate::drop::DropReason;
+use crate::errno::Errno;
 use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::icmp::IcmpErr;
-use crate::route::DstEntry;
+use crate::netdev::{DevKind, ETH_HLEN};
+use crate::route::{DstEntry, Flowi4, RtFlags};
 use crate::skb::{ChecksumState, PacketType, SkBuff};
-use crate::stack::{Stack, stage};
+use crate::stack::{LL_RESERVED, Stack, stage};
 use skiff_wire::Ipv4Addr;
+use skiff_wire::ethernet::EthernetAddress;
 use skiff_wire::icmpv4::DstUnreachable;
+use skiff_wire::ipv4::IPPROTO_IPIP;
+use std::collections::VecDeque;
+
+/// Linux `IFNAMSIZ`: a device name has at most 15 bytes.
+pub const IFNAMSIZ: usize = 16;
+/// The outer IPv4 header an IPIP tunnel adds (Linux `t_hlen` of ipip).
+pub const IPIP_HLEN: u32 = 20;
+/// Linux `ETH_DATA_LEN`: the MTU a tunnel's MTU comes from without an underlying device.
+const ETH_DATA_LEN: u32 = 1500;
+/// Linux `IPV4_MIN_MTU`.
+const IPV4_MIN_MTU: u32 = 68;
+/// Linux `XMIT_RECURSION_LIMIT`: tunnels nested deeper are a dead loop.
+pub const XMIT_RECURSION_LIMIT: u8 = 8;
+
+/// What `ip tunnel add NAME mode ipip local L remote R [ttl T] [dev LINK]
+/// [nopmtudisc]` asks for (Linux `struct ip_tunnel_parm` of SIOCADDTUNNEL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpTunnelParm {
+    pub name: String,
+    /// Outer source; 0.0.0.0 (`local any`) takes the route's source.
+    pub local: Ipv4Addr,
+    /// Outer destination. 0.0.0.0 (`remote any`) receives from any source but cannot
+    /// transmit (Linux's NBMA mode is not built).
+    pub remote: Ipv4Addr,
+    /// Outer TTL; 0 (`ttl inherit`, the default) copies the inner packet's.
+    pub ttl: u8,
+    /// The underlying device the outer packets leave by (`dev LINK`), if any.
+    pub link: Option<u32>,
+    /// DF on every outer packet (`pmtudisc`, the default); without it, DF is copied
+    /// from the inner packet. A TTL other than 0 implies it (Linux ip_tunnel_ctl()).
+    pub pmtudisc: bool,
+}
+
+impl IpTunnelParm {
+    /// `ip tunnel add NAME mode ipip local L remote R` with the defaults (ttl inherit,
+    /// pmtudisc, no link device).
+    pub fn new(name: &str, local: Ipv4Addr, remote: Ipv4Addr) -> Self {
+        IpTunnelParm {
+            name: name.to_string(),
+            local,
+            remote,
+            ttl: 0,
+            link: None,
+            pmtudisc: true,
+        }
+    }
+}
+
+/// One IPIP tunnel (Linux `struct ip_tunnel`'s parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpTunnel {
+    pub ifindex: u32,
+    pub local: Ipv4Addr,
+    pub remote: Ipv4Addr,
+    pub ttl: u8,
+    /// The underlying device's ifindex, 0 for none.
+    pub link: u32,
+    pub pmtudisc: bool,
+    /// A `dvmrpN` device of a tunnel vif (ipmr.c ipmr_new_tunnel()).
+    pub vif: bool,
+    /// Registered; skiff cannot unregister a device, so a deleted tunnel's device stays
+    /// down in its slot, taken again by the next tunnel of that name.
+    pub(crate) active: bool,
+}
+
+/// The IPIP tunnels of a stack (Linux `struct ip_tunnel_net` of ipip) and the receive
+/// queue of decapsulated packets.
+#[derive(Default)]
+pub(crate) struct IpipNet {
+    tunnels: Vec<IpTunnel>,
+    rx: VecDeque<SkBuff>,
+    rx_running: bool,
+    /// Tunnel transmits in progress (Linux dev_xmit_recursion()).
+    xmit_recursion: u8,
+}
+
+/// Linux dev_valid_name(): 1 to 15 bytes, not "." or "..", no '/', ':' or whitespace.
+fn dev_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < IFNAMSIZ
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace())
+}
 
 /// Decapsulated packets waiting for ip_rcv() on their tunnel device (Linux's gro_cells
 /// queue, bounded by `netdev_max_backlog`).
@@ -83,30 +175,254 @@ fn set_tos(ip: &mut [u8], tos: u8) {
     ip[10..12].copy_from_slice(&check.to_be_bytes());
 }
 
+/// Linux inet_ecn.h INET_ECN_encapsulate(): the outer ECN field copies the inner one,
+/// CE becoming ECT(0) (RFC 6040 normal mode).
+fn ecn_encapsulate(outer_tos: u8, inner_tos: u8) -> u8 {
+    let inner = inner_tos & INET_ECN_MASK;
+    let ecn = if inner == INET_ECN_CE {
+        INET_ECN_ECT_0
+    } else {
+        inner
+    };
+    (outer_tos & !INET_ECN_MASK) | ecn
+}
+
 impl Stack {
-    /// The tunnel vif's device that an IPIP packet from `saddr` to `daddr` arrives on.
-    /// Linux ip_tunnel_lookup() for the exact (remote, local) pair (no wildcard
-    /// `tunl0`, which skiff does not have).
-    fn ipip_tunnel_lookup(&self, saddr: Ipv4Addr, daddr: Ipv4Addr) -> Option<u32> {
-        self.ipmr
-            .vifs
+    /// `ip tunnel add NAME mode ipip local L remote R [ttl T] [dev LINK]`: an IPIP
+    /// device, down, without addresses, point-to-point and NOARP, its MTU the underlying
+    /// device's less 20 (1480 on Ethernet). Errnos as Linux: EINVAL for a bad name
+    /// (dev_valid_name(): empty, IFNAMSIZ or longer, '/', ':' or space); ENODEV for an
+    /// unknown link device; EEXIST for a tunnel with the same (local, remote, link)
+    /// (ip_tunnel_find()) or a device of that name. Linux ip_tunnel_ctl(SIOCADDTUNNEL),
+    /// ip_tunnel_create(), ip_tunnel_bind_dev().
+    pub fn ip_tunnel_add(&mut self, p: &IpTunnelParm) -> Result<u32, Errno> {
+        if !dev_valid_name(&p.name) {
+            return Err(Errno::Inval);
+        }
+        let link = match p.link {
+            Some(l) if self.dev(l).is_none() => return Err(Errno::NoDev),
+            Some(l) => l,
+            None => 0,
+        };
+        if self
+            .ipip
+            .tunnels
             .iter()
-            .flatten()
-            .find(|v| {
-                v.flags & u16::from(VIFF_TUNNEL) != 0
-                    && v.remote == saddr
-                    && Ipv4Addr::from(v.local) == daddr
-            })
-            .map(|v| v.ifindex)
+            .any(|t| t.active && t.local == p.local && t.remote == p.remote && t.link == link)
+        {
+            return Err(Errno::Exist);
+        }
+        let mtu = self.ip_tunnel_bind_dev(p.local, p.remote, link);
+        let t = IpTunnel {
+            ifindex: 0,
+            local: p.local,
+            remote: p.remote,
+            ttl: p.ttl,
+            link,
+            pmtudisc: p.pmtudisc || p.ttl != 0,
+            vif: false,
+            active: true,
+        };
+        self.ip_tunnel_register(&p.name, t, mtu).ok_or(Errno::Exist)
+    }
+
+    /// `ip tunnel del NAME`: the device goes down, loses its addresses and leaves the
+    /// tunnel table (Linux unregisters it; skiff keeps the down slot for the next
+    /// tunnel of that name). ENODEV without such a device; EOPNOTSUPP for a device that
+    /// is not an IPIP tunnel; EBUSY for a tunnel vif's `dvmrpN` (MRT_DEL_VIF removes
+    /// it). Linux ip_tunnel_ctl(SIOCDELTUNNEL).
+    pub fn ip_tunnel_del(&mut self, name: &str) -> Result<(), Errno> {
+        let ifindex = self.dev_by_name(name).ok_or(Errno::NoDev)?.ifindex;
+        let t = self
+            .ipip
+            .tunnels
+            .iter_mut()
+            .find(|t| t.active && t.ifindex == ifindex)
+            .ok_or(Errno::OpNotSupp)?;
+        if t.vif {
+            return Err(Errno::Busy);
+        }
+        t.active = false;
+        let _ = self.set_up(ifindex, false);
+        let addrs: Vec<(Ipv4Addr, u8)> = self
+            .fib
+            .addrs()
+            .filter(|a| a.ifindex == ifindex)
+            .map(|a| (a.local, a.prefix_len))
+            .collect();
+        for (a, len) in addrs {
+            let _ = self.fib.del_addr(ifindex, a, len);
+        }
+        self.sync_fib_device(ifindex, None);
+        Ok(())
+    }
+
+    /// The IPIP tunnel whose device is `ifindex`.
+    pub fn ip_tunnel(&self, ifindex: u32) -> Option<&IpTunnel> {
+        self.ipip
+            .tunnels
+            .iter()
+            .find(|t| t.active && t.ifindex == ifindex)
+    }
+
+    /// Every IPIP tunnel, `dvmrpN` devices included (`ip tunnel show`).
+    pub fn ip_tunnels(&self) -> impl Iterator<Item = &IpTunnel> {
+        self.ipip.tunnels.iter().filter(|t| t.active)
+    }
+
+    /// Whether an IPIP tunnel exists (IPIP then has a receive handler).
+    pub(crate) fn ipip_has_tunnel(&self) -> bool {
+        self.ipip.tunnels.iter().any(|t| t.active)
+    }
+
+    /// `ip link`'s address part of a tunnel device: "local remote" (`any` for 0.0.0.0).
+    pub(crate) fn ipip_link_addrs(&self, ifindex: u32) -> String {
+        let any = |a: Ipv4Addr| {
+            if a.is_unspecified() {
+                "any".to_string()
+            } else {
+                a.to_string()
+            }
+        };
+        self.ip_tunnel(ifindex).map_or_else(
+            || "0.0.0.0 brd 0.0.0.0".to_string(),
+            |t| format!("{} peer {}", any(t.local), any(t.remote)),
+        )
+    }
+
+    /// Linux ip_tunnel_bind_dev(): the MTU from the device the remote routes by (or
+    /// the link device), less the outer header; 1480 without either.
+    fn ip_tunnel_bind_dev(&mut self, local: Ipv4Addr, remote: Ipv4Addr, link: u32) -> u32 {
+        let mut tdev = None;
+        if !remote.is_unspecified() {
+            let mut fl = Flowi4::new(remote);
+            fl.saddr = local;
+            fl.proto = IPPROTO_IPIP;
+            fl.oif = link;
+            tdev = self.fib.ip_route_output(&fl).ok().map(|d| d.dev);
+        }
+        if tdev.is_none() && link != 0 {
+            tdev = Some(link);
+        }
+        let mtu = tdev
+            .and_then(|i| self.dev(i))
+            .filter(|d| d.kind != DevKind::Ipip)
+            .map_or(ETH_DATA_LEN, |d| d.mtu);
+        mtu.saturating_sub(IPIP_HLEN).max(IPV4_MIN_MTU)
+    }
+
+    /// Makes (or takes again, after a delete) the device `name` for tunnel `t`. None
+    /// when another device holds the name.
+    fn ip_tunnel_register(&mut self, name: &str, mut t: IpTunnel, mtu: u32) -> Option<u32> {
+        let ifindex = match self.dev_by_name(name).map(|d| d.ifindex) {
+            Some(i) => {
+                let at = self
+                    .ipip
+                    .tunnels
+                    .iter()
+                    .position(|o| o.ifindex == i && !o.active && o.vif == t.vif)?;
+                self.ipip.tunnels.remove(at);
+                let d = self.dev_mut(i)?;
+                d.stats = Default::default();
+                d.mtu = mtu;
+                self.sync_fib_device(i, None);
+                i
+            }
+            None => self
+                .add_device_kind(name, DevKind::Ipip, EthernetAddress([0; 6]), mtu)
+                .ok()?,
+        };
+        t.ifindex = ifindex;
+        self.ipip.tunnels.push(t);
+        Some(ifindex)
+    }
+
+    /// ipmr.c ipmr_new_tunnel(): the `dvmrpN` IPIP tunnel of a tunnel vif, from `local`
+    /// to `remote`, up. None (vif_add()'s ENOBUFS) when another device has the name or
+    /// another tunnel the (local, remote) pair.
+    pub(crate) fn ipip_vif_tunnel_add(
+        &mut self,
+        name: &str,
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
+        mtu: u32,
+    ) -> Option<u32> {
+        if self
+            .ipip
+            .tunnels
+            .iter()
+            .any(|t| t.active && t.local == local && t.remote == remote && t.link == 0)
+        {
+            return None;
+        }
+        let t = IpTunnel {
+            ifindex: 0,
+            local,
+            remote,
+            ttl: 0,
+            link: 0,
+            pmtudisc: false,
+            vif: true,
+            active: true,
+        };
+        let ifindex = self.ip_tunnel_register(name, t, mtu)?;
+        self.set_up(ifindex, true).ok()?;
+        Some(ifindex)
+    }
+
+    /// vif_delete() of a tunnel vif: its `dvmrpN` device goes down and leaves the table.
+    pub(crate) fn ipip_vif_tunnel_del(&mut self, ifindex: u32) {
+        if let Some(t) = self
+            .ipip
+            .tunnels
+            .iter_mut()
+            .find(|t| t.active && t.vif && t.ifindex == ifindex)
+        {
+            t.active = false;
+        }
+        let _ = self.set_up(ifindex, false);
+    }
+
+    /// The tunnel device an IPIP packet from `saddr` to `daddr`, arrived on `link`, is
+    /// received on. Linux ip_tunnel_lookup() without keys and the fallback `tunl0`: an
+    /// up tunnel with (remote, local) = (saddr, daddr), then one from `saddr` with any
+    /// local, then one to `daddr` (or the multicast group `daddr`) with any remote; in
+    /// each pass a tunnel bound to `link` wins.
+    fn ipip_tunnel_lookup(&self, link: u32, saddr: Ipv4Addr, daddr: Ipv4Addr) -> Option<u32> {
+        let any = Ipv4Addr::UNSPECIFIED;
+        let passes: [&dyn Fn(&IpTunnel) -> bool; 3] = [
+            &|t| t.remote == saddr && t.local == daddr,
+            &|t| t.remote == saddr && t.local == any,
+            &|t| {
+                (t.local == daddr && t.remote == any) || (t.remote == daddr && daddr.is_multicast())
+            },
+        ];
+        for pass in passes {
+            let mut cand = None;
+            for t in &self.ipip.tunnels {
+                if !t.active || !self.dev(t.ifindex).is_some_and(|d| d.up) || !pass(t) {
+                    continue;
+                }
+                if t.link == link {
+                    return Some(t.ifindex);
+                }
+                cand.get_or_insert(t.ifindex);
+            }
+            if cand.is_some() {
+                return cand;
+            }
+        }
+        None
     }
 
     /// Linux tunnel4.c tunnel4_rcv() + ipip.c ipip_rcv() + ip_tunnel.c ip_tunnel_rcv():
     /// `skb` is the outer packet's payload. Without a matching tunnel: ICMP port
     /// unreachable and a drop (tunnel4_rcv()); an inner not-ECT packet under an outer CE
-    /// is dropped; otherwise the inner packet is received on the tunnel's device.
+    /// is dropped (device `rx_frame_errors`); otherwise the inner packet is received on
+    /// the tunnel's device.
     pub(crate) fn ipip_rcv(&mut self, mut skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "ipip_rcv");
-        let Some(ifindex) = self.ipip_tunnel_lookup(h.saddr, h.daddr) else {
+        let Some(ifindex) = self.ipip_tunnel_lookup(skb.iif, h.saddr, h.daddr) else {
             self.icmp_send(
                 &skb,
                 dst.flags,
@@ -123,16 +439,18 @@ impl Stack {
                 EcnDecap::Set(ecn) => {
                     set_tos(skb.data_mut(), (inner_tos & !INET_ECN_MASK) | ecn);
                 }
-                // Linux also counts rx_frame_errors, which skiff's DevStats lacks.
-                EcnDecap::Drop => return self.kfree_skb(skb, DropReason::IpipEcn),
+                EcnDecap::Drop => {
+                    if let Some(dev) = self.dev_mut(ifindex) {
+                        dev.stats.rx_frame_errors += 1;
+                        dev.stats.rx_errors += 1;
+                    }
+                    return self.kfree_skb(skb, DropReason::IpipEcn);
+                }
             }
         }
         let Some(dev) = self.dev_mut(ifindex) else {
             return self.kfree_skb(skb, DropReason::DevReady);
         };
-        if !dev.up {
-            return self.kfree_skb(skb, DropReason::DevReady);
-        }
         dev.stats.rx_packets += 1;
         dev.stats.rx_bytes += skb.len() as u64;
         // iptunnel_pull_header() + skb_scrub_packet(): a new packet on the tunnel device.
@@ -145,19 +463,190 @@ impl Stack {
         if matches!(skb.ip_summed, ChecksumState::Complete(_)) {
             skb.ip_summed = ChecksumState::None;
         }
-        if self.ipmr.ipip_rx.len() >= IPIP_RX_QLEN {
+        if self.ipip.rx.len() >= IPIP_RX_QLEN {
             return self.kfree_skb(skb, DropReason::CpuBacklog);
         }
-        self.ipmr.ipip_rx.push_back(skb);
+        self.ipip.rx.push_back(skb);
         // gro_cells_receive(): received after this packet, never nested, so tunnels in
         // tunnels cannot recurse.
-        if core::mem::replace(&mut self.ipmr.ipip_rx_running, true) {
+        if core::mem::replace(&mut self.ipip.rx_running, true) {
             return;
         }
-        while let Some(skb) = self.ipmr.ipip_rx.pop_front() {
+        while let Some(skb) = self.ipip.rx.pop_front() {
             self.ip_rcv(skb, None);
         }
-        self.ipmr.ipip_rx_running = false;
+        self.ipip.rx_running = false;
+    }
+
+    /// Linux ipip.c ipip_tunnel_xmit() + ip_tunnel.c ip_tunnel_xmit() + iptunnel_xmit().
+    /// The tunnel device's ndo_start_xmit, after dev_queue_xmit(): the route to the
+    /// remote (none: `tx_errors`; through the tunnel itself: "tunnel loop",
+    /// `collisions`); PMTU (an inner DF packet over the path's MTU less 20, or the
+    /// device's without pmtudisc, gets ICMP fragmentation needed); the outer header
+    /// (source the tunnel's local or the route's, TTL the tunnel's or the inner one,
+    /// DSCP 0 with the inner ECN, DF with pmtudisc or from the inner packet, a new IP
+    /// ID); ip_local_out(). Deeper than XMIT_RECURSION_LIMIT nested tunnels: dropped.
+    pub(crate) fn ipip_tunnel_xmit(&mut self, ifindex: u32, mut skb: SkBuff) {
+        stage!(self, "ipip_tunnel_xmit");
+        let tx_error = |s: &mut Stack, skb: SkBuff, reason: DropReason| {
+            if let Some(d) = s.dev_mut(ifindex) {
+                d.stats.tx_errors += 1;
+            }
+            s.kfree_skb(skb, reason);
+        };
+        let Some(t) = self.ip_tunnel(ifindex).copied() else {
+            return tx_error(self, skb, DropReason::DevReady);
+        };
+        let Some(h) = IpHdr::of(&skb) else {
+            return tx_error(self, skb, DropReason::IpInhdr);
+        };
+        if self.ipip.xmit_recursion >= XMIT_RECURSION_LIMIT {
+            if let Some(d) = self.dev_mut(ifindex) {
+                d.stats.tx_dropped += 1;
+            }
+            return self.kfree_skb(skb, DropReason::XmitRecursion);
+        }
+        if t.remote.is_unspecified() {
+            return tx_error(self, skb, DropReason::IpTunnelNoRoute);
+        }
+        let mut fl = Flowi4::new(t.remote);
+        fl.saddr = t.local;
+        fl.proto = IPPROTO_IPIP;
+        fl.oif = t.link;
+        let Ok(dst) = self.fib.ip_route_output(&fl) else {
+            return tx_error(self, skb, DropReason::IpTunnelNoRoute);
+        };
+        if dst.dev == ifindex {
+            if let Some(d) = self.dev_mut(ifindex) {
+                d.stats.collisions += 1;
+            }
+            return tx_error(self, skb, DropReason::IpTunnelLoop);
+        }
+        // tnl_update_pmtu(): with pmtudisc the path's MTU less the outer header, else the
+        // tunnel device's.
+        let mtu = if t.pmtudisc {
+            dst.mtu.saturating_sub(IPIP_HLEN).max(IPV4_MIN_MTU)
+        } else {
+            self.dev(ifindex).map_or(IPV4_MIN_MTU, |d| d.mtu)
+        };
+        if h.dont_frag() && skb.len() > mtu as usize {
+            self.icmp_send(&skb, RtFlags::default(), IcmpErr::FragNeeded { mtu });
+            return tx_error(self, skb, DropReason::PktTooBig);
+        }
+        let ttl = if t.ttl == 0 { h.ttl } else { t.ttl };
+        let df = t.pmtudisc || h.dont_frag();
+        let saddr = if t.local.is_unspecified() {
+            dst.saddr
+        } else {
+            t.local
+        };
+        let inner_len = skb.len() as u64;
+        // skb_scrub_packet() and the IPCB reset of iptunnel_xmit().
+        skb.cb = Default::default();
+        let Some(skb) =
+            self.iptunnel_push(skb, saddr, t.remote, ecn_encapsulate(0, h.tos), ttl, df)
+        else {
+            if let Some(d) = self.dev_mut(ifindex) {
+                d.stats.tx_errors += 1;
+            }
+            return;
+        };
+        self.ipip.xmit_recursion += 1;
+        let res = self.ip_local_out(skb, &dst);
+        self.ipip.xmit_recursion -= 1;
+        // iptunnel_xmit_stats().
+        if let Some(d) = self.dev_mut(ifindex) {
+            if res.is_ok() {
+                d.stats.tx_packets += 1;
+                d.stats.tx_bytes += inner_len;
+            } else {
+                d.stats.tx_errors += 1;
+            }
+        }
+    }
+
+    /// Linux ipmr.c ip_encap(): the outer IPIP header of a tunnel vif, from `saddr` to
+    /// `daddr` with the inner packet's TOS and (already decreased) TTL, no DF.
+    pub(crate) fn ip_encap(
+        &mut self,
+        skb: SkBuff,
+        saddr: Ipv4Addr,
+        daddr: Ipv4Addr,
+    ) -> Option<SkBuff> {
+        let Some(h) = IpHdr::of(&skb) else {
+            self.kfree_skb(skb, DropReason::IpInhdr);
+            return None;
+        };
+        self.iptunnel_push(skb, saddr, daddr, h.tos, h.ttl, false)
+    }
+
+    /// Pushes an outer IPv4 header (protocol IPPROTO_IPIP, a hashed IP ID, checksum) in
+    /// front of the inner packet, copying it first when headroom is short (skb_cow()).
+    /// Linux ip_tunnel_core.c iptunnel_xmit()'s header half.
+    fn iptunnel_push(
+        &mut self,
+        mut skb: SkBuff,
+        saddr: Ipv4Addr,
+        daddr: Ipv4Addr,
+        tos: u8,
+        ttl: u8,
+        df: bool,
+    ) -> Option<SkBuff> {
+        let hlen = IPIP_HLEN as usize;
+        let mut skb = if skb.headroom() >= hlen + ETH_HLEN && !skb.is_nonlinear() {
+            skb
+        } else {
+            let mut bigger = match self.pool.alloc(LL_RESERVED + hlen, skb.len()) {
+                Ok(b) => b,
+                Err(_) => {
+                    self.kfree_skb(skb, DropReason::QdiscDrop);
+                    return None;
+                }
+            };
+            let mut ok = bigger.put_slice(skb.data()).is_ok();
+            for frag in &skb.frag_list {
+                ok &= bigger.put_slice(frag.data()).is_ok();
+            }
+            bigger.iif = skb.iif;
+            bigger.mark = skb.mark;
+            bigger.priority = skb.priority;
+            bigger.cb = skb.cb;
+            bigger.sk = skb.sk.take();
+            self.pool.recycle(skb);
+            if !ok {
+                self.count_drop(DropReason::QdiscDrop);
+                self.pool.recycle(bigger);
+                return None;
+            }
+            bigger
+        };
+        let Ok(total) = u16::try_from(skb.len() + hlen) else {
+            self.kfree_skb(skb, DropReason::PktTooBig);
+            return None;
+        };
+        let id = self.idents.select(self.now, daddr, saddr, IPPROTO_IPIP, 1);
+        let Ok(hdr) = skb.push(hlen) else {
+            self.kfree_skb(skb, DropReason::QdiscDrop);
+            return None;
+        };
+        hdr[0] = 0x45;
+        hdr[1] = tos;
+        hdr[2..4].copy_from_slice(&total.to_be_bytes());
+        hdr[4..6].copy_from_slice(&id.to_be_bytes());
+        hdr[6..8].copy_from_slice(&if df { [0x40, 0] } else { [0, 0] });
+        hdr[8] = ttl;
+        hdr[9] = IPPROTO_IPIP;
+        hdr[10..12].copy_from_slice(&[0, 0]);
+        hdr[12..16].copy_from_slice(&saddr.octets());
+        hdr[16..20].copy_from_slice(&daddr.octets());
+        let sum = skiff_wire::checksum::csum_fold(skiff_wire::checksum::csum_partial(hdr, 0));
+        hdr[10..12].copy_from_slice(&sum.to_be_bytes());
+        if skb.reset_network_header().is_err() || skb.set_transport_header(hlen).is_err() {
+            self.kfree_skb(skb, DropReason::IpInhdr);
+            return None;
+        }
+        skb.cb.opt = Default::default();
+        Some(skb)
     }
 }
 

@@ -1,6 +1,6 @@
 //! IPv4 multicast routing: the vif table, the multicast forwarding cache (MFC) with its
 //! unresolved queue, and the forwarding path. Linux net/ipv4/ipmr.c (ip_mr_input(),
-//! ip_mr_forward(), ipmr_queue_xmit(), ip_encap(), ipmr_cache_report(),
+//! ip_mr_forward(), ipmr_queue_xmit() (its ip_encap() is in `ipip.rs`), ipmr_cache_report(),
 //! ipmr_cache_unresolved(), ipmr_expire_process()) and ipmr_base.c (the (*,G) and (*,*)
 //! lookups). One table per stack; its control API is in `ipmr_ctl.rs`.
 
@@ -12,12 +12,11 @@ use crate::route::cache::{DstCache, DstKey};
 use crate::route::{DstEntry, Flowi4, RouteError, RtFlags};
 use crate::skb::{IpSkbFlags, SkBuff};
 use crate::socket::{RxEntry, SockFd};
-use crate::stack::{LL_RESERVED, Stack, stage};
+use crate::stack::{Stack, stage};
 use crate::time::Instant;
 use core::time::Duration;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ipv4::{IPPROTO_IGMP, IPPROTO_IPIP};
-use std::collections::VecDeque;
 
 /// Packets queued on one unresolved (S,G) entry: Linux queues while fewer than 4 wait
 /// (`qlen > 3` drops).
@@ -95,13 +94,6 @@ pub struct MrTable {
     pub do_assert: i32,
     /// `conf.all.mc_forwarding` (raised by MRT_INIT).
     pub all_mc_forwarding: u32,
-    /// The `dvmrpN` devices made for tunnel vifs (skiff cannot unregister a device: a
-    /// deleted tunnel's stays down, for the next tunnel vif of that number).
-    pub tunnel_devs: Vec<u32>,
-    /// Decapsulated packets waiting for ip_rcv() on their tunnel device, and whether
-    /// ipip_rcv() is draining them (`ipip.rs`).
-    pub ipip_rx: VecDeque<SkBuff>,
-    pub ipip_rx_running: bool,
 }
 
 /// What ip_mr_forward() needs of an entry, copied out of the table.
@@ -119,14 +111,6 @@ impl MrTable {
     /// Linux ipmr_find_vif(): the vif of device `ifindex`.
     pub fn find_vif(&self, ifindex: u32) -> Option<usize> {
         (0..self.maxvif).find(|&i| self.vifs[i].as_ref().is_some_and(|v| v.ifindex == ifindex))
-    }
-
-    /// Whether a tunnel vif exists (IPIP then has a receive handler).
-    pub fn has_tunnel(&self) -> bool {
-        self.vifs
-            .iter()
-            .flatten()
-            .any(|v| v.flags & u16::from(VIFF_TUNNEL) != 0)
     }
 
     pub fn vif_exists(&self, vifi: usize) -> bool {
@@ -484,73 +468,6 @@ impl Stack {
         }
         // Errors were counted and the packet freed where they happened.
         let _ = self.dst_output(skb, dst);
-    }
-
-    /// Linux ip_encap(): an outer IPIP header from `saddr` to `daddr` with the inner
-    /// packet's TOS and (already decreased) TTL, no DF, a hashed IP ID.
-    fn ip_encap(&mut self, skb: SkBuff, saddr: Ipv4Addr, daddr: Ipv4Addr) -> Option<SkBuff> {
-        let (tos, ttl) = match IpHdr::of(&skb) {
-            Some(h) => (h.tos, h.ttl),
-            None => {
-                self.kfree_skb(skb, DropReason::IpInhdr);
-                return None;
-            }
-        };
-        let mut skb = if skb.headroom() >= 20 + crate::netdev::ETH_HLEN && !skb.is_nonlinear() {
-            skb
-        } else {
-            // skb_cow(): room for the outer header and the link header.
-            let mut bigger = match self.pool.alloc(LL_RESERVED + 20, skb.len()) {
-                Ok(b) => b,
-                Err(_) => {
-                    self.kfree_skb(skb, DropReason::QdiscDrop);
-                    return None;
-                }
-            };
-            let mut ok = bigger.put_slice(skb.data()).is_ok();
-            for frag in &skb.frag_list {
-                ok &= bigger.put_slice(frag.data()).is_ok();
-            }
-            bigger.iif = skb.iif;
-            bigger.mark = skb.mark;
-            bigger.priority = skb.priority;
-            bigger.cb = skb.cb;
-            self.pool.recycle(skb);
-            if !ok {
-                self.count_drop(DropReason::QdiscDrop);
-                self.pool.recycle(bigger);
-                return None;
-            }
-            bigger
-        };
-        let total = skb.len() + 20;
-        let Ok(total) = u16::try_from(total) else {
-            self.kfree_skb(skb, DropReason::PktTooBig);
-            return None;
-        };
-        let id = self.idents.select(self.now, daddr, saddr, IPPROTO_IPIP, 1);
-        let Ok(hdr) = skb.push(20) else {
-            self.kfree_skb(skb, DropReason::QdiscDrop);
-            return None;
-        };
-        hdr[0] = 0x45;
-        hdr[1] = tos;
-        hdr[2..4].copy_from_slice(&total.to_be_bytes());
-        hdr[4..6].copy_from_slice(&id.to_be_bytes());
-        hdr[6..8].copy_from_slice(&[0, 0]);
-        hdr[8] = ttl;
-        hdr[9] = IPPROTO_IPIP;
-        hdr[10..12].copy_from_slice(&[0, 0]);
-        hdr[12..16].copy_from_slice(&saddr.octets());
-        hdr[16..20].copy_from_slice(&daddr.octets());
-        let sum = skiff_wire::checksum::csum_fold(skiff_wire::checksum::csum_partial(hdr, 0));
-        hdr[10..12].copy_from_slice(&sum.to_be_bytes());
-        if skb.reset_network_header().is_err() || skb.set_transport_header(20).is_err() {
-            self.kfree_skb(skb, DropReason::IpInhdr);
-            return None;
-        }
-        skb.cb.opt = Default::default();
-        Some(skb)
     }
 
     /// Linux ipmr_cache_report(): an upcall to the mroute socket, the packet's IP header

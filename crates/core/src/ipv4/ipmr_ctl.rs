@@ -219,7 +219,10 @@ impl Stack {
         let (ifindex, name, link) = match v.flags {
             VIFF_TUNNEL => {
                 let name = format!("dvmrp{}", v.vifi);
-                (self.ipmr_new_tunnel(&name)?, name, 0)
+                let ifindex = self
+                    .ipip_vif_tunnel_add(&name, v.lcl_addr(), v.rmt_addr, DVMRP_MTU)
+                    .ok_or(Errno::NoBufs)?;
+                (ifindex, name, 0)
             }
             0 | VIFF_USE_IFINDEX => {
                 let ifindex = if v.flags == VIFF_USE_IFINDEX {
@@ -261,25 +264,6 @@ impl Stack {
         Ok(())
     }
 
-    /// Linux ipmr.c ipmr_new_tunnel(): the `dvmrpN` IPIP device of a tunnel vif, up, no
-    /// address (its IPIP arrives through ipip_rcv()). ENOBUFS when another device has the
-    /// name, as when Linux's SIOCADDTUNNEL fails.
-    fn ipmr_new_tunnel(&mut self, name: &str) -> Result<u32, SockError> {
-        let ifindex = match self.dev_by_name(name) {
-            Some(d) if self.ipmr.tunnel_devs.contains(&d.ifindex) => d.ifindex,
-            Some(_) => return Err(Errno::NoBufs),
-            None => {
-                let i = self
-                    .add_tun_device(name, DVMRP_MTU)
-                    .map_err(|_| Errno::NoBufs)?;
-                self.ipmr.tunnel_devs.push(i);
-                i
-            }
-        };
-        self.set_up(ifindex, true).map_err(|_| Errno::NoBufs)?;
-        Ok(ifindex)
-    }
-
     /// Linux vif_delete(): EADDRNOTAVAIL for an empty slot; `maxvif` shrinks past it. A
     /// tunnel's device goes down (Linux unregisters it).
     fn vif_delete(&mut self, vifi: usize) -> Result<(), SockError> {
@@ -287,7 +271,7 @@ impl Stack {
             return Err(Errno::AddrNotAvail);
         };
         if v.flags & u16::from(VIFF_TUNNEL) != 0 {
-            let _ = self.set_up(v.ifindex, false);
+            self.ipip_vif_tunnel_del(v.ifindex);
         }
         if vifi + 1 == self.ipmr.maxvif {
             self.ipmr.maxvif = (0..vifi)

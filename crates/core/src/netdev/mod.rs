@@ -62,6 +62,9 @@ pub enum DevKind {
     /// A TUN device (Linux `ARPHRD_NONE`, IFF_NOARP): bare IP packets, no link header,
     /// no neighbours.
     RawIp,
+    /// An IPIP tunnel (Linux `ARPHRD_TUNNEL`, ipip.c): point-to-point, IFF_NOARP, no link
+    /// header; transmit encapsulates (`ipv4/ipip.rs`).
+    Ipip,
 }
 
 /// Linux `struct rtnl_link_stats64`, the counters `ip -s link` shows.
@@ -75,6 +78,12 @@ pub struct DevStats {
     pub tx_dropped: u64,
     pub rx_nohandler: u64,
     pub rx_otherhost_dropped: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    /// A tunnel's "tunnel loop" drops (Linux ip_tunnel_xmit()).
+    pub collisions: u64,
+    /// A tunnel's RFC 6040 ECN decapsulation drops (Linux ip_tunnel_rcv()).
+    pub rx_frame_errors: u64,
 }
 
 /// Linux default `txqueuelen` of an Ethernet device.
@@ -105,7 +114,7 @@ impl NetDevice {
             DevKind::Loopback => NetdevFeatures::LOOPBACK,
             // No transmit offloads: whoever reads poll_transmit() gets finished frames
             // unless it declares more (Stack::set_features).
-            DevKind::Ethernet | DevKind::RawIp => NetdevFeatures::SG
+            DevKind::Ethernet | DevKind::RawIp | DevKind::Ipip => NetdevFeatures::SG
                 .union(NetdevFeatures::RXCSUM)
                 .union(NetdevFeatures::GRO),
         };
@@ -127,7 +136,7 @@ impl NetDevice {
     pub fn hard_header_len(&self) -> usize {
         match self.kind {
             DevKind::Ethernet => ETH_HLEN,
-            DevKind::Loopback | DevKind::RawIp => 0,
+            DevKind::Loopback | DevKind::RawIp | DevKind::Ipip => 0,
         }
     }
 
@@ -145,7 +154,7 @@ impl NetDevice {
     /// Returns the payload's EtherType (`skb->protocol`). Linux net/ethernet/eth.c eth_type_trans().
     #[inline]
     pub fn eth_type_trans(&self, skb: &mut SkBuff) -> Result<u16, EthError> {
-        if self.kind == DevKind::RawIp {
+        if matches!(self.kind, DevKind::RawIp | DevKind::Ipip) {
             return tun_type_trans(skb);
         }
         let (dst, ethertype, hlen) = {

@@ -77,7 +77,7 @@ impl Stack {
         self.add_device_kind(name, DevKind::RawIp, EthernetAddress([0; 6]), mtu)
     }
 
-    pub(super) fn add_device_kind(
+    pub(crate) fn add_device_kind(
         &mut self,
         name: &str,
         kind: DevKind,
@@ -333,7 +333,7 @@ impl Stack {
 
     /// Tells routing what it needs to know of a device. Its forwarding is `forwarding`
     /// when given, else what it was (a new device takes `ip_forward`).
-    fn sync_fib_device(&mut self, ifindex: u32, forwarding: Option<bool>) {
+    pub(crate) fn sync_fib_device(&mut self, ifindex: u32, forwarding: Option<bool>) {
         let Some(d) = self.dev(ifindex) else { return };
         let s = &self.sysctl;
         let forwarding = forwarding.unwrap_or_else(|| {

@@ -37,6 +37,9 @@ impl Stack {
             let features = dev.features;
             return self.validate_xmit_skb(ifindex, skb, dst, features);
         }
+        if dev.kind == crate::netdev::DevKind::Ipip {
+            return self.ipip_tunnel_xmit(ifindex, skb);
+        }
         if dev.tx_queue.len() >= dev.tx_queue_len {
             dev.stats.tx_dropped += 1;
             return self.kfree_skb(skb, DropReason::QdiscDrop);

@@ -92,6 +92,8 @@ pub struct Stack {
     pub(crate) mc: crate::ipv4::mc_list::McState,
     /// The multicast routing table (`ipv4/ipmr.rs`).
     pub(crate) ipmr: crate::ipv4::ipmr::MrTable,
+    /// The IPIP tunnels (`ipv4/ipip.rs`).
+    pub(crate) ipip: crate::ipv4::ipip::IpipNet,
     pub(crate) mc_rng: Prng,
     /// CAP_NET_RAW: SOCK_RAW, SO_MARK and high SO_PRIORITY are allowed.
     pub(crate) cap_net_raw: bool,
@@ -150,6 +152,7 @@ impl Stack {
             socks: crate::socket::Sockets::new(&mut Prng::new(config.seed ^ 0x736f_636b)),
             mc: Default::default(),
             ipmr: Default::default(),
+            ipip: Default::default(),
             mc_rng: Prng::new(config.seed ^ 0x6967_6d70),
             cap_net_raw: config.cap_net_raw,
             backlog: VecDeque::new(),

@@ -87,8 +87,12 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn neigh_output_slow(&mut self, dst: &DstEntry, nexthop: Ipv4Addr, skb: SkBuff) {
-        if self.dev(dst.dev).is_some_and(|d| d.kind == DevKind::RawIp) {
-            // No neighbours on a TUN device (IFF_NOARP, no header_ops): straight out.
+        if self
+            .dev(dst.dev)
+            .is_some_and(|d| matches!(d.kind, DevKind::RawIp | DevKind::Ipip))
+        {
+            // No neighbours on a TUN or IPIP device (IFF_NOARP, no header_ops): straight
+            // out.
             return self.dev_queue_xmit(dst.dev, skb);
         }
         let Some(ndev) = self.neigh_dev(dst.dev, nexthop) else {

@@ -47,32 +47,45 @@ impl Stack {
         out
     }
 
-    /// `ip -s link`: each device's state and counters.
+    /// `ip -s link`: each device's state and counters (`frame` and `collsns` as
+    /// `ip -s -s link` shows them).
     pub fn render_link(&self) -> String {
         let mut out = String::new();
         for d in &self.devs {
             let st = &d.stats;
             out.push_str(&format!(
-                "{}: {}: <{}> mtu {} state {}\n    link/{} {}\n    RX:  bytes packets dropped nohandler otherhost\n    {:>10} {:>7} {:>7} {:>9} {:>9}\n    TX:  bytes packets dropped\n    {:>10} {:>7} {:>7}\n",
+                "{}: {}: <{}> mtu {} state {}\n    link/{} {}\n    RX:  bytes packets  errors dropped nohandler otherhost   frame\n    {:>10} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7}\n    TX:  bytes packets  errors dropped collsns\n    {:>10} {:>7} {:>7} {:>7} {:>7}\n",
                 d.ifindex,
                 d.name,
-                if d.up { "UP,LOWER_UP" } else { "DOWN" },
+                match (d.up, d.kind) {
+                    (false, _) => "DOWN",
+                    (true, DevKind::Ipip) => "POINTOPOINT,NOARP,UP,LOWER_UP",
+                    (true, _) => "UP,LOWER_UP",
+                },
                 d.mtu,
                 if d.up { "UP" } else { "DOWN" },
                 match d.kind {
                     DevKind::Loopback => "loopback",
                     DevKind::Ethernet => "ether",
                     DevKind::RawIp => "none",
+                    DevKind::Ipip => "ipip",
                 },
-                d.mac,
+                match d.kind {
+                    DevKind::Ipip => self.ipip_link_addrs(d.ifindex),
+                    _ => d.mac.to_string(),
+                },
                 st.rx_bytes,
                 st.rx_packets,
+                st.rx_errors,
                 st.rx_dropped,
                 st.rx_nohandler,
                 st.rx_otherhost_dropped,
+                st.rx_frame_errors,
                 st.tx_bytes,
                 st.tx_packets,
+                st.tx_errors,
                 st.tx_dropped,
+                st.collisions,
             ));
         }
         out
