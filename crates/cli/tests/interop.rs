@@ -1,5 +1,6 @@
 //! `skiff up` on TAP devices with the Linux kernel as its peer: kernel ping and UDP
-//! sockets against skiff as a host, kernel UDP GSO with offloads on and off, and skiff
+//! sockets against skiff as a host, clockdiff against skiff and against Linux behind a
+//! user-space relay, kernel UDP GSO with offloads on and off, and skiff
 //! as a router between two namespaces (fragmentation, frag-needed and the kernel's path
 //! MTU, TTL expiry, a 200 MB TCP transfer), and skiff as a multicast router between kernel
 //! hosts in three namespaces (static entries, TTL thresholds, an in-test routing daemon
