@@ -9,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # build-essential: cc links the tests; iproute2: ip and nstat; iputils-ping: the kernel's
-# ping in the TAP tests; tshark: reads every capture skiff writes; hping3: ICMP timestamp
-# requests to skiff.
-packages=(build-essential iproute2 iputils-ping tshark hping3)
+# ping in the TAP tests; iputils-clockdiff: clockdiff against skiff and the kernel; tshark:
+# reads every capture skiff writes; hping3: ICMP timestamp requests to skiff.
+packages=(build-essential iproute2 iputils-ping iputils-clockdiff tshark hping3)
 
 if [ "$(id -u)" = 0 ]; then
   missing=()

@@ -1,5 +1,6 @@
 //! `skiff up` on TAP devices with the Linux kernel as its peer: kernel ping and UDP
-//! sockets against skiff as a host, kernel UDP GSO with offloads on and off, and skiff
+//! sockets against skiff as a host, clockdiff against skiff and against Linux behind a
+//! user-space relay, kernel UDP GSO with offloads on and off, and skiff
 //! as a router between two namespaces (fragmentation, frag-needed and the kernel's path
 //! MTU, TTL expiry, a 200 MB TCP transfer), and skiff as a multicast router between kernel
 //! hosts in three namespaces (static entries, TTL thresholds, an in-test routing daemon
@@ -11,7 +12,7 @@
 
 mod common;
 
-use common::netns::{HPING3, IP, PING, PING_SIZES, in_netns, kernel_pings};
+use common::netns::{CLOCKDIFF, HPING3, IP, PING, PING_SIZES, in_netns, kernel_pings};
 use common::{Daemon, Netns, check_capture, run};
 use std::hash::Hasher;
 use std::io::{Read, Write};
@@ -345,6 +346,293 @@ fn kernel_timestamp_tools_get_skiffs_time() {
     }
     let rest = d.stop();
     assert!(rest.contains("SIGTERM"), "{rest}");
+}
+
+/// Copies frames both ways between two TAP devices until dropped, and keeps every frame
+/// it copied: a user-space hop, so that a kernel peer behind it answers as late as skiff
+/// on its TAP does.
+struct Relay {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<Vec<u8>>>>,
+}
+
+impl Relay {
+    fn new(a: &str, b: &str) -> Relay {
+        use skiff_io::tap::{Tap, TapOptions, VNET_HDR_LEN};
+        let taps = [a, b].map(|n| Tap::open(&TapOptions::tap(n)).unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut buf = vec![0u8; 65536];
+            let mut hdr = [0u8; VNET_HDR_LEN];
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut fds = taps.each_ref().map(|t| libc::pollfd {
+                    fd: t.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+                // SAFETY: poll() reads and writes the two pollfds of the array it is given.
+                unsafe { libc::poll(fds.as_mut_ptr(), 2, 20) };
+                for (from, to) in [(0, 1), (1, 0)] {
+                    while let Ok(Some(n)) = taps[from].read(&mut hdr, &mut buf) {
+                        let _ = taps[to].write(None, &buf[..n]);
+                        seen.push(buf[..n].to_vec());
+                    }
+                }
+            }
+            seen
+        });
+        Relay {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the relay: every frame it copied.
+    fn frames(mut self) -> Vec<Vec<u8>> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The frames of a pcap file.
+fn pcap_frames(file: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut r = skiff_io::pcap::PcapReader::new(std::fs::File::open(file).unwrap()).unwrap();
+    let mut frames = Vec::new();
+    while let Some(rec) = r.next_record().unwrap() {
+        frames.push(rec.data);
+    }
+    frames
+}
+
+/// The Internet checksum of `b` folded: 0 when `b` holds a correct checksum.
+fn inet_sum(b: &[u8]) -> u16 {
+    let mut s: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// What a responder did with each of clockdiff's requests in `frames` (Ethernet, both
+/// directions), clock values left out so that two responders can be compared: one line per
+/// request, "unanswered" or the reply's shape. A timestamp reply must echo the originate
+/// time and carry receive == transmit near it; an echo reply's timestamp option is given
+/// as its header and which slots hold a time, each near the first.
+fn clockdiff_answers(frames: &[Vec<u8>], client: Ipv4Addr) -> Vec<String> {
+    let be32 = |b: &[u8], i: usize| i64::from(u32::from_be_bytes(b[i..i + 4].try_into().unwrap()));
+    // (IP header, ICMP message) of each IPv4 ICMP frame.
+    let icmp: Vec<(&[u8], &[u8])> = frames
+        .iter()
+        .filter(|f| f.len() >= 34 && f[12..14] == [8, 0] && f[23] == 1)
+        .map(|f| {
+            let ihl = usize::from(f[14] & 0xf) * 4;
+            (&f[14..14 + ihl], &f[14 + ihl..])
+        })
+        .collect();
+    let mut lines = Vec::new();
+    for (ip, req) in &icmp {
+        if ip[12..16] != client.octets() || !matches!(req[0], 8 | 13) {
+            continue;
+        }
+        let reply = icmp.iter().find(|(rip, rep)| {
+            rip[16..20] == client.octets()
+                && rep[0] == if req[0] == 13 { 14 } else { 0 }
+                && rep[4..8] == req[4..8]
+        });
+        let Some((rip, rep)) = reply else {
+            lines.push("unanswered".to_string());
+            continue;
+        };
+        let mut line = format!(
+            "type={} code={} ttl={} tos={} frag={:02x}{:02x} from-target={} csum-ok={} len={}",
+            rep[0],
+            rep[1],
+            rip[8],
+            rip[1],
+            rip[6],
+            rip[7],
+            rip[12..16] == ip[16..20],
+            inet_sum(rep) == 0,
+            rep.len(),
+        );
+        if rep[0] == 14 && rep.len() >= 20 {
+            let (orig, recv, xmit) = (be32(rep, 8), be32(rep, 12), be32(rep, 16));
+            line += &format!(
+                " orig-echoed={} recv==xmit={} near={}",
+                orig == be32(req, 8),
+                recv == xmit,
+                ms_apart(recv, orig) < 1000
+            );
+        }
+        let opt = &rip[20..];
+        if let [0x44, len, ptr, flags, ..] = *opt {
+            let slots: Vec<(usize, i64)> = (4..usize::from(len).min(opt.len()))
+                .step_by(8)
+                .filter(|&i| i + 8 <= opt.len())
+                .map(|i| (i, be32(opt, i + 4)))
+                .collect();
+            let first = slots.first().map_or(0, |s| s.1);
+            let stamped: Vec<String> = slots
+                .iter()
+                .filter(|s| s.1 != 0)
+                .map(|&(i, t)| {
+                    format!(
+                        "{}{}",
+                        i / 8,
+                        if ms_apart(t, first) < 1000 {
+                            ""
+                        } else {
+                            "!far"
+                        }
+                    )
+                })
+                .collect();
+            line += &format!(" ts-opt len={len} ptr={ptr} flags={flags:#04x} stamped={stamped:?}");
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// clockdiff's verdict on `addr`, its numbers and the address replaced by their kind.
+fn clockdiff_verdict(mode: &str, addr: &str) -> (bool, String) {
+    let mut args = vec!["30", "clockdiff"];
+    if !mode.is_empty() {
+        args.push(mode);
+    }
+    args.push(addr);
+    let out = std::process::Command::new("timeout")
+        .args(&args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = text.replace(addr, "HOST");
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .map(|w| if w.parse::<i64>().is_ok() { "N" } else { w })
+        .collect();
+    let shape = words.join(" ");
+    (out.status.success(), shape)
+}
+
+/// Whether this clockdiff waits at least 1 ms for a reply (iputils 20231222 on). Before,
+/// its wait (the smoothed round trip in whole milliseconds) falls to 0 once replies come
+/// back in under a millisecond, and any reply not already queued when it polls counts as
+/// lost: 11 in a row and the peer is "down". Only a reply the kernel makes inside the
+/// sender's own sendto() (a peer over veth) is that early.
+fn clockdiff_waits_a_millisecond() -> bool {
+    let out = run("clockdiff", &["-V"]);
+    let version: u32 = out
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no version in {out:?}"));
+    version >= 20231222
+}
+
+/// clockdiff (ICMP timestamps, and `-o`: echo with the IP timestamp option) against skiff
+/// on its TAP and against Linux behind a TAP and a user-space relay: every request answered
+/// as Linux answers it, and a verdict of the same shape. With iputils before 20231222 the
+/// verdict is mostly "down" for both (see [`clockdiff_waits_a_millisecond`]); over veth
+/// Linux answers inside the sender's sendto() and clockdiff measures.
+#[test]
+fn kernel_clockdiff_gets_the_same_answer_from_skiff_as_from_linux() {
+    if !in_netns(
+        "kernel_clockdiff_gets_the_same_answer_from_skiff_as_from_linux",
+        &[IP, CLOCKDIFF],
+    ) {
+        return;
+    }
+    let modes = ["", "-o"];
+    // Linux behind one user-space hop: cdk0 (here) <-> relay <-> cdk1 (in the namespace).
+    let relay = Relay::new("cdk0", "cdk1");
+    let ns = Netns::new();
+    ns.take("cdk1");
+    ns.exec("ip", &["addr", "add", "10.9.6.2/24", "dev", "cdk1"]);
+    ns.exec("ip", &["link", "set", "cdk1", "up"]);
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/cdk0/disable_ipv6", "1");
+    run("ip", &["addr", "add", "10.9.6.1/24", "dev", "cdk0"]);
+    run("ip", &["link", "set", "cdk0", "up"]);
+    let linux: Vec<(bool, String)> = modes
+        .iter()
+        .map(|m| clockdiff_verdict(m, "10.9.6.2"))
+        .collect();
+    // Replies to clockdiff's last requests, sent as it gave up, are still on their way.
+    std::thread::sleep(Duration::from_millis(500));
+    let linux_answers = clockdiff_answers(&relay.frames(), Ipv4Addr::new(10, 9, 6, 1));
+
+    // skiff on its TAP, the same way.
+    let pcap = tmp("clockdiff.pcap");
+    let ctl = tmp("clockdiff.sock");
+    let d = Daemon::up(&[
+        "--tap",
+        "skc0",
+        "--addr",
+        "10.9.7.2/24",
+        "--ctl",
+        ctl.to_str().unwrap(),
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/skc0/disable_ipv6", "1");
+    run("ip", &["addr", "add", "10.9.7.1/24", "dev", "skc0"]);
+    run("ip", &["link", "set", "skc0", "up"]);
+    let skiff: Vec<(bool, String)> = modes
+        .iter()
+        .map(|m| clockdiff_verdict(m, "10.9.7.2"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let rest = d.stop();
+    assert!(rest.contains("SIGTERM"), "{rest}");
+    check_capture(&pcap, 20);
+    let skiff_answers = clockdiff_answers(&pcap_frames(&pcap), Ipv4Addr::new(10, 9, 7, 1));
+
+    // A measurement or "down", nothing else (a wrong timestamp, a non-standard format). With
+    // a clockdiff that waits at least 1 ms both measure; an older one says "down" or not
+    // depending on how late the replies come (under load Linux behind the relay is
+    // measured), so there only the answers below tell skiff from Linux.
+    let measured = (true, "N N N".to_string());
+    let down = (false, "clockdiff: HOST is down".to_string());
+    for v in skiff.iter().chain(&linux) {
+        assert!(
+            *v == measured || *v == down,
+            "clockdiff {modes:?}: skiff {skiff:?}, Linux {linux:?}"
+        );
+    }
+    if clockdiff_waits_a_millisecond() {
+        assert_eq!(
+            skiff,
+            [measured.clone(), measured.clone()],
+            "Linux: {linux:?}"
+        );
+        assert_eq!(linux, skiff);
+    }
+    let dedup =
+        |v: &[String]| -> std::collections::BTreeSet<String> { v.iter().cloned().collect() };
+    let dedup_len = |v: &[String]| dedup(v).len();
+    // Every request answered, each answer shaped as Linux's.
+    assert!(skiff_answers.len() >= 20, "{skiff_answers:#?}");
+    assert_eq!(dedup_len(&linux_answers), modes.len(), "{linux_answers:#?}");
+    assert_eq!(
+        dedup(&skiff_answers),
+        dedup(&linux_answers),
+        "skiff's answers, then Linux's"
+    );
+    assert!(!skiff_answers.contains(&"unanswered".to_string()));
 }
 
 #[test]

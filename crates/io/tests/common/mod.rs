@@ -32,6 +32,10 @@ pub const HPING3: Tool = Tool {
     name: "hping3",
     package: "hping3",
 };
+pub const CLOCKDIFF: Tool = Tool {
+    name: "clockdiff",
+    package: "iputils-clockdiff",
+};
 pub const TSHARK: Tool = Tool {
     name: "tshark",
     package: "tshark",
