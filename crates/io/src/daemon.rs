@@ -1,9 +1,9 @@
-//! The daemon's event loop, run to completion. epoll sleeps on the device queues, the
-//! control socket and SIGINT/SIGTERM, with the stack's next timer as the timeout; a
-//! wakeup reads each ready queue in one batch (one NAPI poll), runs the timers and the
+//! The daemon's event loop, run to completion. epoll sleeps on the device queues and
+//! SIGINT/SIGTERM, with the stack's next timer as the timeout; a wakeup reads each ready
+//! queue in one batch (one NAPI poll) straight into pool skbs, runs the timers and the
 //! services, then writes everything the stack transmitted. An idle daemon sleeps until
-//! its next timer. One worker thread per queue of a multi-queue device. Netfilter LOG
-//! lines go to stderr.
+//! its next timer. One worker thread per queue of a multi-queue device; the control
+//! socket has a thread of its own. Netfilter LOG lines go to stderr.
 
 use crate::clock::MonotonicClock;
 use crate::epoll::{Epoll, EventFd, ShutdownSignals};
@@ -24,7 +24,6 @@ use std::net::SocketAddrV4;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -34,9 +33,7 @@ const NAPI_POLL_WEIGHT: usize = 64;
 const CTL_REQUEST_MAX: usize = 4096;
 /// How long a control client has to send its request and take its reply.
 const CTL_DEADLINE: Duration = Duration::from_secs(1);
-/// How often a worker other than the first looks whether the daemon is stopping.
-const WORKER_STOP_CHECK: Duration = Duration::from_millis(200);
-
+/// SIGINT/SIGTERM for the first worker; for the others, the daemon stopping.
 const TOKEN_SIGNAL: u64 = 0;
 /// The first worker's kick: the control thread changed the stack.
 const TOKEN_KICK: u64 = 1;
@@ -457,22 +454,27 @@ impl Daemon {
 
     fn run_workers(&mut self, ready: impl FnOnce()) -> io::Result<&'static str> {
         self.share_tx_queues()?;
-        let stop = Arc::new(AtomicBool::new(false));
+        // Signalled once the first worker returns; never cleared, so every worker sees it.
+        let stop = Arc::new(EventFd::new()?);
         let others: Vec<Worker> = self.workers.drain(1..).collect();
+        for w in &others {
+            w.epoll.add(stop.as_raw_fd(), TOKEN_SIGNAL)?;
+        }
         // `ready` waits until every worker runs (its thread named), not only spawned.
         let up = Arc::new(std::sync::Barrier::new(others.len() + 1));
         let threads: Vec<_> = others
             .into_iter()
             .enumerate()
             .map(|(k, mut w)| {
-                let (core, clock, stop) = (self.core.clone(), self.clock, stop.clone());
+                let (core, clock) = (self.core.clone(), self.clock);
                 let up = up.clone();
                 std::thread::Builder::new()
                     .name(format!("skiff-q{}", k + 1))
                     .spawn(move || {
                         up.wait();
-                        while !stop.load(Ordering::Relaxed) {
-                            match w.epoll.wait(Some(WORKER_STOP_CHECK)) {
+                        loop {
+                            match w.epoll.wait(None) {
+                                Ok(ready) if ready.contains(&TOKEN_SIGNAL) => return,
                                 Ok(ready) => w.poll(&core, &clock, &ready, &mut |_, _| {}),
                                 Err(e) => {
                                     eprintln!("skiff: worker {}: {e}", k + 1);
@@ -486,7 +488,7 @@ impl Daemon {
         up.wait();
         ready();
         let r = self.run_first();
-        stop.store(true, Ordering::Relaxed);
+        stop.signal();
         for t in threads {
             let _ = t.join();
         }

@@ -690,6 +690,8 @@ mod tests {
         // The first trip resolves ARP.
         client.send(b"warm").unwrap();
         assert_eq!(client.recv(&mut buf).unwrap(), 4);
+        let fresh = |n: &NetStack| n.with(|s| s.pool().stats().fresh);
+        let before = (fresh(&a), fresh(&b));
         let start = std::time::Instant::now();
         for i in 0..1000u32 {
             client.send(&i.to_be_bytes()).unwrap();
@@ -702,5 +704,7 @@ mod tests {
             took < Duration::from_millis(500),
             "1000 round trips took {took:?}"
         );
+        // Every frame received went into a pool buffer, and every one sent went back.
+        assert_eq!((fresh(&a), fresh(&b)), before, "steady traffic allocated");
     }
 }
