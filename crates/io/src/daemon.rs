@@ -179,7 +179,7 @@ impl Worker {
     }
 
     /// Reads up to a NAPI weight of frames from one queue, without the lock, straight
-    /// into pool skbs. Linux tun_get_user() per frame, without its copy.
+    /// into pool skbs. Linux tun_do_read() per frame, into the reader's buffers.
     fn read_port(&mut self, core: &Mutex<Core>, i: usize) {
         let Some(port) = self.ports.get(i).filter(|p| !p.dead) else {
             return;
