@@ -277,6 +277,67 @@ fn skiff_up_serves_the_kernel_on_a_tap() {
     check_capture(&pcap, 200);
 }
 
+/// A ctl client that trickles its request a byte at a time (never a whole line) stalls
+/// neither the datapath nor, past its one-second deadline, other ctl clients.
+#[test]
+fn a_stuck_ctl_client_stalls_no_worker() {
+    if !in_netns("a_stuck_ctl_client_stalls_no_worker", &[IP]) {
+        return;
+    }
+    let ctl = tmp("stuck.sock");
+    let ctl = ctl.to_str().unwrap();
+    let d = Daemon::up(&[
+        "--tap",
+        "sks0",
+        "--addr",
+        "10.9.5.2/24",
+        "--udp-echo",
+        "7",
+        "--ctl",
+        ctl,
+    ]);
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/sks0/disable_ipv6", "1");
+    run("ip", &["addr", "add", "10.9.5.1/24", "dev", "sks0"]);
+    run("ip", &["link", "set", "sks0", "up"]);
+    let sock = UdpSocket::bind("10.9.5.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 64];
+    sock.send_to(b"warm", "10.9.5.2:7").unwrap();
+    sock.recv_from(&mut buf).expect("the echo answers");
+
+    let path = ctl.to_string();
+    let trickle = std::thread::spawn(move || {
+        let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        // One byte every 200 ms for 3 s: each read of it is short of any per-read timeout.
+        for _ in 0..15 {
+            if c.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    // While it trickles, the echo answers each datagram at once.
+    sock.set_read_timeout(Some(Duration::from_millis(800)))
+        .unwrap();
+    let start = Instant::now();
+    let mut trips = 0u32;
+    while start.elapsed() < Duration::from_secs(2) {
+        sock.send_to(&trips.to_be_bytes(), "10.9.5.2:7").unwrap();
+        let (n, _) = sock
+            .recv_from(&mut buf)
+            .expect("the echo answers while a ctl client is stuck");
+        assert_eq!(buf[..n], trips.to_be_bytes());
+        trips += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The stuck client was dropped at its deadline: ctl answers others.
+    let (ok, text, _) = Daemon::ctl(ctl, &["netstat"]);
+    assert!(ok && text.starts_with("IpExt:"), "{text}");
+    trickle.join().unwrap();
+    d.stop();
+}
+
 /// Milliseconds between two timestamps since midnight UT, across midnight.
 fn ms_apart(a: i64, b: i64) -> i64 {
     let d = (a - b).rem_euclid(86_400_000);

@@ -92,6 +92,15 @@ impl RxBatch {
         Ok(())
     }
 
+    /// Adds a frame a device put straight into a buffer from the stack's pool (no copy),
+    /// with `hdr` when it came behind a virtio-net header. Linux napi_build_skb().
+    pub fn push_skb(&mut self, hdr: Option<VirtioNetHdrRepr>, skb: SkBuff) {
+        match hdr {
+            Some(h) => self.vnet.push((h, skb)),
+            None => self.plain.push(skb),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.vnet.is_empty() && self.plain.is_empty()
     }

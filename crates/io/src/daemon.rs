@@ -1,14 +1,14 @@
-//! The daemon's event loop, run to completion. epoll sleeps on the device queues, the
-//! control socket and SIGINT/SIGTERM, with the stack's next timer as the timeout; a
-//! wakeup reads each ready queue in one batch (one NAPI poll), runs the timers and the
+//! The daemon's event loop, run to completion. epoll sleeps on the device queues and
+//! SIGINT/SIGTERM, with the stack's next timer as the timeout; a wakeup reads each ready
+//! queue in one batch (one NAPI poll) straight into pool skbs, runs the timers and the
 //! services, then writes everything the stack transmitted. An idle daemon sleeps until
-//! its next timer. One worker thread per queue of a multi-queue device. Netfilter LOG
-//! lines go to stderr.
+//! its next timer. One worker thread per queue of a multi-queue device; the control
+//! socket has a thread of its own. Netfilter LOG lines go to stderr.
 
 use crate::clock::MonotonicClock;
-use crate::epoll::{Epoll, ShutdownSignals};
+use crate::epoll::{Epoll, EventFd, ShutdownSignals};
 use crate::pcap::{LinkType, PcapWriter};
-use crate::tap::{MAX_FRAME, Tap, VNET_HDR_LEN};
+use crate::tap::{RX_BUF_LEN, RxAt, Tap, VNET_HDR_LEN};
 use skiff_core::Stack;
 use skiff_core::drop::DropReason;
 use skiff_core::netdev::ETH_HLEN;
@@ -19,28 +19,30 @@ use skiff_core::socket::{AF_INET, MSG_DONTWAIT, SOCK_DGRAM, SockAddr, SockError,
 use skiff_core::time::Instant;
 use skiff_wire::virtio::{HdrSize, VirtioNetHdr, VirtioNetHdrRepr};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::net::SocketAddrV4;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Frames read from one queue per wakeup (Linux NAPI weight).
 const NAPI_POLL_WEIGHT: usize = 64;
 /// The longest control request (one line).
-const CTL_REQUEST_MAX: u64 = 4096;
-/// How often a worker other than the first looks whether the daemon is stopping.
-const WORKER_STOP_CHECK: Duration = Duration::from_millis(200);
-
+const CTL_REQUEST_MAX: usize = 4096;
+/// How long a control client has to send its request and take its reply.
+const CTL_DEADLINE: Duration = Duration::from_secs(1);
+/// SIGINT/SIGTERM for the first worker; for the others, the daemon stopping.
 const TOKEN_SIGNAL: u64 = 0;
-const TOKEN_CTL: u64 = 1;
+/// The first worker's kick: the control thread changed the stack.
+const TOKEN_KICK: u64 = 1;
 const TOKEN_PORT: u64 = 2;
 
-/// Answers one control request (one line of text): `Ok(text)` or `Err(message)`.
-pub type CtlHandler<'a> = dyn FnMut(&mut Stack, Instant, &str) -> Result<String, String> + 'a;
+/// Answers one control request (one line of text): `Ok(text)` or `Err(message)`. It runs
+/// on the control thread, with the stack locked.
+pub type CtlHandler<'a> =
+    dyn FnMut(&mut Stack, Instant, &str) -> Result<String, String> + Send + 'a;
 
 type Capture = PcapWriter<BufWriter<File>>;
 
@@ -64,9 +66,12 @@ struct Worker {
     epoll: Epoll,
     ports: Vec<Port>,
     hdr: [u8; VNET_HDR_LEN],
-    /// Frames read in this poll: (port, header, length) into `bufs`.
-    rx: Vec<(usize, [u8; VNET_HDR_LEN], usize)>,
-    bufs: Vec<Vec<u8>>,
+    /// Frames read in this poll: (port, header, frame), read straight into pool skbs.
+    rx: Vec<(usize, [u8; VNET_HDR_LEN], SkBuff)>,
+    /// Empty pool skbs taken under the lock for the reads outside it (one NAPI weight).
+    stock: Vec<SkBuff>,
+    /// The 64 KiB overflow buffer of a read ([`Tap::read_skb`]).
+    spare: Option<SkBuff>,
     /// Frames to write after the lock is released: (port, header, frame).
     tx: Vec<(usize, [u8; VNET_HDR_LEN], SkBuff)>,
 }
@@ -80,6 +85,8 @@ pub struct Daemon {
     workers: Vec<Worker>,
     ctl: Option<(UnixListener, PathBuf)>,
     signals: ShutdownSignals,
+    /// Wakes the first worker (in its epoll) after a control request.
+    kick: Arc<EventFd>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -100,7 +107,8 @@ impl Worker {
             ports: Vec::new(),
             hdr: [0; VNET_HDR_LEN],
             rx: Vec::new(),
-            bufs: Vec::new(),
+            stock: Vec::new(),
+            spare: None,
             tx: Vec::new(),
         })
     }
@@ -128,6 +136,7 @@ impl Worker {
             more(c, now);
             c.echo.poll(&mut c.stack, now);
             self.collect_tx(c);
+            Self::refill(&mut self.stock, c);
             // The LOG target's lines, where the kernel's go to its log.
             for line in c.stack.nf.drain_log() {
                 eprintln!("{line}");
@@ -156,26 +165,53 @@ impl Worker {
         }
     }
 
-    /// Reads up to a NAPI weight of frames from one queue, without the lock. Linux
-    /// tun_get_user() per frame.
+    /// Tops the stock of empty pool skbs up to a NAPI weight. A pool skb holds a frame
+    /// up to its 2 KiB buffer; a longer (GSO) one goes to the spare, which is sized for
+    /// the largest and made only when used, as Linux's tun allocates by length: small
+    /// frames never pin 64 KiB each (a socket's receive buffer counts the truesize).
+    fn refill(stock: &mut Vec<SkBuff>, c: &mut Core) {
+        while stock.len() < NAPI_POLL_WEIGHT {
+            match c.stack.alloc_skb(RX_BUF_LEN) {
+                Some(skb) => stock.push(skb),
+                None => break,
+            }
+        }
+    }
+
+    /// Reads up to a NAPI weight of frames from one queue, without the lock, straight
+    /// into pool skbs. Linux tun_do_read() per frame, into the reader's buffers.
     fn read_port(&mut self, core: &Mutex<Core>, i: usize) {
         let Some(port) = self.ports.get(i).filter(|p| !p.dead) else {
             return;
         };
         for _ in 0..NAPI_POLL_WEIGHT {
-            let slot = self.rx.len();
-            if self.bufs.len() <= slot {
-                self.bufs.push(vec![0; MAX_FRAME]);
+            if self.stock.is_empty() {
+                Self::refill(&mut self.stock, &mut lock(core));
             }
-            match port.tap.read(&mut self.hdr, &mut self.bufs[slot]) {
-                Ok(Some(n)) => self.rx.push((i, self.hdr, n)),
-                Ok(None) => break,
+            let Some(mut skb) = self.stock.pop() else {
+                // The pool gave nothing: the frames wait in the queue.
+                return;
+            };
+            match port.tap.read_skb(&mut self.hdr, &mut skb, &mut self.spare) {
+                Ok(Some(RxAt::Skb)) => self.rx.push((i, self.hdr, skb)),
+                Ok(Some(RxAt::Spare)) => {
+                    self.stock.push(skb);
+                    if let Some(frame) = self.spare.take() {
+                        self.rx.push((i, self.hdr, frame));
+                    }
+                }
+                Ok(None) => {
+                    self.stock.push(skb);
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    self.stock.push(skb);
                     lock(core)
                         .stack
                         .netif_rx_dropped(port.ifindex, DropReason::DevHdr);
                 }
                 Err(e) => {
+                    self.stock.push(skb);
                     eprintln!("skiff: {}: read: {e}; detached", port.tap.name());
                     let _ = self.epoll.delete(port.tap.as_raw_fd());
                     self.ports[i].dead = true;
@@ -188,9 +224,9 @@ impl Worker {
     /// The frames read, into the stack: one batch per queue (one NAPI poll).
     fn netif_receive(&mut self, c: &mut Core, now: Instant) {
         let mut batch = RxBatch::default();
-        let mut k = 0;
-        while k < self.rx.len() {
-            let port = self.rx[k].0;
+        let mut frames = std::mem::take(&mut self.rx);
+        let mut rx = frames.drain(..).peekable();
+        while let Some(&(port, _, _)) = rx.peek() {
             let ifindex = self.ports[port].ifindex;
             let vnet = self.ports[port].tap.vnet_hdr();
             let mac_len = if self.ports[port].tap.is_tun() {
@@ -198,9 +234,7 @@ impl Worker {
             } else {
                 ETH_HLEN
             };
-            while let Some(&(_, h, n)) = self.rx.get(k).filter(|r| r.0 == port) {
-                let frame = &self.bufs[k][..n];
-                k += 1;
+            while let Some((_, h, skb)) = rx.next_if(|r| r.0 == port) {
                 let hdr = if vnet {
                     match VirtioNetHdr::new_checked(&h[..], HdrSize::V12)
                         .and_then(|h| VirtioNetHdrRepr::parse(&h))
@@ -208,6 +242,7 @@ impl Worker {
                         Ok(h) => Some(h),
                         Err(_) => {
                             c.stack.netif_rx_dropped(ifindex, DropReason::DevHdr);
+                            c.stack.recycle(skb);
                             continue;
                         }
                     }
@@ -215,15 +250,15 @@ impl Worker {
                     None
                 };
                 if c.pcap.is_some() {
-                    c.capture_rx(hdr.as_ref(), frame, mac_len);
+                    c.capture_rx(hdr.as_ref(), skb.data(), mac_len);
                 }
-                if batch.push(&mut c.stack, hdr, frame).is_err() {
-                    c.stack.netif_rx_dropped(ifindex, DropReason::DevReady);
-                }
+                batch.push_skb(hdr, skb);
             }
             batch.netif_receive(&mut c.stack, now, ifindex);
         }
-        self.rx.clear();
+        drop(rx);
+        // Its room, kept for the next poll.
+        self.rx = frames;
     }
 
     /// What the stack transmitted, ready for this worker's queues: behind a virtio-net
@@ -307,6 +342,8 @@ impl Daemon {
         let first = Worker::new()?;
         let signals = ShutdownSignals::new()?;
         first.epoll.add(signals.as_raw_fd(), TOKEN_SIGNAL)?;
+        let kick = Arc::new(EventFd::new()?);
+        first.epoll.add(kick.as_raw_fd(), TOKEN_KICK)?;
         Ok(Daemon {
             core: Arc::new(Mutex::new(Core {
                 stack,
@@ -317,6 +354,7 @@ impl Daemon {
             workers: vec![first],
             ctl: None,
             signals,
+            kick,
         })
     }
 
@@ -363,7 +401,6 @@ impl Daemon {
         let _ = std::fs::remove_file(path);
         let l = UnixListener::bind(path)?;
         l.set_nonblocking(true)?;
-        self.workers[0].epoll.add(l.as_raw_fd(), TOKEN_CTL)?;
         self.ctl = Some((l, path.to_path_buf()));
         Ok(())
     }
@@ -378,30 +415,66 @@ impl Daemon {
     }
 
     /// Serves until SIGINT or SIGTERM, whose name it returns. The first worker runs on
-    /// this thread, with the timers and the control socket; the others on their own.
-    /// `ready` runs once every worker is up.
+    /// this thread, with the timers; the others on their own, and the control socket on
+    /// its own too (a slow client never holds up a worker). `ready` runs once every
+    /// worker is up.
     pub fn run(
         &mut self,
         ready: impl FnOnce(),
         ctl: &mut CtlHandler<'_>,
     ) -> io::Result<&'static str> {
+        let listener = match &self.ctl {
+            Some((l, _)) => Some(l.try_clone()?),
+            None => None,
+        };
+        let stop_ctl = EventFd::new()?;
+        let (core, clock, kick) = (self.core.clone(), self.clock, self.kick.clone());
+        let stop_ctl = &stop_ctl;
+        std::thread::scope(|scope| {
+            let ctl_thread = match listener {
+                Some(l) => Some(
+                    std::thread::Builder::new()
+                        .name("skiff-ctl".into())
+                        .spawn_scoped(scope, move || {
+                            serve_ctl(&l, stop_ctl, &core, &clock, &kick, ctl)
+                        })?,
+                ),
+                None => None,
+            };
+            let r = self.run_workers(ready);
+            stop_ctl.signal();
+            if let Some(t) = ctl_thread
+                && let Ok(Err(e)) = t.join()
+            {
+                eprintln!("skiff: ctl: {e}");
+            }
+            r
+        })
+    }
+
+    fn run_workers(&mut self, ready: impl FnOnce()) -> io::Result<&'static str> {
         self.share_tx_queues()?;
-        let stop = Arc::new(AtomicBool::new(false));
+        // Signalled once the first worker returns; never cleared, so every worker sees it.
+        let stop = Arc::new(EventFd::new()?);
         let others: Vec<Worker> = self.workers.drain(1..).collect();
+        for w in &others {
+            w.epoll.add(stop.as_raw_fd(), TOKEN_SIGNAL)?;
+        }
         // `ready` waits until every worker runs (its thread named), not only spawned.
         let up = Arc::new(std::sync::Barrier::new(others.len() + 1));
         let threads: Vec<_> = others
             .into_iter()
             .enumerate()
             .map(|(k, mut w)| {
-                let (core, clock, stop) = (self.core.clone(), self.clock, stop.clone());
+                let (core, clock) = (self.core.clone(), self.clock);
                 let up = up.clone();
                 std::thread::Builder::new()
                     .name(format!("skiff-q{}", k + 1))
                     .spawn(move || {
                         up.wait();
-                        while !stop.load(Ordering::Relaxed) {
-                            match w.epoll.wait(Some(WORKER_STOP_CHECK)) {
+                        loop {
+                            match w.epoll.wait(None) {
+                                Ok(ready) if ready.contains(&TOKEN_SIGNAL) => return,
                                 Ok(ready) => w.poll(&core, &clock, &ready, &mut |_, _| {}),
                                 Err(e) => {
                                     eprintln!("skiff: worker {}: {e}", k + 1);
@@ -414,8 +487,8 @@ impl Daemon {
             .collect::<io::Result<_>>()?;
         up.wait();
         ready();
-        let r = self.run_first(ctl);
-        stop.store(true, Ordering::Relaxed);
+        let r = self.run_first();
+        stop.signal();
         for t in threads {
             let _ = t.join();
         }
@@ -454,13 +527,14 @@ impl Daemon {
         Ok(())
     }
 
-    fn run_first(&mut self, ctl: &mut CtlHandler<'_>) -> io::Result<&'static str> {
+    fn run_first(&mut self) -> io::Result<&'static str> {
         let Daemon {
             core,
             clock,
             workers,
-            ctl: listener,
             signals,
+            kick,
+            ..
         } = self;
         let w = &mut workers[0];
         loop {
@@ -478,13 +552,12 @@ impl Daemon {
                     "SIGTERM"
                 });
             }
-            let ctl_ready = ready.contains(&TOKEN_CTL);
+            if ready.contains(&TOKEN_KICK) {
+                kick.clear();
+            }
             w.poll(core, clock, &ready, &mut |c, now| {
                 if c.stack.poll_timeout().is_some_and(|t| t <= now) {
                     c.stack.handle_timeout(now);
-                }
-                if ctl_ready && let Some((l, _)) = listener.as_ref() {
-                    serve_ctl(l, &mut c.stack, now, ctl);
                 }
             });
         }
@@ -497,21 +570,91 @@ impl Daemon {
     }
 }
 
-/// Answers every waiting control connection: one request line, one reply, closed. The
-/// reply is `ok` or `error` on its first line, then the text.
-fn serve_ctl(l: &UnixListener, stack: &mut Stack, now: Instant, handler: &mut CtlHandler<'_>) {
-    while let Ok((conn, _)) = l.accept() {
-        // A client that does not send its line within a second is dropped.
-        let _ = conn.set_nonblocking(false);
-        let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut line = String::new();
-        let _ = BufReader::new((&conn).take(CTL_REQUEST_MAX)).read_line(&mut line);
-        let reply = match handler(stack, now, line.trim()) {
-            Ok(text) => format!("ok\n{text}"),
-            Err(msg) => format!("error\n{msg}\n"),
-        };
-        let _ = (&conn).write_all(reply.as_bytes());
+/// The control thread: answers each connection in turn, one request line, one reply,
+/// closed; the reply is `ok` or `error` on its first line, then the text. Only the
+/// handler runs under the lock; a client has [`CTL_DEADLINE`] to send its line and take
+/// its reply, else it is dropped unanswered. Ends when `stop` is signalled.
+fn serve_ctl(
+    l: &UnixListener,
+    stop: &EventFd,
+    core: &Mutex<Core>,
+    clock: &MonotonicClock,
+    kick: &EventFd,
+    handler: &mut CtlHandler<'_>,
+) -> io::Result<()> {
+    const TOKEN_LISTENER: u64 = 0;
+    const TOKEN_STOP: u64 = 1;
+    let mut epoll = Epoll::new()?;
+    epoll.add(l.as_raw_fd(), TOKEN_LISTENER)?;
+    epoll.add(stop.as_raw_fd(), TOKEN_STOP)?;
+    loop {
+        if epoll.wait(None)?.contains(&TOKEN_STOP) {
+            return Ok(());
+        }
+        while let Ok((conn, _)) = l.accept() {
+            let deadline = std::time::Instant::now() + CTL_DEADLINE;
+            let Some(line) = read_request(&conn, deadline) else {
+                continue;
+            };
+            let reply = {
+                let mut c = lock(core);
+                match handler(&mut c.stack, clock.now(), line.trim()) {
+                    Ok(text) => format!("ok\n{text}"),
+                    Err(msg) => format!("error\n{msg}\n"),
+                }
+            };
+            // The first worker sends what the request queued and re-reads the timers.
+            kick.signal();
+            let _ = write_reply(&conn, reply.as_bytes(), deadline);
+        }
     }
+}
+
+/// The request line (up to [`CTL_REQUEST_MAX`] bytes, the end of input ends it too), or
+/// `None` when the client did not send it by `deadline` or failed.
+fn read_request(mut conn: &UnixStream, deadline: std::time::Instant) -> Option<String> {
+    conn.set_nonblocking(false).ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 512];
+    while buf.len() < CTL_REQUEST_MAX && !buf.contains(&b'\n') {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        conn.set_read_timeout(Some(left)).ok()?;
+        let want = chunk.len().min(CTL_REQUEST_MAX - buf.len());
+        match conn.read(&mut chunk[..want]) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(chunk.get(..n)?),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    buf.truncate(end);
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Writes the reply by `deadline`.
+fn write_reply(
+    mut conn: &UnixStream,
+    mut reply: &[u8],
+    deadline: std::time::Instant,
+) -> io::Result<()> {
+    while !reply.is_empty() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        conn.set_write_timeout(Some(left))?;
+        match conn.write(reply) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => reply = reply.get(n..).unwrap_or_default(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Daemon {

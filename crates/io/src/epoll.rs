@@ -82,6 +82,46 @@ impl Epoll {
     }
 }
 
+/// An eventfd: a counter one thread bumps to wake another sleeping in epoll on it
+/// (readable while non-zero). Linux fs/eventfd.c.
+#[derive(Debug)]
+pub struct EventFd {
+    fd: OwnedFd,
+}
+
+impl EventFd {
+    /// A non-blocking eventfd at zero.
+    pub fn new() -> io::Result<EventFd> {
+        // SAFETY: eventfd takes an initial value and flags.
+        let raw = check(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        Ok(EventFd {
+            // SAFETY: `raw` was just returned by eventfd and is owned by nobody else.
+            fd: unsafe { OwnedFd::from_raw_fd(raw) },
+        })
+    }
+
+    /// Makes it readable (wakes its waiter). A full counter is already readable.
+    pub fn signal(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes the 8 bytes of `one`, which outlives the call.
+        let _ = unsafe { libc::write(self.fd.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Resets it to zero (not readable); returns whether it was signalled.
+    pub fn clear(&self) -> bool {
+        let mut n: u64 = 0;
+        // SAFETY: reads at most 8 bytes into `n`, which is 8 bytes long.
+        let r = unsafe { libc::read(self.fd.as_raw_fd(), (&raw mut n).cast(), 8) };
+        r == 8 && n > 0
+    }
+}
+
+impl AsRawFd for EventFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 /// SIGINT and SIGTERM as a readable descriptor. Creating it blocks both signals in the
 /// calling thread (create it before spawning threads, so they inherit the mask).
 #[derive(Debug)]
@@ -152,6 +192,20 @@ mod tests {
         a.write_all(b"x").unwrap();
         assert_eq!(ep.wait(Some(Duration::from_secs(5))).unwrap(), vec![7]);
         ep.delete(b.as_raw_fd()).unwrap();
+        assert!(ep.wait(Some(Duration::ZERO)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn eventfd_wakes_epoll_until_cleared() {
+        let mut ep = Epoll::new().unwrap();
+        let ev = EventFd::new().unwrap();
+        ep.add(ev.as_raw_fd(), 3).unwrap();
+        assert!(ep.wait(Some(Duration::ZERO)).unwrap().is_empty());
+        assert!(!ev.clear());
+        ev.signal();
+        ev.signal();
+        assert_eq!(ep.wait(Some(Duration::from_secs(5))).unwrap(), vec![3]);
+        assert!(ev.clear());
         assert!(ep.wait(Some(Duration::ZERO)).unwrap().is_empty());
     }
 }

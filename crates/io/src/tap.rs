@@ -4,11 +4,13 @@
 //! TUNSETVNETHDRSZ; TUNSETOFFLOAD, negotiated down when the kernel refuses a flag.
 #![allow(unsafe_code)]
 
-use crate::device::Device;
+use crate::device::{Device, RxFrame};
+use skiff_core::Stack;
 use skiff_core::netdev::NetdevFeatures;
+use skiff_core::skb::SkBuff;
 use skiff_wire::virtio::{HdrSize, VirtioNetHdr, VirtioNetHdrRepr};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_TAP: libc::c_short = 0x0002;
@@ -35,6 +37,18 @@ pub const VNET_HDR_LEN: usize = 12;
 const IOV_MAX: libc::c_int = 1024;
 /// The largest frame a read takes: a 64 KiB GSO packet and its link header.
 pub const MAX_FRAME: usize = 65536 + 14;
+/// What a read asks the stack's pool for: an Ethernet frame of a 1500-byte MTU. The pool
+/// hands out whole 2 KiB buffers, so a frame up to their tailroom lands there directly.
+pub const RX_BUF_LEN: usize = 1514;
+
+/// Where [`Tap::read_skb`] put a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RxAt {
+    /// In the pool buffer.
+    Skb,
+    /// In the spare buffer (a frame longer than the pool buffer's tailroom).
+    Spare,
+}
 
 /// How to open a device.
 #[derive(Debug, Clone)]
@@ -72,6 +86,8 @@ pub struct Tap {
     tun: bool,
     vnet_hdr: bool,
     offloads: u32,
+    /// The overflow buffer of reads through [`Device::recv`] (see [`Tap::read_skb`]).
+    spare: Option<SkBuff>,
 }
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -128,6 +144,7 @@ impl Tap {
             tun: opts.tun,
             vnet_hdr: opts.vnet_hdr,
             offloads: 0,
+            spare: None,
         };
         if opts.vnet_hdr {
             let size: libc::c_int = VNET_HDR_LEN as libc::c_int;
@@ -176,6 +193,7 @@ impl Tap {
             tun: self.tun,
             vnet_hdr: self.vnet_hdr,
             offloads: self.offloads,
+            spare: None,
         })
     }
 
@@ -211,14 +229,82 @@ impl Tap {
         hdr: &mut [u8; VNET_HDR_LEN],
         frame: &mut [u8],
     ) -> io::Result<Option<usize>> {
+        self.readv(hdr, frame, &mut [])
+    }
+
+    /// Reads one frame straight into `skb`, an empty buffer from the stack's pool: one
+    /// readv of the virtio-net header (into `hdr`, when the device has one), the frame
+    /// into the skb's tailroom and what is longer (a GSO or jumbo frame) into `spare`, a
+    /// 64 KiB buffer made when first needed. A frame that fits stays in `skb`; a longer
+    /// one is completed in `spare` (its first tailroom's worth copied in front) and the
+    /// caller takes it from there, `skb` left empty. Either buffer not holding the frame
+    /// is left empty for the next read. Linux tun_do_read() into a driver's rx buffers.
+    pub fn read_skb(
+        &self,
+        hdr: &mut [u8; VNET_HDR_LEN],
+        skb: &mut SkBuff,
+        spare: &mut Option<SkBuff>,
+    ) -> io::Result<Option<RxAt>> {
+        let sp = match spare {
+            Some(sp) => sp,
+            None => spare.insert(
+                SkBuff::new(skb.headroom(), MAX_FRAME)
+                    .map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?,
+            ),
+        };
+        let room = skb.tailroom();
+        let whole = sp.tailroom();
+        let res = match (skb.put(room), sp.put(whole)) {
+            (Ok(head), Ok(rest)) => {
+                let rest = rest.get_mut(room..).unwrap_or_default();
+                self.readv(hdr, head, rest)
+            }
+            _ => Err(io::Error::from(io::ErrorKind::OutOfMemory)),
+        };
+        let n = match res {
+            Ok(Some(n)) => n,
+            other => {
+                skb.trim(0);
+                sp.trim(0);
+                return other.map(|_| None);
+            }
+        };
+        if n <= room {
+            skb.trim(n);
+            sp.trim(0);
+            return Ok(Some(RxAt::Skb));
+        }
+        // The frame's start went to the pool buffer: move it in front of the rest.
+        if let Some(front) = sp.data_mut().get_mut(..room) {
+            front.copy_from_slice(skb.data());
+        }
+        sp.trim(n);
+        skb.trim(0);
+        Ok(Some(RxAt::Spare))
+    }
+
+    /// One readv: the header (when the device has one), then `a`, then `b`. Returns the
+    /// frame's length; a frame longer than `a` and `b` (the kernel reports its whole
+    /// length) is `InvalidData`.
+    fn readv(
+        &self,
+        hdr: &mut [u8; VNET_HDR_LEN],
+        a: &mut [u8],
+        b: &mut [u8],
+    ) -> io::Result<Option<usize>> {
+        let room = a.len() + b.len();
         let mut iov = [
             libc::iovec {
                 iov_base: hdr.as_mut_ptr().cast(),
                 iov_len: hdr.len(),
             },
             libc::iovec {
-                iov_base: frame.as_mut_ptr().cast(),
-                iov_len: frame.len(),
+                iov_base: a.as_mut_ptr().cast(),
+                iov_len: a.len(),
+            },
+            libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: b.len(),
             },
         ];
         let iov = if self.vnet_hdr {
@@ -235,17 +321,22 @@ impl Tap {
                 _ => Err(e),
             };
         }
-        let n = n as usize;
-        if !self.vnet_hdr {
-            return Ok(Some(n));
+        let mut n = n as usize;
+        if self.vnet_hdr {
+            n = n.checked_sub(VNET_HDR_LEN).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "read shorter than the virtio-net header",
+                )
+            })?;
         }
-        if n < VNET_HDR_LEN {
+        if n > room {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                "read shorter than the virtio-net header",
+                "frame longer than the read buffers",
             ));
         }
-        Ok(Some(n - VNET_HDR_LEN))
+        Ok(Some(n))
     }
 
     /// Writes one frame, after its virtio-net header when the device has one (`hdr` is
@@ -310,16 +401,44 @@ impl AsRawFd for Tap {
 /// A TAP queue as a device of a [`crate::net::NetStack`]: plain frames, or frames behind
 /// a virtio-net header carrying checksum and GSO metadata both ways.
 impl Device for Tap {
-    fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
-        if self.vnet_hdr {
-            return Err(io::ErrorKind::Unsupported.into());
-        }
+    /// A frame read straight into a pool buffer ([`Tap::read_skb`]); a header that does
+    /// not parse loses its frame (`InvalidData`).
+    fn recv(&mut self, stack: &mut Stack) -> io::Result<Option<RxFrame>> {
+        let Some(mut skb) = stack.alloc_skb(RX_BUF_LEN) else {
+            return Err(io::ErrorKind::OutOfMemory.into());
+        };
         let mut hdr = [0u8; VNET_HDR_LEN];
-        let mut buf = vec![0u8; MAX_FRAME];
-        Ok(self.read(&mut hdr, &mut buf)?.map(|n| {
-            buf.truncate(n);
-            buf
-        }))
+        let mut spare = self.spare.take();
+        let at = self.read_skb(&mut hdr, &mut skb, &mut spare);
+        self.spare = spare;
+        let skb = match at {
+            Ok(Some(RxAt::Skb)) => skb,
+            Ok(Some(RxAt::Spare)) => {
+                stack.recycle(skb);
+                // Some: read_skb just filled it.
+                self.spare.take().ok_or(io::ErrorKind::OutOfMemory)?
+            }
+            Ok(None) => {
+                stack.recycle(skb);
+                return Ok(None);
+            }
+            Err(e) => {
+                stack.recycle(skb);
+                return Err(e);
+            }
+        };
+        if !self.vnet_hdr {
+            return Ok(Some((None, skb)));
+        }
+        match VirtioNetHdr::new_checked(&hdr[..], HdrSize::V12)
+            .and_then(|h| VirtioNetHdrRepr::parse(&h))
+        {
+            Ok(repr) => Ok(Some((Some(repr), skb))),
+            Err(e) => {
+                stack.recycle(skb);
+                Err(io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))
+            }
+        }
     }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
@@ -338,21 +457,6 @@ impl Device for Tap {
         self.vnet_hdr
     }
 
-    /// A frame and its header; a header that does not parse loses its frame
-    /// (`InvalidData`).
-    fn recv_vnet(&mut self) -> io::Result<Option<(VirtioNetHdrRepr, Vec<u8>)>> {
-        let mut hdr = [0u8; VNET_HDR_LEN];
-        let mut buf = vec![0u8; MAX_FRAME];
-        let Some(n) = self.read(&mut hdr, &mut buf)? else {
-            return Ok(None);
-        };
-        buf.truncate(n);
-        let repr = VirtioNetHdr::new_checked(&hdr[..], HdrSize::V12)
-            .and_then(|h| VirtioNetHdrRepr::parse(&h))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
-        Ok(Some((repr, buf)))
-    }
-
     fn send_vnet(&mut self, hdr: &VirtioNetHdrRepr, frame: &[u8]) -> io::Result<()> {
         let repr = VirtioNetHdrRepr {
             num_buffers: Some(0),
@@ -362,5 +466,9 @@ impl Device for Tap {
         repr.emit(&mut h)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{e:?}")))?;
         self.write(Some(&h), frame)
+    }
+
+    fn ready_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
     }
 }
