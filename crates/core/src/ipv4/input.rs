@@ -371,7 +371,7 @@ impl Stack {
         // IPIP has a handler while an IPIP tunnel (a DVMRP tunnel's too) exists (Linux:
         // the ipip module); without one it is an unknown protocol.
         let proto = InetProtocol::of(h.protocol)
-            .filter(|&p| p != InetProtocol::Ipip || self.ipip_has_tunnel());
+            .filter(|&p| p != InetProtocol::Ipip || self.ipip_registered());
         match proto {
             Some(proto) => {
                 // The protocol handlers read linear data (Linux pulls what they need); a
