@@ -224,6 +224,12 @@ fn an_inner_df_packet_over_the_path_mtu_gets_frag_needed() {
     let (t, c, o) = &got[0];
     assert_eq!((*t, *c, o.dst), (3, 4, PEER1));
     assert_eq!(u16::from_be_bytes([o.payload[6], o.payload[7]]), 980);
+    // skb_dst_update_pmtu_no_confirm(): the inner route to BEYOND learned it too.
+    let cache = h.s.fib.render_cache(h.now);
+    assert!(
+        cache.contains("172.16.0.5 dev tun0") && cache.contains("mtu 980"),
+        "{cache}"
+    );
     // ip_tunnel_xmit()'s tx_error: the device's tx_errors, not Ip FragFails.
     assert_eq!(h.drops(DropReason::IpTunnelPmtu), 1);
     assert_eq!(h.mib("IpFragFails"), 0);

@@ -563,8 +563,8 @@ impl Stack {
     /// Linux ip_tunnel.c ip_tunnel_xmit(): the route to the remote (none: `tx_errors` and
     /// `tx_carrier_errors`; through the tunnel itself: "tunnel loop", `tx_errors` and
     /// `collisions`); DF the tunnel's (pmtudisc) or the inner packet's; tnl_update_pmtu()
-    /// (with DF, an inner DF packet over the path's MTU less 20 gets ICMP fragmentation
-    /// needed, `tx_errors`); the outer TTL (the tunnel's or the inner one) and TOS (DSCP
+    /// (with DF, the inner route learns the path's MTU less 20 and an inner DF packet
+    /// over it gets ICMP fragmentation needed, `tx_errors`); the outer TTL (the tunnel's or the inner one) and TOS (DSCP
     /// 0, the inner ECN); skb_cow_head() (failure: `tx_dropped`); iptunnel_xmit().
     fn ip_tunnel_xmit(&mut self, ifindex: u32, mut skb: SkBuff) {
         let tx_errors = |s: &mut DevStats| s.tx_errors += 1;
@@ -591,11 +591,18 @@ impl Stack {
             });
         }
         let df = t.pmtudisc || h.dont_frag();
-        // tnl_update_pmtu(): without DF the MTU is the inner route's, and an inner packet
-        // without DF gets no ICMP.
-        if df && h.dont_frag() {
+        // tnl_update_pmtu(): without DF the MTU is the inner route's (nothing to learn),
+        // and an inner packet without DF gets no ICMP.
+        if df {
             let mtu = dst.mtu.saturating_sub(IPIP_HLEN).max(IPV4_MIN_MTU);
-            if skb.len() > mtu as usize {
+            // skb_dst_update_pmtu_no_confirm(): the inner route learns the smaller MTU.
+            if self.dev(ifindex).is_some_and(|d| mtu < d.mtu) {
+                let mut inner = Flowi4::new(h.daddr);
+                inner.tos = h.tos & 0x1e;
+                inner.proto = h.protocol;
+                self.ipv4_update_pmtu(&inner, mtu);
+            }
+            if h.dont_frag() && skb.len() > mtu as usize {
                 self.icmp_send(&skb, RtFlags::default(), IcmpErr::FragNeeded { mtu });
                 return self.ip_tunnel_tx_drop(ifindex, skb, DropReason::IpTunnelPmtu, tx_errors);
             }
@@ -769,6 +776,55 @@ mod tests {
         );
         assert_eq!(ecn_decapsulate(INET_ECN_NOT_ECT, INET_ECN_ECT_0), Keep);
         assert_eq!(ecn_decapsulate(0x20, 0x21), Keep);
+    }
+
+    #[test]
+    fn a_full_rx_queue_counts_rx_dropped() {
+        use crate::stack::StackConfig;
+        let (me, peer) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+        let mut s = Stack::new(StackConfig::default());
+        let eth = s
+            .add_device("eth0", EthernetAddress([2, 0, 0, 0, 0, 1]), 1500)
+            .unwrap();
+        s.set_up(eth, true).unwrap();
+        s.add_addr(eth, me, 24).unwrap();
+        let t = s.ip_tunnel_add(&IpTunnelParm::new("t", me, peer)).unwrap();
+        s.set_up(t, true).unwrap();
+        let dst = s.fib.ip_route_output(&Flowi4::new(me)).unwrap();
+        // A receive run in progress with its queue full (gro_cells at netdev_max_backlog).
+        for _ in 0..IPIP_RX_QLEN {
+            let skb = s.alloc_skb(20).unwrap();
+            s.ipip.rx.push_back(skb);
+        }
+        s.ipip.rx_running = true;
+        let mut skb = s.alloc_skb(20).unwrap();
+        skb.put_slice(&[0x45; 20]).unwrap();
+        skb.iif = eth;
+        let h = IpHdr {
+            saddr: peer,
+            daddr: me,
+            tos: 0,
+            ttl: 64,
+            protocol: IPPROTO_IPIP,
+            ihl: 20,
+            frag_off: 0,
+        };
+        s.ipip_rcv(skb, &h, &dst);
+        assert_eq!(s.ipip.rx.len(), IPIP_RX_QLEN);
+        assert_eq!(s.dev(t).unwrap().stats.rx_dropped, 1);
+        assert_eq!(s.drop_count(DropReason::CpuBacklog), 1);
+    }
+
+    #[test]
+    fn skb_cow_head_gives_the_packet_back_when_it_cannot_copy() {
+        let mut s = Stack::new(crate::stack::StackConfig::default());
+        let mut skb = s.alloc_skb(4).unwrap();
+        skb.put_slice(&[1, 2, 3, 4]).unwrap();
+        let back = s.skb_cow_head(skb, usize::MAX / 2).unwrap_err();
+        assert_eq!(back.data(), &[1, 2, 3, 4]);
+        let room = s.skb_cow_head(back, 200).unwrap();
+        assert!(room.headroom() >= 200);
+        assert_eq!(room.data(), &[1, 2, 3, 4]);
     }
 
     #[test]
