@@ -150,6 +150,13 @@ drop_reasons! {
     /// IPIP transmit: no route to the tunnel's remote (device `tx_errors`), or a tunnel
     /// without a remote (NBMA, not built).
     IpTunnelNoRoute => "NOT_SPECIFIED (ip_tunnel: no route)",
+    /// IPIP transmit: an inner DF packet over the path MTU less 20 (ICMP fragmentation
+    /// needed sent), or too long for an outer header: device `tx_errors`, no MIB
+    /// (tnl_update_pmtu(); ip_tunnel_xmit() frees it unnamed).
+    IpTunnelPmtu => "NOT_SPECIFIED (ip_tunnel: pmtu)",
+    /// IPIP receive: the inner packet is shorter than an IPv4 header: device
+    /// `rx_length_errors` and `rx_errors` (ip_tunnel_rcv()'s pskb_inet_may_pull()).
+    IpTunnelRxLength => "NOT_SPECIFIED (ip_tunnel: inner too short)",
     /// Tunnels nested past XMIT_RECURSION_LIMIT (8) deep: __dev_queue_xmit()'s "Dead
     /// loop on virtual device"; device `tx_dropped`.
     XmitRecursion => "NOT_SPECIFIED (dev_xmit_recursion)",

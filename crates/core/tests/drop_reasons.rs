@@ -391,6 +391,20 @@ fn every_drop_reason_has_a_scenario() {
     expect(&mut seen, R::IpTunnelNoRoute, true, |h| {
         via_tunnel(h, &|h| tunnel(h, "t", Ipv4Addr::UNSPECIFIED))
     });
+    expect(&mut seen, R::IpTunnelPmtu, true, |h| {
+        let t = tunnel(h, "t", PEER);
+        let net = Ipv4Addr::new(172, 18, 0, 0);
+        h.s.add_route(FibRoute::new(net, 16, RouteType::Unicast).dev(t))
+            .unwrap();
+        h.s.set_mtu(h.eth0, 600).unwrap();
+        let mut p = Ip::udp(PEER1, Ipv4Addr::new(172, 18, 0, 1), 9, &[0; 700]);
+        (p.eth_dst, p.eth_src, p.df) = (MAC1, PEER1_MAC, true);
+        h.rx(h.eth1, &p.frame());
+    });
+    expect(&mut seen, R::IpTunnelRxLength, false, |h| {
+        tunnel(h, "t", PEER);
+        h.rx(h.eth0, &Ip::new(PEER, ME, 4, vec![0x45; 19]).frame());
+    });
     expect(&mut seen, R::XmitRecursion, true, |h| {
         via_tunnel(h, &|h| {
             let (x, y) = (Ipv4Addr::new(172, 16, 0, 1), Ipv4Addr::new(172, 17, 0, 1));

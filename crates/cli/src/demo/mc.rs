@@ -261,7 +261,10 @@ fn tunnel_host(
     let s = demo.sim.stack(r);
     let v = VifCtl::tunnel(3, R_LAN3, D_ADDR, 1);
     s.ip_mroute_setsockopt(fd, MRT_ADD_VIF, &v.to_bytes())?;
-    let dvmrp3 = s.dev_by_name("dvmrp3").map_or(0, |d| d.ifindex);
+    let dvmrp3 = s
+        .dev_by_name("dvmrp3")
+        .ok_or("MRT_ADD_VIF made no dvmrp3 device")?
+        .ifindex;
     s.setsockopt(
         fd,
         SockOpt::AddMembership(IpMreqn {

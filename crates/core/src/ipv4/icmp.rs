@@ -380,7 +380,10 @@ impl Stack {
         match InetProtocol::of(protocol) {
             Some(InetProtocol::Udp) => learn |= self.udp_err(inner, offender, err),
             Some(InetProtocol::Icmp) => learn = true,
-            // igmp has no err_handler; skiff does not model ipip_err() (tunnel PMTU).
+            Some(InetProtocol::Ipip) if self.ipip_registered() => {
+                self.ipip_err(skb.iif, iph.src(), dst, err);
+            }
+            // igmp has no err_handler.
             Some(InetProtocol::Igmp | InetProtocol::Ipip) | None => {}
         }
         if learn && let IcmpErr::FragNeeded { mtu } = err {

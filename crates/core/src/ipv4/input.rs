@@ -368,10 +368,10 @@ impl Stack {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
         let raw = self.raw_local_deliver(&skb, h, dst);
-        // IPIP has a handler while an IPIP tunnel (a DVMRP tunnel's too) exists (Linux:
-        // the ipip module); without one it is an unknown protocol.
+        // IPIP has a handler from the first IPIP tunnel (a DVMRP tunnel's too) on (Linux:
+        // the ipip module, which stays loaded); before, it is an unknown protocol.
         let proto = InetProtocol::of(h.protocol)
-            .filter(|&p| p != InetProtocol::Ipip || self.ipip_has_tunnel());
+            .filter(|&p| p != InetProtocol::Ipip || self.ipip_registered());
         match proto {
             Some(proto) => {
                 // The protocol handlers read linear data (Linux pulls what they need); a

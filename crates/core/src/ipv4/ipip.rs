@@ -12,7 +12,7 @@ use crate::drop::DropReason;
 use crate::errno::Errno;
 use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::icmp::IcmpErr;
-use crate::netdev::{DevKind, ETH_HLEN};
+use crate::netdev::{DevKind, DevStats, ETH_HLEN};
 use crate::route::{DstEntry, Flowi4, RtFlags};
 use crate::skb::{ChecksumState, PacketType, SkBuff};
 use crate::stack::{LL_RESERVED, Stack, stage};
@@ -84,6 +84,38 @@ pub struct IpTunnel {
     pub(crate) active: bool,
 }
 
+impl IpTunnel {
+    /// A registered tunnel, its ifindex given by ip_tunnel_register().
+    fn new(
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
+        ttl: u8,
+        link: u32,
+        pmtudisc: bool,
+        vif: bool,
+    ) -> Self {
+        IpTunnel {
+            ifindex: 0,
+            local,
+            remote,
+            ttl,
+            link,
+            pmtudisc,
+            vif,
+            active: true,
+        }
+    }
+}
+
+/// Linux ip_tunnel.c ip_tunnel_init_flow(): the flow of a tunnel's outer packets.
+fn ip_tunnel_init_flow(remote: Ipv4Addr, local: Ipv4Addr, link: u32) -> Flowi4 {
+    let mut fl = Flowi4::new(remote);
+    fl.saddr = local;
+    fl.proto = IPPROTO_IPIP;
+    fl.oif = link;
+    fl
+}
+
 /// The IPIP tunnels of a stack (Linux `struct ip_tunnel_net` of ipip) and the receive
 /// queue of decapsulated packets.
 #[derive(Default)]
@@ -93,6 +125,9 @@ pub(crate) struct IpipNet {
     rx_running: bool,
     /// Tunnel transmits in progress (Linux dev_xmit_recursion()).
     xmit_recursion: u8,
+    /// The IPIP protocol handler is registered: from the first tunnel on, as Linux's
+    /// ipip module stays loaded once `ip tunnel add` (or a tunnel vif) loaded it.
+    registered: bool,
 }
 
 /// Linux dev_valid_name(): 1 to 15 bytes, not "." or "..", no '/', ':' or whitespace.
@@ -193,7 +228,8 @@ impl Stack {
     /// device's less 20 (1480 on Ethernet). Errnos as Linux: EINVAL for a bad name
     /// (dev_valid_name(): empty, IFNAMSIZ or longer, '/', ':' or space); ENODEV for an
     /// unknown link device; EEXIST for a tunnel with the same (local, remote, link)
-    /// (ip_tunnel_find()) or a device of that name. Linux ip_tunnel_ctl(SIOCADDTUNNEL),
+    /// (ip_tunnel_find()), for local = remote = any without a link (the fallback `tunl0`
+    /// holds that triple) or a device of that name. Linux ip_tunnel_ctl(SIOCADDTUNNEL),
     /// ip_tunnel_create(), ip_tunnel_bind_dev().
     pub fn ip_tunnel_add(&mut self, p: &IpTunnelParm) -> Result<u32, Errno> {
         if !dev_valid_name(&p.name) {
@@ -204,41 +240,35 @@ impl Stack {
             Some(l) => l,
             None => 0,
         };
-        if self
-            .ipip
-            .tunnels
-            .iter()
-            .any(|t| t.active && t.local == p.local && t.remote == p.remote && t.link == link)
-        {
+        let fallback = p.local.is_unspecified() && p.remote.is_unspecified() && link == 0;
+        if fallback || self.ip_tunnel_find(p.local, p.remote, link) {
             return Err(Errno::Exist);
         }
         let mtu = self.ip_tunnel_bind_dev(p.local, p.remote, link);
-        let t = IpTunnel {
-            ifindex: 0,
-            local: p.local,
-            remote: p.remote,
-            ttl: p.ttl,
-            link,
-            pmtudisc: p.pmtudisc || p.ttl != 0,
-            vif: false,
-            active: true,
-        };
+        let pmtudisc = p.pmtudisc || p.ttl != 0;
+        let t = IpTunnel::new(p.local, p.remote, p.ttl, link, pmtudisc, false);
         self.ip_tunnel_register(&p.name, t, mtu).ok_or(Errno::Exist)
     }
 
     /// `ip tunnel del NAME`: the device goes down, loses its addresses and leaves the
     /// tunnel table (Linux unregisters it; skiff keeps the down slot for the next
-    /// tunnel of that name). ENODEV without such a device; EOPNOTSUPP for a device that
-    /// is not an IPIP tunnel; EBUSY for a tunnel vif's `dvmrpN` (MRT_DEL_VIF removes
+    /// tunnel of that name). ENODEV without such a device (a deleted tunnel's included);
+    /// EOPNOTSUPP for a device that is not an IPIP tunnel; EBUSY for a tunnel vif's `dvmrpN` (MRT_DEL_VIF removes
     /// it). Linux ip_tunnel_ctl(SIOCDELTUNNEL).
     pub fn ip_tunnel_del(&mut self, name: &str) -> Result<(), Errno> {
         let ifindex = self.dev_by_name(name).ok_or(Errno::NoDev)?.ifindex;
+        // A deleted tunnel's device is gone in Linux (unregistered): ENODEV.
+        let not_tunnel = if self.ipip.tunnels.iter().any(|t| t.ifindex == ifindex) {
+            Errno::NoDev
+        } else {
+            Errno::OpNotSupp
+        };
         let t = self
             .ipip
             .tunnels
             .iter_mut()
             .find(|t| t.active && t.ifindex == ifindex)
-            .ok_or(Errno::OpNotSupp)?;
+            .ok_or(not_tunnel)?;
         if t.vif {
             return Err(Errno::Busy);
         }
@@ -270,9 +300,18 @@ impl Stack {
         self.ipip.tunnels.iter().filter(|t| t.active)
     }
 
-    /// Whether an IPIP tunnel exists (IPIP then has a receive handler).
-    pub(crate) fn ipip_has_tunnel(&self) -> bool {
-        self.ipip.tunnels.iter().any(|t| t.active)
+    /// Whether IPIP has a receive handler: since the first tunnel (Linux ipip_init()'s
+    /// xfrm4_tunnel_register(); the module is not unloaded when tunnels go).
+    pub(crate) fn ipip_registered(&self) -> bool {
+        self.ipip.registered
+    }
+
+    /// Linux ip_tunnel_find() without keys: a tunnel with this (local, remote, link).
+    fn ip_tunnel_find(&self, local: Ipv4Addr, remote: Ipv4Addr, link: u32) -> bool {
+        self.ipip
+            .tunnels
+            .iter()
+            .any(|t| t.active && t.local == local && t.remote == remote && t.link == link)
     }
 
     /// `ip link`'s address part of a tunnel device: "local remote" (`any` for 0.0.0.0).
@@ -291,14 +330,11 @@ impl Stack {
     }
 
     /// Linux ip_tunnel_bind_dev(): the MTU from the device the remote routes by (or
-    /// the link device), less the outer header; 1480 without either.
+    /// the link device, another tunnel too), less the outer header; 1480 without either.
     fn ip_tunnel_bind_dev(&mut self, local: Ipv4Addr, remote: Ipv4Addr, link: u32) -> u32 {
         let mut tdev = None;
         if !remote.is_unspecified() {
-            let mut fl = Flowi4::new(remote);
-            fl.saddr = local;
-            fl.proto = IPPROTO_IPIP;
-            fl.oif = link;
+            let fl = ip_tunnel_init_flow(remote, local, link);
             tdev = self.fib.ip_route_output(&fl).ok().map(|d| d.dev);
         }
         if tdev.is_none() && link != 0 {
@@ -306,13 +342,12 @@ impl Stack {
         }
         let mtu = tdev
             .and_then(|i| self.dev(i))
-            .filter(|d| d.kind != DevKind::Ipip)
             .map_or(ETH_DATA_LEN, |d| d.mtu);
         mtu.saturating_sub(IPIP_HLEN).max(IPV4_MIN_MTU)
     }
 
-    /// Makes (or takes again, after a delete) the device `name` for tunnel `t`. None
-    /// when another device holds the name.
+    /// Makes (or takes again, after a delete, whether it was a tunnel vif's or not) the
+    /// device `name` for tunnel `t`. None when another device holds the name.
     fn ip_tunnel_register(&mut self, name: &str, mut t: IpTunnel, mtu: u32) -> Option<u32> {
         let ifindex = match self.dev_by_name(name).map(|d| d.ifindex) {
             Some(i) => {
@@ -320,7 +355,7 @@ impl Stack {
                     .ipip
                     .tunnels
                     .iter()
-                    .position(|o| o.ifindex == i && !o.active && o.vif == t.vif)?;
+                    .position(|o| o.ifindex == i && !o.active)?;
                 self.ipip.tunnels.remove(at);
                 let d = self.dev_mut(i)?;
                 d.stats = Default::default();
@@ -334,37 +369,24 @@ impl Stack {
         };
         t.ifindex = ifindex;
         self.ipip.tunnels.push(t);
+        self.ipip.registered = true;
         Some(ifindex)
     }
 
-    /// ipmr.c ipmr_new_tunnel(): the `dvmrpN` IPIP tunnel of a tunnel vif, from `local`
-    /// to `remote`, up. None (vif_add()'s ENOBUFS) when another device has the name or
-    /// another tunnel the (local, remote) pair.
-    pub(crate) fn ipip_vif_tunnel_add(
+    /// Linux ipmr.c ipmr_new_tunnel(): the `dvmrpN` IPIP tunnel of a tunnel vif, from
+    /// `local` to `remote`, up. None (vif_add()'s ENOBUFS) when another device has the
+    /// name or another tunnel the (local, remote) pair.
+    pub(crate) fn ipmr_new_tunnel(
         &mut self,
         name: &str,
         local: Ipv4Addr,
         remote: Ipv4Addr,
         mtu: u32,
     ) -> Option<u32> {
-        if self
-            .ipip
-            .tunnels
-            .iter()
-            .any(|t| t.active && t.local == local && t.remote == remote && t.link == 0)
-        {
+        if self.ip_tunnel_find(local, remote, 0) {
             return None;
         }
-        let t = IpTunnel {
-            ifindex: 0,
-            local,
-            remote,
-            ttl: 0,
-            link: 0,
-            pmtudisc: false,
-            vif: true,
-            active: true,
-        };
+        let t = IpTunnel::new(local, remote, 0, 0, false, true);
         let ifindex = self.ip_tunnel_register(name, t, mtu)?;
         self.set_up(ifindex, true).ok()?;
         Some(ifindex)
@@ -384,10 +406,11 @@ impl Stack {
     }
 
     /// The tunnel device an IPIP packet from `saddr` to `daddr`, arrived on `link`, is
-    /// received on. Linux ip_tunnel_lookup() without keys and the fallback `tunl0`: an
-    /// up tunnel with (remote, local) = (saddr, daddr), then one from `saddr` with any
-    /// local, then one to `daddr` (or the multicast group `daddr`) with any remote; in
-    /// each pass a tunnel bound to `link` wins.
+    /// received on. Linux ip_tunnel_lookup() without keys and the fallback `tunl0`: three
+    /// passes over the up tunnels, newest first: (remote, local) = (saddr, daddr), then
+    /// from `saddr` with any local, then to `daddr` (or the multicast group `daddr`) with
+    /// any remote. A tunnel bound to `link` is taken at once; otherwise one candidate is
+    /// kept across the passes (the first pass's last, else the first later match).
     fn ipip_tunnel_lookup(&self, link: u32, saddr: Ipv4Addr, daddr: Ipv4Addr) -> Option<u32> {
         let any = Ipv4Addr::UNSPECIFIED;
         let passes: [&dyn Fn(&IpTunnel) -> bool; 3] = [
@@ -397,29 +420,30 @@ impl Stack {
                 (t.local == daddr && t.remote == any) || (t.remote == daddr && daddr.is_multicast())
             },
         ];
-        for pass in passes {
-            let mut cand = None;
-            for t in &self.ipip.tunnels {
+        let mut cand = None;
+        for (i, pass) in passes.iter().enumerate() {
+            // Linux's hash chains hold the newest tunnel first.
+            for t in self.ipip.tunnels.iter().rev() {
                 if !t.active || !self.dev(t.ifindex).is_some_and(|d| d.up) || !pass(t) {
                     continue;
                 }
                 if t.link == link {
                     return Some(t.ifindex);
                 }
-                cand.get_or_insert(t.ifindex);
-            }
-            if cand.is_some() {
-                return cand;
+                if i == 0 || cand.is_none() {
+                    cand = Some(t.ifindex);
+                }
             }
         }
-        None
+        cand
     }
 
     /// Linux tunnel4.c tunnel4_rcv() + ipip.c ipip_rcv() + ip_tunnel.c ip_tunnel_rcv():
     /// `skb` is the outer packet's payload. Without a matching tunnel: ICMP port
-    /// unreachable and a drop (tunnel4_rcv()); an inner not-ECT packet under an outer CE
-    /// is dropped (device `rx_frame_errors`); otherwise the inner packet is received on
-    /// the tunnel's device.
+    /// unreachable and a drop (tunnel4_rcv()); an inner packet shorter than an IPv4
+    /// header is dropped (device `rx_length_errors`), an inner not-ECT packet under an
+    /// outer CE too (device `rx_frame_errors`); otherwise the inner packet is received on
+    /// the tunnel's device, through a queue whose overflow counts `rx_dropped`.
     pub(crate) fn ipip_rcv(&mut self, mut skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "ipip_rcv");
         let Some(ifindex) = self.ipip_tunnel_lookup(skb.iif, h.saddr, h.daddr) else {
@@ -430,24 +454,32 @@ impl Stack {
             );
             return self.kfree_skb(skb, DropReason::IpipNoTunnel);
         };
-        // A header too short for its TOS byte is left to ip_rcv() on the tunnel device
-        // (InHdrErrors there).
-        if skb.data().len() >= 12 {
-            let inner_tos = skb.data()[1];
-            match ecn_decapsulate(h.tos, inner_tos) {
-                EcnDecap::Keep | EcnDecap::Log => {}
-                EcnDecap::Set(ecn) => {
-                    set_tos(skb.data_mut(), (inner_tos & !INET_ECN_MASK) | ecn);
+        // ip_tunnel_rcv()'s pskb_inet_may_pull().
+        let Some(&inner_tos) = skb
+            .data()
+            .get(1)
+            .filter(|_| skb.len() >= IPIP_HLEN as usize)
+        else {
+            if let Some(dev) = self.dev_mut(ifindex) {
+                dev.stats.rx_length_errors += 1;
+                dev.stats.rx_errors += 1;
+            }
+            return self.kfree_skb(skb, DropReason::IpTunnelRxLength);
+        };
+        match ecn_decapsulate(h.tos, inner_tos) {
+            EcnDecap::Keep | EcnDecap::Log => {}
+            EcnDecap::Set(ecn) => {
+                set_tos(skb.data_mut(), (inner_tos & !INET_ECN_MASK) | ecn);
+            }
+            EcnDecap::Drop => {
+                if let Some(dev) = self.dev_mut(ifindex) {
+                    dev.stats.rx_frame_errors += 1;
+                    dev.stats.rx_errors += 1;
                 }
-                EcnDecap::Drop => {
-                    if let Some(dev) = self.dev_mut(ifindex) {
-                        dev.stats.rx_frame_errors += 1;
-                        dev.stats.rx_errors += 1;
-                    }
-                    return self.kfree_skb(skb, DropReason::IpipEcn);
-                }
+                return self.kfree_skb(skb, DropReason::IpipEcn);
             }
         }
+        let full = self.ipip.rx.len() >= IPIP_RX_QLEN;
         let Some(dev) = self.dev_mut(ifindex) else {
             return self.kfree_skb(skb, DropReason::DevReady);
         };
@@ -463,7 +495,9 @@ impl Stack {
         if matches!(skb.ip_summed, ChecksumState::Complete(_)) {
             skb.ip_summed = ChecksumState::None;
         }
-        if self.ipip.rx.len() >= IPIP_RX_QLEN {
+        if full {
+            // gro_cells_receive(): the device's `rx_dropped`.
+            dev.stats.rx_dropped += 1;
             return self.kfree_skb(skb, DropReason::CpuBacklog);
         }
         self.ipip.rx.push_back(skb);
@@ -478,95 +512,158 @@ impl Stack {
         self.ipip.rx_running = false;
     }
 
-    /// Linux ipip.c ipip_tunnel_xmit() + ip_tunnel.c ip_tunnel_xmit() + iptunnel_xmit().
-    /// The tunnel device's ndo_start_xmit, after dev_queue_xmit(): the route to the
-    /// remote (none: `tx_errors`; through the tunnel itself: "tunnel loop",
-    /// `collisions`); PMTU (an inner DF packet over the path's MTU less 20, or the
-    /// device's without pmtudisc, gets ICMP fragmentation needed); the outer header
-    /// (source the tunnel's local or the route's, TTL the tunnel's or the inner one,
-    /// DSCP 0 with the inner ECN, DF with pmtudisc or from the inner packet, a new IP
-    /// ID); ip_local_out(). Deeper than XMIT_RECURSION_LIMIT nested tunnels: dropped.
-    pub(crate) fn ipip_tunnel_xmit(&mut self, ifindex: u32, mut skb: SkBuff) {
-        stage!(self, "ipip_tunnel_xmit");
-        let tx_error = |s: &mut Stack, skb: SkBuff, reason: DropReason| {
-            if let Some(d) = s.dev_mut(ifindex) {
-                d.stats.tx_errors += 1;
-            }
-            s.kfree_skb(skb, reason);
+    /// Linux ipip.c ipip_err(): an ICMP error about an outer packet of ours (source a
+    /// tunnel's local, destination its remote). Fragmentation needed teaches the path
+    /// MTU of (remote, local, IPPROTO_IPIP) on the tunnel's link (ipv4_update_pmtu());
+    /// the other errors only feed Linux's err_count, which skiff does not keep.
+    pub(crate) fn ipip_err(&mut self, iif: u32, saddr: Ipv4Addr, daddr: Ipv4Addr, err: IcmpErr) {
+        stage!(self, "ipip_err");
+        let Some(link) = self
+            .ipip_tunnel_lookup(iif, daddr, saddr)
+            .and_then(|i| self.ip_tunnel(i))
+            .map(|t| t.link)
+        else {
+            return;
         };
+        if let IcmpErr::FragNeeded { mtu } = err {
+            self.ipv4_update_pmtu(&ip_tunnel_init_flow(daddr, saddr, link), mtu);
+        }
+    }
+
+    /// Drops `skb` on tunnel device `ifindex`, bumping the device counter `stat`.
+    fn ip_tunnel_tx_drop(
+        &mut self,
+        ifindex: u32,
+        skb: SkBuff,
+        reason: DropReason,
+        stat: fn(&mut DevStats),
+    ) {
+        if let Some(d) = self.dev_mut(ifindex) {
+            stat(&mut d.stats);
+        }
+        self.kfree_skb(skb, reason);
+    }
+
+    /// The tunnel device's ndo_start_xmit, after dev_queue_xmit(): Linux dev.c
+    /// __dev_queue_xmit()'s dev_xmit_recursion() (a transmit nested more than
+    /// XMIT_RECURSION_LIMIT deep is dropped, device `tx_dropped`) around ipip.c
+    /// ipip_tunnel_xmit().
+    pub(crate) fn ipip_tunnel_xmit(&mut self, ifindex: u32, skb: SkBuff) {
+        stage!(self, "ipip_tunnel_xmit");
+        if self.ipip.xmit_recursion > XMIT_RECURSION_LIMIT {
+            return self.ip_tunnel_tx_drop(ifindex, skb, DropReason::XmitRecursion, |s| {
+                s.tx_dropped += 1
+            });
+        }
+        self.ipip.xmit_recursion += 1;
+        self.ip_tunnel_xmit(ifindex, skb);
+        self.ipip.xmit_recursion -= 1;
+    }
+
+    /// Linux ip_tunnel.c ip_tunnel_xmit(): the route to the remote (none: `tx_errors` and
+    /// `tx_carrier_errors`; through the tunnel itself: "tunnel loop", `tx_errors` and
+    /// `collisions`); DF the tunnel's (pmtudisc) or the inner packet's; tnl_update_pmtu()
+    /// (with DF, the inner route learns the path's MTU less 20 and an inner DF packet
+    /// over it gets ICMP fragmentation needed, `tx_errors`); the outer TTL (the tunnel's or the inner one) and TOS (DSCP
+    /// 0, the inner ECN); skb_cow_head() (failure: `tx_dropped`); iptunnel_xmit().
+    fn ip_tunnel_xmit(&mut self, ifindex: u32, mut skb: SkBuff) {
+        let tx_errors = |s: &mut DevStats| s.tx_errors += 1;
         let Some(t) = self.ip_tunnel(ifindex).copied() else {
-            return tx_error(self, skb, DropReason::DevReady);
+            return self.ip_tunnel_tx_drop(ifindex, skb, DropReason::DevReady, tx_errors);
         };
         let Some(h) = IpHdr::of(&skb) else {
-            return tx_error(self, skb, DropReason::IpInhdr);
+            return self.ip_tunnel_tx_drop(ifindex, skb, DropReason::IpInhdr, tx_errors);
         };
-        if self.ipip.xmit_recursion >= XMIT_RECURSION_LIMIT {
-            if let Some(d) = self.dev_mut(ifindex) {
-                d.stats.tx_dropped += 1;
-            }
-            return self.kfree_skb(skb, DropReason::XmitRecursion);
-        }
         if t.remote.is_unspecified() {
-            return tx_error(self, skb, DropReason::IpTunnelNoRoute);
+            return self.ip_tunnel_tx_drop(ifindex, skb, DropReason::IpTunnelNoRoute, tx_errors);
         }
-        let mut fl = Flowi4::new(t.remote);
-        fl.saddr = t.local;
-        fl.proto = IPPROTO_IPIP;
-        fl.oif = t.link;
+        let fl = ip_tunnel_init_flow(t.remote, t.local, t.link);
         let Ok(dst) = self.fib.ip_route_output(&fl) else {
-            return tx_error(self, skb, DropReason::IpTunnelNoRoute);
+            return self.ip_tunnel_tx_drop(ifindex, skb, DropReason::IpTunnelNoRoute, |s| {
+                s.tx_carrier_errors += 1;
+                s.tx_errors += 1;
+            });
         };
         if dst.dev == ifindex {
-            if let Some(d) = self.dev_mut(ifindex) {
-                d.stats.collisions += 1;
-            }
-            return tx_error(self, skb, DropReason::IpTunnelLoop);
+            return self.ip_tunnel_tx_drop(ifindex, skb, DropReason::IpTunnelLoop, |s| {
+                s.collisions += 1;
+                s.tx_errors += 1;
+            });
         }
-        // tnl_update_pmtu(): with pmtudisc the path's MTU less the outer header, else the
-        // tunnel device's.
-        let mtu = if t.pmtudisc {
-            dst.mtu.saturating_sub(IPIP_HLEN).max(IPV4_MIN_MTU)
-        } else {
-            self.dev(ifindex).map_or(IPV4_MIN_MTU, |d| d.mtu)
-        };
-        if h.dont_frag() && skb.len() > mtu as usize {
-            self.icmp_send(&skb, RtFlags::default(), IcmpErr::FragNeeded { mtu });
-            return tx_error(self, skb, DropReason::PktTooBig);
+        let df = t.pmtudisc || h.dont_frag();
+        // tnl_update_pmtu(): without DF the MTU is the inner route's (nothing to learn),
+        // and an inner packet without DF gets no ICMP.
+        if df {
+            let mtu = dst.mtu.saturating_sub(IPIP_HLEN).max(IPV4_MIN_MTU);
+            // skb_dst_update_pmtu_no_confirm(): the inner route learns the smaller MTU.
+            if self.dev(ifindex).is_some_and(|d| mtu < d.mtu) {
+                let mut inner = Flowi4::new(h.daddr);
+                inner.tos = h.tos & 0x1e;
+                inner.proto = h.protocol;
+                self.ipv4_update_pmtu(&inner, mtu);
+            }
+            if h.dont_frag() && skb.len() > mtu as usize {
+                self.icmp_send(&skb, RtFlags::default(), IcmpErr::FragNeeded { mtu });
+                return self.ip_tunnel_tx_drop(ifindex, skb, DropReason::IpTunnelPmtu, tx_errors);
+            }
         }
         let ttl = if t.ttl == 0 { h.ttl } else { t.ttl };
-        let df = t.pmtudisc || h.dont_frag();
         let saddr = if t.local.is_unspecified() {
             dst.saddr
         } else {
             t.local
         };
-        let inner_len = skb.len() as u64;
         // skb_scrub_packet() and the IPCB reset of iptunnel_xmit().
         skb.cb = Default::default();
-        let Some(skb) =
-            self.iptunnel_push(skb, saddr, t.remote, ecn_encapsulate(0, h.tos), ttl, df)
-        else {
+        let skb = match self.skb_cow_head(skb, IPIP_HLEN as usize + ETH_HLEN) {
+            Ok(skb) => skb,
+            Err(skb) => {
+                return self
+                    .ip_tunnel_tx_drop(ifindex, skb, DropReason::QdiscDrop, |s| s.tx_dropped += 1);
+            }
+        };
+        let tos = ecn_encapsulate(0, h.tos);
+        self.iptunnel_xmit(ifindex, skb, &dst, saddr, t.remote, tos, ttl, df);
+    }
+
+    /// Linux ip_tunnel_core.c iptunnel_xmit(): the outer header (DF cleared when the
+    /// route's MTU is locked, ip_mtu_locked()), ip_local_out(), then
+    /// iptunnel_xmit_stats(): `tx_packets`/`tx_bytes` of the inner packet, or
+    /// `tx_dropped` when the output failed.
+    #[allow(clippy::too_many_arguments)]
+    fn iptunnel_xmit(
+        &mut self,
+        ifindex: u32,
+        skb: SkBuff,
+        dst: &DstEntry,
+        saddr: Ipv4Addr,
+        daddr: Ipv4Addr,
+        tos: u8,
+        ttl: u8,
+        df: bool,
+    ) {
+        let inner_len = skb.len() as u64;
+        let df = df && !dst.flags.contains(RtFlags::MTU_LOCKED);
+        let Some(skb) = self.ip_tunnel_push_iph(skb, saddr, daddr, tos, ttl, df) else {
             if let Some(d) = self.dev_mut(ifindex) {
-                d.stats.tx_errors += 1;
+                d.stats.tx_dropped += 1;
             }
             return;
         };
-        self.ipip.xmit_recursion += 1;
-        let res = self.ip_local_out(skb, &dst);
-        self.ipip.xmit_recursion -= 1;
-        // iptunnel_xmit_stats().
+        let res = self.ip_local_out(skb, dst);
         if let Some(d) = self.dev_mut(ifindex) {
             if res.is_ok() {
                 d.stats.tx_packets += 1;
                 d.stats.tx_bytes += inner_len;
             } else {
-                d.stats.tx_errors += 1;
+                d.stats.tx_dropped += 1;
             }
         }
     }
 
     /// Linux ipmr.c ip_encap(): the outer IPIP header of a tunnel vif, from `saddr` to
-    /// `daddr` with the inner packet's TOS and (already decreased) TTL, no DF.
+    /// `daddr` with the inner packet's TOS and (already decreased) TTL, no DF; the room
+    /// for it made first (ipmr_queue_xmit()'s skb_cow()).
     pub(crate) fn ip_encap(
         &mut self,
         skb: SkBuff,
@@ -577,13 +674,47 @@ impl Stack {
             self.kfree_skb(skb, DropReason::IpInhdr);
             return None;
         };
-        self.iptunnel_push(skb, saddr, daddr, h.tos, h.ttl, false)
+        let skb = match self.skb_cow_head(skb, IPIP_HLEN as usize + ETH_HLEN) {
+            Ok(skb) => skb,
+            Err(skb) => {
+                self.kfree_skb(skb, DropReason::QdiscDrop);
+                return None;
+            }
+        };
+        self.ip_tunnel_push_iph(skb, saddr, daddr, h.tos, h.ttl, false)
     }
 
-    /// Pushes an outer IPv4 header (protocol IPPROTO_IPIP, a hashed IP ID, checksum) in
-    /// front of the inner packet, copying it first when headroom is short (skb_cow()).
-    /// Linux ip_tunnel_core.c iptunnel_xmit()'s header half.
-    fn iptunnel_push(
+    /// Linux skbuff.h skb_cow_head(): `skb` with `headroom` bytes free before its
+    /// (linear) data, copied into a new buffer when it has less. The original back when
+    /// the copy fails.
+    fn skb_cow_head(&mut self, mut skb: SkBuff, headroom: usize) -> Result<SkBuff, SkBuff> {
+        if skb.headroom() >= headroom && !skb.is_nonlinear() {
+            return Ok(skb);
+        }
+        let Ok(mut bigger) = self.pool.alloc(LL_RESERVED + headroom, skb.len()) else {
+            return Err(skb);
+        };
+        let mut ok = bigger.put_slice(skb.data()).is_ok();
+        for frag in &skb.frag_list {
+            ok &= bigger.put_slice(frag.data()).is_ok();
+        }
+        if !ok {
+            self.pool.recycle(bigger);
+            return Err(skb);
+        }
+        bigger.iif = skb.iif;
+        bigger.mark = skb.mark;
+        bigger.priority = skb.priority;
+        bigger.cb = skb.cb;
+        bigger.sk = skb.sk.take();
+        self.pool.recycle(skb);
+        Ok(bigger)
+    }
+
+    /// The outer IPv4 header (protocol IPPROTO_IPIP, a hashed IP ID, checksum) pushed in
+    /// front of the inner packet, whose headroom skb_cow_head() made: the header half of
+    /// Linux iptunnel_xmit() and ip_encap(). A packet it cannot hold is dropped.
+    fn ip_tunnel_push_iph(
         &mut self,
         mut skb: SkBuff,
         saddr: Ipv4Addr,
@@ -593,35 +724,8 @@ impl Stack {
         df: bool,
     ) -> Option<SkBuff> {
         let hlen = IPIP_HLEN as usize;
-        let mut skb = if skb.headroom() >= hlen + ETH_HLEN && !skb.is_nonlinear() {
-            skb
-        } else {
-            let mut bigger = match self.pool.alloc(LL_RESERVED + hlen, skb.len()) {
-                Ok(b) => b,
-                Err(_) => {
-                    self.kfree_skb(skb, DropReason::QdiscDrop);
-                    return None;
-                }
-            };
-            let mut ok = bigger.put_slice(skb.data()).is_ok();
-            for frag in &skb.frag_list {
-                ok &= bigger.put_slice(frag.data()).is_ok();
-            }
-            bigger.iif = skb.iif;
-            bigger.mark = skb.mark;
-            bigger.priority = skb.priority;
-            bigger.cb = skb.cb;
-            bigger.sk = skb.sk.take();
-            self.pool.recycle(skb);
-            if !ok {
-                self.count_drop(DropReason::QdiscDrop);
-                self.pool.recycle(bigger);
-                return None;
-            }
-            bigger
-        };
         let Ok(total) = u16::try_from(skb.len() + hlen) else {
-            self.kfree_skb(skb, DropReason::PktTooBig);
+            self.kfree_skb(skb, DropReason::IpTunnelPmtu);
             return None;
         };
         let id = self.idents.select(self.now, daddr, saddr, IPPROTO_IPIP, 1);
@@ -672,6 +776,55 @@ mod tests {
         );
         assert_eq!(ecn_decapsulate(INET_ECN_NOT_ECT, INET_ECN_ECT_0), Keep);
         assert_eq!(ecn_decapsulate(0x20, 0x21), Keep);
+    }
+
+    #[test]
+    fn a_full_rx_queue_counts_rx_dropped() {
+        use crate::stack::StackConfig;
+        let (me, peer) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+        let mut s = Stack::new(StackConfig::default());
+        let eth = s
+            .add_device("eth0", EthernetAddress([2, 0, 0, 0, 0, 1]), 1500)
+            .unwrap();
+        s.set_up(eth, true).unwrap();
+        s.add_addr(eth, me, 24).unwrap();
+        let t = s.ip_tunnel_add(&IpTunnelParm::new("t", me, peer)).unwrap();
+        s.set_up(t, true).unwrap();
+        let dst = s.fib.ip_route_output(&Flowi4::new(me)).unwrap();
+        // A receive run in progress with its queue full (gro_cells at netdev_max_backlog).
+        for _ in 0..IPIP_RX_QLEN {
+            let skb = s.alloc_skb(20).unwrap();
+            s.ipip.rx.push_back(skb);
+        }
+        s.ipip.rx_running = true;
+        let mut skb = s.alloc_skb(20).unwrap();
+        skb.put_slice(&[0x45; 20]).unwrap();
+        skb.iif = eth;
+        let h = IpHdr {
+            saddr: peer,
+            daddr: me,
+            tos: 0,
+            ttl: 64,
+            protocol: IPPROTO_IPIP,
+            ihl: 20,
+            frag_off: 0,
+        };
+        s.ipip_rcv(skb, &h, &dst);
+        assert_eq!(s.ipip.rx.len(), IPIP_RX_QLEN);
+        assert_eq!(s.dev(t).unwrap().stats.rx_dropped, 1);
+        assert_eq!(s.drop_count(DropReason::CpuBacklog), 1);
+    }
+
+    #[test]
+    fn skb_cow_head_gives_the_packet_back_when_it_cannot_copy() {
+        let mut s = Stack::new(crate::stack::StackConfig::default());
+        let mut skb = s.alloc_skb(4).unwrap();
+        skb.put_slice(&[1, 2, 3, 4]).unwrap();
+        let back = s.skb_cow_head(skb, usize::MAX / 2).unwrap_err();
+        assert_eq!(back.data(), &[1, 2, 3, 4]);
+        let room = s.skb_cow_head(back, 200).unwrap();
+        assert!(room.headroom() >= 200);
+        assert_eq!(room.data(), &[1, 2, 3, 4]);
     }
 
     #[test]

@@ -220,7 +220,7 @@ impl Stack {
             VIFF_TUNNEL => {
                 let name = format!("dvmrp{}", v.vifi);
                 let ifindex = self
-                    .ipip_vif_tunnel_add(&name, v.lcl_addr(), v.rmt_addr, DVMRP_MTU)
+                    .ipmr_new_tunnel(&name, v.lcl_addr(), v.rmt_addr, DVMRP_MTU)
                     .ok_or(Errno::NoBufs)?;
                 (ifindex, name, 0)
             }

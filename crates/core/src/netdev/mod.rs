@@ -84,6 +84,10 @@ pub struct DevStats {
     pub collisions: u64,
     /// A tunnel's RFC 6040 ECN decapsulation drops (Linux ip_tunnel_rcv()).
     pub rx_frame_errors: u64,
+    /// A tunnel's inner packets shorter than an IPv4 header (Linux ip_tunnel_rcv()).
+    pub rx_length_errors: u64,
+    /// A tunnel's transmits without a route to the remote (Linux ip_tunnel_xmit()).
+    pub tx_carrier_errors: u64,
 }
 
 /// Linux default `txqueuelen` of an Ethernet device.

@@ -47,14 +47,14 @@ impl Stack {
         out
     }
 
-    /// `ip -s link`: each device's state and counters (`frame` and `collsns` as
-    /// `ip -s -s link` shows them).
+    /// `ip -s link`: each device's state and counters (`length`, `frame`, `carrier` and
+    /// `collsns` as `ip -s -s link` shows them).
     pub fn render_link(&self) -> String {
         let mut out = String::new();
         for d in &self.devs {
             let st = &d.stats;
             out.push_str(&format!(
-                "{}: {}: <{}> mtu {} state {}\n    link/{} {}\n    RX:  bytes packets  errors dropped nohandler otherhost   frame\n    {:>10} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7}\n    TX:  bytes packets  errors dropped collsns\n    {:>10} {:>7} {:>7} {:>7} {:>7}\n",
+                "{}: {}: <{}> mtu {} state {}\n    link/{} {}\n    RX:  bytes packets  errors dropped nohandler otherhost  length   frame\n    {:>10} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7} {:>7}\n    TX:  bytes packets  errors dropped carrier collsns\n    {:>10} {:>7} {:>7} {:>7} {:>7} {:>7}\n",
                 d.ifindex,
                 d.name,
                 match (d.up, d.kind) {
@@ -80,11 +80,13 @@ impl Stack {
                 st.rx_dropped,
                 st.rx_nohandler,
                 st.rx_otherhost_dropped,
+                st.rx_length_errors,
                 st.rx_frame_errors,
                 st.tx_bytes,
                 st.tx_packets,
                 st.tx_errors,
                 st.tx_dropped,
+                st.tx_carrier_errors,
                 st.collisions,
             ));
         }
