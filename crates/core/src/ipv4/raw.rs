@@ -48,7 +48,15 @@ impl Stack {
 
     /// recvfrom() on a raw socket, as a [`RawDatagram`]; EAGAIN when the queue is empty.
     pub fn raw_recv(&mut self, fd: SockFd) -> Result<RawDatagram, SockError> {
-        let mut buf = vec![0; 0xffff];
+        // A buffer the size of the datagram recvmsg() will return (the head of the queue),
+        // not a 64 KiB one zeroed per call.
+        let s = self.socks.get(fd)?;
+        let next = s
+            .reader
+            .front()
+            .or_else(|| s.rx.front())
+            .map_or(0, |e| e.len);
+        let mut buf = vec![0; next];
         let (m, pktinfo) = self.sock_recvmsg(fd, &mut buf, 0)?;
         buf.truncate(m.len);
         let p = skiff_wire::ipv4::Ipv4Packet::new_unchecked(&buf[..]);
