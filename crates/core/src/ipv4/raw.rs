@@ -328,7 +328,7 @@ impl Stack {
             };
         }
         for &slot in rest {
-            let copy = skb.clone();
+            let copy = self.pool.copy(&skb);
             self.raw_rcv(slot, copy, &h, dst);
         }
         self.raw_rcv(last, skb, &h, dst);
@@ -379,8 +379,11 @@ impl Stack {
             if !s.ip_mc_sf_allow(h.daddr, h.saddr, skb.iif) {
                 continue;
             }
-            let mut copy = skb.clone();
+            // A private copy in pooled buffers, frag_list pieces too (Linux shares the
+            // data through skb_clone()).
+            let mut copy = self.pool.copy(skb);
             if copy.push(h.ihl).is_err() {
+                self.pool.recycle(copy);
                 continue;
             }
             self.raw_rcv(slot, copy, h, dst);
