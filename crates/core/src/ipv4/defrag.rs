@@ -82,10 +82,11 @@ impl FragRun {
     /// The run's fragments, in order, each as it was queued.
     fn into_frags(mut self) -> impl Iterator<Item = SkBuff> {
         let split = self.split;
-        let rest = self
-            .head
-            .frag_list
-            .update(|v| v.split_off(split.min(v.len())));
+        // split_off(0) would allocate a list of the same capacity: take it instead.
+        let rest = self.head.frag_list.update(|v| match split {
+            0 => core::mem::take(v),
+            _ => v.split_off(split.min(v.len())),
+        });
         core::iter::once(self.head).chain(rest)
     }
 }
@@ -724,6 +725,48 @@ mod tests {
         assert!(matches!(frag_insert(&runs, 16, 24), Insert::Dup));
         assert!(matches!(frag_insert(&runs, 18, 20), Insert::Dup));
         assert!(matches!(frag_insert(&runs, 8, 20), Insert::Overlap));
+    }
+
+    #[test]
+    fn in_order_fragments_chain_and_later_runs_follow_in_offset_order() {
+        let mut s = Stack::new(StackConfig::default());
+        for (offset, mf, byte) in [(0, true, 1), (8, true, 2), (24, false, 4)] {
+            let f = fragment(&mut s, offset, mf, false, &[byte; 8]);
+            assert!(s.ip_defrag(f, DefragUser::LocalDeliver).is_none());
+        }
+        let q = s.ipfrags.queues.values().next().unwrap();
+        // [0, 16) is one run (8 appended to 0), [24, 32) another.
+        assert_eq!(q.runs.len(), 2);
+        assert_eq!(q.runs[&0].end, 16);
+        assert_eq!(q.runs[&0].head.frag_list.len(), 1);
+        assert_eq!(q.nfrags, 3);
+        assert!(s.ipfrags.render(s.now).contains(" frags 3 "));
+        let last = fragment(&mut s, 16, true, false, &[3; 8]);
+        let whole = s.ip_defrag(last, DefragUser::LocalDeliver).unwrap();
+        assert_eq!(whole.frag_list.len(), 3);
+        let mut data = Vec::new();
+        whole.for_each_chunk(&mut |c| data.extend_from_slice(c));
+        let want: Vec<u8> = [1u8, 2, 3, 4].iter().flat_map(|&b| [b; 8]).collect();
+        assert_eq!(&data[20..], &want[..]);
+        assert_eq!(s.ipfrags.mem(), 0);
+    }
+
+    #[test]
+    fn a_run_gives_back_its_fragments_as_they_came() {
+        let skb = |b: u8| {
+            let mut skb = SkBuff::new(0, 4).unwrap();
+            skb.put_slice(&[b; 4]).unwrap();
+            skb
+        };
+        let mut head = skb(1);
+        head.frag_list.push(skb(2));
+        let mut run = FragRun::new(8, head);
+        run.head.frag_list.push(skb(3));
+        run.head.frag_list.push(skb(4));
+        let frags: Vec<SkBuff> = run.into_frags().collect();
+        let firsts: Vec<(u8, usize)> = frags.iter().map(|f| (f.data()[0], f.len())).collect();
+        // The head keeps the piece it came with.
+        assert_eq!(firsts, [(1, 8), (3, 4), (4, 4)]);
     }
 
     #[test]
