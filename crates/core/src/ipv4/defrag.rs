@@ -115,8 +115,8 @@ struct Ipq {
     iif: u32,
     /// The source's fragment count when this queue last took one (`qp->rid`).
     rid: u32,
-    /// Holds a reference on the source's counter (`qp->peer`).
-    peer: bool,
+    /// The source's counter this queue holds a reference on (`qp->peer`).
+    peer: Option<u32>,
     timer: TimerId,
 }
 
@@ -131,10 +131,51 @@ const FRAG_OVERHEAD: usize = size_of::<SkBuff>() + size_of::<(u32, FragRun)>();
 pub struct IpFrags {
     queues: HashMap<FragKey, Ipq, ahash::RandomState>,
     timers: TimerQueue<FragKey>,
-    /// Per-source fragment counters for `ipfrag_max_dist` (Linux `inet_peer.rid`), as
-    /// (count, queues referring to it); a counter lives while a queue refers to it.
-    peers: HashMap<Ipv4Addr, (u32, u32), ahash::RandomState>,
+    peers: Peers,
     mem: usize,
+}
+
+/// Per-source fragment counters for `ipfrag_max_dist` (Linux `inet_peer.rid`): a counter
+/// lives while a queue refers to it, and a queue reaches its counter by index, with no
+/// lookup per fragment.
+#[derive(Debug)]
+struct Peers {
+    index: HashMap<Ipv4Addr, u32, ahash::RandomState>,
+    /// (count, queues referring to it), by index.
+    slots: Vec<(u32, u32)>,
+    free: Vec<u32>,
+}
+
+impl Peers {
+    /// Linux inet_getpeer(): a reference on `saddr`'s counter.
+    fn get(&mut self, saddr: Ipv4Addr) -> u32 {
+        let Peers { index, slots, free } = self;
+        let i = *index.entry(saddr).or_insert_with(|| match free.pop() {
+            Some(i) => i,
+            None => {
+                slots.push((0, 0));
+                (slots.len() - 1) as u32
+            }
+        });
+        if let Some(slot) = slots.get_mut(i as usize) {
+            if slot.1 == 0 {
+                slot.0 = 0;
+            }
+            slot.1 += 1;
+        }
+        i
+    }
+
+    /// Linux inet_putpeer().
+    fn put(&mut self, i: u32, saddr: Ipv4Addr) {
+        if let Some(slot) = self.slots.get_mut(i as usize) {
+            slot.1 = slot.1.saturating_sub(1);
+            if slot.1 == 0 {
+                self.index.remove(&saddr);
+                self.free.push(i);
+            }
+        }
+    }
 }
 
 /// What ip_frag_queue() made of a fragment.
@@ -168,7 +209,11 @@ impl IpFrags {
         IpFrags {
             queues: HashMap::with_hasher(state()),
             timers: TimerQueue::new(),
-            peers: HashMap::with_hasher(state()),
+            peers: Peers {
+                index: HashMap::with_hasher(state()),
+                slots: Vec::new(),
+                free: Vec::new(),
+            },
             mem: 0,
         }
     }
@@ -224,13 +269,8 @@ impl IpFrags {
     fn kill(&mut self, key: &FragKey) -> Option<Ipq> {
         let q = self.queues.remove(key)?;
         self.timers.cancel(q.timer);
-        if q.peer
-            && let Some(p) = self.peers.get_mut(&key.saddr)
-        {
-            p.1 -= 1;
-            if p.1 == 0 {
-                self.peers.remove(&key.saddr);
-            }
+        if let Some(i) = q.peer {
+            self.peers.put(i, key.saddr);
         }
         self.mem -= q.mem;
         Some(q)
@@ -244,13 +284,11 @@ impl Ipq {
         expires: Instant,
         peer: bool,
         timers: &mut TimerQueue<FragKey>,
-        peers: &mut HashMap<Ipv4Addr, (u32, u32), ahash::RandomState>,
+        peers: &mut Peers,
         mem: &mut usize,
     ) -> Ipq {
         let timer = timers.schedule(expires, key);
-        if peer {
-            peers.entry(key.saddr).or_insert((0, 0)).1 += 1;
-        }
+        let peer = peer.then(|| peers.get(key.saddr));
         *mem += IPQ_SIZE;
         Ipq {
             flags: 0,
@@ -277,9 +315,11 @@ impl Ipq {
 
     /// Linux ip_frag_too_far() on the queue (R6): counts the fragment against its source
     /// (`peer`); true when more than `max` others came from there since this queue's last.
-    fn too_far(&mut self, peer: Option<&mut (u32, u32)>, max: u32) -> bool {
-        let Some(peer) = peer else { return false };
-        if !self.peer || max == 0 {
+    fn too_far(&mut self, peers: &mut Peers, max: u32) -> bool {
+        let Some(peer) = self.peer.and_then(|i| peers.slots.get_mut(i as usize)) else {
+            return false;
+        };
+        if max == 0 {
             return false;
         }
         let start = self.rid;
@@ -469,7 +509,7 @@ impl Stack {
             .or_insert_with(|| Ipq::create(key, expires, max_dist != 0, timers, peers, mem));
         if check_far
             && !skb.cb.flags.contains(IpSkbFlags::FRAG_COMPLETE)
-            && q.too_far(peers.get_mut(&key.saddr), max_dist)
+            && q.too_far(peers, max_dist)
         {
             self.mib.ip.reasm_fails += 1;
             self.ip_frag_reinit(&key);
