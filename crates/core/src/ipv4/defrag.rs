@@ -383,9 +383,10 @@ impl Ipq {
         self.mem += cost;
         *mem += cost;
         self.nfrags += 1;
-        // frag_insert() names a run of this map to append to.
-        match start.and_then(|start| self.runs.get_mut(&start)) {
-            Some(run) => {
+        // frag_insert() appends only to the last run: reached without a search.
+        match start.and(self.runs.last_entry()) {
+            Some(mut run) => {
+                let run = run.get_mut();
                 run.head.frag_list.push(skb);
                 run.end = end;
             }
