@@ -3,7 +3,9 @@
 //!
 //! A queue keeps its fragments in runs (fragments that follow one another exactly) ordered
 //! by offset, so in-order arrival appends in O(1) and any other order inserts in O(log n).
-//! Memory is the truesize of what is queued. Past `ipfrag_high_thresh` every fragment is
+//! A run is its first fragment with the others chained in its `frag_list`, so a datagram
+//! that arrived in order is already whole when its last fragment comes: nothing is copied
+//! or moved. Memory is the truesize of what is queued, charged once per fragment. Past `ipfrag_high_thresh` every fragment is
 //! refused; memory comes back only when a queue completes, fails or expires.
 
 use super::hdr::IpHdr;
@@ -62,11 +64,31 @@ impl core::hash::Hash for FragKey {
 }
 
 /// Fragments that follow one another exactly, from the run's offset (its map key) to
-/// `end`. Linux's `ipfrag_skb_cb` run.
+/// `end`: the first one, the others chained in its `frag_list` after the `split` pieces
+/// it came with. Linux's run of `ipfrag_skb_cb` with `next_frag`.
 #[derive(Debug)]
 struct FragRun {
     end: u32,
-    frags: Vec<SkBuff>,
+    head: SkBuff,
+    split: usize,
+}
+
+impl FragRun {
+    fn new(end: u32, head: SkBuff) -> Self {
+        let split = head.frag_list.len();
+        FragRun { end, head, split }
+    }
+
+    /// The run's fragments, in order, each as it was queued.
+    fn into_frags(mut self) -> impl Iterator<Item = SkBuff> {
+        let split = self.split;
+        // split_off(0) would allocate a list of the same capacity: take it instead.
+        let rest = self.head.frag_list.update(|v| match split {
+            0 => core::mem::take(v),
+            _ => v.split_off(split.min(v.len())),
+        });
+        core::iter::once(self.head).chain(rest)
+    }
 }
 
 /// One datagram being reassembled. Linux `struct ipq` around `struct inet_frag_queue`.
@@ -80,6 +102,10 @@ struct Ipq {
     /// Memory charged to this queue, its own size included.
     mem: usize,
     runs: BTreeMap<u32, FragRun>,
+    /// Fragments queued.
+    nfrags: u32,
+    /// Every queued fragment's checksum was verified by its device.
+    unnecessary: bool,
     /// Largest fragment (header included), and largest with DF.
     max_size: u32,
     max_df_size: u32,
@@ -89,14 +115,15 @@ struct Ipq {
     iif: u32,
     /// The source's fragment count when this queue last took one (`qp->rid`).
     rid: u32,
-    /// Holds a reference on the source's counter (`qp->peer`).
-    peer: bool,
+    /// The source's counter this queue holds a reference on (`qp->peer`).
+    peer: Option<u32>,
     timer: TimerId,
 }
 
 /// What a queue costs before any fragment (Linux `f->qsize`): its entry and its timer.
 const IPQ_SIZE: usize = size_of::<(FragKey, Ipq)>() + size_of::<(u64, (Instant, FragKey))>();
-/// What a fragment costs beyond its truesize: its slot and, at worst, a run of its own.
+/// What a fragment costs beyond its truesize: its slot in a `frag_list` and, at worst, a run
+/// of its own.
 const FRAG_OVERHEAD: usize = size_of::<SkBuff>() + size_of::<(u32, FragRun)>();
 
 /// The reassembly queues of a stack. Linux `struct fqdir` with its hash table.
@@ -104,10 +131,65 @@ const FRAG_OVERHEAD: usize = size_of::<SkBuff>() + size_of::<(u32, FragRun)>();
 pub struct IpFrags {
     queues: HashMap<FragKey, Ipq, ahash::RandomState>,
     timers: TimerQueue<FragKey>,
-    /// Per-source fragment counters for `ipfrag_max_dist` (Linux `inet_peer.rid`), as
-    /// (count, queues referring to it); a counter lives while a queue refers to it.
-    peers: HashMap<Ipv4Addr, (u32, u32), ahash::RandomState>,
+    peers: Peers,
     mem: usize,
+}
+
+/// Per-source fragment counters for `ipfrag_max_dist` (Linux `inet_peer.rid`): a counter
+/// lives while a queue refers to it, and a queue reaches its counter by index, with no
+/// lookup per fragment.
+#[derive(Debug)]
+struct Peers {
+    index: HashMap<Ipv4Addr, u32, ahash::RandomState>,
+    /// (count, queues referring to it), by index.
+    slots: Vec<(u32, u32)>,
+    free: Vec<u32>,
+}
+
+impl Peers {
+    /// Linux inet_getpeer(): a reference on `saddr`'s counter.
+    fn get(&mut self, saddr: Ipv4Addr) -> u32 {
+        let Peers { index, slots, free } = self;
+        let i = *index.entry(saddr).or_insert_with(|| match free.pop() {
+            Some(i) => i,
+            None => {
+                slots.push((0, 0));
+                (slots.len() - 1) as u32
+            }
+        });
+        if let Some(slot) = slots.get_mut(i as usize) {
+            if slot.1 == 0 {
+                slot.0 = 0;
+            }
+            slot.1 += 1;
+        }
+        i
+    }
+
+    /// Linux inet_putpeer().
+    fn put(&mut self, i: u32, saddr: Ipv4Addr) {
+        if let Some(slot) = self.slots.get_mut(i as usize) {
+            slot.1 = slot.1.saturating_sub(1);
+            if slot.1 == 0 {
+                self.index.remove(&saddr);
+                self.free.push(i);
+            }
+        }
+    }
+}
+
+/// What ip_frag_queue() made of a fragment.
+enum Queued {
+    /// Held; the datagram is not whole yet.
+    Held,
+    /// Held, and the datagram is whole.
+    Complete,
+    /// R11: a duplicate, dropped alone.
+    Dup(SkBuff),
+    /// R11: an overlap; the fragment and its queue go.
+    Overlap(SkBuff),
+    /// R8–R10: the fragment and its queue go.
+    Discard(SkBuff),
 }
 
 /// Where a fragment goes among a queue's runs (R11).
@@ -127,7 +209,11 @@ impl IpFrags {
         IpFrags {
             queues: HashMap::with_hasher(state()),
             timers: TimerQueue::new(),
-            peers: HashMap::with_hasher(state()),
+            peers: Peers {
+                index: HashMap::with_hasher(state()),
+                slots: Vec::new(),
+                free: Vec::new(),
+            },
             mem: 0,
         }
     }
@@ -158,7 +244,7 @@ impl IpFrags {
         qs.sort_by_key(|&(t, k, _)| (t, u32::from(k.saddr), k.id));
         let mut out = String::new();
         for (deadline, k, q) in qs {
-            let frags: usize = q.runs.values().map(|r| r.frags.len()).sum();
+            let frags = q.nfrags;
             let left = deadline.saturating_duration_since(now);
             let len = if q.flags & INET_FRAG_LAST_IN != 0 {
                 q.len.to_string()
@@ -178,44 +264,13 @@ impl IpFrags {
         self.timers.next_deadline()
     }
 
-    /// Linux inet_frag_create(): a queue whose timer runs from now, once (R4).
-    fn create(&mut self, key: FragKey, expires: Instant, peer: bool) {
-        let timer = self.timers.schedule(expires, key);
-        if peer {
-            self.peers.entry(key.saddr).or_insert((0, 0)).1 += 1;
-        }
-        self.mem += IPQ_SIZE;
-        self.queues.insert(
-            key,
-            Ipq {
-                flags: 0,
-                len: 0,
-                meat: 0,
-                mem: IPQ_SIZE,
-                runs: BTreeMap::new(),
-                max_size: 0,
-                max_df_size: 0,
-                ecn: 0,
-                iif: 0,
-                rid: 0,
-                peer,
-                timer,
-            },
-        );
-    }
-
     /// Linux inet_frag_kill() + inet_frag_destroy(): unhashes the queue (a later fragment
     /// with its key starts afresh, R17) and gives its memory back. Returns its fragments.
     fn kill(&mut self, key: &FragKey) -> Option<Ipq> {
         let q = self.queues.remove(key)?;
         self.timers.cancel(q.timer);
-        if q.peer
-            && let Some(p) = self.peers.get_mut(&key.saddr)
-        {
-            p.1 -= 1;
-            if p.1 == 0 {
-                self.peers.remove(&key.saddr);
-            }
+        if let Some(i) = q.peer {
+            self.peers.put(i, key.saddr);
         }
         self.mem -= q.mem;
         Some(q)
@@ -223,9 +278,128 @@ impl IpFrags {
 }
 
 impl Ipq {
+    /// Linux inet_frag_create(): a queue whose timer runs from now, once (R4).
+    fn create(
+        key: FragKey,
+        expires: Instant,
+        peer: bool,
+        timers: &mut TimerQueue<FragKey>,
+        peers: &mut Peers,
+        mem: &mut usize,
+    ) -> Ipq {
+        let timer = timers.schedule(expires, key);
+        let peer = peer.then(|| peers.get(key.saddr));
+        *mem += IPQ_SIZE;
+        Ipq {
+            flags: 0,
+            len: 0,
+            meat: 0,
+            mem: IPQ_SIZE,
+            runs: BTreeMap::new(),
+            nfrags: 0,
+            unnecessary: true,
+            max_size: 0,
+            max_df_size: 0,
+            ecn: 0,
+            iif: 0,
+            rid: 0,
+            peer,
+            timer,
+        }
+    }
+
     /// The fragments in offset order.
     fn into_frags(self) -> impl Iterator<Item = SkBuff> {
-        self.runs.into_values().flat_map(|run| run.frags)
+        self.runs.into_values().flat_map(FragRun::into_frags)
+    }
+
+    /// Linux ip_frag_too_far() on the queue (R6): counts the fragment against its source
+    /// (`peer`); true when more than `max` others came from there since this queue's last.
+    fn too_far(&mut self, peers: &mut Peers, max: u32) -> bool {
+        let Some(peer) = self.peer.and_then(|i| peers.slots.get_mut(i as usize)) else {
+            return false;
+        };
+        if max == 0 {
+            return false;
+        }
+        let start = self.rid;
+        peer.0 = peer.0.wrapping_add(1);
+        self.rid = peer.0;
+        !self.runs.is_empty() && self.rid.wrapping_sub(start) > max
+    }
+
+    /// Linux ip_frag_queue() on the queue itself (R7–R12): `skb` at its IP header, `mem`
+    /// the reassembly total its charge goes to.
+    fn queue(&mut self, mut skb: SkBuff, h: &IpHdr, mem: &mut usize) -> Queued {
+        let offset = h.frag_offset();
+        let ihl = h.ihl as u32;
+        // R7, R14: 32-bit arithmetic, so offset + length cannot wrap.
+        let mut end = offset + (skb.len() as u32).saturating_sub(ihl);
+        if !h.more_frags() {
+            // R8: the last fragment fixes the length.
+            if end < self.len || (self.flags & INET_FRAG_LAST_IN != 0 && end != self.len) {
+                return Queued::Discard(skb);
+            }
+            self.flags |= INET_FRAG_LAST_IN;
+            self.len = end;
+        } else {
+            // R9: whole 8-byte blocks only; the tail is cut off below (and ip_frag_reasm
+            // decides the checksum state of the whole).
+            end &= !7;
+            if end > self.len {
+                if self.flags & INET_FRAG_LAST_IN != 0 {
+                    return Queued::Discard(skb);
+                }
+                self.len = end;
+            }
+        }
+        // R10: nothing left.
+        if end == offset || skb.pull(h.ihl).is_err() {
+            return Queued::Discard(skb);
+        }
+        skb.trim((end - offset) as usize);
+        let insert = frag_insert(&self.runs, offset, end);
+        let start = match insert {
+            // R11: the data that came first stays; so does what R8/R9 set above.
+            Insert::Dup => return Queued::Dup(skb),
+            Insert::Overlap => return Queued::Overlap(skb),
+            Insert::Append(start) => Some(start),
+            Insert::NewRun => None,
+        };
+        self.iif = skb.iif;
+        self.meat += end - offset;
+        self.ecn |= ip4_frag_ecn(h.tos);
+        if offset == 0 {
+            self.flags |= INET_FRAG_FIRST_IN;
+        }
+        let fragsize = end - offset + ihl;
+        self.max_size = self.max_size.max(fragsize);
+        if h.dont_frag() {
+            self.max_df_size = self.max_df_size.max(fragsize);
+        }
+        self.unnecessary &= skb.ip_summed == ChecksumState::Unnecessary;
+        // The charge, once: the fragment's truesize as it is queued.
+        let cost = skb.truesize() + FRAG_OVERHEAD;
+        self.mem += cost;
+        *mem += cost;
+        self.nfrags += 1;
+        // frag_insert() appends only to the last run: reached without a search.
+        match start.and(self.runs.last_entry()) {
+            Some(mut run) => {
+                let run = run.get_mut();
+                run.head.frag_list.push(skb);
+                run.end = end;
+            }
+            None => {
+                self.runs.insert(offset, FragRun::new(end, skb));
+            }
+        }
+        // R12.
+        if self.flags == INET_FRAG_FIRST_IN | INET_FRAG_LAST_IN && self.meat == self.len {
+            Queued::Complete
+        } else {
+            Queued::Held
+        }
     }
 }
 
@@ -307,99 +481,58 @@ impl Stack {
             self.kfree_skb(skb, DropReason::FragMemLimit);
             return None;
         }
-        if !self.ipfrags.queues.contains_key(&key) {
-            let expires = self.now.saturating_add(self.ipfrag_timeout());
-            let peer = self.sysctl.ipfrag_max_dist != 0;
-            self.ipfrags.create(key, expires, peer);
-        }
-        self.ip_frag_queue(key, skb, &h)
+        self.ip_frag_queue(key, skb, &h, true)
     }
 
     fn ipfrag_timeout(&self) -> Duration {
         Duration::from_secs(u64::from(self.sysctl.ipfrag_time))
     }
 
-    /// Linux ip_frag_queue(): R6–R12.
-    fn ip_frag_queue(&mut self, key: FragKey, mut skb: SkBuff, h: &IpHdr) -> Option<SkBuff> {
-        if !skb.cb.flags.contains(IpSkbFlags::FRAG_COMPLETE) && self.ip_frag_too_far(&key) {
+    /// Linux inet_frag_find() + ip_frag_queue(): R4, R6–R12, with one table lookup for a
+    /// fragment that does not complete its datagram.
+    fn ip_frag_queue(
+        &mut self,
+        key: FragKey,
+        skb: SkBuff,
+        h: &IpHdr,
+        check_far: bool,
+    ) -> Option<SkBuff> {
+        let expires = self.now.saturating_add(self.ipfrag_timeout());
+        let max_dist = self.sysctl.ipfrag_max_dist;
+        let IpFrags {
+            queues,
+            timers,
+            peers,
+            mem,
+        } = &mut self.ipfrags;
+        let q = queues
+            .entry(key)
+            .or_insert_with(|| Ipq::create(key, expires, max_dist != 0, timers, peers, mem));
+        if check_far
+            && !skb.cb.flags.contains(IpSkbFlags::FRAG_COMPLETE)
+            && q.too_far(peers, max_dist)
+        {
+            self.mib.ip.reasm_fails += 1;
             self.ip_frag_reinit(&key);
+            return self.ip_frag_queue(key, skb, h, false);
         }
-        let Some(q) = self.ipfrags.queues.get_mut(&key) else {
-            // ip_defrag() created it; nothing since can have removed it.
-            self.kfree_skb(skb, DropReason::FragDiscard);
-            return None;
-        };
-        let offset = h.frag_offset();
-        let ihl = h.ihl as u32;
-        // R7, R14: 32-bit arithmetic, so offset + length cannot wrap.
-        let mut end = offset + (skb.len() as u32).saturating_sub(ihl);
-        if !h.more_frags() {
-            // R8: the last fragment fixes the length.
-            if end < q.len || (q.flags & INET_FRAG_LAST_IN != 0 && end != q.len) {
-                return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
+        match q.queue(skb, h, mem) {
+            Queued::Held => None,
+            Queued::Complete => {
+                let iif = q.iif;
+                let q = self.ipfrags.kill(&key)?;
+                self.ip_frag_reasm(q, iif)
             }
-            q.flags |= INET_FRAG_LAST_IN;
-            q.len = end;
-        } else {
-            // R9: whole 8-byte blocks only; the tail is cut off below (and ip_frag_reasm
-            // decides the checksum state of the whole).
-            end &= !7;
-            if end > q.len {
-                if q.flags & INET_FRAG_LAST_IN != 0 {
-                    return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
-                }
-                q.len = end;
-            }
-        }
-        // R10: nothing left.
-        if end == offset {
-            return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
-        }
-        if skb.pull(h.ihl).is_err() {
-            return self.ip_frag_discard(&key, skb, DropReason::FragDiscard);
-        }
-        skb.trim((end - offset) as usize);
-        let insert = frag_insert(&q.runs, offset, end);
-        let start = match insert {
-            Insert::Dup => {
-                // R11: the data that came first stays; so does what R8/R9 set above.
+            Queued::Dup(skb) => {
                 self.kfree_skb(skb, DropReason::DupFrag);
-                return None;
+                None
             }
-            Insert::Overlap => {
+            Queued::Overlap(skb) => {
                 self.mib.ip_ext.reasm_overlaps += 1;
-                return self.ip_frag_discard(&key, skb, DropReason::FragOverlap);
+                self.ip_frag_discard(&key, skb, DropReason::FragOverlap)
             }
-            Insert::Append(start) => start,
-            Insert::NewRun => offset,
-        };
-        q.iif = skb.iif;
-        q.meat += end - offset;
-        q.ecn |= ip4_frag_ecn(h.tos);
-        if offset == 0 {
-            q.flags |= INET_FRAG_FIRST_IN;
+            Queued::Discard(skb) => self.ip_frag_discard(&key, skb, DropReason::FragDiscard),
         }
-        let fragsize = end - offset + ihl;
-        q.max_size = q.max_size.max(fragsize);
-        if h.dont_frag() {
-            q.max_df_size = q.max_df_size.max(fragsize);
-        }
-        let cost = skb.truesize() + FRAG_OVERHEAD;
-        q.mem += cost;
-        self.ipfrags.mem += cost;
-        let run = q.runs.entry(start).or_insert_with(|| FragRun {
-            end,
-            frags: Vec::new(),
-        });
-        run.end = end;
-        run.frags.push(skb);
-        // R12.
-        if q.flags == INET_FRAG_FIRST_IN | INET_FRAG_LAST_IN && q.meat == q.len {
-            let iif = q.iif;
-            let q = self.ipfrags.kill(&key)?;
-            return self.ip_frag_reasm(q, iif);
-        }
-        None
     }
 
     /// Linux discard_qp: the fragment and its whole queue go; ReasmFails.
@@ -423,27 +556,6 @@ impl Stack {
         }
     }
 
-    /// Linux ip_frag_too_far() (R6): counts the fragment against its source; true when
-    /// more than `ipfrag_max_dist` others came from there since this queue's last one.
-    fn ip_frag_too_far(&mut self, key: &FragKey) -> bool {
-        let max = self.sysctl.ipfrag_max_dist;
-        let IpFrags { queues, peers, .. } = &mut self.ipfrags;
-        let (Some(q), Some(peer)) = (queues.get_mut(key), peers.get_mut(&key.saddr)) else {
-            return false;
-        };
-        if !q.peer || max == 0 {
-            return false;
-        }
-        let start = q.rid;
-        peer.0 = peer.0.wrapping_add(1);
-        q.rid = peer.0;
-        let far = !q.runs.is_empty() && q.rid.wrapping_sub(start) > max;
-        if far {
-            self.mib.ip.reasm_fails += 1;
-        }
-        far
-    }
-
     /// Linux ip_frag_reinit(): empties the queue and restarts its timer. Linux keeps the
     /// largest fragment sizes seen, and so does this.
     fn ip_frag_reinit(&mut self, key: &FragKey) {
@@ -461,31 +573,45 @@ impl Stack {
         q.meat = 0;
         q.iif = 0;
         q.ecn = 0;
+        q.nfrags = 0;
+        q.unnecessary = true;
         let runs = core::mem::take(&mut q.runs);
         self.drop_frags(
-            runs.into_values().flat_map(|run| run.frags),
+            runs.into_values().flat_map(FragRun::into_frags),
             DropReason::FragTooFar,
         );
     }
 
     /// Linux ip_frag_reasm(): the offset-0 fragment's header over all the data (R13–R15).
+    /// The first run is the datagram already; any later run is chained on behind it.
     fn ip_frag_reasm(&mut self, q: Ipq, iif: u32) -> Option<SkBuff> {
-        let (len, max_size, max_df_size, ecn) = (q.len, q.max_size, q.max_df_size, q.ecn);
-        let mut frags = q.into_frags();
-        let mut head = frags.next()?;
-        let ihl = IpHdr::of(&head).map_or(0, |h| h.ihl);
+        let Ipq {
+            len,
+            max_size,
+            max_df_size,
+            ecn,
+            unnecessary,
+            runs,
+            ..
+        } = q;
+        let mut runs = runs.into_values();
+        let mut first = runs.next()?;
+        let ihl = IpHdr::of(&first.head).map_or(0, |h| h.ihl);
         let total = ihl as u32 + len;
         let ecn = ip_frag_ecn(ecn);
         // R14: checked only now; R13: an invalid ECN mix.
-        if ihl == 0 || total > 65535 || ecn.is_none() || head.push(ihl).is_err() {
+        if ihl == 0 || total > 65535 || ecn.is_none() || first.head.push(ihl).is_err() {
             self.mib.ip.reasm_fails += 1;
-            self.kfree_skb(head, DropReason::FragDiscard);
-            self.drop_frags(frags, DropReason::FragDiscard);
+            self.drop_frags(
+                core::iter::once(first)
+                    .chain(runs)
+                    .flat_map(FragRun::into_frags),
+                DropReason::FragDiscard,
+            );
             return None;
         }
-        let mut unnecessary = head.ip_summed == ChecksumState::Unnecessary;
-        for frag in frags {
-            unnecessary &= frag.ip_summed == ChecksumState::Unnecessary;
+        let mut head = first.head;
+        for frag in runs.flat_map(FragRun::into_frags) {
             head.frag_list.push(frag);
         }
         // Device sums over pieces do not add up to one here: software verifies.
@@ -631,13 +757,7 @@ mod tests {
     fn runs_classify_dup_overlap_append() {
         let mut runs = BTreeMap::new();
         assert!(matches!(frag_insert(&runs, 16, 24), Insert::NewRun));
-        runs.insert(
-            16,
-            FragRun {
-                end: 24,
-                frags: Vec::new(),
-            },
-        );
+        runs.insert(16, FragRun::new(24, SkBuff::new(0, 0).unwrap()));
         assert!(matches!(frag_insert(&runs, 24, 32), Insert::Append(16)));
         assert!(matches!(frag_insert(&runs, 40, 48), Insert::NewRun));
         assert!(matches!(frag_insert(&runs, 20, 32), Insert::Overlap));
@@ -646,6 +766,48 @@ mod tests {
         assert!(matches!(frag_insert(&runs, 16, 24), Insert::Dup));
         assert!(matches!(frag_insert(&runs, 18, 20), Insert::Dup));
         assert!(matches!(frag_insert(&runs, 8, 20), Insert::Overlap));
+    }
+
+    #[test]
+    fn in_order_fragments_chain_and_later_runs_follow_in_offset_order() {
+        let mut s = Stack::new(StackConfig::default());
+        for (offset, mf, byte) in [(0, true, 1), (8, true, 2), (24, false, 4)] {
+            let f = fragment(&mut s, offset, mf, false, &[byte; 8]);
+            assert!(s.ip_defrag(f, DefragUser::LocalDeliver).is_none());
+        }
+        let q = s.ipfrags.queues.values().next().unwrap();
+        // [0, 16) is one run (8 appended to 0), [24, 32) another.
+        assert_eq!(q.runs.len(), 2);
+        assert_eq!(q.runs[&0].end, 16);
+        assert_eq!(q.runs[&0].head.frag_list.len(), 1);
+        assert_eq!(q.nfrags, 3);
+        assert!(s.ipfrags.render(s.now).contains(" frags 3 "));
+        let last = fragment(&mut s, 16, true, false, &[3; 8]);
+        let whole = s.ip_defrag(last, DefragUser::LocalDeliver).unwrap();
+        assert_eq!(whole.frag_list.len(), 3);
+        let mut data = Vec::new();
+        whole.for_each_chunk(&mut |c| data.extend_from_slice(c));
+        let want: Vec<u8> = [1u8, 2, 3, 4].iter().flat_map(|&b| [b; 8]).collect();
+        assert_eq!(&data[20..], &want[..]);
+        assert_eq!(s.ipfrags.mem(), 0);
+    }
+
+    #[test]
+    fn a_run_gives_back_its_fragments_as_they_came() {
+        let skb = |b: u8| {
+            let mut skb = SkBuff::new(0, 4).unwrap();
+            skb.put_slice(&[b; 4]).unwrap();
+            skb
+        };
+        let mut head = skb(1);
+        head.frag_list.push(skb(2));
+        let mut run = FragRun::new(8, head);
+        run.head.frag_list.push(skb(3));
+        run.head.frag_list.push(skb(4));
+        let frags: Vec<SkBuff> = run.into_frags().collect();
+        let firsts: Vec<(u8, usize)> = frags.iter().map(|f| (f.data()[0], f.len())).collect();
+        // The head keeps the piece it came with.
+        assert_eq!(firsts, [(1, 8), (3, 4), (4, 4)]);
     }
 
     #[test]

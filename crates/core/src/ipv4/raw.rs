@@ -48,7 +48,15 @@ impl Stack {
 
     /// recvfrom() on a raw socket, as a [`RawDatagram`]; EAGAIN when the queue is empty.
     pub fn raw_recv(&mut self, fd: SockFd) -> Result<RawDatagram, SockError> {
-        let mut buf = vec![0; 0xffff];
+        // A buffer the size of the datagram recvmsg() will return (the head of the queue),
+        // not a 64 KiB one zeroed per call.
+        let s = self.socks.get(fd)?;
+        let next = s
+            .reader
+            .front()
+            .or_else(|| s.rx.front())
+            .map_or(0, |e| e.len);
+        let mut buf = vec![0; next];
         let (m, pktinfo) = self.sock_recvmsg(fd, &mut buf, 0)?;
         buf.truncate(m.len);
         let p = skiff_wire::ipv4::Ipv4Packet::new_unchecked(&buf[..]);
@@ -320,7 +328,7 @@ impl Stack {
             };
         }
         for &slot in rest {
-            let copy = skb.clone();
+            let copy = self.pool.copy(&skb);
             self.raw_rcv(slot, copy, &h, dst);
         }
         self.raw_rcv(last, skb, &h, dst);
@@ -371,8 +379,11 @@ impl Stack {
             if !s.ip_mc_sf_allow(h.daddr, h.saddr, skb.iif) {
                 continue;
             }
-            let mut copy = skb.clone();
+            // A private copy in pooled buffers, frag_list pieces too (Linux shares the
+            // data through skb_clone()).
+            let mut copy = self.pool.copy(skb);
             if copy.push(h.ihl).is_err() {
+                self.pool.recycle(copy);
                 continue;
             }
             self.raw_rcv(slot, copy, h, dst);

@@ -119,13 +119,13 @@ impl SkBuff {
 
 impl SkBuffInner {
     /// Becomes a copy of `src`: its bytes up to `tail` at the same offsets, and all its
-    /// metadata (what `clone` copies). False, and nothing changed, when `src` has a
-    /// frag_list or this buffer is shorter than `src.tail`.
+    /// metadata (what `clone` copies) but its frag_list, which is the caller's. False, and
+    /// nothing changed, when this one has a frag_list or is shorter than `src.tail`.
     pub(super) fn copy_from(&mut self, src: &SkBuffInner) -> bool {
         let Some(to) = self.buf.get_mut(..src.tail) else {
             return false;
         };
-        if !src.frag_list.is_empty() || !self.frag_list.is_empty() {
+        if !self.frag_list.is_empty() {
             return false;
         }
         to.copy_from_slice(&src.buf[..src.tail]);

@@ -58,17 +58,21 @@ impl SkbPool {
         Ok(self.alloc_slow(headroom, size))
     }
 
-    /// A private copy of `skb` in a pooled buffer (the bytes up to its tail, not the
-    /// whole buffer), as `clone` gives; `clone` itself for a packet with a frag_list.
-    /// Linux skb_copy().
+    /// A private copy of `skb` in pooled buffers (the bytes up to its tail, not the
+    /// whole buffer), as `clone` gives: the head and each `frag_list` piece in one of its
+    /// own, `clone` for what the free list cannot hold. Linux skb_copy().
     pub fn copy(&mut self, skb: &SkBuff) -> SkBuff {
-        if skb.frag_list.is_empty()
-            && skb.tail <= self.buf_size
+        if skb.tail <= self.buf_size
             && let Some(mut b) = self.free.pop()
         {
             if b.copy_from(&skb.0) {
                 self.stats.reused += 1;
-                return SkBuff(b);
+                let mut c = SkBuff(b);
+                for piece in &skb.frag_list {
+                    let piece = self.copy(piece);
+                    c.frag_list.push(piece);
+                }
+                return c;
             }
             self.free.push(b);
         }
