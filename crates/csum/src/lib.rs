@@ -26,8 +26,11 @@ mod x86;
 /// lane exact (see `x86.rs`, `portable.rs`).
 const BLOCK: usize = 1 << 16;
 
-/// Below this length the portable short sum beats setting up vectors and dispatching.
+/// Below this length the portable short sum is best: no lanes to set up and fold.
 const SHORT: usize = 64;
+
+/// Below this length the portable lane sum, inlined, beats dispatching to vectors.
+const SIMD_MIN: usize = 512;
 
 /// RFC 1071 sum of `data` (any length, any alignment) added to the partial sum `sum`.
 /// Linux csum_partial().
@@ -35,6 +38,8 @@ const SHORT: usize = 64;
 pub fn csum_partial(data: &[u8], sum: u32) -> u32 {
     let native = if data.len() < SHORT {
         portable::sum_short(data)
+    } else if data.len() < SIMD_MIN {
+        portable::sum(data)
     } else {
         // SAFETY: `Level::best()` only returns levels whose features this CPU has.
         unsafe { Level::best().sum_unchecked(data) }
@@ -50,9 +55,9 @@ pub fn csum_partial_copy(src: &[u8], dst: &mut [u8], sum: u32) -> Option<u32> {
     if src.len() != dst.len() {
         return None;
     }
-    let native = if src.len() < SHORT {
+    let native = if src.len() < SIMD_MIN {
         dst.copy_from_slice(src);
-        portable::sum_short(src)
+        portable::sum(src)
     } else {
         // SAFETY: as in `csum_partial`; the lengths are equal.
         unsafe { Level::best().copy_unchecked(src, dst) }
@@ -177,10 +182,10 @@ const fn add64(a: u64, b: u64) -> u64 {
 /// partial sum `sum` with end-around carry.
 #[inline]
 fn finish(native: u64, sum: u32) -> u32 {
-    let mut s = (native & 0xffff_ffff) + (native >> 32);
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
+    let (s, carry) = (native as u32).overflowing_add((native >> 32) as u32);
+    let s = s + carry as u32;
+    let s = (s & 0xffff) + (s >> 16);
+    let s = (s & 0xffff) + (s >> 16);
     let net = u16::from_be_bytes((s as u16).to_ne_bytes()) as u32;
     let (s, carry) = sum.overflowing_add(net);
     s + carry as u32

@@ -9,11 +9,16 @@ use crate::{BLOCK, add64};
 /// `words - (highs << 16)` modulo 2^32, exact while it stays below 2^32, which 64 KiB
 /// blocks guarantee (1024 words per lane × 0xffff < 2^26). Per 16 bytes that is one shift
 /// and two adds, no shuffles, so it vectorises on any SIMD width.
+#[inline]
 pub(crate) fn sum(data: &[u8]) -> u64 {
+    if data.len() <= BLOCK {
+        return sum_block(data);
+    }
     data.chunks(BLOCK)
         .fold(0, |total, block| add64(total, sum_block(block)))
 }
 
+#[inline]
 fn sum_block(block: &[u8]) -> u64 {
     let (lines, tail) = block.as_chunks::<64>();
     let mut words = [0u32; 16];
@@ -32,10 +37,9 @@ fn sum_block(block: &[u8]) -> u64 {
             highs[i] += highs[i + half];
         }
     }
-    let lows = words[..4].iter().zip(&highs[..4]);
-    let lows: u64 = lows.map(|(w, h)| w.wrapping_sub(h << 16) as u64).sum();
-    let highs: u64 = highs[..4].iter().map(|&h| h as u64).sum();
-    lows + highs + sum_short(tail)
+    let w = words[..4].iter().fold(0u32, |a, b| a.wrapping_add(*b));
+    let h: u32 = highs[..4].iter().sum();
+    w.wrapping_sub(h << 16) as u64 + h as u64 + sum_short(tail)
 }
 
 /// Copies `src` into `dst` (equal lengths) a block at a time, summing each block while it

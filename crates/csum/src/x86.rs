@@ -24,12 +24,17 @@ fn store16(b: &mut [u8; 16], v: __m128i) {
     unsafe { _mm_storeu_si128(b.as_mut_ptr().cast(), v) }
 }
 
-/// The sum of the u32 lanes of `v`, widened to u64.
+/// A u64 congruent modulo 0xffff to the sum of the u32 lanes of `a` and `b`: each lane is
+/// folded to 17 bits first, so that the horizontal sum fits in a u32 lane.
 #[target_feature(enable = "sse2")]
-fn hsum16(v: __m128i) -> u64 {
-    let z = _mm_setzero_si128();
-    let s = _mm_add_epi64(_mm_unpacklo_epi32(v, z), _mm_unpackhi_epi32(v, z));
-    _mm_cvtsi128_si64(s) as u64 + _mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s)) as u64
+fn hsum16(a: __m128i, b: __m128i) -> u64 {
+    let m = _mm_set1_epi32(0xffff);
+    let fa = _mm_add_epi32(_mm_and_si128(a, m), _mm_srli_epi32::<16>(a));
+    let fb = _mm_add_epi32(_mm_and_si128(b, m), _mm_srli_epi32::<16>(b));
+    let s = _mm_add_epi32(fa, fb);
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s) as u32 as u64
 }
 
 struct Acc128 {
@@ -60,7 +65,7 @@ impl Acc128 {
         let [h0, h1, h2, h3] = self.highs;
         let w = _mm_add_epi32(_mm_add_epi32(w0, w1), _mm_add_epi32(w2, w3));
         let h = _mm_add_epi32(_mm_add_epi32(h0, h1), _mm_add_epi32(h2, h3));
-        hsum16(_mm_sub_epi32(w, _mm_slli_epi32::<16>(h))) + hsum16(h)
+        hsum16(_mm_sub_epi32(w, _mm_slli_epi32::<16>(h)), h)
     }
 }
 
@@ -128,13 +133,14 @@ fn store32(b: &mut [u8; 32], v: __m256i) {
     unsafe { _mm256_storeu_si256(b.as_mut_ptr().cast(), v) }
 }
 
-/// The sum of the u32 lanes of `v`, widened to u64.
+/// As `hsum16`, for 256-bit vectors.
 #[target_feature(enable = "avx2")]
-fn hsum32(v: __m256i) -> u64 {
-    let z = _mm256_setzero_si256();
-    let s = _mm256_add_epi64(_mm256_unpacklo_epi32(v, z), _mm256_unpackhi_epi32(v, z));
-    let s = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
-    _mm_cvtsi128_si64(s) as u64 + _mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s)) as u64
+fn hsum32(a: __m256i, b: __m256i) -> u64 {
+    let m = _mm256_set1_epi32(0xffff);
+    let fa = _mm256_add_epi32(_mm256_and_si256(a, m), _mm256_srli_epi32::<16>(a));
+    let fb = _mm256_add_epi32(_mm256_and_si256(b, m), _mm256_srli_epi32::<16>(b));
+    let s = _mm256_add_epi32(fa, fb);
+    hsum16(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s))
 }
 
 struct Acc256 {
@@ -165,7 +171,7 @@ impl Acc256 {
         let [h0, h1, h2, h3] = self.highs;
         let w = _mm256_add_epi32(_mm256_add_epi32(w0, w1), _mm256_add_epi32(w2, w3));
         let h = _mm256_add_epi32(_mm256_add_epi32(h0, h1), _mm256_add_epi32(h2, h3));
-        hsum32(_mm256_sub_epi32(w, _mm256_slli_epi32::<16>(h))) + hsum32(h)
+        hsum32(_mm256_sub_epi32(w, _mm256_slli_epi32::<16>(h)), h)
     }
 }
 
