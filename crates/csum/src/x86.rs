@@ -3,8 +3,8 @@
 //! Per vector of 32-bit words `v`, a lane adds `v` (wrapping) into `words` and `v >> 16`
 //! into `highs`: one shift and two adds per vector. The low halves then sum to
 //! `words - (highs << 16)` modulo 2^32, which is exact because a 64 KiB block gives a lane,
-//! after the four accumulators are added, at most 2^14 / 4 + 3 words (< 2^13 × 0xffff < 2^32). Four accumulator pairs per 4-vector line
-//! hide the add latency. The only `unsafe` here are the unaligned loads and stores, each
+//! once the four accumulators are added, at most 2^14 / 4 + 3 words (< 2^13 × 0xffff).
+//! Four accumulator pairs per 4-vector line hide the add latency. The only `unsafe` here are the unaligned loads and stores, each
 //! through a pointer to a `[u8; N]` of exactly one vector.
 
 use crate::{BLOCK, add64, portable::sum_short};
