@@ -2,8 +2,9 @@
 //!
 //! A partial sum (`__wsum`) is a `u32` holding the one's-complement sum of the bytes read
 //! as big-endian 16-bit words, so `csum_fold(sum).to_be_bytes()` is what goes on the wire.
-//! Internally the bytes are summed in native order, eight at a time, which RFC 1071 §2(B)
-//! allows: the sum of byte-swapped words is the byte-swapped sum.
+//! The bulk sums (`csum_partial`, `csum_partial_copy_nocheck`) are skiff-csum's: SIMD chosen
+//! at run time, in the one crate allowed `unsafe` for it. They sum the bytes in native order,
+//! which RFC 1071 §2(B) allows: the sum of byte-swapped words is the byte-swapped sum.
 
 use crate::{Error, Ipv4Addr, Result};
 
@@ -47,72 +48,6 @@ pub const fn csum_block_add(csum: u32, csum2: u32, offset: usize) -> u32 {
     csum_add(csum, csum2)
 }
 
-/// Native-order sum of `data` as 16-bit words, folded to 16 bits (not complemented).
-///
-/// The bulk runs over 64-byte lines in 16 lanes. Each lane keeps two u32 sums: of whole
-/// 32-bit words (wrapping) and of their high halves. The sum of the low halves is then
-/// `words - (highs << 16)` modulo 2^32, exact while it stays below 2^32, which 64 KiB
-/// blocks guarantee (16384 words × 0xffff < 2^30). Per 16 bytes that is one shift and two
-/// adds, no shuffles, so it vectorises on any SIMD width and keeps up with a plain read.
-#[inline]
-fn sum_native(data: &[u8]) -> u16 {
-    const BLOCK: usize = 1 << 16;
-    if data.len() < 64 {
-        return fold64(sum_short(data));
-    }
-    let mut total: u64 = 0;
-    for block in data.chunks(BLOCK) {
-        let (lines, tail) = block.as_chunks::<64>();
-        if !lines.is_empty() {
-            let mut words = [0u32; 16];
-            let mut highs = [0u32; 16];
-            for line in lines {
-                for (i, w) in line.as_chunks::<4>().0.iter().enumerate() {
-                    let w = u32::from_ne_bytes(*w);
-                    words[i] = words[i].wrapping_add(w);
-                    highs[i] += w >> 16;
-                }
-            }
-            // Fold the lanes pairwise, as vectors, before the scalar sum.
-            for half in [8usize, 4] {
-                for i in 0..half {
-                    words[i] = words[i].wrapping_add(words[i + half]);
-                    highs[i] += highs[i + half];
-                }
-            }
-            let w = words[..4].iter().fold(0u32, |a, b| a.wrapping_add(*b));
-            let h: u32 = highs[..4].iter().sum();
-            total += w.wrapping_sub(h << 16) as u64 + h as u64;
-        }
-        total += sum_short(tail);
-        // Each block adds < 2^34, so `total` would need 2^30 blocks (64 TiB) to overflow.
-    }
-    fold64(total)
-}
-
-/// Native-order sum of under 64 bytes: u32 halves of u64 words, then the tail.
-#[inline]
-fn sum_short(data: &[u8]) -> u64 {
-    let (quads, mut rest) = data.as_chunks::<8>();
-    let mut total = 0u64;
-    for q in quads {
-        let q = u64::from_ne_bytes(*q);
-        total += (q & 0xffff_ffff) + (q >> 32);
-    }
-    if let Some((w, r)) = rest.split_first_chunk::<4>() {
-        total += u32::from_ne_bytes(*w) as u64;
-        rest = r;
-    }
-    if let Some((w, r)) = rest.split_first_chunk::<2>() {
-        total += u16::from_ne_bytes(*w) as u64;
-        rest = r;
-    }
-    if let [last] = rest {
-        total += u16::from_ne_bytes([*last, 0]) as u64;
-    }
-    total
-}
-
 #[inline]
 const fn fold64(v: u64) -> u16 {
     let s = csum_add(v as u32, (v >> 32) as u32);
@@ -129,17 +64,13 @@ fn native_to_net(folded: u16) -> u32 {
 /// RFC 1071 sum of `data` (any length, any alignment) added to `sum`. Linux csum_partial().
 #[inline]
 pub fn csum_partial(data: &[u8], sum: u32) -> u32 {
-    csum_add(sum, native_to_net(sum_native(data)))
+    skiff_csum::csum_partial(data, sum)
 }
 
 /// Copies `src` into `dst` (equal lengths) and returns the sum of the bytes copied, plus
-/// `sum`. Linux csum_partial_copy_nocheck(). The sum reads the copy while it is in cache.
+/// `sum`. Linux csum_partial_copy_nocheck(). One pass: each vector is summed as it is copied.
 pub fn csum_partial_copy_nocheck(src: &[u8], dst: &mut [u8], sum: u32) -> Result<u32> {
-    if dst.len() != src.len() {
-        return Err(Error::Truncated);
-    }
-    dst.copy_from_slice(src);
-    Ok(csum_partial(dst, sum))
+    skiff_csum::csum_partial_copy(src, dst, sum).ok_or(Error::Truncated)
 }
 
 /// Checksum of an IPv4 header: 0 when a received header verifies, the field value when the
