@@ -6,8 +6,9 @@
 #   bench/ir.sh udp             # the pairs whose case names contain "udp"
 #
 # Each case (crates/bench/src/cases.rs, the same setup and step criterion times) runs at
-# N=1000 and N=11000 steps; the difference over 10000 steps and the step's packets out is
-# the cost of one packet out, setup excluded. ratio = reference / case: above 1, the case
+# N and 11N steps (N=1000; 100 for the 62 KB datagrams); the difference over 10N steps and
+# the step's packets (fragments for reasm, datagrams for frag) is the cost of one, setup
+# excluded. ratio = reference / case: above 1, the case
 # costs fewer instructions than its reference.
 set -euo pipefail
 
@@ -28,6 +29,11 @@ PAIRS=(
   "udp/skiff/tx-1472|udp/smoltcp/tx-1472"
   "udp/skiff/rx-64-connected|udp/skiff/rx-64-connected-nodemux"
   "fwd/mc-2oif/64|fwd/unicast/64"
+  "reasm/skiff/8k-6-inorder|reasm/smoltcp/8k-6-inorder"
+  "reasm/skiff/62k-42-inorder|reasm/smoltcp/62k-42-inorder"
+  "reasm/skiff/62k-42-reverse|reasm/smoltcp/62k-42-reverse"
+  "reasm/skiff/8k-6-4flows|reasm/smoltcp/8k-6-4flows"
+  "frag/skiff-fast/62k-mtu1500|frag/memcpy/62k-mtu1500"
 )
 
 declare -A ELEMENTS
@@ -42,10 +48,11 @@ declare -A COST
 cost() {
   local name=$1
   if [[ -z ${COST[$name]:-} ]]; then
-    local a b
-    a=$(refs "$name" 1000)
-    b=$(refs "$name" 11000)
-    COST[$name]=$(( (b - a) / (10000 * ${ELEMENTS[$name]}) ))
+    local a b n=1000
+    [[ $name != reasm/* && $name != frag/* ]] || n=100
+    a=$(refs "$name" "$n")
+    b=$(refs "$name" $((11 * n)))
+    COST[$name]=$(( (b - a) / (10 * n * ${ELEMENTS[$name]}) ))
   fi
   echo "${COST[$name]}"
 }

@@ -7,14 +7,12 @@
 //! - `memcpy`: the physical limit, the payload copied once into 42 frame buffers.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use skiff_bench::cases::{FRAG_LEN as LEN, FRAG_PIECES as PIECES, must};
 use skiff_bench::frames::{PEER_IP, PEER_MAC, SkiffHost, frame, skiff_host};
 use skiff_core::time::Instant;
 use skiff_wire::Ipv4Addr;
 use skiff_wire::ethernet::EthernetAddress;
 use std::hint::black_box;
-
-const LEN: usize = 61_800;
-const PIECES: usize = 42;
 
 /// Sends every frame the stack queued to the void; returns their bytes.
 fn drain(h: &mut SkiffHost) -> usize {
@@ -32,32 +30,14 @@ fn bench_frag(c: &mut Criterion) {
     let mut g = c.benchmark_group("frag");
     g.throughput(Throughput::Bytes(LEN as u64));
 
-    let mut frames = vec![vec![0u8; 1514]; PIECES];
-    g.bench_function(BenchmarkId::new("memcpy", "62k-mtu1500"), |b| {
-        b.iter(|| {
-            for (f, chunk) in frames.iter_mut().zip(black_box(&payload).chunks(1480)) {
-                f[34..34 + chunk.len()].copy_from_slice(chunk);
-            }
-            black_box(&mut frames);
-        })
-    });
-
-    let mut h = skiff_host(1500);
+    // The cases are in skiff_bench::cases (bench/ir.sh counts their instructions).
+    for id in ["memcpy", "skiff-fast"] {
+        let mut case = must(&format!("frag/{id}/62k-mtu1500"));
+        g.bench_function(BenchmarkId::new(id, "62k-mtu1500"), |b| {
+            b.iter(|| (case.step)())
+        });
+    }
     let mut t = 1_000_000_000u64;
-    let send = |h: &mut SkiffHost, t: u64| {
-        let sock = h.sock;
-        h.s.raw_sendto(Instant::from_nanos(t), sock, PEER_IP, &payload)
-            .expect("the send");
-        drain(h)
-    };
-    assert_eq!(send(&mut h, t), wire);
-    assert_eq!(h.s.stats().get("IpFragCreates"), Some(PIECES as u64));
-    g.bench_function(BenchmarkId::new("skiff-fast", "62k-mtu1500"), |b| {
-        b.iter(|| {
-            t += 1000;
-            black_box(send(&mut h, t))
-        })
-    });
 
     // A router: the datagram arrives whole on eth0 (MTU 65535) for a host behind eth1.
     let mut r = skiff_host(65_535);

@@ -2,7 +2,7 @@
 //! callgrind (bench/ir.sh): one setup, one step, so both measure the same path. A case's
 //! step handles one packet in and its packets out, and returns the bytes out (or read).
 
-use crate::frames::{OUR_IP, PEER_IP, arp_request_frame, frame_of, skiff_host};
+use crate::frames::{OUR_IP, PEER_IP, arp_request_frame, fragments, frame_of, skiff_host};
 use crate::fwd::{FAR_IP, GROUP, mc_router, router, udp_frame as fwd_frame};
 use crate::smol;
 use skiff_core::socket::{AF_INET, SOCK_DGRAM, SockAddr};
@@ -50,6 +50,16 @@ pub const NAMES: &[&str] = &[
     "udp/skiff/rx-64-connected-nodemux",
     "fwd/unicast/64",
     "fwd/mc-2oif/64",
+    "reasm/skiff/8k-6-inorder",
+    "reasm/smoltcp/8k-6-inorder",
+    "reasm/skiff/62k-42-inorder",
+    "reasm/smoltcp/62k-42-inorder",
+    "reasm/skiff/62k-42-reverse",
+    "reasm/smoltcp/62k-42-reverse",
+    "reasm/skiff/8k-6-4flows",
+    "reasm/smoltcp/8k-6-4flows",
+    "frag/skiff-fast/62k-mtu1500",
+    "frag/memcpy/62k-mtu1500",
 ];
 
 /// The case called `name` (one of [`NAMES`]), set up and checked once.
@@ -72,6 +82,18 @@ pub fn case(name: &str) -> Option<Case> {
         },
         ["fwd", "unicast", "64"] => skiff_fwd(false),
         ["fwd", "mc-2oif", "64"] => skiff_fwd(true),
+        ["reasm", side, shape] => {
+            let &(_, payload, flows, reverse) = REASM_SHAPES.iter().find(|s| s.0 == shape)?;
+            let frames = reasm_frames(payload, flows, reverse);
+            let want = flows * (20 + payload);
+            match side {
+                "skiff" => skiff_reasm(frames, want),
+                "smoltcp" => smol_reasm(frames, want),
+                _ => return None,
+            }
+        }
+        ["frag", "skiff-fast", "62k-mtu1500"] => skiff_frag(),
+        ["frag", "memcpy", "62k-mtu1500"] => memcpy_frag(),
         _ => return None,
     };
     Some(c)
@@ -323,4 +345,134 @@ fn skiff_fwd(multicast: bool) -> Case {
         "nothing but the forwarded frames"
     );
     Case::new(outs as u64, move || forward(&mut s))
+}
+
+/// Group `reasm`'s shapes: (id, datagram payload bytes, flows, reverse order).
+pub const REASM_SHAPES: [(&str, usize, usize, bool); 4] = [
+    ("8k-6-inorder", 8000, 1, false),
+    ("62k-42-inorder", 61_800, 1, false),
+    ("62k-42-reverse", 61_800, 1, true),
+    ("8k-6-4flows", 8000, 4, false),
+];
+
+/// A shape's frames: each flow's fragments (its own ID), interleaved round robin.
+fn reasm_frames(payload: usize, flows: usize, reverse: bool) -> Vec<Vec<u8>> {
+    let per_flow: Vec<Vec<Vec<u8>>> = (0..flows)
+        .map(|f| {
+            let mut v = fragments(PEER_IP, OUR_IP, 0x100 + f as u16, payload, 1500);
+            if reverse {
+                v.reverse();
+            }
+            v
+        })
+        .collect();
+    let n = per_flow[0].len();
+    (0..n)
+        .flat_map(|i| per_flow.iter().map(move |flow| flow[i].clone()))
+        .collect()
+}
+
+/// skiff: every fragment in (netif_receive → ip_rcv → ip_local_deliver → ip_defrag →
+/// raw socket of PROTO), then the datagrams read back with recvmsg() into one buffer, as
+/// a program reads a socket. Per fragment.
+fn skiff_reasm(frames: Vec<Vec<u8>>, want: usize) -> Case {
+    let mut h = skiff_host(1500);
+    let mut now = ticks();
+    let elements = frames.len() as u64;
+    let mut buf = vec![0u8; 65536];
+    let mut step = move || {
+        let t = now();
+        for f in &frames {
+            let mut skb = h.s.alloc_skb(f.len()).expect("a pool buffer");
+            skb.put_slice(black_box(f)).expect("room for the frame");
+            h.s.netif_receive(t, h.eth0, skb);
+        }
+        let mut got = 0;
+        while let Ok(m) = h.s.recvmsg(h.sock, &mut buf, 0) {
+            got += m.len;
+        }
+        got
+    };
+    assert_eq!(step(), want);
+    Case::new(elements, step)
+}
+
+/// smoltcp: Interface::poll over the same frames (proto-ipv4-fragmentation, four 65535-byte
+/// reassembly buffers), a raw socket of PROTO. Boxed: the reassembly buffers live inside
+/// the Interface, and a heap block this large is page-aligned, so the large copies see the
+/// same alignment in every run.
+fn smol_reasm(frames: Vec<Vec<u8>>, want: usize) -> Case {
+    use smoltcp::socket::raw;
+    use smoltcp::wire::{IpProtocol, IpVersion};
+    let elements = frames.len() as u64;
+    let mut dev = Box::new(smol::Ring::new(frames));
+    let mut iface = Box::new(smol::iface(&mut dev));
+    let rx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; 8], vec![0; 4 * 65536]);
+    let tx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; 1], vec![0; 64]);
+    let socket = raw::Socket::new(
+        Some(IpVersion::Ipv4),
+        Some(IpProtocol::Unknown(crate::frames::PROTO)),
+        rx,
+        tx,
+    );
+    let mut sockets = smoltcp::iface::SocketSet::new(Vec::new());
+    let sock = sockets.add(socket);
+    let mut step = move || {
+        dev.next = 0;
+        iface.poll(smoltcp::time::Instant::ZERO, &mut *dev, &mut sockets);
+        let s = sockets.get_mut::<raw::Socket>(sock);
+        let mut got = 0;
+        while let Ok(p) = s.recv() {
+            got += p.len();
+        }
+        got
+    };
+    assert_eq!(step(), want);
+    assert_eq!(step(), want);
+    Case::new(elements, step)
+}
+
+/// Group `frag`'s datagram: 61.8 KB into 42 frames of MTU 1500.
+pub const FRAG_LEN: usize = 61_800;
+pub const FRAG_PIECES: usize = 42;
+
+fn frag_payload() -> Vec<u8> {
+    (0..FRAG_LEN).map(|i| (i * 7) as u8).collect()
+}
+
+/// skiff `skiff-fast`: a raw socket send; ip_append_data builds the `frag_list` with
+/// Linux's geometry and ip_fragment sends its pieces as they are (one copy, from the
+/// caller). The frames go to the void. Per datagram.
+fn skiff_frag() -> Case {
+    let mut h = skiff_host(1500);
+    let payload = frag_payload();
+    let mut now = ticks();
+    let mut step = move || {
+        let sock = h.sock;
+        h.s.raw_sendto(now(), sock, PEER_IP, black_box(&payload))
+            .expect("the send");
+        let mut bytes = 0;
+        while let Some((_, skb)) = h.s.poll_transmit() {
+            bytes += skb.len();
+            h.s.recycle(skb);
+        }
+        bytes
+    };
+    assert_eq!(step(), FRAG_LEN + FRAG_PIECES * (14 + 20));
+    Case::new(1, step)
+}
+
+/// The physical limit: the payload copied once into 42 frame buffers.
+fn memcpy_frag() -> Case {
+    let payload = frag_payload();
+    let mut frames = vec![vec![0u8; 1514]; FRAG_PIECES];
+    Case::new(1, move || {
+        let mut bytes = 0;
+        for (f, chunk) in frames.iter_mut().zip(black_box(&payload).chunks(1480)) {
+            f[34..34 + chunk.len()].copy_from_slice(chunk);
+            bytes += 34 + chunk.len();
+        }
+        black_box(&mut frames);
+        bytes
+    })
 }
