@@ -8,7 +8,7 @@ use crate::time::{Instant, TimerId, TimerQueue};
 use core::fmt;
 use core::time::Duration;
 use skiff_wire::Ipv4Addr;
-use skiff_wire::ethernet::{EtherType, EthernetAddress, EthernetRepr, HEADER_LEN as ETH_HLEN};
+use skiff_wire::ethernet::{EtherType, EthernetAddress, HEADER_LEN as ETH_HLEN};
 use skiff_wire::ipv4::{HEADER_LEN as IPV4_HLEN, Ipv4Packet};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -709,16 +709,18 @@ pub(crate) fn eth_header_push(
     src: EthernetAddress,
     dst: EthernetAddress,
 ) -> bool {
-    let eth = EthernetRepr {
-        src,
-        dst,
-        vlan: None,
-        ethertype: EtherType::Ipv4,
+    // The untagged header written in place, as EthernetRepr::emit() would.
+    let Some(hdr) = skb
+        .push(ETH_HLEN)
+        .ok()
+        .and_then(|buf| buf.first_chunk_mut::<ETH_HLEN>())
+    else {
+        return false;
     };
-    match skb.push(ETH_HLEN) {
-        Ok(buf) => eth.emit(buf).is_ok(),
-        Err(_) => false,
-    }
+    hdr[..6].copy_from_slice(&dst.0);
+    hdr[6..12].copy_from_slice(&src.0);
+    hdr[12..].copy_from_slice(&u16::from(EtherType::Ipv4).to_be_bytes());
+    true
 }
 
 /// Pushes the Ethernet header (destination the neighbour's address, source the device's)
