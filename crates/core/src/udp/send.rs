@@ -551,6 +551,7 @@ fn udp4_hwcsum(skb: &mut SkBuff, saddr: Ipv4Addr, daddr: Ipv4Addr, sport: u16, d
 /// datagram (`frag_list` included): 0 is sent as 0xffff, SO_NO_CHECK sends 0, UDP-Lite
 /// covers `cscov` bytes (0: all) and carries the coverage in the length field.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 fn udp_fill_header(
     skb: &mut SkBuff,
     saddr: Ipv4Addr,
