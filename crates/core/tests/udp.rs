@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use skiff_core::drop::DropReason;
+use skiff_core::ipv4::output::PmtuDisc;
 use skiff_core::socket::*;
 use skiff_core::time::Instant;
 use skiff_core::{Stack, StackConfig};
@@ -1105,4 +1106,48 @@ fn early_demux_needs_both_sysctls() {
     for _ in 0..3 {
         assert_eq!(recv(&mut h.s, c, 16, 0).unwrap().0, b"x");
     }
+}
+
+/// R25: a connected socket numbers its datagrams from its own counter (inet_id), DF or
+/// not; an unconnected one sends DF datagrams it may not fragment with ID 0.
+#[test]
+fn connected_sockets_take_ids_from_their_own_counter() {
+    let mut h = Host::new(false);
+    let ids = |h: &mut Host, fd: SockFd, to: Option<SockAddr>| -> (u16, bool) {
+        h.s.sendto(h.now, fd, b"id", 0, to).unwrap();
+        let out = outs(h.tx());
+        assert_eq!(out.len(), 1);
+        (out[0].ident, out[0].df)
+    };
+    let unconnected = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    h.s.setsockopt(unconnected, SockOpt::MtuDiscover(PmtuDisc::Do as i32))
+        .unwrap();
+    assert_eq!(ids(&mut h, unconnected, sa(PEER, 7)), (0, true));
+    // Two connected sockets to one destination: each counts on its own, so their IDs do
+    // not interleave as one shared (hashed) counter's would.
+    let a = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    let b = h.s.socket(AF_INET, SOCK_DGRAM, 0).unwrap();
+    for fd in [a, b] {
+        h.s.setsockopt(fd, SockOpt::MtuDiscover(PmtuDisc::Do as i32))
+            .unwrap();
+        h.s.connect(fd, SocketAddrV4::new(PEER, 7).into()).unwrap();
+    }
+    let (a1, df) = ids(&mut h, a, None);
+    assert!(df);
+    let (b1, _) = ids(&mut h, b, None);
+    let (a2, _) = ids(&mut h, a, None);
+    let (b2, _) = ids(&mut h, b, None);
+    // sendto() another address still takes the connected socket's counter.
+    let (a3, _) = ids(&mut h, a, sa(PEER, 8));
+    assert_eq!((a2, a3), (a1.wrapping_add(1), a1.wrapping_add(2)));
+    assert_eq!(b2, b1.wrapping_add(1));
+    // Without DF the counter is still the socket's.
+    h.s.setsockopt(a, SockOpt::MtuDiscover(PmtuDisc::Dont as i32))
+        .unwrap();
+    assert_eq!(ids(&mut h, a, None), (a1.wrapping_add(3), false));
+    // Disconnected, it is an unconnected socket again.
+    h.s.connect(a, SockAddr::Unspec).unwrap();
+    h.s.setsockopt(a, SockOpt::MtuDiscover(PmtuDisc::Do as i32))
+        .unwrap();
+    assert_eq!(ids(&mut h, a, sa(PEER, 7)), (0, true));
 }

@@ -351,6 +351,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// Computes and stores the header checksum. Linux ip_send_check().
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let check = ip_fast_csum(&self.buffer.as_ref()[..self.header_len()]);

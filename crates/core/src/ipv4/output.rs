@@ -89,6 +89,12 @@ impl IpIdents {
         folded_multiply(m ^ u64::from(protocol) ^ self.key[2], self.key[3])
     }
 
+    /// A random 16-bit value from the ID generator's source: a connected socket's first
+    /// ID (Linux get_random_u16() in __ip4_datagram_connect()).
+    pub(crate) fn random_u16(&mut self) -> u16 {
+        self.rng.next_u32() as u16
+    }
+
     /// Linux __ip_select_ident() + ip_idents_reserve(): the first of `segs` IDs.
     pub(crate) fn select(
         &mut self,
@@ -179,9 +185,8 @@ pub(crate) struct IpSend {
 }
 
 impl Stack {
-    /// Linux ip_select_ident(), R25: ID 0 for DF datagrams that may not be
-    /// fragmented (RFC 6864 atomic), otherwise the hashed counters. (Connected sockets'
-    /// per-socket counters come with the sockets issue.)
+    /// Linux ip_select_ident() without a connected socket, R25: ID 0 for DF datagrams
+    /// that may not be fragmented (RFC 6864 atomic), otherwise the hashed counters.
     #[inline]
     pub(crate) fn ip_select_ident(&mut self, p: &IpSend, segs: u16) -> u16 {
         if p.df && !p.ignore_df {
@@ -189,6 +194,25 @@ impl Stack {
         } else {
             self.idents
                 .select(self.now, p.daddr, p.saddr, p.protocol, segs)
+        }
+    }
+
+    /// Linux ip_select_ident_segs() for a datagram of socket `fd`, R25: a connected
+    /// socket (`inet_daddr` set) numbers its datagrams from its own counter, whatever DF
+    /// says; any other takes [`Self::ip_select_ident`]. The first of `segs` IDs.
+    pub(crate) fn sk_select_ident(
+        &mut self,
+        fd: crate::socket::SockFd,
+        p: &IpSend,
+        segs: u16,
+    ) -> u16 {
+        match self.socks.get(fd) {
+            Ok(s) if s.connected => {
+                // atomic_add_return(): the counter after the reservation.
+                s.inet_id = s.inet_id.wrapping_add(segs);
+                s.inet_id
+            }
+            _ => self.ip_select_ident(p, segs),
         }
     }
 

@@ -197,7 +197,7 @@ impl Stack {
             return Ok(len);
         }
         self.socks.get(fd)?.sock_error()?;
-        let p = IpSend {
+        let mut p = IpSend {
             saddr: dst.saddr,
             daddr,
             protocol,
@@ -208,6 +208,10 @@ impl Stack {
             ident: None,
         };
         let mut skb = self.ip_make_skb(dst.mtu as usize, hlen, 0, msg.data)?;
+        if self.socks.get_ref(fd).is_ok_and(|s| s.connected) {
+            // __ip_make_skb() → ip_select_ident(): the connected socket's counter (R25).
+            p.ident = Some(self.sk_select_ident(fd, &p, 1));
+        }
         skb.mark = ipc.mark;
         skb.priority = ipc.priority;
         skb.sk = self.sk_owner(fd);

@@ -8,7 +8,7 @@ use crate::time::{Instant, TimerId, TimerQueue};
 use core::fmt;
 use core::time::Duration;
 use skiff_wire::Ipv4Addr;
-use skiff_wire::ethernet::{EtherType, EthernetAddress, EthernetRepr, HEADER_LEN as ETH_HLEN};
+use skiff_wire::ethernet::{EtherType, EthernetAddress, HEADER_LEN as ETH_HLEN};
 use skiff_wire::ipv4::{HEADER_LEN as IPV4_HLEN, Ipv4Packet};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -285,8 +285,84 @@ pub(super) struct UpdateFlags {
 /// The ARP neighbour table. Linux `struct neigh_table` (`arp_tbl`).
 #[derive(Debug)]
 pub struct NeighTable {
-    pub(super) map: HashMap<Key, Neighbour, ahash::RandomState>,
+    pub(super) map: NeighMap,
     pub(super) core: Core,
+    /// Connected neighbours' addresses as neigh_output() last found them (Linux keeps the
+    /// built header on the neighbour, `neigh->hh`), each valid while `map`'s generation
+    /// is the one it was read at.
+    hh_cache: [HhSlot; HH_CACHE_SLOTS],
+}
+
+/// The entries. Reading goes through `Deref`; every mutable access (an entry's state,
+/// address, timers, insertion or removal) advances `generation`, so a cached address is
+/// never used after any change of any entry.
+#[derive(Debug)]
+pub(super) struct NeighMap {
+    map: HashMap<Key, Neighbour, ahash::RandomState>,
+    generation: u64,
+}
+
+impl core::ops::Deref for NeighMap {
+    type Target = HashMap<Key, Neighbour, ahash::RandomState>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl NeighMap {
+    fn new(hasher: ahash::RandomState) -> Self {
+        NeighMap {
+            map: HashMap::with_hasher(hasher),
+            generation: 1,
+        }
+    }
+
+    /// The generation: it changes with every mutable access to an entry.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn changed(&mut self) -> &mut HashMap<Key, Neighbour, ahash::RandomState> {
+        self.generation = self.generation.wrapping_add(1);
+        &mut self.map
+    }
+
+    pub(super) fn get_mut(&mut self, key: &Key) -> Option<&mut Neighbour> {
+        self.changed().get_mut(key)
+    }
+
+    pub(super) fn remove(&mut self, key: &Key) -> Option<Neighbour> {
+        self.changed().remove(key)
+    }
+
+    pub(super) fn retain(&mut self, f: impl FnMut(&Key, &mut Neighbour) -> bool) {
+        self.changed().retain(f)
+    }
+
+    pub(super) fn entry(&mut self, key: Key) -> Entry<'_, Key, Neighbour> {
+        self.changed().entry(key)
+    }
+}
+
+/// Slots of the connected-neighbour cache, picked by the next hop's low bits.
+const HH_CACHE_SLOTS: usize = 8;
+
+/// One cached connected neighbour: its key, its address, and the generation of the
+/// table it was read at (0: empty; the table's generation starts at 1).
+#[derive(Debug, Clone, Copy)]
+struct HhSlot {
+    key: Key,
+    generation: u64,
+    ha: EthernetAddress,
+}
+
+impl HhSlot {
+    const EMPTY: HhSlot = HhSlot {
+        key: (0, Ipv4Addr::UNSPECIFIED),
+        generation: 0,
+        ha: EthernetAddress([0; 6]),
+    };
 }
 
 /// Table state apart from the entries, so that an entry and the table can be borrowed
@@ -335,7 +411,8 @@ impl NeighTable {
         let [k0, k1, k2, k3] = rng.hash_keys();
         let reachable_time = neigh_rand_reach_time(&mut rng, parms.base_reachable_time);
         NeighTable {
-            map: HashMap::with_hasher(ahash::RandomState::with_seeds(k0, k1, k2, k3)),
+            map: NeighMap::new(ahash::RandomState::with_seeds(k0, k1, k2, k3)),
+            hh_cache: [HhSlot::EMPTY; HH_CACHE_SLOTS],
             core: Core {
                 gc_next: Instant::ZERO + reachable_time,
                 last_rand: Instant::ZERO + reachable_time.saturating_mul(20),
@@ -526,6 +603,27 @@ impl NeighTable {
             .map(|n| n.ha)
     }
 
+    /// [`Self::connected_ha`] through the cache of connected neighbours: a hit needs the
+    /// table unchanged since the slot was filled, so any change of an entry's state or
+    /// address (or its removal) is seen by the very next packet.
+    #[inline]
+    pub fn connected_ha_cached(&mut self, ifindex: u32, addr: Ipv4Addr) -> Option<EthernetAddress> {
+        let key = (ifindex, addr);
+        let generation = self.map.generation();
+        let slot = (u32::from(addr) ^ ifindex) as usize % HH_CACHE_SLOTS;
+        let cached = self.hh_cache[slot];
+        if cached.generation == generation && cached.key == key {
+            return Some(cached.ha);
+        }
+        let ha = self.connected_ha(ifindex, addr)?;
+        self.hh_cache[slot] = HhSlot {
+            key,
+            generation,
+            ha,
+        };
+        Some(ha)
+    }
+
     pub fn entry(&self, ifindex: u32, addr: Ipv4Addr) -> Option<NeighEntryInfo> {
         self.map.get(&(ifindex, addr)).map(|n| NeighEntryInfo {
             ifindex,
@@ -563,7 +661,7 @@ impl NeighTable {
 /// neigh_alloc()). A new entry is NONE, or NOARP with the mapped address for broadcast and
 /// multicast next hops. Linux ___neigh_create() + arp_constructor().
 pub(super) fn neigh_lookup_or_insert<'a>(
-    map: &'a mut HashMap<Key, Neighbour, ahash::RandomState>,
+    map: &'a mut NeighMap,
     core: &mut Core,
     now: Instant,
     key: Key,
@@ -611,16 +709,18 @@ pub(crate) fn eth_header_push(
     src: EthernetAddress,
     dst: EthernetAddress,
 ) -> bool {
-    let eth = EthernetRepr {
-        src,
-        dst,
-        vlan: None,
-        ethertype: EtherType::Ipv4,
+    // The untagged header written in place, as EthernetRepr::emit() would.
+    let Some(hdr) = skb
+        .push(ETH_HLEN)
+        .ok()
+        .and_then(|buf| buf.first_chunk_mut::<ETH_HLEN>())
+    else {
+        return false;
     };
-    match skb.push(ETH_HLEN) {
-        Ok(buf) => eth.emit(buf).is_ok(),
-        Err(_) => false,
-    }
+    hdr[..6].copy_from_slice(&dst.0);
+    hdr[6..12].copy_from_slice(&src.0);
+    hdr[12..].copy_from_slice(&u16::from(EtherType::Ipv4).to_be_bytes());
+    true
 }
 
 /// Pushes the Ethernet header (destination the neighbour's address, source the device's)

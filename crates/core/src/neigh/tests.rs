@@ -1496,3 +1496,52 @@ proptest! {
         }
     }
 }
+
+/// The connected-neighbour cache neigh_output() reads: the very next lookup after any
+/// change of state or address sees the change, never the cached address.
+#[test]
+fn cached_address_follows_every_state_and_address_change() {
+    let mut t = resolved(NeighParms::default());
+    let mut out = Vec::new();
+    // Miss, then hit.
+    assert_eq!(t.connected_ha_cached(1, PEER), Some(PEER_MAC));
+    assert_eq!(t.connected_ha_cached(1, PEER), Some(PEER_MAC));
+    // A reply past locktime moves the entry to another address.
+    t.arp_rcv(
+        ms(1001),
+        &dev(),
+        reply_from(OTHER_MAC, PEER),
+        local,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(t.connected_ha_cached(1, PEER), Some(OTHER_MAC));
+    // REACHABLE → STALE on the timer: not connected, so no cached address.
+    let mut now = ms(1001);
+    while state(&t, PEER) == Some(NudState::Reachable) {
+        assert_eq!(t.connected_ha_cached(1, PEER), Some(OTHER_MAC));
+        now += Duration::from_millis(10);
+        t.handle_timeout(now, &mut out);
+    }
+    assert_eq!(state(&t, PEER), Some(NudState::Stale));
+    assert_eq!(t.connected_ha_cached(1, PEER), None);
+    // A use starts DELAY, then PROBE, then FAILED: never connected on the way.
+    output(&mut t, now, pkt(1), &mut out);
+    for s in 1..=10 {
+        t.handle_timeout(now + Duration::from_secs(s), &mut out);
+        assert_eq!(t.connected_ha_cached(1, PEER), None);
+    }
+    assert_eq!(state(&t, PEER), Some(NudState::Failed));
+    // A permanent entry with a new address is used at once; its deletion is seen too.
+    t.add_static(now, 1, PEER, PEER_MAC, &mut out);
+    assert_eq!(t.connected_ha_cached(1, PEER), Some(PEER_MAC));
+    t.add_static(now, 1, PEER, OTHER_MAC, &mut out);
+    assert_eq!(t.connected_ha_cached(1, PEER), Some(OTHER_MAC));
+    assert!(t.delete(now, 1, PEER, &mut out));
+    assert_eq!(t.connected_ha_cached(1, PEER), None);
+    // Re-resolved, then flushed with its device.
+    t.add_static(now, 1, PEER, PEER_MAC, &mut out);
+    assert_eq!(t.connected_ha_cached(1, PEER), Some(PEER_MAC));
+    t.flush_dev(1, &mut out);
+    assert_eq!(t.connected_ha_cached(1, PEER), None);
+}

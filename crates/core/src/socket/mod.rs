@@ -161,6 +161,9 @@ pub(crate) struct Socket {
     pub daddr: Ipv4Addr,
     pub dport: u16,
     pub connected: bool,
+    /// Linux `inet_sk(sk)->inet_id`: a connected socket's IP ID counter, seeded at
+    /// connect (R25).
+    pub inet_id: u16,
     pub bound_dev_if: u32,
     /// SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK: bind() chose them.
     pub addr_locked: bool,
@@ -239,6 +242,7 @@ impl Socket {
             daddr: Ipv4Addr::UNSPECIFIED,
             dport: 0,
             connected: false,
+            inet_id: 0,
             bound_dev_if: 0,
             addr_locked: false,
             port_locked: false,
@@ -606,7 +610,10 @@ impl Stack {
         if dst.flags.contains(crate::route::RtFlags::BROADCAST) && !broadcast {
             return Err(SockError::Access);
         }
+        // __ip4_datagram_connect(): the ID counter starts at a random value.
+        let inet_id = self.idents.random_u16();
         let s = self.socks.get(fd)?;
+        s.inet_id = inet_id;
         if s.saddr.is_unspecified() {
             s.saddr = dst.saddr;
         }

@@ -69,8 +69,8 @@ impl Stack {
             return self.dev_queue_xmit_dst(dst.dev, skb, Some(*dst));
         }
         // neigh_output(): a connected neighbour needs only its header (neigh_hh_output).
-        if let (Some(ha), Some(dev)) =
-            (self.neigh.connected_ha(dst.dev, nexthop), self.dev(dst.dev))
+        if let Some(ha) = self.neigh.connected_ha_cached(dst.dev, nexthop)
+            && let Some(dev) = self.dev(dst.dev)
         {
             let mut skb = skb;
             return if crate::neigh::eth_header_push(&mut skb, dev.mac, ha) {

@@ -417,13 +417,14 @@ impl Stack {
     ) -> Result<(), SockError> {
         stage!(self, "udp_send_skb");
         let s = self.socks.get_ref(fd)?;
-        let (lite, no_check, cscov, sport, pmtudisc, recverr) = (
+        let (lite, no_check, cscov, sport, pmtudisc, recverr, connected_sk) = (
             s.kind == Kind::UdpLite,
             s.no_check_tx,
             s.send_cscov,
             s.num,
             s.pmtudisc,
             s.recverr,
+            s.connected,
         );
         let owner = Some(crate::skb::SkOwner {
             slot: fd.0,
@@ -483,9 +484,14 @@ impl Stack {
                     &mut skb, saddr, cork.daddr, sport, cork.dport, lite, no_check, cscov,
                 );
             }
-            if gso_segs > 0 {
+            if connected_sk {
+                // The connected socket's own counter, one ID per segment (R25).
+                p.ident = Some(self.sk_select_ident(fd, &p, gso_segs.max(1) as u16));
+            } else if gso_segs > 0 {
                 // Reserve an ID per segment (docs/linux-semantics.md §1.2.2, the RFC 6864 option).
                 p.ident = Some(self.ip_select_ident(&p, gso_segs as u16));
+            }
+            if gso_segs > 0 {
                 skb.gso = Some(crate::skb::GsoInfo {
                     size: gso as u16,
                     gso_type: crate::skb::GsoType::UDP_L4,
@@ -545,6 +551,7 @@ fn udp4_hwcsum(skb: &mut SkBuff, saddr: Ipv4Addr, daddr: Ipv4Addr, sport: u16, d
 /// datagram (`frag_list` included): 0 is sent as 0xffff, SO_NO_CHECK sends 0, UDP-Lite
 /// covers `cscov` bytes (0: all) and carries the coverage in the length field.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 fn udp_fill_header(
     skb: &mut SkBuff,
     saddr: Ipv4Addr,
