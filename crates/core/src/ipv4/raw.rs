@@ -352,7 +352,7 @@ impl Stack {
         h: &IpHdr,
         dst: &DstEntry,
     ) -> bool {
-        if self.socks.raw.is_empty() {
+        if !self.socks.raw_has(h.protocol) {
             return false;
         }
         let icmp_type = skb.data().first().copied().unwrap_or(0);

@@ -357,7 +357,7 @@ impl Stack {
         }
         let fd = self.socks.insert(s);
         if kind == Kind::Raw {
-            self.socks.raw.push(fd.0);
+            self.socks.raw_hash(fd, protocol);
         }
         Ok(fd)
     }
@@ -368,7 +368,7 @@ impl Stack {
         // mrtsock_destruct(): closing the mroute socket tears the table down.
         self.mrtsock_destruct(fd);
         if kind == Kind::Raw {
-            self.socks.raw.retain(|&i| i != fd.0);
+            self.socks.raw_unhash(fd);
             self.socks.ra_chain.retain(|&i| i != fd.0);
         } else {
             self.socks.unhash(fd);
