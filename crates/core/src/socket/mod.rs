@@ -708,18 +708,20 @@ impl Stack {
         buf: &mut [u8],
         flags: u32,
     ) -> Result<RecvMsg, SockError> {
-        self.sock_recvmsg(fd, buf, flags).map(|(m, _)| m)
+        self.sock_recvmsg(fd, buf, flags, &mut None)
     }
 
-    /// recvmsg(), and the datagram's IP_PKTINFO whether or not the socket asked for it.
+    /// recvmsg(), and into `pktinfo` the datagram's IP_PKTINFO whether or not the socket
+    /// asked for it.
     pub(crate) fn sock_recvmsg(
         &mut self,
         fd: SockFd,
         buf: &mut [u8],
         flags: u32,
-    ) -> Result<(RecvMsg, Option<PktInfo>), SockError> {
+        pktinfo: &mut Option<PktInfo>,
+    ) -> Result<RecvMsg, SockError> {
         if flags & MSG_ERRQUEUE != 0 {
-            return self.ip_recv_error(fd, buf).map(|m| (m, None));
+            return self.ip_recv_error(fd, buf);
         }
         if flags & MSG_OOB != 0 {
             return Err(SockError::OpNotSupp);
@@ -788,7 +790,7 @@ impl Stack {
             cmsgs.gso_size = Some(e.gso_size);
         }
         let src = e.src;
-        let pktinfo = e.pktinfo;
+        *pktinfo = Some(e.pktinfo);
         let ret = if flags & MSG_TRUNC != 0 { ulen } else { copied };
         if peeking {
             e.peeked = true;
@@ -820,7 +822,7 @@ impl Stack {
             flags: msg_flags,
             cmsgs,
         };
-        Ok((msg, Some(pktinfo)))
+        Ok(msg)
     }
 
     /// recvmmsg(): up to `bufs.len()` datagrams in one call, each as recvmsg() returns
