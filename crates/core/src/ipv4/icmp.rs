@@ -273,9 +273,9 @@ impl Stack {
         if !self.icmpv4_xrlim_allow(&dst, h.saddr, reply_type, NO_CODE, apply) {
             return self.consume_skb(skb);
         }
-        let ts = inet_current_timestamp(self.realtime());
         if let Some(o) = &mut opts {
-            o.complete(spec_dst, h.saddr, ts);
+            // The timestamp option's stamp: read only when there are options.
+            o.complete(spec_dst, h.saddr, inet_current_timestamp(self.realtime()));
         }
         let p = IpSend {
             saddr: spec_dst,

@@ -57,7 +57,8 @@ impl Stack {
             .or_else(|| s.rx.front())
             .map_or(0, |e| e.len);
         let mut buf = vec![0; next];
-        let (m, pktinfo) = self.sock_recvmsg(fd, &mut buf, 0)?;
+        let mut pktinfo = None;
+        let m = self.sock_recvmsg(fd, &mut buf, 0, &mut pktinfo)?;
         buf.truncate(m.len);
         let p = skiff_wire::ipv4::Ipv4Packet::new_unchecked(&buf[..]);
         let (dst, ttl) = if buf.len() >= 20 {
@@ -356,7 +357,7 @@ impl Stack {
         h: &IpHdr,
         dst: &DstEntry,
     ) -> bool {
-        if self.socks.raw.is_empty() {
+        if !self.socks.raw_has(h.protocol) {
             return false;
         }
         let icmp_type = skb.data().first().copied().unwrap_or(0);

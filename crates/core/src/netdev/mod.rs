@@ -156,14 +156,22 @@ impl NetDevice {
     /// Classifies a received Ethernet frame, sets `pkt_type` and the MAC header, and pulls
     /// the link header so `data` starts at the payload. 802.1Q tags are skipped.
     /// Returns the payload's EtherType (`skb->protocol`). Linux net/ethernet/eth.c eth_type_trans().
-    #[inline]
+    #[inline(always)]
     pub fn eth_type_trans(&self, skb: &mut SkBuff) -> Result<u16, EthError> {
         if matches!(self.kind, DevKind::RawIp | DevKind::Ipip) {
             return tun_type_trans(skb);
         }
-        let (dst, ethertype, hlen) = {
-            let frame = EthernetFrame::new_checked(skb.data()).map_err(|_| EthError::Truncated)?;
-            (frame.dst(), frame.protocol(), frame.header_len())
+        let data = skb.data();
+        let (dst, ethertype, hlen) = match data.first_chunk::<ETH_HLEN>() {
+            // An untagged frame (the common case): its 14 bytes are the whole header.
+            Some(h) if u16::from_be_bytes([h[12], h[13]]) != u16::from(EtherType::Vlan) => {
+                let frame = EthernetFrame::new_unchecked(h);
+                (frame.dst(), u16::from_be_bytes([h[12], h[13]]), ETH_HLEN)
+            }
+            _ => {
+                let frame = EthernetFrame::new_checked(data).map_err(|_| EthError::Truncated)?;
+                (frame.dst(), frame.protocol(), frame.header_len())
+            }
         };
         skb.reset_mac_header().map_err(|_| EthError::Truncated)?;
         skb.pkt_type = if dst == self.mac {

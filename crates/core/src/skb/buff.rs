@@ -417,6 +417,7 @@ impl SkBuffInner {
 
     /// Copies `to.len()` bytes from `offset` bytes past `data`, across `frag_list`.
     /// Linux skb_copy_bits().
+    #[inline]
     pub fn copy_bits(&self, offset: usize, to: &mut [u8]) -> Result<()> {
         if self.frag_list.is_empty()
             && let Some(src) = offset
@@ -426,6 +427,12 @@ impl SkBuffInner {
             to.copy_from_slice(src);
             return Ok(());
         }
+        self.copy_bits_chunks(offset, to)
+    }
+
+    /// copy_bits() across `frag_list`, or of a range the packet does not hold.
+    #[inline(never)]
+    fn copy_bits_chunks(&self, offset: usize, to: &mut [u8]) -> Result<()> {
         let (mut skip, mut filled) = (offset, 0);
         self.for_each_chunk(&mut |chunk| {
             if filled == to.len() {

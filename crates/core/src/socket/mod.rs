@@ -361,7 +361,7 @@ impl Stack {
         }
         let fd = self.socks.insert(s);
         if kind == Kind::Raw {
-            self.socks.raw.push(fd.0);
+            self.socks.raw_hash(fd, protocol);
         }
         Ok(fd)
     }
@@ -372,7 +372,7 @@ impl Stack {
         // mrtsock_destruct(): closing the mroute socket tears the table down.
         self.mrtsock_destruct(fd);
         if kind == Kind::Raw {
-            self.socks.raw.retain(|&i| i != fd.0);
+            self.socks.raw_unhash(fd);
             self.socks.ra_chain.retain(|&i| i != fd.0);
         } else {
             self.socks.unhash(fd);
@@ -715,18 +715,20 @@ impl Stack {
         buf: &mut [u8],
         flags: u32,
     ) -> Result<RecvMsg, SockError> {
-        self.sock_recvmsg(fd, buf, flags).map(|(m, _)| m)
+        self.sock_recvmsg(fd, buf, flags, &mut None)
     }
 
-    /// recvmsg(), and the datagram's IP_PKTINFO whether or not the socket asked for it.
+    /// recvmsg(), and into `pktinfo` the datagram's IP_PKTINFO whether or not the socket
+    /// asked for it.
     pub(crate) fn sock_recvmsg(
         &mut self,
         fd: SockFd,
         buf: &mut [u8],
         flags: u32,
-    ) -> Result<(RecvMsg, Option<PktInfo>), SockError> {
+        pktinfo: &mut Option<PktInfo>,
+    ) -> Result<RecvMsg, SockError> {
         if flags & MSG_ERRQUEUE != 0 {
-            return self.ip_recv_error(fd, buf).map(|m| (m, None));
+            return self.ip_recv_error(fd, buf);
         }
         if flags & MSG_OOB != 0 {
             return Err(SockError::OpNotSupp);
@@ -795,7 +797,7 @@ impl Stack {
             cmsgs.gso_size = Some(e.gso_size);
         }
         let src = e.src;
-        let pktinfo = e.pktinfo;
+        *pktinfo = Some(e.pktinfo);
         let ret = if flags & MSG_TRUNC != 0 { ulen } else { copied };
         if peeking {
             e.peeked = true;
@@ -827,7 +829,7 @@ impl Stack {
             flags: msg_flags,
             cmsgs,
         };
-        Ok((msg, Some(pktinfo)))
+        Ok(msg)
     }
 
     /// recvmmsg(): up to `bufs.len()` datagrams in one call, each as recvmsg() returns

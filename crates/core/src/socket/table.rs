@@ -77,6 +77,9 @@ pub(crate) struct Sockets {
     generation: u32,
     pub ports: UdpTable,
     pub raw: Vec<u32>,
+    /// The protocols `raw` has a socket of, one bit each: a packet of any other protocol
+    /// skips the walk (Linux finds raw sockets by protocol in `raw_v4_hashinfo`).
+    raw_protos: [u64; 4],
     /// Raw sockets with IP_ROUTER_ALERT, in the order they asked (Linux `ra_chain`).
     pub ra_chain: Vec<u32>,
     pub rng: Prng,
@@ -97,6 +100,7 @@ impl Sockets {
             generation: 0,
             ports: UdpTable::new(),
             raw: Vec::new(),
+            raw_protos: [0; 4],
             connected: 0,
             ra_chain: Vec::new(),
             hash_key: fork.hash_keys(),
@@ -119,6 +123,30 @@ impl Sockets {
     }
 
     /// The socket in `slot`, which the tables only hold while it is open.
+    /// Adds a raw socket of `protocol`, after those created before it.
+    pub(crate) fn raw_hash(&mut self, fd: SockFd, protocol: u8) {
+        self.raw.push(fd.0);
+        self.raw_protos[usize::from(protocol >> 6)] |= 1 << (protocol & 63);
+    }
+
+    /// Removes a raw socket.
+    pub(crate) fn raw_unhash(&mut self, fd: SockFd) {
+        self.raw.retain(|&i| i != fd.0);
+        let mut protos = [0u64; 4];
+        for &i in &self.raw {
+            if let Some(Some(s)) = self.slots.get(i as usize) {
+                protos[usize::from(s.protocol >> 6)] |= 1 << (s.protocol & 63);
+            }
+        }
+        self.raw_protos = protos;
+    }
+
+    /// Is there a raw socket of `protocol`?
+    #[inline]
+    pub(crate) fn raw_has(&self, protocol: u8) -> bool {
+        self.raw_protos[usize::from(protocol >> 6)] & (1 << (protocol & 63)) != 0
+    }
+
     pub(crate) fn slot(&mut self, slot: u32) -> &mut Socket {
         self.slots[slot as usize]
             .as_mut()

@@ -397,6 +397,40 @@ mod tests {
         assert_eq!(s.raw_recv(sock).unwrap().packet[20], 0, "and its reply");
     }
 
+    /// raw_local_deliver() finds raw sockets by protocol: closing one of two ICMP raw
+    /// sockets leaves the other receiving, a socket of another protocol gets nothing, and
+    /// a socket created after the last ICMP one closed receives again.
+    #[test]
+    fn raw_delivery_follows_the_open_raw_sockets() {
+        let mut s = Stack::new(StackConfig {
+            cap_net_raw: true,
+            ..StackConfig::default()
+        });
+        let a = s.raw_socket(1).unwrap();
+        let b = s.raw_socket(1).unwrap();
+        let other = s.raw_socket(253).unwrap();
+        let echo = [8, 0, 0xf7, 0xfe, 0, 1, 0, 0]; // type 8, id 1, seq 0, checksum filled
+        s.close(a).unwrap();
+        s.raw_sendto(Instant::from_secs(1), b, Ipv4Addr::LOCALHOST, &echo)
+            .unwrap();
+        assert_eq!(s.raw_recv(b).unwrap().packet[20], 8, "the request");
+        assert_eq!(s.raw_recv(b).unwrap().packet[20], 0, "its reply");
+        assert!(matches!(
+            s.raw_recv(other),
+            Err(crate::socket::SockError::Again)
+        ));
+        s.close(b).unwrap();
+        let c = s.raw_socket(1).unwrap();
+        s.raw_sendto(Instant::from_secs(2), c, Ipv4Addr::LOCALHOST, &echo)
+            .unwrap();
+        assert_eq!(s.raw_recv(c).unwrap().packet[20], 8, "the request");
+        assert_eq!(s.raw_recv(c).unwrap().packet[20], 0, "its reply");
+        assert!(matches!(
+            s.raw_recv(other),
+            Err(crate::socket::SockError::Again)
+        ));
+    }
+
     /// The loopback backlog holds at most netdev_max_backlog packets, as Linux's
     /// enqueue_to_backlog(). Only a burst inside one entry call can fill it.
     #[test]

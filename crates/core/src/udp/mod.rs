@@ -11,7 +11,7 @@ use crate::ipv4::hdr::IpHdr;
 use crate::ipv4::icmp::{IcmpErr, icmp_err_convert};
 use crate::ipv4::output::PmtuDisc;
 use crate::route::{DstEntry, RtFlags};
-use crate::skb::{GsoType, SkBuff};
+use crate::skb::{GsoInfo, GsoType, SkBuff};
 use crate::socket::{ExtendedErr, Kind, RxEntry, SockError};
 use crate::stack::{Stack, stage};
 use skiff_wire::icmpv4::DstUnreachable;
@@ -180,6 +180,7 @@ impl Stack {
     /// Linux __udp4_lib_lookup(): the best-scoring socket bound to `dport` (connected beats
     /// bound address beats wildcard), then, for an unconnected SO_REUSEPORT socket, the
     /// member of its group the flow hash picks.
+    #[inline]
     pub(crate) fn udp4_lib_lookup(
         &self,
         saddr: Ipv4Addr,
@@ -194,7 +195,22 @@ impl Stack {
         if !b.reuseport || b.connected {
             return Some(best);
         }
-        // reuseport_select_sock(): the group in the order its members bound.
+        self.reuseport_select_sock(best, saddr, sport, daddr, dport, lite)
+    }
+
+    /// Linux reuseport_select_sock(): the member of `best`'s SO_REUSEPORT group (in the
+    /// order its members bound) the flow hash picks.
+    #[inline(never)]
+    fn reuseport_select_sock(
+        &self,
+        best: u32,
+        saddr: Ipv4Addr,
+        sport: u16,
+        daddr: Ipv4Addr,
+        dport: u16,
+        lite: bool,
+    ) -> Option<u32> {
+        let b = self.socks.slots[best as usize].as_ref()?;
         let group: Vec<u32> = self
             .socks
             .ports
@@ -279,18 +295,35 @@ impl Stack {
     /// Linux udp_queue_rcv_skb(): a GSO datagram the socket does not take whole (UDP_L4
     /// without UDP_GRO, fraglist GRO) is cut back into its datagrams first
     /// (udp_rcv_segment()); a UFO one is a single datagram.
+    #[inline]
     fn udp_queue_rcv_skb(
         &mut self,
         slot: u32,
-        mut skb: SkBuff,
+        skb: SkBuff,
         h: &IpHdr,
         dst: &DstEntry,
         sport: u16,
         cov: usize,
     ) {
-        let Some(g) = skb.gso else {
-            return self.udp_queue_rcv_one_skb(slot, skb, h, dst, sport, cov);
-        };
+        match skb.gso {
+            None => self.udp_queue_rcv_one_skb(slot, skb, h, dst, sport, cov),
+            Some(g) => self.udp_queue_rcv_gso_skb(slot, skb, g, h, dst, sport, cov),
+        }
+    }
+
+    /// udp_queue_rcv_skb() for a GSO datagram: whole, or segmented (udp_rcv_segment()).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn udp_queue_rcv_gso_skb(
+        &mut self,
+        slot: u32,
+        mut skb: SkBuff,
+        g: GsoInfo,
+        h: &IpHdr,
+        dst: &DstEntry,
+        sport: u16,
+        cov: usize,
+    ) {
         let gro = self.socks.slot(slot).gro;
         let unexpected = (g.gso_type.contains(GsoType::UDP_L4) && !gro)
             || g.gso_type.contains(GsoType::FRAGLIST);
