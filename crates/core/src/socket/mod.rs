@@ -428,7 +428,7 @@ impl Stack {
     /// route while it is valid, else `fl`'s. A broadcast route needs SO_BROADCAST
     /// (`broadcast`), a group
     /// joined on the device also delivers locally, and a connected send keeps the route.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sock_route_output(
         &mut self,
         fd: SockFd,

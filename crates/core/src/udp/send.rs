@@ -328,6 +328,7 @@ impl Stack {
     /// __ip_append_data()'s size limit: with the datagram at `total` bytes (UDP header
     /// included), EMSGSIZE past `maxnonfragsize` (the MTU unless the socket lets it be
     /// fragmented, 64 KiB for GSO), with a local error queued for IP_RECVERR.
+    #[inline]
     fn ip_append_check(&mut self, fd: SockFd, cork: &Cork, total: usize) -> Result<(), SockError> {
         let s = self.socks.get_ref(fd)?;
         let mtu = if cork.gso_size != 0 {
@@ -342,18 +343,43 @@ impl Stack {
             mtu
         };
         if total > maxnonfragsize.saturating_sub(fragheaderlen) {
-            // Linux reports the socket's own peer port (0 when unconnected).
-            let dport = s.dport;
-            self.ip_local_error(fd, cork.daddr, dport, (mtu - cork.opt.len()) as u32);
-            return Err(SockError::MsgSize);
+            return self.ip_append_too_big(fd, cork, mtu);
         }
         Ok(())
+    }
+
+    /// ip_append_check()'s EMSGSIZE, with the local error for IP_RECVERR.
+    #[cold]
+    #[inline(never)]
+    fn ip_append_too_big(&mut self, fd: SockFd, cork: &Cork, mtu: usize) -> Result<(), SockError> {
+        // Linux reports the socket's own peer port (0 when unconnected).
+        let dport = self.socks.get_ref(fd)?.dport;
+        self.ip_local_error(fd, cork.daddr, dport, (mtu - cork.opt.len()) as u32);
+        Err(SockError::MsgSize)
     }
 
     /// sock_alloc_send_skb() / sock_wmalloc(): a pending error comes first; the first
     /// buffer needs the send buffer below `sndbuf` (else EAGAIN), the whole datagram
     /// within twice that (else ENOBUFS).
+    #[inline]
     fn sock_alloc_send_check(
+        &mut self,
+        fd: SockFd,
+        cork: &Cork,
+        total: usize,
+    ) -> Result<(), SockError> {
+        let s = self.socks.get_ref(fd)?;
+        // The common case: no pending error, room in the buffer, one buffer's worth.
+        if s.err == 0 && s.wmem < s.sndbuf && total + 20 + cork.opt.len() <= cork.fragsize as usize
+        {
+            return Ok(());
+        }
+        self.sock_alloc_send_check_slow(fd, cork, total)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn sock_alloc_send_check_slow(
         &mut self,
         fd: SockFd,
         cork: &Cork,
