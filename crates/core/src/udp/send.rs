@@ -328,7 +328,7 @@ impl Stack {
     /// __ip_append_data()'s size limit: with the datagram at `total` bytes (UDP header
     /// included), EMSGSIZE past `maxnonfragsize` (the MTU unless the socket lets it be
     /// fragmented, 64 KiB for GSO), with a local error queued for IP_RECVERR.
-    #[inline]
+    #[inline(always)]
     fn ip_append_check(&mut self, fd: SockFd, cork: &Cork, total: usize) -> Result<(), SockError> {
         let s = self.socks.get_ref(fd)?;
         let mtu = if cork.gso_size != 0 {
@@ -361,7 +361,7 @@ impl Stack {
     /// sock_alloc_send_skb() / sock_wmalloc(): a pending error comes first; the first
     /// buffer needs the send buffer below `sndbuf` (else EAGAIN), the whole datagram
     /// within twice that (else ENOBUFS).
-    #[inline]
+    #[inline(always)]
     fn sock_alloc_send_check(
         &mut self,
         fd: SockFd,
