@@ -562,11 +562,7 @@ fn udp4_hwcsum(skb: &mut SkBuff, saddr: Ipv4Addr, daddr: Ipv4Addr, sport: u16, d
     let pseudo = !skiff_wire::checksum::csum_fold(skiff_wire::checksum::csum_tcpudp_nofold(
         saddr, daddr, len as u32, 17, 0,
     ));
-    let d = skb.data_mut();
-    d[0..2].copy_from_slice(&sport.to_be_bytes());
-    d[2..4].copy_from_slice(&dport.to_be_bytes());
-    d[4..6].copy_from_slice(&(len as u16).to_be_bytes());
-    d[6..8].copy_from_slice(&pseudo.to_be_bytes());
+    skb.data_mut()[..UDP_HLEN].copy_from_slice(&udp_header(sport, dport, len as u16, pseudo));
     skb.ip_summed = crate::skb::ChecksumState::Partial {
         csum_start,
         csum_offset: 6,
@@ -594,12 +590,8 @@ fn udp_fill_header(
     } else {
         len
     };
-    let data = skb.data_mut();
-    data[0..2].copy_from_slice(&sport.to_be_bytes());
-    data[2..4].copy_from_slice(&dport.to_be_bytes());
     let lenfield = if lite { cov } else { len } as u16;
-    data[4..6].copy_from_slice(&lenfield.to_be_bytes());
-    data[6..8].fill(0);
+    skb.data_mut()[..UDP_HLEN].copy_from_slice(&udp_header(sport, dport, lenfield, 0));
     if no_check && !lite {
         return;
     }
@@ -620,6 +612,13 @@ fn udp_fill_header(
         c => c,
     };
     skb.data_mut()[6..8].copy_from_slice(&check.to_be_bytes());
+}
+
+/// The 8 UDP header bytes: ports, length, checksum.
+#[inline]
+fn udp_header(sport: u16, dport: u16, len: u16, check: u16) -> [u8; UDP_HLEN] {
+    (u64::from(sport) << 48 | u64::from(dport) << 32 | u64::from(len) << 16 | u64::from(check))
+        .to_be_bytes()
 }
 
 /// Does an options area hold a loose or strict source route?
