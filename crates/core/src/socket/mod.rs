@@ -447,7 +447,9 @@ impl Stack {
         if connected {
             self.socks.get(fd)?.dst_cache = Some(dst);
         }
-        self.ip_mc_check_local(&mut dst, fl.daddr);
+        if dst.flags.contains(crate::route::RtFlags::MULTICAST) {
+            self.ip_mc_check_local(&mut dst, fl.daddr);
+        }
         Ok(dst)
     }
 
