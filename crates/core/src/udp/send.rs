@@ -591,27 +591,34 @@ fn udp_fill_header(
         len
     };
     let lenfield = if lite { cov } else { len } as u16;
-    skb.data_mut()[..UDP_HLEN].copy_from_slice(&udp_header(sport, dport, lenfield, 0));
+    let header = udp_header(sport, dport, lenfield, 0);
+    let proto = if lite { IPPROTO_UDPLITE } else { IPPROTO_UDP };
+    let check = |sum| match csum_tcpudp_magic(saddr, daddr, len as u32, proto, sum) {
+        0 => 0xffffu16,
+        c => c,
+    };
+    if skb.frag_list.is_empty() {
+        // One borrow of the linear data for the header, the sum and the checksum.
+        let data = skb.data_mut();
+        data[..UDP_HLEN].copy_from_slice(&header);
+        if !no_check || lite {
+            let c = check(csum_partial(&data[..cov], 0));
+            data[6..8].copy_from_slice(&c.to_be_bytes());
+        }
+        return;
+    }
+    skb.data_mut()[..UDP_HLEN].copy_from_slice(&header);
     if no_check && !lite {
         return;
     }
     let mut sum = 0;
-    if skb.frag_list.is_empty() {
-        sum = csum_partial(&skb.data()[..cov], 0);
-    } else {
-        let mut left = cov;
-        skb.for_each_chunk(&mut |c| {
-            let n = c.len().min(left);
-            sum = csum_partial(&c[..n], sum);
-            left -= n;
-        });
-    }
-    let proto = if lite { IPPROTO_UDPLITE } else { IPPROTO_UDP };
-    let check = match csum_tcpudp_magic(saddr, daddr, len as u32, proto, sum) {
-        0 => 0xffff,
-        c => c,
-    };
-    skb.data_mut()[6..8].copy_from_slice(&check.to_be_bytes());
+    let mut left = cov;
+    skb.for_each_chunk(&mut |c| {
+        let n = c.len().min(left);
+        sum = csum_partial(&c[..n], sum);
+        left -= n;
+    });
+    skb.data_mut()[6..8].copy_from_slice(&check(sum).to_be_bytes());
 }
 
 /// The 8 UDP header bytes: ports, length, checksum.
