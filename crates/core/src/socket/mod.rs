@@ -129,7 +129,7 @@ pub(crate) struct ErrEntry {
     pub truesize: usize,
 }
 
-/// A corked datagram (Linux `inet->cork` and the socket's write queue).
+/// What a datagram leaves with, fixed when it is set up (Linux `inet->cork`).
 #[derive(Debug)]
 pub(crate) struct Cork {
     pub dst: DstEntry,
@@ -143,7 +143,13 @@ pub(crate) struct Cork {
     pub opt: Vec<u8>,
     /// `cork->fragsize`: the path or device MTU when the cork was set up.
     pub fragsize: u32,
-    /// The datagram so far, UDP header room included.
+}
+
+/// A corked datagram: its cork and the socket's write queue.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub cork: Cork,
+    /// The datagram's data so far (the UDP header is added when it leaves).
     pub data: Vec<u8>,
 }
 
@@ -207,7 +213,7 @@ pub(crate) struct Socket {
     pub cork: bool,
     pub gso_size: u16,
     pub gro: bool,
-    pub pending: Option<Cork>,
+    pub pending: Option<Pending>,
     /// UDPLITE_SEND_CSCOV / UDPLITE_RECV_CSCOV (0: the whole datagram).
     pub send_cscov: u16,
     pub recv_cscov: u16,

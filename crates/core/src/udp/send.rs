@@ -7,8 +7,8 @@ use crate::route::{DstEntry, Flowi4, RouteScope, RtFlags};
 use crate::skb::SkBuff;
 use crate::socket::opt::{UDP_MAX_SEGMENTS, ip_options_get};
 use crate::socket::{
-    Cork, Kind, MSG_DONTROUTE, MSG_MORE, MSG_OOB, MSG_PROBE, SKB_OVERHEAD, SOL_IP, SOL_SOCKET,
-    SOL_UDP, SendCmsg, SendMsg, SockAddr, SockError, SockFd,
+    Cork, Kind, MSG_DONTROUTE, MSG_MORE, MSG_OOB, MSG_PROBE, Pending, SKB_OVERHEAD, SOL_IP,
+    SOL_SOCKET, SOL_UDP, SendCmsg, SendMsg, SockAddr, SockError, SockFd,
 };
 use crate::stack::{LL_RESERVED, Stack, stage};
 use skiff_wire::Ipv4Addr;
@@ -243,7 +243,6 @@ impl Stack {
             priority: ipc.priority,
             gso_size: ipc.gso_size,
             opt,
-            data: Vec::new(),
         };
         if !corkreq {
             // The lockless fast path: ip_make_skb() + udp_send_skb().
@@ -254,7 +253,10 @@ impl Stack {
             self.sock_alloc_send_check(fd, &cork, UDP_HLEN + len)?;
             return self.udp_send_skb(fd, &cork, msg.data, false).map(|()| len);
         }
-        self.socks.get(fd)?.pending = Some(cork);
+        self.socks.get(fd)?.pending = Some(Pending {
+            cork,
+            data: Vec::new(),
+        });
         self.udp_append(fd, msg.data, msg.flags, corkreq)
     }
 
@@ -268,33 +270,36 @@ impl Stack {
         corkreq: bool,
     ) -> Result<usize, SockError> {
         stage!(self, "ip_append_data");
-        let Some(cork) = self.socks.get(fd)?.pending.take() else {
+        let Some(mut pending) = self.socks.get(fd)?.pending.take() else {
             return Err(SockError::Inval);
         };
-        let first = cork.data.is_empty();
+        let first = pending.data.is_empty();
         let length = if first {
             UDP_HLEN + data.len()
         } else {
             data.len()
         };
-        let cork_len = if first { 0 } else { UDP_HLEN + cork.data.len() };
-        let mut res = self.ip_append_check(fd, &cork, cork_len + length);
+        let cork_len = if first {
+            0
+        } else {
+            UDP_HLEN + pending.data.len()
+        };
+        let mut res = self.ip_append_check(fd, &pending.cork, cork_len + length);
         if res.is_ok() && flags & MSG_PROBE == 0 {
-            res = self.sock_alloc_send_check(fd, &cork, cork_len + length);
+            res = self.sock_alloc_send_check(fd, &pending.cork, cork_len + length);
         }
         if let Err(e) = res {
             // udp_flush_pending_frames()
             self.note_sndbuf_error(fd, e);
             return Err(e);
         }
-        let mut cork = cork;
         let probe = flags & MSG_PROBE != 0;
         if !probe {
-            cork.data.extend_from_slice(data);
+            pending.data.extend_from_slice(data);
         }
         let started = !probe || !first;
         if started {
-            self.socks.get(fd)?.pending = Some(cork);
+            self.socks.get(fd)?.pending = Some(pending);
         }
         if !corkreq {
             self.udp_push_pending_frames(fd)?;
@@ -304,11 +309,11 @@ impl Stack {
 
     /// Linux udp_push_pending_frames(): the corked datagram leaves.
     pub(crate) fn udp_push_pending_frames(&mut self, fd: SockFd) -> Result<usize, SockError> {
-        let Some(cork) = self.socks.get(fd)?.pending.take() else {
+        let Some(pending) = self.socks.get(fd)?.pending.take() else {
             return Ok(0);
         };
-        let len = cork.data.len();
-        self.udp_send_skb(fd, &cork, &cork.data, true)?;
+        let len = pending.data.len();
+        self.udp_send_skb(fd, &pending.cork, &pending.data, true)?;
         Ok(len)
     }
 
