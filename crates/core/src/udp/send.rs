@@ -124,7 +124,11 @@ impl Stack {
     ) -> Result<usize, SockError> {
         stage!(self, "udp_sendmsg");
         // inet_sendmsg() → inet_send_prepare(): bind an ephemeral port first.
-        self.inet_autobind(fd)?;
+        let mut s = self.socks.get(fd)?;
+        if s.num == 0 {
+            self.inet_autobind(fd)?;
+            s = self.socks.get(fd)?;
+        }
         let len = msg.data.len();
         if len > IP_MAX_MTU {
             return Err(SockError::MsgSize);
@@ -132,7 +136,6 @@ impl Stack {
         if msg.flags & MSG_OOB != 0 {
             return Err(SockError::OpNotSupp);
         }
-        let s = self.socks.get(fd)?;
         let corkreq = s.cork || msg.flags & MSG_MORE != 0;
         if s.pending.is_some() {
             // A corked datagram takes this data whatever its destination.
