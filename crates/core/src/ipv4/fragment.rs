@@ -138,12 +138,19 @@ impl Stack {
         let first = skb.headlen();
         let head = skb.data_mut();
         let frag_off = u16::from_be_bytes([head[6], head[7]]);
-        let mut header = head[..hlen].to_vec();
+        // ihl is four bits of 32-bit words: at most 60 bytes.
+        let mut header = [0u8; 60];
+        let header = &mut header[..hlen];
+        header.copy_from_slice(&head[..hlen]);
         set_piece_header(head, first, frag_off | IP_MF);
-        ip_options_fragment(&mut header);
+        ip_options_fragment(header);
         let (flags, mark, priority, sk) = (skb.cb.flags, skb.mark, skb.priority, skb.sk);
+        let daddr = IpHdr::daddr_of(&skb);
         let mut offset = first - hlen;
         self.ip_finish_output2(skb, dst);
+        // The route is the datagram's; the neighbour is resolved once for all its pieces
+        // (the head's neigh_output() has just resolved or queued it).
+        let hh = daddr.and_then(|d| self.neigh_hh_lookup(dst, d));
         let n = frags.len();
         let mut sent = 1;
         for (i, mut frag) in frags.into_iter().enumerate() {
@@ -154,7 +161,7 @@ impl Stack {
                 self.kfree_skb(frag, DropReason::PktTooBig);
                 continue;
             };
-            piece.copy_from_slice(&header);
+            piece.copy_from_slice(header);
             set_piece_header(piece, hlen + len, mf | (offset / 8) as u16);
             let _ = frag.reset_network_header();
             frag.cb.flags = flags;
@@ -163,7 +170,19 @@ impl Stack {
             frag.sk = sk;
             offset += len;
             sent += 1;
-            self.ip_finish_output2(frag, dst);
+            match hh {
+                // ip_finish_output2() → neigh_hh_output() with the resolved header;
+                // frag_list_fits() left room for it.
+                Some((src, ha)) if frag.headroom() >= crate::netdev::ETH_HLEN => {
+                    self.ip_finish_output2_mib(frag.len(), dst);
+                    if crate::neigh::eth_header_push(&mut frag, src, ha) {
+                        self.dev_queue_xmit(dst.dev, frag);
+                    } else {
+                        self.kfree_skb(frag, DropReason::NeighCreatefail);
+                    }
+                }
+                _ => self.ip_finish_output2(frag, dst),
+            }
         }
         Some(sent)
     }
