@@ -495,7 +495,7 @@ impl Stack {
     #[inline(always)]
     pub(crate) fn ip_finish_output2(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_finish_output2");
-        self.ip_finish_output2_mib(skb.len(), dst);
+        self.ip_finish_output2_mib(1, skb.len() as u64, dst);
         if skb.headroom() < crate::netdev::ETH_HLEN {
             match self.skb_realloc_headroom(&skb) {
                 Some(bigger) => {
@@ -511,23 +511,22 @@ impl Stack {
         self.neigh_output(dst, daddr, skb);
     }
 
-    /// ip_finish_output2()'s counters for one packet of `len` bytes on `dst`.
+    /// ip_finish_output2()'s counters for `pkts` packets of `octets` bytes in all on `dst`.
     #[inline(always)]
-    pub(crate) fn ip_finish_output2_mib(&mut self, len: usize, dst: &DstEntry) {
-        let len = len as u64;
+    pub(crate) fn ip_finish_output2_mib(&mut self, pkts: u64, octets: u64, dst: &DstEntry) {
         match dst.rt_type {
             RouteType::Multicast => {
-                self.mib.ip_ext.out_mcast_pkts += 1;
-                self.mib.ip_ext.out_mcast_octets += len;
+                self.mib.ip_ext.out_mcast_pkts += pkts;
+                self.mib.ip_ext.out_mcast_octets += octets;
             }
             RouteType::Broadcast => {
-                self.mib.ip_ext.out_bcast_pkts += 1;
-                self.mib.ip_ext.out_bcast_octets += len;
+                self.mib.ip_ext.out_bcast_pkts += pkts;
+                self.mib.ip_ext.out_bcast_octets += octets;
             }
             _ => {}
         }
-        self.mib.ip.out_transmits += 1;
-        self.mib.ip_ext.out_octets += len;
+        self.mib.ip.out_transmits += pkts;
+        self.mib.ip_ext.out_octets += octets;
     }
 
     /// Linux skb_realloc_headroom(): a linear copy with link-layer headroom.
