@@ -8,6 +8,7 @@ use crate::ipv4::icmp::IcmpErr;
 use crate::route::DstEntry;
 use crate::skb::{IpSkbFlags, SkBuff, SkOwner};
 use crate::stack::{LL_RESERVED, Stack, stage};
+use skiff_wire::checksum::{csum_add, csum_fold, csum_partial};
 use skiff_wire::ipv4::Ipv4Packet;
 use skiff_wire::ipv4::{IP_DF, IP_MF};
 
@@ -49,6 +50,10 @@ struct Pieces<'a> {
     /// The next piece's offset in bytes.
     offset: usize,
     sent: u64,
+    /// The template's header sum without the total length, flags and offset, and
+    /// checksum: each piece's checksum is this plus its two fields, so no piece's header
+    /// is read back (a load of bytes just stored stalls).
+    base: u32,
     flags: IpSkbFlags,
     mark: u32,
     priority: u32,
@@ -66,8 +71,22 @@ impl Pieces<'_> {
         let Ok(piece) = frag.push(hlen) else {
             return Err((frag, DropReason::PktTooBig));
         };
-        piece.copy_from_slice(self.header);
-        set_piece_header(piece, hlen + len, mf | (self.offset / 8) as u16);
+        match (
+            <&mut [u8; 20]>::try_from(&mut *piece),
+            <&[u8; 20]>::try_from(self.header),
+        ) {
+            (Ok(to), Ok(from)) => *to = *from,
+            _ => piece.copy_from_slice(self.header),
+        }
+        let tot_len = (hlen + len) as u16;
+        let frag_off = mf | (self.offset / 8) as u16;
+        let check = csum_fold(csum_add(
+            self.base,
+            u32::from(tot_len) + u32::from(frag_off),
+        ));
+        piece[2..4].copy_from_slice(&tot_len.to_be_bytes());
+        piece[6..8].copy_from_slice(&frag_off.to_be_bytes());
+        piece[10..12].copy_from_slice(&check.to_be_bytes());
         let _ = frag.reset_network_header();
         frag.cb.flags = self.flags;
         frag.mark = self.mark;
@@ -188,8 +207,15 @@ impl Stack {
         // The route is the datagram's; the neighbour is resolved once for all its pieces
         // (the head's neigh_output() has just resolved or queued it).
         let hh = daddr.and_then(|d| self.neigh_hh_lookup(dst, d));
+        let mut zeroed = [0u8; 60];
+        let zeroed = &mut zeroed[..hlen];
+        zeroed.copy_from_slice(header);
+        for f in [2..4, 6..8, 10..12] {
+            zeroed[f].fill(0);
+        }
         let mut pieces = Pieces {
             header,
+            base: csum_partial(zeroed, 0),
             n: frags.len(),
             offset: first - hlen,
             sent: 1,
