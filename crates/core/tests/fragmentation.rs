@@ -99,3 +99,23 @@ fn r24_local_output_is_fragmented() {
     assert_eq!(h.mib("IpOutRequests"), 1);
     assert_eq!((h.mib("IpFragOKs"), h.mib("IpFragCreates")), (1, 3));
 }
+
+#[test]
+fn r24_local_pieces_all_leave_through_the_connected_neighbour() {
+    let mut h = Host::new(false);
+    let sock = h.s.raw_socket(1).unwrap();
+    let msg = icmp(8, 0, [0, 1, 0, 1], &pattern(3992));
+    assert_eq!(h.s.raw_sendto(h.now, sock, PEER, &msg), Ok(4000));
+    let frames = h.tx();
+    assert_eq!(frames.len(), 3);
+    for (dev, f) in &frames {
+        assert_eq!(*dev, h.eth0);
+        assert_eq!(
+            (&f[..6], &f[6..12], &f[12..14]),
+            (&PEER_MAC.0[..], &MAC0.0[..], &[0x08, 0x00][..])
+        );
+    }
+    // ip_finish_output2() counts every piece.
+    assert_eq!(h.mib("IpOutTransmits"), 3);
+    assert_eq!(h.mib("IpExtOutOctets"), 4000 + 3 * 20);
+}

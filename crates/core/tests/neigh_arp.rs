@@ -218,3 +218,27 @@ impl Tap for Vec<u8> {
         self
     }
 }
+
+#[test]
+fn every_fragment_of_a_datagram_waits_for_resolution_and_then_leaves() {
+    let mut h = Host::new(false);
+    let ping = h.s.raw_socket(1).unwrap();
+    let msg = icmp(8, 0, [0, 1, 0, 1], &[7; 3992]);
+    assert_eq!(h.s.raw_sendto(h.now, ping, STRANGER, &msg), Ok(4000));
+    let first = outs(h.tx());
+    assert_eq!(first.len(), 1, "one ARP request, the pieces queued");
+    assert_eq!(first[0].ethertype, 0x0806);
+    h.rx(
+        h.eth0,
+        &arp_frame(ArpOperation::Reply, STRANGER_MAC, STRANGER, MAC0, ME, MAC0),
+    );
+    let got = outs(h.tx());
+    assert_eq!(got.len(), 3);
+    assert!(
+        got.iter()
+            .all(|o| o.eth_dst == STRANGER_MAC && o.dst == STRANGER)
+    );
+    let whole: Vec<u8> = got.iter().flat_map(|o| o.payload.clone()).collect();
+    assert_eq!(whole, msg);
+    assert_eq!(h.mib("IpOutTransmits"), 3);
+}

@@ -6,8 +6,9 @@ use super::output::OutputError;
 use crate::drop::DropReason;
 use crate::ipv4::icmp::IcmpErr;
 use crate::route::DstEntry;
-use crate::skb::{IpSkbFlags, SkBuff};
+use crate::skb::{IpSkbFlags, SkBuff, SkOwner};
 use crate::stack::{LL_RESERVED, Stack, stage};
+use skiff_wire::checksum::{csum_add, csum_fold, csum_partial};
 use skiff_wire::ipv4::Ipv4Packet;
 use skiff_wire::ipv4::{IP_DF, IP_MF};
 
@@ -39,6 +40,62 @@ fn set_piece_header(header: &mut [u8], tot_len: usize, frag_off: u16) {
     p.set_total_len(tot_len as u16);
     p.set_frag_off(frag_off);
     p.fill_checksum();
+}
+
+/// The `frag_list` pieces' headers: the template, then each piece's length, offset and
+/// MF, and the head's metadata. Linux ip_fraglist_prepare().
+struct Pieces<'a> {
+    header: &'a [u8],
+    n: usize,
+    /// The next piece's offset in bytes.
+    offset: usize,
+    sent: u64,
+    /// The template's header sum without the total length, flags and offset, and
+    /// checksum: each piece's checksum is this plus its two fields, so no piece's header
+    /// is read back (a load of bytes just stored stalls).
+    base: u32,
+    flags: IpSkbFlags,
+    mark: u32,
+    priority: u32,
+    sk: Option<SkOwner>,
+}
+
+impl Pieces<'_> {
+    /// Piece `i` with its header pushed, or the reason it is dropped.
+    #[inline(always)]
+    fn prepare(&mut self, i: usize, mut frag: SkBuff) -> Result<SkBuff, (SkBuff, DropReason)> {
+        let hlen = self.header.len();
+        let len = frag.len();
+        let mf = if i + 1 < self.n { IP_MF } else { 0 };
+        // frag_list_fits() checked the headroom.
+        let Ok(piece) = frag.push(hlen) else {
+            return Err((frag, DropReason::PktTooBig));
+        };
+        match (
+            <&mut [u8; 20]>::try_from(&mut *piece),
+            <&[u8; 20]>::try_from(self.header),
+        ) {
+            (Ok(to), Ok(from)) => *to = *from,
+            _ => piece.copy_from_slice(self.header),
+        }
+        let tot_len = (hlen + len) as u16;
+        let frag_off = mf | (self.offset / 8) as u16;
+        let check = csum_fold(csum_add(
+            self.base,
+            u32::from(tot_len) + u32::from(frag_off),
+        ));
+        piece[2..4].copy_from_slice(&tot_len.to_be_bytes());
+        piece[6..8].copy_from_slice(&frag_off.to_be_bytes());
+        piece[10..12].copy_from_slice(&check.to_be_bytes());
+        let _ = frag.reset_network_header();
+        frag.cb.flags = self.flags;
+        frag.mark = self.mark;
+        frag.priority = self.priority;
+        frag.sk = self.sk;
+        self.offset += len;
+        self.sent += 1;
+        Ok(frag)
+    }
 }
 
 impl Stack {
@@ -138,34 +195,60 @@ impl Stack {
         let first = skb.headlen();
         let head = skb.data_mut();
         let frag_off = u16::from_be_bytes([head[6], head[7]]);
-        let mut header = head[..hlen].to_vec();
+        // ihl is four bits of 32-bit words: at most 60 bytes.
+        let mut header = [0u8; 60];
+        let header = &mut header[..hlen];
+        header.copy_from_slice(&head[..hlen]);
         set_piece_header(head, first, frag_off | IP_MF);
-        ip_options_fragment(&mut header);
+        ip_options_fragment(header);
         let (flags, mark, priority, sk) = (skb.cb.flags, skb.mark, skb.priority, skb.sk);
-        let mut offset = first - hlen;
+        let daddr = IpHdr::daddr_of(&skb);
         self.ip_finish_output2(skb, dst);
-        let n = frags.len();
-        let mut sent = 1;
-        for (i, mut frag) in frags.into_iter().enumerate() {
-            let len = frag.len();
-            let mf = if i + 1 < n { IP_MF } else { 0 };
-            // frag_list_fits() checked the headroom.
-            let Ok(piece) = frag.push(hlen) else {
-                self.kfree_skb(frag, DropReason::PktTooBig);
-                continue;
-            };
-            piece.copy_from_slice(&header);
-            set_piece_header(piece, hlen + len, mf | (offset / 8) as u16);
-            let _ = frag.reset_network_header();
-            frag.cb.flags = flags;
-            frag.mark = mark;
-            frag.priority = priority;
-            frag.sk = sk;
-            offset += len;
-            sent += 1;
-            self.ip_finish_output2(frag, dst);
+        // The route is the datagram's; the neighbour is resolved once for all its pieces
+        // (the head's neigh_output() has just resolved or queued it).
+        let hh = daddr.and_then(|d| self.neigh_hh_lookup(dst, d));
+        let mut zeroed = [0u8; 60];
+        let zeroed = &mut zeroed[..hlen];
+        zeroed.copy_from_slice(header);
+        for f in [2..4, 6..8, 10..12] {
+            zeroed[f].fill(0);
         }
-        Some(sent)
+        let mut pieces = Pieces {
+            header,
+            base: csum_partial(zeroed, 0),
+            n: frags.len(),
+            offset: first - hlen,
+            sent: 1,
+            flags,
+            mark,
+            priority,
+            sk,
+        };
+        let Some((src, ha)) = hh else {
+            for (i, frag) in frags.into_iter().enumerate() {
+                match pieces.prepare(i, frag) {
+                    Ok(frag) => self.ip_finish_output2(frag, dst),
+                    Err((frag, why)) => self.kfree_skb(frag, why),
+                }
+            }
+            return Some(pieces.sent);
+        };
+        // ip_finish_output2() → neigh_hh_output() with the resolved header, onto the
+        // device as one run; frag_list_fits() left room for the link header.
+        let (mut pkts, mut octets) = (0u64, 0u64);
+        let run = frags.into_iter().enumerate().map(|(i, frag)| {
+            let mut frag = pieces.prepare(i, frag)?;
+            pkts += 1;
+            octets += frag.len() as u64;
+            if crate::neigh::eth_header_push(&mut frag, src, ha) {
+                Ok(frag)
+            } else {
+                Err((frag, DropReason::NeighCreatefail))
+            }
+        });
+        self.dev_queue_xmit_run(dst.dev, run);
+        self.ip_finish_output2_mib(pkts, octets, dst);
+        Some(pieces.sent)
     }
 
     /// Linux ip_frag_init/ip_frag_next: copies the data (skb_copy_bits(), across any

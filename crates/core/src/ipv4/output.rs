@@ -282,6 +282,8 @@ impl Stack {
         let mut ok = skb.put(transhdr).map(|h| h.fill(0)).is_ok();
         let (head, rest) = payload.split_at(first.saturating_sub(transhdr).min(payload.len()));
         ok &= skb.put_slice(head).is_ok();
+        // One allocation for the list, not a doubling per few pieces.
+        skb.frag_list.reserve(rest.len().div_ceil(piece.max(1)));
         for chunk in rest.chunks(piece.max(1)) {
             match self.pool.alloc(headroom, chunk.len()) {
                 Ok(mut p) => {
@@ -493,20 +495,7 @@ impl Stack {
     #[inline(always)]
     pub(crate) fn ip_finish_output2(&mut self, mut skb: SkBuff, dst: &DstEntry) {
         stage!(self, "ip_finish_output2");
-        let len = skb.len() as u64;
-        match dst.rt_type {
-            RouteType::Multicast => {
-                self.mib.ip_ext.out_mcast_pkts += 1;
-                self.mib.ip_ext.out_mcast_octets += len;
-            }
-            RouteType::Broadcast => {
-                self.mib.ip_ext.out_bcast_pkts += 1;
-                self.mib.ip_ext.out_bcast_octets += len;
-            }
-            _ => {}
-        }
-        self.mib.ip.out_transmits += 1;
-        self.mib.ip_ext.out_octets += len;
+        self.ip_finish_output2_mib(1, skb.len() as u64, dst);
         if skb.headroom() < crate::netdev::ETH_HLEN {
             match self.skb_realloc_headroom(&skb) {
                 Some(bigger) => {
@@ -520,6 +509,24 @@ impl Stack {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         };
         self.neigh_output(dst, daddr, skb);
+    }
+
+    /// ip_finish_output2()'s counters for `pkts` packets of `octets` bytes in all on `dst`.
+    #[inline(always)]
+    pub(crate) fn ip_finish_output2_mib(&mut self, pkts: u64, octets: u64, dst: &DstEntry) {
+        match dst.rt_type {
+            RouteType::Multicast => {
+                self.mib.ip_ext.out_mcast_pkts += pkts;
+                self.mib.ip_ext.out_mcast_octets += octets;
+            }
+            RouteType::Broadcast => {
+                self.mib.ip_ext.out_bcast_pkts += pkts;
+                self.mib.ip_ext.out_bcast_octets += octets;
+            }
+            _ => {}
+        }
+        self.mib.ip.out_transmits += pkts;
+        self.mib.ip_ext.out_octets += octets;
     }
 
     /// Linux skb_realloc_headroom(): a linear copy with link-layer headroom.

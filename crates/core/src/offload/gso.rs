@@ -264,6 +264,8 @@ pub(crate) struct L4Csum {
     partial: bool,
     /// The pseudo-header sum without the length.
     base: u32,
+    /// UDP: the sum of the source and destination ports, the same in every segment.
+    udp_ports: Option<u32>,
 }
 
 impl L4Csum {
@@ -277,6 +279,13 @@ impl L4Csum {
         let (saddr, daddr) = ip_addrs(skb.network_header_bytes()?)?;
         let thoff =
             usize::from(skb.transport_header()?).checked_sub(usize::from(skb.network_header()?))?;
+        let udp_ports = if protocol == skiff_wire::ipv4::IPPROTO_UDP {
+            let p = skb.transport_header_bytes()?.get(..4)?;
+            let word = |i: usize| u32::from(u16::from_be_bytes([p[i], p[i + 1]]));
+            Some(word(0) + word(2))
+        } else {
+            None
+        };
         Some(L4Csum {
             saddr,
             daddr,
@@ -285,7 +294,36 @@ impl L4Csum {
             csum_offset,
             partial: can_checksum(features),
             base: csum_tcpudp_nofold(saddr, daddr, 0, protocol, 0),
+            udp_ports,
         })
+    }
+
+    /// A UDP segment's length field and checksum (Linux __udp_gso_segment()'s per-segment
+    /// step). Computed in software, the header's words are added from their values (the
+    /// ports, the length, a zero checksum) rather than read back from the header just
+    /// written, so the one read of the segment is its payload's.
+    pub(crate) fn fill_udp(&self, seg: &mut SkBuff) -> Result<()> {
+        let th = self.thoff;
+        let len = seg.headlen();
+        if th + 8 > len || seg.is_nonlinear() {
+            return Err(GsoError::BadHeader);
+        }
+        let l4len = len - th;
+        let ulen = l4len as u16;
+        seg.data_mut()[th + 4..th + 6].copy_from_slice(&ulen.to_be_bytes());
+        let Some(ports) = self.udp_ports.filter(|_| !self.partial) else {
+            return self.fill(seg);
+        };
+        let data = seg.data_mut();
+        let sum = csum_partial(&data[th + 8..], csum_add(ports, u32::from(ulen)));
+        let check =
+            match csum_tcpudp_magic(self.saddr, self.daddr, l4len as u32, self.protocol, sum) {
+                0 => 0xffff,
+                c => c,
+            };
+        data[th + 6..th + 8].copy_from_slice(&check.to_be_bytes());
+        seg.ip_summed = ChecksumState::None;
+        Ok(())
     }
 
     /// The transport header's offset from the IP header.

@@ -44,15 +44,10 @@ fn udp_gso_segment(ctx: &mut GsoCtx<'_>, mut skb: SkBuff) -> Result<Vec<SkBuff>>
         ctx.pool.recycle(skb);
         return Err(GsoError::BadHeader);
     };
-    let th = csum.thoff();
     let mut segs = skb_segment(ctx.pool, skb, mss)?;
     let mut res = Ok(());
     for seg in segs.iter_mut() {
-        let ulen = seg.headlen().saturating_sub(th) as u16;
-        if let Some(f) = seg.data_mut().get_mut(th + 4..th + 6) {
-            f.copy_from_slice(&ulen.to_be_bytes());
-        }
-        if let Err(e) = csum.fill(seg) {
+        if let Err(e) = csum.fill_udp(seg) {
             res = Err(e);
             break;
         }

@@ -647,6 +647,12 @@ impl FragList {
         self.pieces.push(piece);
     }
 
+    /// Room for `n` more pieces.
+    #[inline]
+    pub fn reserve(&mut self, n: usize) {
+        self.pieces.reserve(n);
+    }
+
     /// Bytes in all the pieces.
     #[inline]
     pub fn bytes(&self) -> usize {

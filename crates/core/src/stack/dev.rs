@@ -70,6 +70,50 @@ impl Stack {
         self.backlog.push_back((skb, dst));
     }
 
+    /// dev_queue_xmit() of a run of packets to one device, in order (ip_do_fragment()'s
+    /// pieces): an up Ethernet or raw device that needs nothing validated takes each onto
+    /// its queue directly; anything else goes through dev_queue_xmit(). An `Err` item is
+    /// dropped with its reason.
+    pub(crate) fn dev_queue_xmit_run(
+        &mut self,
+        ifindex: u32,
+        run: impl Iterator<Item = Result<SkBuff, (SkBuff, DropReason)>>,
+    ) {
+        let idx = usize::try_from(ifindex)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .unwrap_or(usize::MAX);
+        let plain = !self.observing
+            && self.devs.get(idx).is_some_and(|d| {
+                d.up && d.kind != crate::netdev::DevKind::Ipip && !d.is_loopback()
+            });
+        for item in run {
+            let skb = match item {
+                Ok(skb) => skb,
+                Err((skb, why)) => {
+                    self.kfree_skb(skb, why);
+                    continue;
+                }
+            };
+            match self.devs.get_mut(idx) {
+                Some(dev)
+                    if plain
+                        && dev.tx_queue.len() < dev.tx_queue_len
+                        && !crate::offload::needs_validate(&skb, dev.features) =>
+                {
+                    let (owner, len) = (skb.sk, skb.len());
+                    dev.stats.tx_packets += 1;
+                    dev.stats.tx_bytes += len as u64;
+                    dev.tx_queue.push_back(skb);
+                    if let Some(o) = owner {
+                        self.sock_wmem(o, len, true);
+                    }
+                }
+                _ => self.dev_queue_xmit(ifindex, skb),
+            }
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn trace_dev_queue_xmit(&mut self, ifindex: u32) {

@@ -82,6 +82,26 @@ impl Stack {
         self.neigh_output_slow(dst, nexthop, skb);
     }
 
+    /// The link header of a connected next hop, looked up once for many packets on one
+    /// route (ip_do_fragment()'s pieces): `(source, destination)` addresses for
+    /// eth_header_push(), or None when each packet must take neigh_output(). Nothing
+    /// between the packets can change the neighbour, since queueing a frame runs no
+    /// neighbour code.
+    #[inline]
+    pub(crate) fn neigh_hh_lookup(
+        &mut self,
+        dst: &DstEntry,
+        daddr: Ipv4Addr,
+    ) -> Option<(EthernetAddress, EthernetAddress)> {
+        if dst.dev == LOOPBACK_IFINDEX || self.observing {
+            return None;
+        }
+        let ha = self
+            .neigh
+            .connected_ha_cached(dst.dev, dst.gateway.unwrap_or(daddr))?;
+        Some((self.dev(dst.dev)?.mac, ha))
+    }
+
     /// __neigh_event_send(): the neighbour is not connected (or is a broadcast or
     /// multicast next hop), so the neighbour layer resolves, queues or maps it.
     #[cold]
