@@ -60,8 +60,8 @@ impl Stack {
             stage!(self, "ip_rcv_finish");
             let mut skb = skb;
             match self.ip_rcv_finish_core(&mut skb, use_hint) {
-                Ok(dst) => {
-                    self.dst_input(skb, &dst);
+                Ok((hdr, dst)) => {
+                    self.dst_input(skb, &hdr, &dst);
                     let reusable = matches!(dst.input, DstInput::Forward);
                     hint = reusable.then_some((h.daddr, h.tos, dst));
                 }
@@ -139,19 +139,20 @@ impl Stack {
     pub(crate) fn ip_rcv_finish(&mut self, mut skb: SkBuff, dst: Option<&DstEntry>) {
         stage!(self, "ip_rcv_finish");
         match self.ip_rcv_finish_core(&mut skb, dst) {
-            Ok(dst) => self.dst_input(skb, &dst),
+            Ok((h, dst)) => self.dst_input(skb, &h, &dst),
             Err(reason) => self.kfree_skb(skb, reason),
         }
     }
 
-    /// Linux ip_rcv_finish_core(), R21.
+    /// Linux ip_rcv_finish_core(), R21. Returns the header as the options left it, with
+    /// the route.
     #[inline(always)]
     fn ip_rcv_finish_core(
         &mut self,
         skb: &mut SkBuff,
         dst: Option<&DstEntry>,
-    ) -> Result<DstEntry, DropReason> {
-        let h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
+    ) -> Result<(IpHdr, DstEntry), DropReason> {
+        let mut h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
         let mut dst = match dst {
             Some(dst) => *dst,
             None => match self.ip_early_demux(skb, &h) {
@@ -161,6 +162,8 @@ impl Stack {
         };
         if h.ihl > 20 {
             dst = self.ip_rcv_options(skb, &h, dst)?;
+            // A source route rewrote the destination.
+            h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
         }
         if dst.rt_type == crate::route::RouteType::Multicast {
             self.mib.ip_ext.in_mcast_pkts += 1;
@@ -173,7 +176,7 @@ impl Stack {
         {
             return Err(DropReason::UnicastInL2Multicast);
         }
-        Ok(dst)
+        Ok((h, dst))
     }
 
     /// The early demux step of Linux ip_rcv_finish_core(): with `ip_early_demux`, an
@@ -282,16 +285,16 @@ impl Stack {
         self.ip_options_rcv_srr(skb, dst)
     }
 
-    /// Linux dst_input(): the route's input action.
+    /// Linux dst_input(): the route's input action. `h` is the packet's header.
     #[inline(always)]
-    fn dst_input(&mut self, skb: SkBuff, dst: &DstEntry) {
+    fn dst_input(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         if dst.flags.contains(RtFlags::LOCAL) && dst.input != DstInput::MrInput {
-            return self.ip_local_deliver(skb, dst);
+            return self.ip_local_deliver_hdr(skb, *h, dst);
         }
         match dst.input {
-            DstInput::LocalDeliver => self.ip_local_deliver(skb, dst),
-            DstInput::Forward => self.ip_forward(skb, dst),
-            DstInput::MrInput => self.ip_mr_input(skb, dst),
+            DstInput::LocalDeliver => self.ip_local_deliver_hdr(skb, *h, dst),
+            DstInput::Forward => self.ip_forward(skb, h, dst),
+            DstInput::MrInput => self.ip_mr_input(skb, h, dst),
             DstInput::Error(e) => self.ip_error(skb, dst, e),
             DstInput::Discard => self.kfree_skb(skb, DropReason::IpInvalidDest),
         }
@@ -329,12 +332,17 @@ impl Stack {
     }
 
     /// Linux ip_local_deliver(): the defrag call site, then LOCAL_IN.
+    pub(crate) fn ip_local_deliver(&mut self, skb: SkBuff, dst: &DstEntry) {
+        match IpHdr::of(&skb) {
+            Some(h) => self.ip_local_deliver_hdr(skb, h, dst),
+            None => self.kfree_skb(skb, DropReason::IpInhdr),
+        }
+    }
+
+    /// [`Stack::ip_local_deliver`] with the header `h` already read.
     #[inline(always)]
-    pub(crate) fn ip_local_deliver(&mut self, mut skb: SkBuff, dst: &DstEntry) {
+    fn ip_local_deliver_hdr(&mut self, mut skb: SkBuff, mut h: IpHdr, dst: &DstEntry) {
         stage!(self, "ip_local_deliver");
-        let Some(mut h) = IpHdr::of(&skb) else {
-            return self.kfree_skb(skb, DropReason::IpInhdr);
-        };
         if h.is_fragment() {
             // R16: reassembled before LOCAL_IN.
             let Some(whole) = self.ip_defrag(skb, DefragUser::LocalDeliver) else {
