@@ -22,9 +22,13 @@ impl Stack {
     #[inline(always)]
     pub(crate) fn ip_rcv(&mut self, skb: SkBuff, dst: Option<&DstEntry>) {
         stage!(self, "ip_rcv");
-        let Some(skb) = self.ip_rcv_core(skb) else {
+        let Some((skb, h)) = self.ip_rcv_core(skb) else {
             return;
         };
+        if !self.nf.has_ops(NfInetHook::PreRouting) {
+            // No hook to rewrite it: the header ip_rcv_core() read is still the packet's.
+            return self.ip_rcv_finish_hdr(skb, h, dst);
+        }
         let iif = skb.iif;
         if let Some(skb) = self.nf_hook(NfInetHook::PreRouting, skb, iif, 0) {
             self.ip_rcv_finish(skb, dst);
@@ -39,7 +43,7 @@ impl Stack {
         stage!(self, "ip_list_rcv");
         let mut hint: Option<(Ipv4Addr, u8, DstEntry)> = None;
         for skb in skbs {
-            let Some(skb) = self.ip_rcv_core(skb) else {
+            let Some((skb, _)) = self.ip_rcv_core(skb) else {
                 continue;
             };
             let iif = skb.iif;
@@ -59,7 +63,7 @@ impl Stack {
             // ip_list_rcv_finish(): ip_rcv_finish() keeping the route for the next packet.
             stage!(self, "ip_rcv_finish");
             let mut skb = skb;
-            match self.ip_rcv_finish_core(&mut skb, use_hint) {
+            match self.ip_rcv_finish_core(&mut skb, h, use_hint) {
                 Ok((hdr, dst)) => {
                     self.dst_input(skb, &hdr, &dst);
                     let reusable = matches!(dst.input, DstInput::Forward);
@@ -71,9 +75,10 @@ impl Stack {
     }
 
     /// Linux ip_rcv_core(), R20. Returns the packet with `data` and the network
-    /// header at the IP header, trimmed to `tot_len`, or drops it with its counter.
+    /// header at the IP header, trimmed to `tot_len`, and its header; or drops it with
+    /// its counter.
     #[inline(always)]
-    fn ip_rcv_core(&mut self, mut skb: SkBuff) -> Option<SkBuff> {
+    fn ip_rcv_core(&mut self, mut skb: SkBuff) -> Option<(SkBuff, IpHdr)> {
         if skb.pkt_type == PacketType::OtherHost {
             if let Some(dev) = self.dev_mut(skb.iif) {
                 dev.stats.rx_otherhost_dropped += 1;
@@ -98,19 +103,22 @@ impl Stack {
                     // The header is linear (check_header_len); the length checks count
                     // the whole packet, frag_list included, as skb->len does.
                     let tot = usize::from(p.total_len());
+                    let h = skb.data().first_chunk::<20>().and_then(IpHdr::read);
                     if !p.verify_checksum() {
                         Err(DropReason::IpCsum)
                     } else if len < tot {
                         Err(DropReason::PktTooSmall)
-                    } else if tot < p.header_len() {
-                        Err(DropReason::IpInhdr)
+                    } else if let Some(h) = h
+                        && tot >= h.ihl
+                    {
+                        Ok((tot, h))
                     } else {
-                        Ok((tot, p.header_len()))
+                        Err(DropReason::IpInhdr)
                     }
                 }
             }
         };
-        let (tot_len, ihl) = match checked {
+        let (tot_len, h) = match checked {
             Ok(v) => v,
             Err(reason) => {
                 self.kfree_skb(skb, reason);
@@ -125,20 +133,28 @@ impl Stack {
             }
         }
         // Both offsets are within the linear data checked above.
-        if skb.reset_network_header().is_err() || skb.set_transport_header(ihl).is_err() {
+        if skb.reset_network_header().is_err() || skb.set_transport_header(h.ihl).is_err() {
             self.kfree_skb(skb, DropReason::IpInhdr);
             return None;
         }
         skb.cb = IpCb::default();
-        Some(skb)
+        Some((skb, h))
     }
 
     /// Linux ip_rcv_finish(): route (or take the looped-back route), options, then
     /// dst_input().
+    pub(crate) fn ip_rcv_finish(&mut self, skb: SkBuff, dst: Option<&DstEntry>) {
+        match IpHdr::of(&skb) {
+            Some(h) => self.ip_rcv_finish_hdr(skb, h, dst),
+            None => self.kfree_skb(skb, DropReason::IpInhdr),
+        }
+    }
+
+    /// [`Stack::ip_rcv_finish`] with the header `h` already read.
     #[inline(always)]
-    pub(crate) fn ip_rcv_finish(&mut self, mut skb: SkBuff, dst: Option<&DstEntry>) {
+    fn ip_rcv_finish_hdr(&mut self, mut skb: SkBuff, h: IpHdr, dst: Option<&DstEntry>) {
         stage!(self, "ip_rcv_finish");
-        match self.ip_rcv_finish_core(&mut skb, dst) {
+        match self.ip_rcv_finish_core(&mut skb, h, dst) {
             Ok((h, dst)) => self.dst_input(skb, &h, &dst),
             Err(reason) => self.kfree_skb(skb, reason),
         }
@@ -150,9 +166,9 @@ impl Stack {
     fn ip_rcv_finish_core(
         &mut self,
         skb: &mut SkBuff,
+        mut h: IpHdr,
         dst: Option<&DstEntry>,
     ) -> Result<(IpHdr, DstEntry), DropReason> {
-        let mut h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
         let mut dst = match dst {
             Some(dst) => *dst,
             None => match self.ip_early_demux(skb, &h) {
