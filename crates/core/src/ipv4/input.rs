@@ -216,7 +216,7 @@ impl Stack {
     /// cache. A multicast route also depends on the device's membership and source
     /// filter, whose changes flush the cache, and on whether the packet is IGMP (which
     /// the filter does not apply to), which is in the key.
-    #[inline]
+    #[inline(always)]
     fn ip_route_input_noref(&mut self, h: &IpHdr, iif: u32) -> Result<DstEntry, DropReason> {
         stage!(self, "ip_route_input_noref");
         let igmp = h.protocol == IPPROTO_IGMP && h.daddr.is_multicast();
