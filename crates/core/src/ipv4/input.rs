@@ -63,8 +63,9 @@ impl Stack {
             // ip_list_rcv_finish(): ip_rcv_finish() keeping the route for the next packet.
             stage!(self, "ip_rcv_finish");
             let mut skb = skb;
-            match self.ip_rcv_finish_core(&mut skb, h, use_hint) {
-                Ok((hdr, dst)) => {
+            let mut hdr = h;
+            match self.ip_rcv_finish_core(&mut skb, &mut hdr, use_hint) {
+                Ok(dst) => {
                     self.dst_input(skb, &hdr, &dst);
                     let reusable = matches!(dst.input, DstInput::Forward);
                     hint = reusable.then_some((h.daddr, h.tos, dst));
@@ -152,34 +153,34 @@ impl Stack {
 
     /// [`Stack::ip_rcv_finish`] with the header `h` already read.
     #[inline(always)]
-    fn ip_rcv_finish_hdr(&mut self, mut skb: SkBuff, h: IpHdr, dst: Option<&DstEntry>) {
+    fn ip_rcv_finish_hdr(&mut self, mut skb: SkBuff, mut h: IpHdr, dst: Option<&DstEntry>) {
         stage!(self, "ip_rcv_finish");
-        match self.ip_rcv_finish_core(&mut skb, h, dst) {
-            Ok((h, dst)) => self.dst_input(skb, &h, &dst),
+        match self.ip_rcv_finish_core(&mut skb, &mut h, dst) {
+            Ok(dst) => self.dst_input(skb, &h, &dst),
             Err(reason) => self.kfree_skb(skb, reason),
         }
     }
 
-    /// Linux ip_rcv_finish_core(), R21. Returns the header as the options left it, with
-    /// the route.
+    /// Linux ip_rcv_finish_core(), R21. Returns the route; `h`, the packet's header, is
+    /// read again when options rewrote it.
     #[inline(always)]
     fn ip_rcv_finish_core(
         &mut self,
         skb: &mut SkBuff,
-        mut h: IpHdr,
+        h: &mut IpHdr,
         dst: Option<&DstEntry>,
-    ) -> Result<(IpHdr, DstEntry), DropReason> {
+    ) -> Result<DstEntry, DropReason> {
         let mut dst = match dst {
             Some(dst) => *dst,
-            None => match self.ip_early_demux(skb, &h) {
+            None => match self.ip_early_demux(skb, h) {
                 Some(dst) => dst,
-                None => self.ip_route_input_noref(&h, skb.iif)?,
+                None => self.ip_route_input_noref(h, skb.iif)?,
             },
         };
         if h.ihl > 20 {
-            dst = self.ip_rcv_options(skb, &h, dst)?;
+            dst = self.ip_rcv_options(skb, h, dst)?;
             // A source route rewrote the destination.
-            h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
+            *h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
         }
         if dst.rt_type == crate::route::RouteType::Multicast {
             self.mib.ip_ext.in_mcast_pkts += 1;
@@ -192,7 +193,7 @@ impl Stack {
         {
             return Err(DropReason::UnicastInL2Multicast);
         }
-        Ok((h, dst))
+        Ok(dst)
     }
 
     /// The early demux step of Linux ip_rcv_finish_core(): with `ip_early_demux`, an
