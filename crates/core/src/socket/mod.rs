@@ -834,16 +834,22 @@ impl Stack {
         }
         // A lone datagram is read where it is: splicing one entry gains nothing.
         let in_reader = !s.reader.is_empty();
-        let queue = if in_reader { &s.reader } else { &s.rx };
-        let Some(e) = queue.front() else {
+        let queue = if in_reader { &mut s.reader } else { &mut s.rx };
+        let Some(e) = queue.pop_front() else {
             return Err(SockError::Again);
         };
-        let msg = e.recv_msg(s, 0, buf, flags, pktinfo)?;
+        let msg = match e.recv_msg(s, 0, buf, flags, pktinfo) {
+            Ok(msg) => msg,
+            Err(err) => {
+                // Not read: it stays first in line.
+                let queue = if in_reader { &mut s.reader } else { &mut s.rx };
+                queue.push_front(e);
+                return Err(err);
+            }
+        };
         if s.peek_off >= 0 {
             s.peek_off = (s.peek_off - msg.len as i32).max(0);
         }
-        let queue = if in_reader { &mut s.reader } else { &mut s.rx };
-        let e = queue.pop_front().expect("the entry was just read");
         s.rmem -= e.truesize;
         let kind = s.kind;
         self.pool.recycle(e.skb);
