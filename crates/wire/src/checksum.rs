@@ -97,13 +97,12 @@ pub fn ip_fast_csum(header: &[u8]) -> u16 {
 /// The TCP/UDP pseudo-header (RFC 768, RFC 793 §3.1) added to `sum`. Linux csum_tcpudp_nofold().
 #[inline]
 pub fn csum_tcpudp_nofold(saddr: Ipv4Addr, daddr: Ipv4Addr, len: u32, proto: u8, sum: u32) -> u32 {
-    let s = u32::from(saddr);
-    let d = u32::from(daddr);
-    let mut acc = sum as u64;
-    acc += (s >> 16) as u64 + (s & 0xffff) as u64;
-    acc += (d >> 16) as u64 + (d & 0xffff) as u64;
-    acc += proto as u64;
-    acc += (len >> 16) as u64 + (len & 0xffff) as u64;
+    // Whole 32-bit values: folding their sum adds the same 16-bit words.
+    let acc = u64::from(sum)
+        + u64::from(u32::from(saddr))
+        + u64::from(u32::from(daddr))
+        + u64::from(proto)
+        + u64::from(len);
     fold64(acc) as u32
 }
 
@@ -255,6 +254,44 @@ mod tests {
         h[12..16].copy_from_slice(&[192, 168, 7, 9]);
         h[10..12].copy_from_slice(&[0, 0]);
         assert_eq!(updated, ip_fast_csum(&h));
+    }
+
+    #[test]
+    fn pseudo_header_is_the_sum_of_its_words() {
+        let addrs = [
+            0u32,
+            1,
+            0xffff,
+            0x1_0000,
+            0xc0a8_0001,
+            0xffff_fffe,
+            u32::MAX,
+        ];
+        for &s in &addrs {
+            for &d in &addrs {
+                for (len, proto, sum) in
+                    [(0, 0, 0), (8, 17, 0), (0xffff, 255, 0xffff), (72, 136, 7)]
+                {
+                    let words = [
+                        s >> 16,
+                        s & 0xffff,
+                        d >> 16,
+                        d & 0xffff,
+                        u32::from(proto),
+                        len,
+                    ];
+                    let mut acc = sum;
+                    for w in words {
+                        acc += w;
+                    }
+                    while acc > 0xffff {
+                        acc = (acc & 0xffff) + (acc >> 16);
+                    }
+                    let got = csum_tcpudp_nofold(s.into(), d.into(), len, proto, sum);
+                    assert_eq!(got, acc, "{s:#x} {d:#x} {len} {proto} {sum:#x}");
+                }
+            }
+        }
     }
 
     #[test]

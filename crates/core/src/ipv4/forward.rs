@@ -14,8 +14,9 @@ use skiff_wire::ipv4::Ipv4Packet;
 
 impl Stack {
     /// Linux ip_forward(): the router alert chain, TTL, strict source route, MTU, TTL
-    /// decrement, FORWARD hook.
-    pub(crate) fn ip_forward(&mut self, mut skb: SkBuff, dst: &DstEntry) {
+    /// decrement, FORWARD hook. `h` is the packet's header, as routed.
+    pub(crate) fn ip_forward(&mut self, mut skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
+        let mut h = *h;
         stage!(self, "ip_forward");
         // Whatever socket early demux named, a forwarded packet is not its (Linux drops a
         // forwarded skb with skb->sk; skiff forwards it, as without early demux).
@@ -28,10 +29,11 @@ impl Stack {
                 Ok(()) => return,
                 Err(skb) => skb,
             };
+            h = match IpHdr::of(&skb) {
+                Some(h) => h,
+                None => return self.kfree_skb(skb, DropReason::IpInhdr),
+            };
         }
-        let Some(h) = IpHdr::of(&skb) else {
-            return self.kfree_skb(skb, DropReason::IpInhdr);
-        };
         if h.ttl <= 1 {
             self.icmp_send(
                 &skb,

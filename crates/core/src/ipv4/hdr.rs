@@ -24,7 +24,12 @@ impl IpHdr {
     /// output path that built it) checked; only its 20 fixed bytes are read again.
     #[inline]
     pub(crate) fn of(skb: &SkBuff) -> Option<IpHdr> {
-        let b: &[u8; 20] = skb.network_header_bytes()?.get(..20)?.try_into().ok()?;
+        Self::read(skb.network_header_bytes()?.first_chunk::<20>()?)
+    }
+
+    /// The fields of the fixed header `b`; `None` when its header length is below 20.
+    #[inline]
+    pub(crate) fn read(b: &[u8; 20]) -> Option<IpHdr> {
         let ihl = ip_hdrlen(b);
         if ihl < HEADER_LEN {
             return None;

@@ -243,7 +243,7 @@ impl Stack {
     /// an echo request's buffer around (scrubbed, new header), which puts the same bytes
     /// on the wire. A timestamp reply (`times`: originate, receive, transmit) is built
     /// fresh, as Linux does.
-    #[inline]
+    #[inline(always)]
     fn icmp_reply(
         &mut self,
         mut skb: SkBuff,

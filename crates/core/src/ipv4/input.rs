@@ -22,9 +22,13 @@ impl Stack {
     #[inline(always)]
     pub(crate) fn ip_rcv(&mut self, skb: SkBuff, dst: Option<&DstEntry>) {
         stage!(self, "ip_rcv");
-        let Some(skb) = self.ip_rcv_core(skb) else {
+        let Some((skb, h)) = self.ip_rcv_core(skb) else {
             return;
         };
+        if !self.nf.has_ops(NfInetHook::PreRouting) {
+            // No hook to rewrite it: the header ip_rcv_core() read is still the packet's.
+            return self.ip_rcv_finish_hdr(skb, h, dst);
+        }
         let iif = skb.iif;
         if let Some(skb) = self.nf_hook(NfInetHook::PreRouting, skb, iif, 0) {
             self.ip_rcv_finish(skb, dst);
@@ -39,7 +43,7 @@ impl Stack {
         stage!(self, "ip_list_rcv");
         let mut hint: Option<(Ipv4Addr, u8, DstEntry)> = None;
         for skb in skbs {
-            let Some(skb) = self.ip_rcv_core(skb) else {
+            let Some((skb, _)) = self.ip_rcv_core(skb) else {
                 continue;
             };
             let iif = skb.iif;
@@ -59,9 +63,10 @@ impl Stack {
             // ip_list_rcv_finish(): ip_rcv_finish() keeping the route for the next packet.
             stage!(self, "ip_rcv_finish");
             let mut skb = skb;
-            match self.ip_rcv_finish_core(&mut skb, use_hint) {
+            let mut hdr = h;
+            match self.ip_rcv_finish_core(&mut skb, &mut hdr, use_hint) {
                 Ok(dst) => {
-                    self.dst_input(skb, &dst);
+                    self.dst_input(skb, &hdr, &dst);
                     let reusable = matches!(dst.input, DstInput::Forward);
                     hint = reusable.then_some((h.daddr, h.tos, dst));
                 }
@@ -71,9 +76,10 @@ impl Stack {
     }
 
     /// Linux ip_rcv_core(), R20. Returns the packet with `data` and the network
-    /// header at the IP header, trimmed to `tot_len`, or drops it with its counter.
+    /// header at the IP header, trimmed to `tot_len`, and its header; or drops it with
+    /// its counter.
     #[inline(always)]
-    fn ip_rcv_core(&mut self, mut skb: SkBuff) -> Option<SkBuff> {
+    fn ip_rcv_core(&mut self, mut skb: SkBuff) -> Option<(SkBuff, IpHdr)> {
         if skb.pkt_type == PacketType::OtherHost {
             if let Some(dev) = self.dev_mut(skb.iif) {
                 dev.stats.rx_otherhost_dropped += 1;
@@ -98,19 +104,22 @@ impl Stack {
                     // The header is linear (check_header_len); the length checks count
                     // the whole packet, frag_list included, as skb->len does.
                     let tot = usize::from(p.total_len());
+                    let h = skb.data().first_chunk::<20>().and_then(IpHdr::read);
                     if !p.verify_checksum() {
                         Err(DropReason::IpCsum)
                     } else if len < tot {
                         Err(DropReason::PktTooSmall)
-                    } else if tot < p.header_len() {
-                        Err(DropReason::IpInhdr)
+                    } else if let Some(h) = h
+                        && tot >= h.ihl
+                    {
+                        Ok((tot, h))
                     } else {
-                        Ok((tot, p.header_len()))
+                        Err(DropReason::IpInhdr)
                     }
                 }
             }
         };
-        let (tot_len, ihl) = match checked {
+        let (tot_len, h) = match checked {
             Ok(v) => v,
             Err(reason) => {
                 self.kfree_skb(skb, reason);
@@ -125,42 +134,53 @@ impl Stack {
             }
         }
         // Both offsets are within the linear data checked above.
-        if skb.reset_network_header().is_err() || skb.set_transport_header(ihl).is_err() {
+        if skb.reset_network_header().is_err() || skb.set_transport_header(h.ihl).is_err() {
             self.kfree_skb(skb, DropReason::IpInhdr);
             return None;
         }
         skb.cb = IpCb::default();
-        Some(skb)
+        Some((skb, h))
     }
 
     /// Linux ip_rcv_finish(): route (or take the looped-back route), options, then
     /// dst_input().
+    pub(crate) fn ip_rcv_finish(&mut self, skb: SkBuff, dst: Option<&DstEntry>) {
+        match IpHdr::of(&skb) {
+            Some(h) => self.ip_rcv_finish_hdr(skb, h, dst),
+            None => self.kfree_skb(skb, DropReason::IpInhdr),
+        }
+    }
+
+    /// [`Stack::ip_rcv_finish`] with the header `h` already read.
     #[inline(always)]
-    pub(crate) fn ip_rcv_finish(&mut self, mut skb: SkBuff, dst: Option<&DstEntry>) {
+    fn ip_rcv_finish_hdr(&mut self, mut skb: SkBuff, mut h: IpHdr, dst: Option<&DstEntry>) {
         stage!(self, "ip_rcv_finish");
-        match self.ip_rcv_finish_core(&mut skb, dst) {
-            Ok(dst) => self.dst_input(skb, &dst),
+        match self.ip_rcv_finish_core(&mut skb, &mut h, dst) {
+            Ok(dst) => self.dst_input(skb, &h, &dst),
             Err(reason) => self.kfree_skb(skb, reason),
         }
     }
 
-    /// Linux ip_rcv_finish_core(), R21.
+    /// Linux ip_rcv_finish_core(), R21. Returns the route; `h`, the packet's header, is
+    /// read again when options rewrote it.
     #[inline(always)]
     fn ip_rcv_finish_core(
         &mut self,
         skb: &mut SkBuff,
+        h: &mut IpHdr,
         dst: Option<&DstEntry>,
     ) -> Result<DstEntry, DropReason> {
-        let h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
         let mut dst = match dst {
             Some(dst) => *dst,
-            None => match self.ip_early_demux(skb, &h) {
+            None => match self.ip_early_demux(skb, h) {
                 Some(dst) => dst,
-                None => self.ip_route_input_noref(&h, skb.iif)?,
+                None => self.ip_route_input_noref(h, skb.iif)?,
             },
         };
         if h.ihl > 20 {
-            dst = self.ip_rcv_options(skb, &h, dst)?;
+            dst = self.ip_rcv_options(skb, h, dst)?;
+            // A source route rewrote the destination.
+            *h = IpHdr::of(skb).ok_or(DropReason::IpInhdr)?;
         }
         if dst.rt_type == crate::route::RouteType::Multicast {
             self.mib.ip_ext.in_mcast_pkts += 1;
@@ -197,7 +217,7 @@ impl Stack {
     /// cache. A multicast route also depends on the device's membership and source
     /// filter, whose changes flush the cache, and on whether the packet is IGMP (which
     /// the filter does not apply to), which is in the key.
-    #[inline]
+    #[inline(always)]
     fn ip_route_input_noref(&mut self, h: &IpHdr, iif: u32) -> Result<DstEntry, DropReason> {
         stage!(self, "ip_route_input_noref");
         let igmp = h.protocol == IPPROTO_IGMP && h.daddr.is_multicast();
@@ -282,16 +302,16 @@ impl Stack {
         self.ip_options_rcv_srr(skb, dst)
     }
 
-    /// Linux dst_input(): the route's input action.
+    /// Linux dst_input(): the route's input action. `h` is the packet's header.
     #[inline(always)]
-    fn dst_input(&mut self, skb: SkBuff, dst: &DstEntry) {
+    fn dst_input(&mut self, skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         if dst.flags.contains(RtFlags::LOCAL) && dst.input != DstInput::MrInput {
-            return self.ip_local_deliver(skb, dst);
+            return self.ip_local_deliver_hdr(skb, *h, dst);
         }
         match dst.input {
-            DstInput::LocalDeliver => self.ip_local_deliver(skb, dst),
-            DstInput::Forward => self.ip_forward(skb, dst),
-            DstInput::MrInput => self.ip_mr_input(skb, dst),
+            DstInput::LocalDeliver => self.ip_local_deliver_hdr(skb, *h, dst),
+            DstInput::Forward => self.ip_forward(skb, h, dst),
+            DstInput::MrInput => self.ip_mr_input(skb, h, dst),
             DstInput::Error(e) => self.ip_error(skb, dst, e),
             DstInput::Discard => self.kfree_skb(skb, DropReason::IpInvalidDest),
         }
@@ -329,12 +349,17 @@ impl Stack {
     }
 
     /// Linux ip_local_deliver(): the defrag call site, then LOCAL_IN.
+    pub(crate) fn ip_local_deliver(&mut self, skb: SkBuff, dst: &DstEntry) {
+        match IpHdr::of(&skb) {
+            Some(h) => self.ip_local_deliver_hdr(skb, h, dst),
+            None => self.kfree_skb(skb, DropReason::IpInhdr),
+        }
+    }
+
+    /// [`Stack::ip_local_deliver`] with the header `h` already read.
     #[inline(always)]
-    pub(crate) fn ip_local_deliver(&mut self, mut skb: SkBuff, dst: &DstEntry) {
+    fn ip_local_deliver_hdr(&mut self, mut skb: SkBuff, mut h: IpHdr, dst: &DstEntry) {
         stage!(self, "ip_local_deliver");
-        let Some(mut h) = IpHdr::of(&skb) else {
-            return self.kfree_skb(skb, DropReason::IpInhdr);
-        };
         if h.is_fragment() {
             // R16: reassembled before LOCAL_IN.
             let Some(whole) = self.ip_defrag(skb, DefragUser::LocalDeliver) else {

@@ -212,23 +212,26 @@ impl Stack {
 
     /// Linux ipmr.c ip_mr_input(): a packet on a multicast-forwarding device. IGMP not for
     /// us goes to the mroute socket; otherwise it is forwarded by its MFC entry (or queued
-    /// unresolved), and delivered locally as well when the route is RTCF_LOCAL.
-    pub(crate) fn ip_mr_input(&mut self, mut skb: SkBuff, dst: &DstEntry) {
+    /// unresolved), and delivered locally as well when the route is RTCF_LOCAL. `h` is the
+    /// packet's header.
+    pub(crate) fn ip_mr_input(&mut self, mut skb: SkBuff, h: &IpHdr, dst: &DstEntry) {
         stage!(self, "ip_mr_input");
         let local = dst.flags.contains(RtFlags::LOCAL);
         // Looped back after forwarding: never forwarded twice.
         if skb.cb.flags.contains(IpSkbFlags::FORWARDED) {
             return self.mr_dont_forward(skb, dst, local);
         }
-        let Some(h) = IpHdr::of(&skb) else {
-            return self.kfree_skb(skb, DropReason::IpInhdr);
-        };
+        let mut h = *h;
         if !local {
             if skb.cb.opt.layout.router_alert != 0 {
                 // The mroute socket is on the router alert chain (MRT_INIT).
                 skb = match self.ip_call_ra_chain(skb, dst) {
                     Ok(()) => return,
                     Err(skb) => skb,
+                };
+                h = match IpHdr::of(&skb) {
+                    Some(h) => h,
+                    None => return self.kfree_skb(skb, DropReason::IpInhdr),
                 };
             } else if h.protocol == IPPROTO_IGMP
                 && let Some(fd) = self.ipmr.mroute_sk

@@ -120,6 +120,97 @@ impl RxEntry {
     }
 }
 
+impl RxEntry {
+    /// Copies the datagram from byte `off` into `buf` and describes it as recvmsg()
+    /// returns it, with the control messages socket `s` asked for; `pktinfo` gets its
+    /// IP_PKTINFO either way.
+    #[inline(always)]
+    fn recv_msg(
+        &self,
+        s: &Socket,
+        off: usize,
+        buf: &mut [u8],
+        flags: u32,
+        pktinfo: &mut Option<PktInfo>,
+    ) -> Result<RecvMsg, SockError> {
+        let avail = self.len.saturating_sub(off);
+        let copied = buf.len().min(avail);
+        if self.skb.copy_bits(off, &mut buf[..copied]).is_err() {
+            return Err(SockError::Inval);
+        }
+        *pktinfo = Some(self.pktinfo);
+        Ok(RecvMsg {
+            len: if flags & MSG_TRUNC != 0 {
+                self.len
+            } else {
+                copied
+            },
+            addr: Some(self.src),
+            flags: if buf.len() < avail { MSG_TRUNC } else { 0 },
+            cmsgs: RecvCmsgs {
+                pktinfo: s.pktinfo.then_some(self.pktinfo),
+                ttl: s.recvttl.then_some(self.ttl),
+                tos: s.recvtos.then_some(self.tos),
+                err: None,
+                gso_size: (s.gro && self.gso_size != 0).then_some(self.gso_size),
+            },
+        })
+    }
+}
+
+impl Socket {
+    /// recvmsg() with MSG_PEEK: the datagram stays queued. With SO_PEEK_OFF on, a peek
+    /// starts where the last one ended, walking across datagrams (sk_peek_offset(),
+    /// __skb_try_recv_from_queue()).
+    #[cold]
+    #[inline(never)]
+    fn recv_peek(
+        &mut self,
+        buf: &mut [u8],
+        flags: u32,
+        pktinfo: &mut Option<PktInfo>,
+    ) -> Result<RecvMsg, SockError> {
+        let walk = self.peek_off >= 0;
+        let mut off = if walk { self.peek_off as usize } else { 0 };
+        if self.reader.is_empty() && self.rx.len() > 1 {
+            core::mem::swap(&mut self.reader, &mut self.rx);
+        }
+        if walk && off >= self.reader.iter().map(|e| e.len).sum::<usize>() {
+            // Peeking past what the reader holds: splice the rest in behind it.
+            self.reader.append(&mut self.rx);
+        }
+        let in_reader = !self.reader.is_empty();
+        let queue = if in_reader { &self.reader } else { &self.rx };
+        let mut idx = 0;
+        if walk {
+            while let Some(e) = queue.get(idx) {
+                if off >= e.len && (off > 0 || e.peeked) {
+                    off -= e.len;
+                    idx += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        let Some(e) = queue.get(idx) else {
+            return Err(SockError::Again);
+        };
+        let msg = e.recv_msg(self, off, buf, flags, pktinfo)?;
+        let queue = if in_reader {
+            &mut self.reader
+        } else {
+            &mut self.rx
+        };
+        if let Some(e) = queue.get_mut(idx) {
+            e.peeked = true;
+        }
+        if walk {
+            self.peek_off = self.peek_off.saturating_add(msg.len as i32);
+        }
+        Ok(msg)
+    }
+}
+
 /// A queued extended error (Linux ip_icmp_error(), ip_local_error()).
 #[derive(Debug)]
 pub(crate) struct ErrEntry {
@@ -743,100 +834,38 @@ impl Stack {
         }
         let s = self.socks.get(fd)?;
         s.sock_error()?;
-        let peeking = flags & MSG_PEEK != 0;
-        // sk_peek_offset(): with SO_PEEK_OFF on, a peek starts where the last one ended,
-        // walking across datagrams (__skb_try_recv_from_queue()).
-        let mut off = if peeking && s.peek_off >= 0 {
-            s.peek_off as usize
-        } else {
-            0
-        };
+        if flags & MSG_PEEK != 0 {
+            return s.recv_peek(buf, flags, pktinfo);
+        }
         if s.reader.is_empty() && s.rx.len() > 1 {
             core::mem::swap(&mut s.reader, &mut s.rx);
         }
-        if peeking
-            && s.peek_off >= 0
-            && s.peek_off as usize >= s.reader.iter().map(|e| e.len).sum::<usize>()
-        {
-            // Peeking past what the reader holds: splice the rest in behind it.
-            s.reader.append(&mut s.rx);
-        }
         // A lone datagram is read where it is: splicing one entry gains nothing.
-        let queue = if s.reader.is_empty() {
-            &mut s.rx
-        } else {
-            &mut s.reader
-        };
-        let mut idx = 0;
-        if peeking && s.peek_off >= 0 {
-            while let Some(e) = queue.get(idx) {
-                if off >= e.len && (off > 0 || e.peeked) {
-                    off -= e.len;
-                    idx += 1;
-                } else {
-                    break;
-                }
-            }
-        }
-        let Some(e) = queue.get_mut(idx) else {
+        let in_reader = !s.reader.is_empty();
+        let queue = if in_reader { &mut s.reader } else { &mut s.rx };
+        let Some(e) = queue.pop_front() else {
             return Err(SockError::Again);
         };
-        let ulen = e.len;
-        let avail = ulen.saturating_sub(off);
-        let copied = buf.len().min(avail);
-        let mut msg_flags = 0;
-        if buf.len() < avail {
-            msg_flags |= MSG_TRUNC;
-        }
-        if e.skb.copy_bits(off, &mut buf[..copied]).is_err() {
-            return Err(SockError::Inval);
-        }
-        let mut cmsgs = RecvCmsgs::default();
-        if s.pktinfo {
-            cmsgs.pktinfo = Some(e.pktinfo);
-        }
-        if s.recvttl {
-            cmsgs.ttl = Some(e.ttl);
-        }
-        if s.recvtos {
-            cmsgs.tos = Some(e.tos);
-        }
-        if s.gro && e.gso_size != 0 {
-            cmsgs.gso_size = Some(e.gso_size);
-        }
-        let src = e.src;
-        *pktinfo = Some(e.pktinfo);
-        let ret = if flags & MSG_TRUNC != 0 { ulen } else { copied };
-        if peeking {
-            e.peeked = true;
-            if s.peek_off >= 0 {
-                s.peek_off = s.peek_off.saturating_add(ret as i32);
+        let msg = match e.recv_msg(s, 0, buf, flags, pktinfo) {
+            Ok(msg) => msg,
+            Err(err) => {
+                // Not read: it stays first in line.
+                let queue = if in_reader { &mut s.reader } else { &mut s.rx };
+                queue.push_front(e);
+                return Err(err);
             }
-        } else {
-            if s.peek_off >= 0 {
-                s.peek_off = (s.peek_off - ret as i32).max(0);
-            }
-            let e = if idx == 0 {
-                queue.pop_front()
-            } else {
-                queue.remove(idx)
-            }
-            .expect("the entry was just read");
-            s.rmem -= e.truesize;
-            let kind = s.kind;
-            self.pool.recycle(e.skb);
-            match kind {
-                Kind::Udp => self.mib.udp.in_datagrams += 1,
-                Kind::UdpLite => self.mib.udp_lite.in_datagrams += 1,
-                Kind::Raw => {}
-            }
-        }
-        let msg = RecvMsg {
-            len: ret,
-            addr: Some(src),
-            flags: msg_flags,
-            cmsgs,
         };
+        if s.peek_off >= 0 {
+            s.peek_off = (s.peek_off - msg.len as i32).max(0);
+        }
+        s.rmem -= e.truesize;
+        let kind = s.kind;
+        self.pool.recycle(e.skb);
+        match kind {
+            Kind::Udp => self.mib.udp.in_datagrams += 1,
+            Kind::UdpLite => self.mib.udp_lite.in_datagrams += 1,
+            Kind::Raw => {}
+        }
         Ok(msg)
     }
 

@@ -68,19 +68,24 @@ impl Stack {
     /// stages are observed.
     #[inline]
     pub(crate) fn trace_begin(&mut self, ifindex: u32, what: &str) {
-        if !self.spans.is_empty() {
-            // An entry call that returned early (an error after trace_begin).
-            self.exit_spans();
-        }
-        self.observing = self.trace.is_some() || tracing::level_enabled!(tracing::Level::TRACE);
-        if self.trace.is_some() {
-            self.trace_begin_slow(ifindex, what);
+        let observing = self.trace.is_some() || tracing::level_enabled!(tracing::Level::TRACE);
+        // Spans are only left over (by an entry call that returned early, before
+        // trace_end) while `observing` is still set.
+        if observing || self.observing {
+            self.trace_begin_slow(ifindex, what, observing);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn trace_begin_slow(&mut self, ifindex: u32, what: &str) {
+    fn trace_begin_slow(&mut self, ifindex: u32, what: &str, observing: bool) {
+        if !self.spans.is_empty() {
+            self.exit_spans();
+        }
+        self.observing = observing;
+        if self.trace.is_none() {
+            return;
+        }
         let head = match ifindex {
             0 => format!("[{}] {what}:", self.name),
             i => format!("[{}] {what} {}:", self.name, self.dev_name(i)),
