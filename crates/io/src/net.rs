@@ -614,9 +614,9 @@ mod tests {
         assert!(a.set_read_timeout(Some(Duration::ZERO)).is_err());
     }
 
-    /// Two stacks joined by an in-memory cable, each on its own driver thread.
-    #[test]
-    fn device_backed_stacks_talk_over_a_cable() {
+    /// Stacks A (10.`net`.0.1/24) and B (10.`net`.0.2/24) joined by an in-memory cable,
+    /// each on its own driver thread.
+    fn cabled(net: u8) -> (NetStack, NetStack) {
         let (da, db) = pair();
         let mk = |n: u8, dev: PairDevice| {
             let mut s = Stack::new(StackConfig::default());
@@ -624,13 +624,18 @@ mod tests {
                 .add_device("eth0", EthernetAddress([2, 0, 0, 0, 0, n]), 1500)
                 .unwrap();
             s.set_up(eth, true).unwrap();
-            s.add_addr(eth, Ipv4Addr::new(10, 7, 0, n), 24).unwrap();
-            let net = NetStack::new(s);
-            net.attach(eth, Box::new(dev));
-            net
+            s.add_addr(eth, Ipv4Addr::new(10, net, 0, n), 24).unwrap();
+            let stack = NetStack::new(s);
+            stack.attach(eth, Box::new(dev));
+            stack
         };
-        let a = mk(1, da);
-        let b = mk(2, db);
+        (mk(1, da), mk(2, db))
+    }
+
+    /// Two stacks joined by an in-memory cable, each on its own driver thread.
+    #[test]
+    fn device_backed_stacks_talk_over_a_cable() {
+        let (a, b) = cabled(7);
         let server = UdpSocket::bind(&b, "0.0.0.0:5000").unwrap();
         let client = UdpSocket::bind(&a, "0.0.0.0:0").unwrap();
         client
@@ -656,20 +661,7 @@ mod tests {
     /// under the second a 1 ms tick (or two per trip) would cost.
     #[test]
     fn blocking_recv_wakes_on_the_packet_not_a_tick() {
-        let (da, db) = pair();
-        let mk = |n: u8, dev: PairDevice| {
-            let mut s = Stack::new(StackConfig::default());
-            let eth = s
-                .add_device("eth0", EthernetAddress([2, 0, 0, 0, 0, n]), 1500)
-                .unwrap();
-            s.set_up(eth, true).unwrap();
-            s.add_addr(eth, Ipv4Addr::new(10, 8, 0, n), 24).unwrap();
-            let net = NetStack::new(s);
-            net.attach(eth, Box::new(dev));
-            net
-        };
-        let a = mk(1, da);
-        let b = mk(2, db);
+        let (a, b) = cabled(8);
         let server = UdpSocket::bind(&b, "0.0.0.0:5000").unwrap();
         let echo = std::thread::spawn(move || {
             let mut buf = [0u8; 64];
