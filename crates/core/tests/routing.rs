@@ -212,6 +212,34 @@ fn raw_receive_queue_is_bounded() {
     assert_eq!(n + drops, 400);
 }
 
+/// A datagram of a protocol without a handler: every raw socket of it gets the whole
+/// datagram (the last one takes the packet itself, the others a copy), reassembled
+/// from fragments too, and it counts as delivered once.
+#[test]
+fn every_raw_socket_gets_the_whole_datagram_without_a_handler() {
+    let mut h = Host::new(false);
+    let a = h.s.raw_socket(253).unwrap();
+    let b = h.s.raw_socket(253).unwrap();
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+    // Two fragments: 1480 bytes at offset 0, the rest at 1480.
+    let mut first = Ip::new(PEER, ME, 253, data[..1480].to_vec());
+    first.mf = true;
+    let mut second = Ip::new(PEER, ME, 253, data[1480..].to_vec());
+    second.frag_offset = 1480;
+    h.rx(h.eth0, &first.frame());
+    h.rx(h.eth0, &second.frame());
+    h.rx(h.eth0, &Ip::new(PEER, ME, 253, b"whole".to_vec()).frame());
+    assert!(h.tx().is_empty(), "raw listeners: no protocol unreachable");
+    assert_eq!(h.mib("IpInDelivers"), 2);
+    for sock in [a, b] {
+        let d = h.s.raw_recv(sock).unwrap();
+        assert_eq!(&d.packet[20..], &data[..]);
+        assert_eq!(d.packet.len(), 20 + 3000);
+        assert_eq!(&h.s.raw_recv(sock).unwrap().packet[20..], b"whole");
+        assert!(h.s.raw_recv(sock).is_err());
+    }
+}
+
 #[test]
 fn tx_queue_overflow_is_counted() {
     let mut h = Host::new(false);

@@ -392,11 +392,16 @@ impl Stack {
         if skb.pull(h.ihl).is_err() {
             return self.kfree_skb(skb, DropReason::IpInhdr);
         }
-        let raw = self.raw_local_deliver(&skb, h, dst);
         // IPIP has a handler from the first IPIP tunnel (a DVMRP tunnel's too) on (Linux:
         // the ipip module, which stays loaded); before, it is an unknown protocol.
         let proto = InetProtocol::of(h.protocol)
             .filter(|&p| p != InetProtocol::Ipip || self.ipip_registered());
+        let (raw, skb) = self.raw_local_deliver(skb, h, dst, proto.is_some());
+        let Some(mut skb) = skb else {
+            // The raw sockets took it, and no handler follows.
+            self.mib.ip.in_delivers += 1;
+            return;
+        };
         match proto {
             Some(proto) => {
                 // The protocol handlers read linear data (Linux pulls what they need); a

@@ -348,20 +348,40 @@ impl Stack {
         }
     }
 
-    /// Linux raw_local_deliver() → raw_v4_input(): a copy for every raw socket of the
-    /// protocol whose bound address, peer and ICMP filter admit the packet. `skb.data()`
-    /// is past the IP header. Returns whether any socket matched.
-    pub(crate) fn raw_local_deliver(
+    /// raw_rcv() of a packet whose `data` is past the IP header, as local delivery has it.
+    fn raw_rcv_pulled(
         &mut self,
-        skb: &crate::skb::SkBuff,
+        slot: u32,
+        mut skb: crate::skb::SkBuff,
         h: &IpHdr,
         dst: &DstEntry,
-    ) -> bool {
+    ) {
+        if skb.push(h.ihl).is_err() {
+            return self.kfree_skb(skb, DropReason::IpInhdr);
+        }
+        self.raw_rcv(slot, skb, h, dst);
+    }
+
+    /// Linux raw_local_deliver() → raw_v4_input(): the packet for every raw socket of the
+    /// protocol whose bound address, peer and ICMP filter admit it. `skb.data()` is past
+    /// the IP header. Returns whether any socket matched, and the packet when `keep` (a
+    /// protocol handler follows) or when no socket took it; otherwise the last socket
+    /// takes the packet itself and the others a copy (Linux shares the data of one
+    /// skb_clone() per socket, then consumes the original).
+    pub(crate) fn raw_local_deliver(
+        &mut self,
+        skb: crate::skb::SkBuff,
+        h: &IpHdr,
+        dst: &DstEntry,
+        keep: bool,
+    ) -> (bool, Option<crate::skb::SkBuff>) {
         if !self.socks.raw_has(h.protocol) {
-            return false;
+            return (false, Some(skb));
         }
         let icmp_type = skb.data().first().copied().unwrap_or(0);
         let mut matched = false;
+        // The socket that takes the packet after the loop; each earlier one gets a copy.
+        let mut last = None;
         for i in 0..self.socks.raw.len() {
             let slot = self.socks.raw[i];
             let s = self.socks.slot(slot);
@@ -384,19 +404,25 @@ impl Stack {
             if !s.ip_mc_sf_allow(h.daddr, h.saddr, skb.iif) {
                 continue;
             }
-            // A private copy in pooled buffers, frag_list pieces too (Linux shares the
-            // data through skb_clone()).
-            let mut copy = self.pool.copy(skb);
-            if copy.push(h.ihl).is_err() {
-                self.pool.recycle(copy);
-                continue;
+            if let Some(prev) = last.replace(slot) {
+                let copy = self.pool.copy(&skb);
+                self.raw_rcv_pulled(prev, copy, h, dst);
             }
-            self.raw_rcv(slot, copy, h, dst);
         }
         if matched {
             stage!(self, "raw_local_deliver");
         }
-        matched
+        let Some(slot) = last else {
+            return (matched, Some(skb));
+        };
+        if keep {
+            let copy = self.pool.copy(&skb);
+            self.raw_rcv_pulled(slot, copy, h, dst);
+            (matched, Some(skb))
+        } else {
+            self.raw_rcv_pulled(slot, skb, h, dst);
+            (matched, None)
+        }
     }
 
     /// Linux raw_icmp_error() → raw_err(): every raw socket of the quoted protocol that
