@@ -11,7 +11,7 @@ use crate::stack::{LL_RESERVED, Stack, stage};
 use crate::time::Instant;
 use core::fmt;
 use skiff_wire::Ipv4Addr;
-use skiff_wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+use skiff_wire::ipv4::{IpProtocol, Ipv4BasicHeader, Ipv4Packet, Ipv4Repr};
 
 /// Why local output failed. Each names its errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,6 +311,10 @@ impl Stack {
         options: &[u8],
         dst: &DstEntry,
     ) -> Result<(), OutputError> {
+        let ident = p.ident.unwrap_or_else(|| self.ip_select_ident(p, 1));
+        if options.is_empty() {
+            return self.ip_push_basic_header(skb, p, ident, dst);
+        }
         let hlen = 20 + options.len();
         let repr = Ipv4Repr {
             src: p.saddr,
@@ -318,7 +322,7 @@ impl Stack {
             protocol: IpProtocol::from(p.protocol),
             ttl: p.ttl,
             tos: p.tos,
-            ident: p.ident.unwrap_or_else(|| self.ip_select_ident(p, 1)),
+            ident,
             dont_frag: p.df,
             more_frags: false,
             frag_offset: 0,
@@ -339,6 +343,40 @@ impl Stack {
         self.ip_local_out(skb, dst)
     }
 
+    /// [`Self::ip_push_header`] without options: the 20-byte header written whole, total
+    /// length and checksum included, so ip_local_out() has nothing left to fill.
+    #[inline(always)]
+    fn ip_push_basic_header(
+        &mut self,
+        mut skb: SkBuff,
+        p: &IpSend,
+        ident: u16,
+        dst: &DstEntry,
+    ) -> Result<(), OutputError> {
+        let Ok(tot_len) = u16::try_from(skb.len() + 20) else {
+            self.pool.recycle(skb);
+            return Err(OutputError::MsgSize);
+        };
+        let hdr = Ipv4BasicHeader {
+            src: p.saddr,
+            dst: p.daddr,
+            protocol: p.protocol,
+            ttl: p.ttl,
+            tos: p.tos,
+            ident,
+            dont_frag: p.df,
+            tot_len,
+        };
+        let pushed = skb.push(20).is_ok_and(|buf| hdr.emit(buf).is_ok());
+        if !pushed || skb.reset_network_header().is_err() || skb.set_transport_header(20).is_err() {
+            self.pool.recycle(skb);
+            return Err(OutputError::MsgSize);
+        }
+        skb.ignore_df = p.ignore_df;
+        stage!(self, "ip_local_out");
+        self.ip_local_out_filled(skb, dst)
+    }
+
     /// Linux ip_local_out() / __ip_local_out(): total length and header checksum, the
     /// LOCAL_OUT hook, then dst_output(). A hook that rewrote the destination reroutes
     /// (ip_route_me_harder).
@@ -349,15 +387,23 @@ impl Stack {
         dst: &DstEntry,
     ) -> Result<(), OutputError> {
         stage!(self, "ip_local_out");
-        self.mib.ip.out_requests += 1;
         let len = skb.len();
         let Some(hdr) = skb.network_header_bytes_mut() else {
+            self.mib.ip.out_requests += 1;
             self.kfree_skb(skb, DropReason::IpInhdr);
             return Err(OutputError::NoBufs);
         };
         let mut p = Ipv4Packet::new_unchecked(hdr);
         p.set_total_len(u16::try_from(len).unwrap_or(u16::MAX));
         p.fill_checksum();
+        self.ip_local_out_filled(skb, dst)
+    }
+
+    /// ip_local_out() once the total length and checksum are in: the LOCAL_OUT hook, then
+    /// dst_output().
+    #[inline(always)]
+    fn ip_local_out_filled(&mut self, skb: SkBuff, dst: &DstEntry) -> Result<(), OutputError> {
+        self.mib.ip.out_requests += 1;
         if !self.nf.has_ops(NfInetHook::LocalOut) {
             return self.dst_output(skb, dst);
         }
