@@ -279,9 +279,38 @@ impl Stack {
         let Ok(mut skb) = self.pool.alloc(headroom, first) else {
             return Err(OutputError::NoBufs);
         };
-        let mut ok = skb.put(transhdr).map(|h| h.fill(0)).is_ok();
+        // A recycled buffer holds old bytes. The UDP and ICMP header (8 bytes) is one
+        // store rather than a call to memset.
+        let mut ok = skb
+            .put(transhdr)
+            .map(|h| match h.first_chunk_mut::<8>() {
+                Some(w) if transhdr == 8 => *w = [0; 8],
+                _ => h.fill(0),
+            })
+            .is_ok();
         let (head, rest) = payload.split_at(first.saturating_sub(transhdr).min(payload.len()));
         ok &= skb.put_slice(head).is_ok();
+        if !rest.is_empty() {
+            ok &= self.make_skb_frag_list(&mut skb, headroom, rest, piece);
+        }
+        if !ok {
+            self.pool.recycle(skb);
+            return Err(OutputError::NoBufs);
+        }
+        Ok(skb)
+    }
+
+    /// make_skb_pieces()' `frag_list`: `rest` in pieces of `piece` bytes. False if a
+    /// piece could not be allocated.
+    #[inline(never)]
+    fn make_skb_frag_list(
+        &mut self,
+        skb: &mut SkBuff,
+        headroom: usize,
+        rest: &[u8],
+        piece: usize,
+    ) -> bool {
+        let mut ok = true;
         // One allocation for the list, not a doubling per few pieces.
         skb.frag_list.reserve(rest.len().div_ceil(piece.max(1)));
         for chunk in rest.chunks(piece.max(1)) {
@@ -293,11 +322,7 @@ impl Stack {
                 Err(_) => ok = false,
             }
         }
-        if !ok {
-            self.pool.recycle(skb);
-            return Err(OutputError::NoBufs);
-        }
-        Ok(skb)
+        ok
     }
 
     /// Puts the IPv4 header (with `options`) in front of the packet's data, which is the
