@@ -59,9 +59,16 @@ const IP_IDENTS_SZ: usize = 2048;
 #[derive(Debug)]
 pub(crate) struct IpIdents {
     key: [u64; 4],
-    idents: Vec<u32>,
-    stamps: Vec<u32>,
+    /// Per bucket: the counter and the jiffies of its last use.
+    buckets: Box<[IdentBucket; IP_IDENTS_SZ]>,
     rng: Prng,
+}
+
+/// One `ip_idents` counter with its `ip_tstamps` stamp, side by side.
+#[derive(Debug, Clone, Copy, Default)]
+struct IdentBucket {
+    ident: u32,
+    stamp: u32,
 }
 
 impl IpIdents {
@@ -70,8 +77,7 @@ impl IpIdents {
         let key = fork.hash_keys();
         IpIdents {
             key,
-            idents: vec![0; IP_IDENTS_SZ],
-            stamps: vec![0; IP_IDENTS_SZ],
+            buckets: Box::new([IdentBucket::default(); IP_IDENTS_SZ]),
             rng: fork,
         }
     }
@@ -106,15 +112,17 @@ impl IpIdents {
     ) -> u16 {
         let bucket = (self.hash(daddr, saddr, protocol) as usize) % IP_IDENTS_SZ;
         let jiffies = (now.as_nanos() / 1_000_000) as u32;
-        let old = core::mem::replace(&mut self.stamps[bucket], jiffies);
+        let slot = &mut self.buckets[bucket];
+        let old = core::mem::replace(&mut slot.stamp, jiffies);
         let idle = jiffies.wrapping_sub(old);
         let delta = if old != jiffies && idle != 0 {
             self.rng.below(idle)
         } else {
             0
         };
-        let id = self.idents[bucket].wrapping_add(delta);
-        self.idents[bucket] = id.wrapping_add(u32::from(segs));
+        let slot = &mut self.buckets[bucket];
+        let id = slot.ident.wrapping_add(delta);
+        slot.ident = id.wrapping_add(u32::from(segs));
         id as u16
     }
 }
