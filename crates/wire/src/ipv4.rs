@@ -511,6 +511,13 @@ impl Ipv4BasicHeader {
         let Some(out) = buf.first_chunk_mut::<HEADER_LEN>() else {
             return Err(Error::Truncated);
         };
+        *out = self.to_bytes();
+        Ok(())
+    }
+
+    /// The header [`Self::emit`] writes.
+    #[inline]
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let w0 = 0x4500_0000 | u32::from(self.tos) << 16 | u32::from(self.tot_len);
         let w1 = u32::from(self.ident) << 16 | u32::from(self.dont_frag) << 14;
         let w2 = u32::from(self.ttl) << 24 | u32::from(self.protocol) << 16;
@@ -526,8 +533,7 @@ impl Ipv4BasicHeader {
         for (chunk, w) in h.chunks_exact_mut(4).zip([w0, w1, w2, s, d]) {
             chunk.copy_from_slice(&w.to_be_bytes());
         }
-        *out = h;
-        Ok(())
+        h
     }
 }
 

@@ -400,8 +400,8 @@ impl Stack {
             dont_frag: p.df,
             tot_len,
         };
-        let pushed = skb.push(20).is_ok_and(|buf| hdr.emit(buf).is_ok());
-        if !pushed || skb.reset_network_header().is_err() || skb.set_transport_header(20).is_err() {
+        // skb_push(), skb_reset_network_header(), skb_set_transport_header() in one.
+        if !skb.push_headers(&hdr.to_bytes(), 20) {
             self.pool.recycle(skb);
             return Err(OutputError::MsgSize);
         }
