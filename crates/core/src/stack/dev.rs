@@ -18,7 +18,14 @@ impl Stack {
     }
 
     #[inline]
-    pub(crate) fn dev_queue_xmit_dst(
+    pub(crate) fn dev_queue_xmit_dst(&mut self, ifindex: u32, skb: SkBuff, dst: Option<DstEntry>) {
+        self.dev_queue_xmit_inline(ifindex, skb, dst);
+    }
+
+    /// [`Self::dev_queue_xmit_dst`] inlined into the one caller that sends most frames:
+    /// neigh_output() to a connected neighbour.
+    #[inline(always)]
+    pub(crate) fn dev_queue_xmit_inline(
         &mut self,
         ifindex: u32,
         mut skb: SkBuff,

@@ -74,7 +74,7 @@ impl Stack {
         {
             let mut skb = skb;
             return if crate::neigh::eth_header_push(&mut skb, dev.mac, ha) {
-                self.dev_queue_xmit(dst.dev, skb)
+                self.dev_queue_xmit_inline(dst.dev, skb, None)
             } else {
                 self.kfree_skb(skb, DropReason::NeighCreatefail)
             };
