@@ -3,7 +3,7 @@
 //! A partial sum (`__wsum`) is a `u32` holding the one's-complement sum of the bytes read
 //! as big-endian 16-bit words, so `csum_fold(sum).to_be_bytes()` is what goes on the wire.
 //! The bulk sums (`csum_partial`, `csum_partial_copy_nocheck`) are skiff-csum's: SIMD chosen
-//! at run time, in the one crate allowed `unsafe` for it. They sum the bytes in native order,
+//! at run time, in the one audited SIMD crate. They sum the bytes in native order,
 //! which RFC 1071 §2(B) allows: the sum of byte-swapped words is the byte-swapped sum.
 
 use crate::{Error, Ipv4Addr, Result};
