@@ -211,12 +211,9 @@ impl Stack {
         lite: bool,
     ) -> Option<u32> {
         let b = self.socks.slots[best as usize].as_ref()?;
-        let group: Vec<u32> = self
-            .socks
-            .ports
-            .bound(lite, dport)
-            .rev()
-            .filter(|&i| {
+        // Counted, then walked to the chosen one: no allocation per datagram.
+        let group = || {
+            self.socks.ports.bound(lite, dport).rev().filter(|&i| {
                 self.socks.slots[i as usize].as_ref().is_some_and(|s| {
                     s.reuseport
                         && !s.connected
@@ -224,10 +221,10 @@ impl Stack {
                         && s.bound_dev_if == b.bound_dev_if
                 })
             })
-            .collect();
+        };
         let hash = self.socks.ehashfn(saddr, sport, daddr, dport);
-        let n = group.len() as u64;
-        group.get(((u64::from(hash) * n) >> 32) as usize).copied()
+        let n = group().count() as u64;
+        group().nth(((u64::from(hash) * n) >> 32) as usize)
     }
 
     /// Linux udp4_lib_lookup1(): the best-scoring socket bound to `dport`, before any
