@@ -258,15 +258,7 @@ impl Stack {
         req: IpMreqSource,
         ifindex: u32,
     ) -> Result<(), SockError> {
-        if !req.multiaddr.is_multicast() {
-            return Err(SockError::Inval);
-        }
-        let imr = IpMreqn {
-            multiaddr: req.multiaddr,
-            address: req.interface,
-            ifindex,
-        };
-        let dev = self.ip_mc_find_dev(&imr).ok_or(SockError::NoDev)?;
+        let (imr, dev) = self.ip_mc_source_dev(req.multiaddr, req.interface, ifindex)?;
         let max_msf = self.sysctl.igmp_max_msf as usize;
         let group = req.multiaddr;
         let s = self.socks.get(fd)?;
@@ -318,6 +310,27 @@ impl Stack {
         Ok(())
     }
 
+    /// The membership request and device of a source-filter call: EINVAL for a group that
+    /// is not multicast, ENODEV without a device (ip_mc_source(), ip_mc_msfilter(),
+    /// ip_mc_msfget()).
+    fn ip_mc_source_dev(
+        &self,
+        multiaddr: Ipv4Addr,
+        address: Ipv4Addr,
+        ifindex: u32,
+    ) -> Result<(IpMreqn, u32), SockError> {
+        if !multiaddr.is_multicast() {
+            return Err(SockError::Inval);
+        }
+        let imr = IpMreqn {
+            multiaddr,
+            address,
+            ifindex,
+        };
+        let dev = self.ip_mc_find_dev(&imr).ok_or(SockError::NoDev)?;
+        Ok((imr, dev))
+    }
+
     /// IP_MSFILTER: Linux ip_mc_msfilter(): replaces the socket's filter for a group.
     /// ENOBUFS for more than igmp_max_msf sources (do_ip_setsockopt()); (INCLUDE, {})
     /// leaves the group; EINVAL without a prior join.
@@ -330,15 +343,7 @@ impl Stack {
         if msf.sources.len() > self.sysctl.igmp_max_msf as usize {
             return Err(SockError::NoBufs);
         }
-        if !msf.multiaddr.is_multicast() {
-            return Err(SockError::Inval);
-        }
-        let imr = IpMreqn {
-            multiaddr: msf.multiaddr,
-            address: msf.interface,
-            ifindex,
-        };
-        let dev = self.ip_mc_find_dev(&imr).ok_or(SockError::NoDev)?;
+        let (imr, dev) = self.ip_mc_source_dev(msf.multiaddr, msf.interface, ifindex)?;
         if msf.fmode == SfMode::Include && msf.sources.is_empty() {
             return self.ip_mc_leave_group(fd, imr);
         }
@@ -369,15 +374,7 @@ impl Stack {
         multiaddr: Ipv4Addr,
         interface: Ipv4Addr,
     ) -> Result<(SfMode, Vec<Ipv4Addr>), SockError> {
-        if !multiaddr.is_multicast() {
-            return Err(SockError::Inval);
-        }
-        let imr = IpMreqn {
-            multiaddr,
-            address: interface,
-            ifindex: 0,
-        };
-        let dev = self.ip_mc_find_dev(&imr).ok_or(SockError::NoDev)?;
+        let (_, dev) = self.ip_mc_source_dev(multiaddr, interface, 0)?;
         let s = self.socks.get(fd)?;
         let pmc = s
             .mc_list
