@@ -1308,11 +1308,14 @@ fn inet_csum(parts: &[&[u8]]) -> u16 {
 
 /// A raw IPPROTO_IPIP socket in `ns`, reads bounded by 1 s.
 fn ipip_socket(ns: &Netns) -> std::os::fd::OwnedFd {
+    ns.enter(ipip_socket_here)
+}
+
+/// A raw IPPROTO_IPIP socket in this thread's namespace, reads bounded by 1 s.
+fn ipip_socket_here() -> std::os::fd::OwnedFd {
     use std::os::fd::FromRawFd;
-    let fd = ns.enter(|| {
-        // SAFETY: socket() has no memory preconditions.
-        unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_IPIP) }
-    });
+    // SAFETY: socket() has no memory preconditions.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_IPIP) };
     assert!(
         fd >= 0,
         "raw IPIP socket: {}",
@@ -1620,28 +1623,8 @@ fn an_ipip_tunnel_device_answers_a_kernel_ipip_end_through_the_tunnel() {
     run("ip", &["addr", "add", &format!("{k}/24"), "dev", "skt0"]);
     run("ip", &["link", "set", "skt0", "up"]);
     // The kernel has no ipip module: a raw IPPROTO_IPIP socket is the tunnel's far end.
-    use std::os::fd::FromRawFd;
-    // SAFETY: socket() has no memory preconditions.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_IPIP) };
-    assert!(fd >= 0, "{}", std::io::Error::last_os_error());
-    // SAFETY: `fd` was just opened and is owned from here on.
-    let raw = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let raw = ipip_socket_here();
     setsockopt_int(&raw, libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20);
-    let tv = libc::timeval {
-        tv_sec: 1,
-        tv_usec: 0,
-    };
-    // SAFETY: setsockopt reads one timeval through the pointer, of the size given.
-    let r = unsafe {
-        libc::setsockopt(
-            raw.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0);
     // The next IPIP packet from skiff, checked outside: (outer, inner).
     let from_skiff = || -> (Vec<u8>, Vec<u8>) {
         for _ in 0..5 {
