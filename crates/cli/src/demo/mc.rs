@@ -84,21 +84,10 @@ fn receiver(
     demo: &mut Demo,
     host: skiff_core::sim::HostId,
 ) -> Result<SockFd, Box<dyn std::error::Error>> {
-    let s = demo.sim.stack(host);
-    let fd = s.socket(AF_INET, SOCK_DGRAM, 0)?;
-    s.bind(fd, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT).into())?;
-    s.setsockopt(
-        fd,
-        SockOpt::AddMembership(IpMreqn {
-            multiaddr: GROUP,
-            address: Ipv4Addr::UNSPECIFIED,
-            ifindex: 0,
-        }),
-    )?;
-    Ok(fd)
+    receiver_on(demo, host, 0)
 }
 
-/// A UDP socket on `host` joined to GROUP on device `ifindex` only, on PORT.
+/// A UDP socket on `host` joined to GROUP on device `ifindex` (0: any) only, on PORT.
 fn receiver_on(
     demo: &mut Demo,
     host: skiff_core::sim::HostId,
